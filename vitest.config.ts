@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'faulty-app/**/*.test.ts', 'scripts/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Integration tests start real processes and bind loopback ports; two cores
+    // are all a CI machine has, so files run at most two at a time.
+    maxWorkers: 2,
+  },
+});
