@@ -76,16 +76,20 @@ export class VirtualClock implements Clock {
         reject(signal.reason);
         return;
       }
-      const entry: PendingSleep = { at: this.current + Math.max(0, ms), seq: this.seq++, resolve };
-      this.pending.push(entry);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          this.pending = this.pending.filter((p) => p !== entry);
-          reject(signal.reason);
+      const onAbort = () => {
+        this.pending = this.pending.filter((p) => p !== entry);
+        reject(signal!.reason);
+      };
+      const entry: PendingSleep = {
+        at: this.current + Math.max(0, ms),
+        seq: this.seq++,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
         },
-        { once: true },
-      );
+      };
+      this.pending.push(entry);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
   /** Moves time forward by `ms`, waking sleepers in time order. */

@@ -1,0 +1,188 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import createDebug from 'debug';
+import type { Clock } from '../common/clock.ts';
+import { PlatformError } from '../common/errors.ts';
+import { createRandom, type Random } from '../common/random.ts';
+import type { MetricsStore } from '../metrics/store.ts';
+
+const debug = createDebug('canary-mttr:mesh');
+
+/** One weighted destination of the apex route, like an Istio VirtualService route entry. */
+export interface RouteDestination {
+  /** Workload name, the `destination_workload` label of its metrics. */
+  workload: string;
+  /** Percent of requests, 0..100; the weights of a route add up to 100. */
+  weight: number;
+}
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export interface RouterOptions {
+  clock: Clock;
+  metrics: MetricsStore;
+  namespace: string;
+  /** The apex service name, the `destination_service` label. */
+  service: string;
+  /** Seed of the weighted choice; Envoy also picks a weighted cluster at random per request. */
+  seed?: number;
+  host?: string;
+  port?: number;
+  /** Upstream timeout in wall milliseconds; an unanswered upstream gets 504, like Envoy. */
+  upstreamTimeoutWallMs?: number;
+}
+
+/**
+ * The stand-in for the Istio data plane: one HTTP listener for the apex host that splits requests
+ * over workloads by weight, forwards them to the workload's endpoints (round robin), and records
+ * destination-side telemetry into the metrics store. A workload with no ready endpoint answers
+ * 503 "no healthy upstream", as Envoy does.
+ */
+export class WeightedRouter implements AsyncDisposable {
+  private server: http.Server | undefined;
+  private routes: RouteDestination[] = [];
+  private readonly endpoints = new Map<string, Endpoint[]>();
+  private readonly roundRobin = new Map<string, number>();
+  private readonly random: Random;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+  private port = 0;
+  private readonly routeListeners = new Set<(routes: readonly RouteDestination[]) => void>();
+
+  constructor(private readonly options: RouterOptions) {
+    this.random = createRandom(options.seed ?? 1);
+  }
+
+  get url(): string {
+    return `http://${this.options.host ?? '127.0.0.1'}:${this.port}`;
+  }
+
+  async start(): Promise<this> {
+    const server = http.createServer((req, res) => this.handle(req, res));
+    server.keepAliveTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const where = `${this.options.host ?? '127.0.0.1'}:${this.options.port ?? 0}`;
+        reject(
+          err.code === 'EADDRINUSE'
+            ? new PlatformError(`router: port ${where} is already in use; free it or choose another port`)
+            : new PlatformError(`router: cannot listen on ${where}: ${err.message}`),
+        );
+      });
+      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+    debug('router for %s listening on %s', this.options.service, this.url);
+    return this;
+  }
+
+  /** Replaces the weighted route, as writing the VirtualService would. */
+  setRoutes(routes: readonly RouteDestination[]): void {
+    const total = routes.reduce((sum, r) => sum + r.weight, 0);
+    if (routes.length > 0 && total !== 100) throw new PlatformError(`router: route weights add up to ${total}, not 100`);
+    this.routes = routes.map((r) => ({ ...r }));
+    debug('routes %o', this.routes);
+    for (const listener of this.routeListeners) listener(this.routes);
+  }
+
+  getRoutes(): readonly RouteDestination[] {
+    return this.routes;
+  }
+
+  onRoutes(listener: (routes: readonly RouteDestination[]) => void): () => void {
+    this.routeListeners.add(listener);
+    return () => this.routeListeners.delete(listener);
+  }
+
+  /** Sets the ready endpoints of a workload (its ready pods). An empty list means none ready. */
+  setEndpoints(workload: string, endpoints: readonly Endpoint[]): void {
+    this.endpoints.set(workload, endpoints.map((e) => ({ ...e })));
+  }
+
+  private pickWorkload(): string | undefined {
+    if (this.routes.length === 0) return undefined;
+    let draw = this.random.next() * 100;
+    for (const route of this.routes) {
+      if (draw < route.weight) return route.workload;
+      draw -= route.weight;
+    }
+    return this.routes.findLast((r) => r.weight > 0)?.workload;
+  }
+
+  private pickEndpoint(workload: string): Endpoint | undefined {
+    const list = this.endpoints.get(workload);
+    if (!list || list.length === 0) return undefined;
+    const next = (this.roundRobin.get(workload) ?? 0) % list.length;
+    this.roundRobin.set(workload, next + 1);
+    return list[next];
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const startMs = this.options.clock.now();
+    const workload = this.pickWorkload();
+    const endpoint = workload === undefined ? undefined : this.pickEndpoint(workload);
+    if (workload === undefined || endpoint === undefined) {
+      req.resume();
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.end('no healthy upstream');
+      return;
+    }
+    const record = (code: number) => {
+      const now = this.options.clock.now();
+      this.options.metrics.record(
+        { namespace: this.options.namespace, workload, service: this.options.service, responseCode: code },
+        now,
+        now - startMs,
+      );
+    };
+    const upstream = http.request(
+      {
+        host: endpoint.host,
+        port: endpoint.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        agent: this.agent,
+        timeout: this.options.upstreamTimeoutWallMs ?? 30_000,
+      },
+      (upstreamRes) => {
+        const code = upstreamRes.statusCode ?? 502;
+        res.writeHead(code, upstreamRes.headers);
+        upstreamRes.pipe(res);
+        upstreamRes.once('end', () => record(code));
+        upstreamRes.once('error', () => record(code));
+      },
+    );
+    upstream.once('timeout', () => upstream.destroy(new Error('upstream timeout')));
+    upstream.once('error', (err) => {
+      const timedOut = err.message === 'upstream timeout';
+      const code = timedOut ? 504 : 503;
+      record(code);
+      if (!res.headersSent) {
+        res.writeHead(code, { 'content-type': 'text/plain' });
+        res.end(timedOut ? 'upstream request timeout' : 'upstream connect error or disconnect/reset before headers');
+      } else {
+        res.destroy();
+      }
+    });
+    req.pipe(upstream);
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    this.agent.destroy();
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

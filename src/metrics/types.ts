@@ -1,0 +1,56 @@
+/**
+ * The queries the Flagger model and the operators ask of a metrics backend. The in-process store
+ * answers them on the local platform; Prometheus's HTTP API answers them on a cluster. Windows and
+ * results are in scenario time.
+ */
+export interface WorkloadQuery {
+  namespace: string;
+  /** The destination workload (Flagger queries the canary workload only, never -primary). */
+  workload: string;
+  /** Range of the rate() window, scenario milliseconds. */
+  windowMs: number;
+}
+
+export interface ServiceQuery {
+  namespace: string;
+  /** The destination service: every workload behind it, as the dashboard's panel shows it. */
+  service: string;
+  windowMs: number;
+}
+
+export interface MetricsSource {
+  /** Flagger's request-success-rate in percent; undefined is Prometheus's "no values". */
+  requestSuccessRate(query: WorkloadQuery): Promise<number | undefined>;
+  /** Flagger's request-duration: p99 in milliseconds; undefined when there is no data. */
+  requestDurationP99(query: WorkloadQuery): Promise<number | undefined>;
+  /** Share (0..1) of 5xx answers of a service; undefined when there was no traffic. */
+  serviceErrorRate(query: ServiceQuery): Promise<number | undefined>;
+}
+
+/**
+ * Bucket bounds of Istio's istio_request_duration_milliseconds histogram (Istio's default
+ * buckets), so histogram_quantile gives what it would give on a cluster.
+ */
+export const ISTIO_DURATION_BUCKETS_MS = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
+] as const;
+
+/**
+ * Prometheus's histogram_quantile: linear interpolation inside the bucket where the rank falls;
+ * the +Inf bucket answers with the highest finite bound.
+ */
+export function histogramQuantile(q: number, bounds: readonly number[], cumulative: readonly number[], total: number): number | undefined {
+  if (total <= 0) return undefined;
+  const rank = q * total;
+  for (let i = 0; i < bounds.length; i++) {
+    const upto = cumulative[i]!;
+    if (upto >= rank) {
+      const lower = i === 0 ? 0 : bounds[i - 1]!;
+      const below = i === 0 ? 0 : cumulative[i - 1]!;
+      const inBucket = upto - below;
+      if (inBucket <= 0) return bounds[i];
+      return lower + (bounds[i]! - lower) * ((rank - below) / inBucket);
+    }
+  }
+  return bounds[bounds.length - 1];
+}

@@ -1,0 +1,198 @@
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../common/errors.ts';
+import {
+  experimentSchema,
+  scenarioSchema,
+  type Experiment,
+  type ExperimentEntry,
+  type Scenario,
+} from './schema.ts';
+
+/** Experiment and scenario files are small; anything larger is a mistake or an attack. */
+const MAX_FILE_BYTES = 1024 * 1024;
+
+/** Shows a path relative to the working directory when that is shorter, as users typed it. */
+export function displayPath(file: string, cwd = process.cwd()): string {
+  const relative = path.relative(cwd, file);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+}
+
+/** Reads and parses a YAML file into plain data, or throws one ConfigError line. */
+export function readYamlFile(file: string): unknown {
+  const shown = displayPath(file);
+  let bytes: Buffer;
+  try {
+    const size = statSync(file).size;
+    if (size > MAX_FILE_BYTES) {
+      throw new ConfigError(`${shown}: file is ${size} bytes, over the ${MAX_FILE_BYTES}-byte limit for plan files; is this the right file?`);
+    }
+    bytes = readFileSync(file);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    const hint = code === 'ENOENT' ? 'check the path' : code === 'EISDIR' ? 'name a YAML file, not a folder' : 'check the file';
+    throw new ConfigError(`${shown}: cannot read file (${code}); ${hint}`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ConfigError(`${shown}: file is not valid UTF-8; save it as UTF-8 text`);
+  }
+  // The yaml library caps alias expansion (maxAliasCount), which defuses "billion laughs" files.
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const first = doc.errors[0];
+  if (first) {
+    const pos = first.linePos?.[0];
+    const where = pos ? `:${pos.line}:${pos.col}` : '';
+    const message = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw new ConfigError(`${shown}${where}: YAML syntax error: ${message}`);
+  }
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError(`${shown}: YAML cannot be expanded: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** Formats a property path the way users read it: runs[0].arms[1]. */
+export function formatPath(parts: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of parts) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(top level)';
+}
+
+function valueAt(input: unknown, parts: readonly PropertyKey[]): unknown {
+  let node: unknown = input;
+  for (const part of parts) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[part];
+  }
+  return node;
+}
+
+function showValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const json = JSON.stringify(value);
+  if (json === undefined) return String(value);
+  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
+}
+
+/** One issue as "path: what is wrong (the value)". */
+function describeIssue(issue: z.core.$ZodIssue, input: unknown, pathPrefix: readonly PropertyKey[]): string {
+  const where = formatPath([...pathPrefix, ...issue.path]);
+  const value = valueAt(input, issue.path);
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const keys = issue.keys.map((k) => `"${k}"`).join(', ');
+      return `${where}: unknown key ${keys}; check the spelling against the documented fields`;
+    }
+    case 'invalid_type':
+      if (value === undefined) return `${where}: is required (${issue.expected})`;
+      return `${where}: ${showValue(value)} is not a ${issue.expected}`;
+    case 'invalid_value':
+      return `${where}: ${showValue(value)} is not one of ${issue.values.map((v) => String(v)).join(', ')}`;
+    case 'invalid_union':
+      if (value && typeof value === 'object' && 'kind' in value) {
+        return `${where}.kind: ${showValue((value as { kind: unknown }).kind)} is not one of dashboard, alert, human`;
+      }
+      return `${where}: ${showValue(value)} does not match any allowed form`;
+    case 'too_small':
+      if (issue.origin === 'array') return `${where}: needs at least ${String(issue.minimum)} item(s)`;
+      if (issue.origin === 'string') return `${where}: must not be empty`;
+      return `${where}: ${showValue(value)} is below the minimum ${String(issue.minimum)}`;
+    case 'too_big':
+      if (issue.origin === 'array') return `${where}: has more than ${String(issue.maximum)} items`;
+      if (issue.origin === 'string') return `${where}: is longer than ${String(issue.maximum)} characters`;
+      return `${where}: ${showValue(value)} is above the maximum ${String(issue.maximum)}`;
+    case 'invalid_format':
+      return `${where}: ${showValue(value)} ${issue.message}`;
+    default:
+      return `${where}: ${showValue(value)} ${issue.message.replace(/^Invalid input:?\s*/i, '') || 'is invalid'}`;
+  }
+}
+
+/** Validates data against a schema; on failure throws one line naming file, path and value. */
+export function validate<S extends z.ZodType>(
+  schema: S,
+  data: unknown,
+  shownFile: string,
+  pathPrefix: readonly PropertyKey[] = [],
+): z.output<S> {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const issues = result.error.issues;
+  const first = describeIssue(issues[0]!, data, pathPrefix);
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
+  throw new ConfigError(`${shownFile}: ${first}${more}`);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Deep merge of plain objects; arrays and scalars from `over` replace those in `base`. */
+export function deepMerge(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) out[key] = deepMerge(base[key], value);
+  return out;
+}
+
+/** Finds a scenario by name in scenariosDir, or by path relative to the experiment file. */
+export function resolveScenarioFile(ref: string, experimentFile: string, scenariosDir: string): string {
+  if (/[\\/]/.test(ref) || ref.endsWith('.yaml') || ref.endsWith('.yml')) {
+    return path.resolve(path.dirname(experimentFile), ref);
+  }
+  return path.join(scenariosDir, `${ref}.yaml`);
+}
+
+export function loadScenarioFile(file: string): Scenario {
+  const shown = displayPath(file);
+  const raw = readYamlFile(file);
+  const parsed = validate(scenarioSchema, raw ?? {}, shown);
+  return { ...parsed, name: parsed.name ?? path.basename(file).replace(/\.ya?ml$/, '') };
+}
+
+/** A validated experiment with its scenarios resolved (overrides applied), in entry order. */
+export interface LoadedExperiment {
+  file: string;
+  experiment: Experiment;
+  /** The scenario of each entry of `experiment.runs`, overrides applied. */
+  scenarios: Scenario[];
+}
+
+export function loadExperimentFile(file: string, scenariosDir: string): LoadedExperiment {
+  const shown = displayPath(file);
+  const raw = readYamlFile(file);
+  const parsed = validate(experimentSchema, raw ?? {}, shown);
+  const experiment: Experiment = { ...parsed, name: parsed.name ?? path.basename(file).replace(/\.ya?ml$/, '') };
+  const scenarios = experiment.runs.map((entry: ExperimentEntry, index) => {
+    const scenarioFile = resolveScenarioFile(entry.scenario, file, scenariosDir);
+    let scenarioRaw: unknown;
+    try {
+      scenarioRaw = readYamlFile(scenarioFile);
+    } catch (err) {
+      if (err instanceof ConfigError && /cannot read file \(ENOENT\)/.test(err.message)) {
+        throw new ConfigError(
+          `${shown}: runs[${index}].scenario: "${entry.scenario}" not found (looked for ${displayPath(scenarioFile)}); name a file in ${displayPath(scenariosDir)}/ or give a path`,
+        );
+      }
+      throw err;
+    }
+    // Validate the file alone first, so its own mistakes are reported against it.
+    const base = validate(scenarioSchema, scenarioRaw ?? {}, displayPath(scenarioFile));
+    const name = base.name ?? path.basename(scenarioFile).replace(/\.ya?ml$/, '');
+    if (!entry.overrides) return { ...base, name };
+    const merged = deepMerge(scenarioRaw ?? {}, entry.overrides);
+    const withOverrides = validate(scenarioSchema, merged, shown, ['runs', index, 'overrides']);
+    return { ...withOverrides, name: withOverrides.name ?? name };
+  });
+  return { file, experiment, scenarios };
+}

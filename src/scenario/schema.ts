@@ -1,0 +1,230 @@
+import { z } from 'zod';
+import { parseDurationMs } from './duration.ts';
+
+/** A Flagger-style duration string ("30s", "1m"); kept as milliseconds after parsing. */
+const goDuration = z.string().transform((text, ctx) => {
+  const ms = parseDurationMs(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; write it like 30s, 1m or 500ms` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const seconds = (what: string) => z.number({ error: `must be a number of seconds (${what})` }).finite().nonnegative();
+const positiveSeconds = (what: string) => seconds(what).positive();
+const share = z.number().min(0).max(1);
+const weight = z.number().int().min(0).max(100);
+const buildVersion = z.string().regex(/^[A-Za-z0-9._-]{1,40}$/, 'must be 1–40 letters, digits, dots, dashes or underscores');
+
+export const FaultModes = ['none', 'http500', 'latency', 'crash'] as const;
+export type FaultMode = (typeof FaultModes)[number];
+
+/** The build that is released: which version it reports and which fault it carries. */
+export const releaseSchema = z.strictObject({
+  /** Version the stable build reports in `x-app-version`. */
+  stableVersion: buildVersion.default('v1'),
+  /** Version the released build reports; must differ from the stable one. */
+  version: buildVersion.default('v2'),
+  /** Fault of the released build: none, http500, latency or crash. */
+  fault: z.enum(FaultModes).default('none'),
+  /** Share of requests that fail with 500 when fault is http500 (0..1). */
+  errorRate: share.default(1),
+  /** Added latency in scenario milliseconds when fault is latency. */
+  latencyMs: z.number().finite().nonnegative().max(600_000).default(0),
+  /** Scenario seconds after the build starts before the fault shows. */
+  onsetS: seconds('onsetS').max(86_400).default(0),
+});
+
+/** Steady user traffic during the whole run (open model, constant arrival rate). */
+export const loadSchema = z.strictObject({
+  /** Requests per scenario second. With time compression the wall rate is rateRps × timeScale. */
+  rateRps: z.number().finite().positive().max(50_000).default(20),
+  /** A request unanswered after this many scenario milliseconds counts as failed. */
+  timeoutMs: z.number().finite().positive().max(600_000).default(5_000),
+  /** Requests outstanding at once; a request due beyond it is dropped and counted as failed. */
+  maxInFlight: z.number().int().positive().max(100_000).default(2_000),
+});
+
+/** Steady-state check before the release. */
+export const warmupSchema = z.strictObject({
+  /** Scenario seconds of load before the release; the baseline must be healthy throughout. */
+  durationS: positiveSeconds('durationS').max(3_600).default(10),
+  /** Highest failed-request share accepted during warm-up (the SLO); above it the run aborts. */
+  maxErrorRate: share.default(0.01),
+});
+
+/** When a run counts as recovered and when it gives up. */
+export const recoverySchema = z.strictObject({
+  /** Length W of the clean window: no failed request and no request served by the release. */
+  cleanWindowS: positiveSeconds('cleanWindowS').max(3_600).default(30),
+  /** Scenario seconds after the release at which an unrecovered run is censored. */
+  deadlineS: positiveSeconds('deadlineS').max(86_400).default(900),
+});
+
+const successRateCheck = z.strictObject({
+  /** Lowest passing success rate in percent (Flagger's thresholdRange.min). */
+  min: z.number().min(0).max(100).default(99),
+  /** Query window, Flagger's metric `interval`. */
+  interval: goDuration.prefault('1m'),
+});
+const durationCheck = z.strictObject({
+  /** Highest passing p99 request duration in milliseconds (thresholdRange.max). */
+  max: z.number().positive().max(600_000).default(500),
+  /** Query window, Flagger's metric `interval`. */
+  interval: goDuration.prefault('1m'),
+});
+
+/** Flagger's `Canary.spec.analysis`, with the two built-in Istio checks. */
+export const flaggerSchema = z
+  .strictObject({
+    /** Analysis interval: the scheduler ticks this often. Flagger's minimum is 10s. */
+    interval: goDuration.prefault('30s'),
+    /** Failed checks that trigger a rollback. */
+    threshold: z.number().int().min(1).max(100).default(2),
+    /** Highest canary weight before promotion, percent. */
+    maxWeight: weight.default(50),
+    /** Weight added per passing tick, percent. Ignored when stepWeights is given. */
+    stepWeight: weight.min(1).default(10),
+    /** Explicit weight steps, percent, ascending (Flagger's stepWeights). */
+    stepWeights: z.array(weight.min(1)).min(1).max(100).optional(),
+    /** Seconds a canary may take to become ready before Flagger rolls back. */
+    progressDeadlineS: positiveSeconds('progressDeadlineS').max(86_400).default(600),
+    /** request-success-rate check; null disables it. */
+    requestSuccessRate: successRateCheck.nullable().prefault({ min: 99, interval: '1m' }),
+    /** request-duration check (p99, ms); null disables it. */
+    requestDuration: durationCheck.nullable().prefault({ max: 500, interval: '1m' }),
+    /** Pre-rollout smoke test: one POST /sms against the canary on the analysis-start tick. */
+    smokeTest: z.boolean().default(false),
+  })
+  .superRefine((value, ctx) => {
+    if (value.interval < 10_000) {
+      ctx.addIssue({ code: 'custom', path: ['interval'], message: `${value.interval / 1000}s is below Flagger's 10s minimum` });
+    }
+    const steps = value.stepWeights;
+    if (steps) {
+      for (let i = 1; i < steps.length; i++) {
+        if (steps[i]! <= steps[i - 1]!) {
+          ctx.addIssue({ code: 'custom', path: ['stepWeights', i], message: `${steps[i]} must be above the step before it (${steps[i - 1]})` });
+        }
+      }
+    } else if (value.stepWeight > value.maxWeight) {
+      ctx.addIssue({ code: 'custom', path: ['stepWeight'], message: `${value.stepWeight} is above maxWeight ${value.maxWeight}` });
+    }
+  });
+
+const reactionSchema = z
+  .strictObject({
+    /** Median of the lognormal delay, scenario seconds. */
+    medianS: positiveSeconds('medianS').max(86_400),
+    /** 90th percentile of the lognormal delay, scenario seconds (≥ median). */
+    p90S: positiveSeconds('p90S').max(86_400),
+  })
+  .refine((r) => r.p90S >= r.medianS, { message: 'p90S must be at least medianS', path: ['p90S'] });
+
+/** A person watching the error-rate panel (DESIGN §6). */
+export const dashboardOperatorSchema = z.strictObject({
+  kind: z.literal('dashboard'),
+  /** Seconds between looks at the dashboard. */
+  lookIntervalS: positiveSeconds('lookIntervalS').max(86_400).default(60),
+  /** Window of the error-rate panel, seconds. */
+  panelWindowS: positiveSeconds('panelWindowS').max(86_400).default(60),
+  /** Error rate (0..1) at which the panel visibly looks wrong. */
+  visibleErrorRate: share.default(0.01),
+  /** Probability that a look at a bad panel is noticed. */
+  pNotice: share.default(0.8),
+  /** Time to decide and type the rollback once noticed. */
+  reaction: reactionSchema.prefault({ medianS: 45, p90S: 120 }),
+});
+
+/** A Prometheus-style alert that pages the operator (DESIGN §6). */
+export const alertOperatorSchema = z.strictObject({
+  kind: z.literal('alert'),
+  /** The rule fires when the error rate over ruleWindowS exceeds this share... */
+  errorRateAbove: share.default(0.01),
+  /** ...measured over this window, seconds. */
+  ruleWindowS: positiveSeconds('ruleWindowS').max(86_400).default(60),
+  /** ...for this long (the rule's `for`), seconds. */
+  forS: seconds('forS').max(86_400).default(60),
+  /** Rule evaluation interval, seconds. */
+  evaluationIntervalS: positiveSeconds('evaluationIntervalS').max(3_600).default(15),
+  /** Alertmanager group_wait before the first notification, seconds. */
+  groupWaitS: seconds('groupWaitS').max(3_600).default(30),
+  /** Time from page to acknowledgement. */
+  acknowledge: reactionSchema.prefault({ medianS: 180, p90S: 300 }),
+  /** Time from acknowledgement to the rollback command. */
+  action: reactionSchema.prefault({ medianS: 30, p90S: 60 }),
+});
+
+/** A real person at the terminal, who types `rollback` when they decide to. */
+export const humanOperatorSchema = z.strictObject({
+  kind: z.literal('human'),
+});
+
+export const operatorSchema = z.discriminatedUnion('kind', [dashboardOperatorSchema, alertOperatorSchema, humanOperatorSchema]);
+
+/** The manual canary: one weight step, then an operator decides. */
+export const manualSchema = z.strictObject({
+  /** Canary weight set by the Helm values edit, percent. */
+  canaryWeight: weight.min(1).default(10),
+  /** Who decides the rollback. */
+  operator: operatorSchema.prefault({ kind: 'dashboard' }),
+});
+
+/** One run's recipe (a file in scenarios/). */
+export const scenarioSchema = z.strictObject({
+  /** Name used in reports and runs.csv; defaults to the file name. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'must be lowercase letters, digits, dots and dashes').optional(),
+  /** What this scenario shows, one or two sentences. */
+  description: z.string().max(2_000).default(''),
+  release: releaseSchema.prefault({}),
+  load: loadSchema.prefault({}),
+  warmup: warmupSchema.prefault({}),
+  recovery: recoverySchema.prefault({}),
+  flagger: flaggerSchema.prefault({}),
+  manual: manualSchema.prefault({}),
+});
+
+export const Arms = ['manual', 'flagger'] as const;
+export type Arm = (typeof Arms)[number];
+
+/** One entry of an experiment: a scenario run in some arms. */
+export const experimentEntrySchema = z.strictObject({
+  /** Scenario name (a file scenarios/<name>.yaml) or a path to a scenario file. */
+  scenario: z.string().min(1).max(500),
+  /** Arms to run it in. */
+  arms: z.array(z.enum(Arms)).min(1).max(2).default(['manual', 'flagger']),
+  /** Repetitions per arm; defaults to the experiment's. */
+  repetitions: z.number().int().min(1).max(10_000).optional(),
+  /** Values merged over the scenario file (same shape as a scenario), e.g. flagger.interval. */
+  overrides: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** An experiment plan (a file in experiments/). */
+export const experimentSchema = z.strictObject({
+  /** Name used for the report folder; defaults to the file name. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'must be lowercase letters, digits, dots and dashes').optional(),
+  /** What the experiment asks. */
+  description: z.string().max(2_000).default(''),
+  /** Scenario seconds per wall second; 1 is real time. */
+  timeScale: z.number().finite().min(0.1).max(200).default(1),
+  /** Base seed; each run derives its own from it. */
+  seed: z.number().int().min(0).max(2 ** 32 - 1).default(1),
+  /** Repetitions per arm and scenario. */
+  repetitions: z.number().int().min(1).max(10_000).default(5),
+  /** Order of runs: interleaved arms (a fairer comparison) or blocked by arm. */
+  order: z.enum(['interleaved', 'blocked']).default('interleaved'),
+  runs: z.array(experimentEntrySchema).min(1).max(1_000),
+});
+
+export type ScenarioInput = z.input<typeof scenarioSchema>;
+export type Scenario = z.output<typeof scenarioSchema> & { name: string };
+export type FlaggerSettings = z.output<typeof flaggerSchema>;
+export type ManualSettings = z.output<typeof manualSchema>;
+export type OperatorSettings = z.output<typeof operatorSchema>;
+export type DashboardOperatorSettings = z.output<typeof dashboardOperatorSchema>;
+export type AlertOperatorSettings = z.output<typeof alertOperatorSchema>;
+export type ReleaseSettings = z.output<typeof releaseSchema>;
+export type LoadSettings = z.output<typeof loadSchema>;
+export type Experiment = z.output<typeof experimentSchema> & { name: string };
+export type ExperimentEntry = z.output<typeof experimentEntrySchema>;
