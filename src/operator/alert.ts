@@ -1,0 +1,79 @@
+import { lognormalFromMedianP90 } from '../common/random.ts';
+import type { AlertOperatorSettings } from '../scenario/schema.ts';
+import { isAbort, type Operator, type OperatorContext, type OperatorResult } from './types.ts';
+
+/**
+ * A Prometheus alerting rule `error rate > X over W for F`, evaluated every evaluationIntervalS,
+ * routed through Alertmanager's group_wait to a person who acknowledges after a lognormal delay
+ * and then issues the rollback after another (DESIGN §6). The rule follows Prometheus semantics:
+ * pending from the first true evaluation, firing at the first evaluation at least `for` later,
+ * back to inactive when an evaluation is false before it fires.
+ */
+export class AlertOperator implements Operator {
+  readonly kind = 'alert';
+  constructor(private readonly settings: AlertOperatorSettings) {}
+
+  describe(): Record<string, string | number> {
+    const s = this.settings;
+    return {
+      kind: 'alert',
+      rule: `error rate over ${s.ruleWindowS}s > ${s.errorRateAbove} for ${s.forS}s`,
+      evaluationIntervalS: s.evaluationIntervalS,
+      groupWaitS: s.groupWaitS,
+      acknowledgeMedianS: s.acknowledge.medianS,
+      acknowledgeP90S: s.acknowledge.p90S,
+      actionMedianS: s.action.medianS,
+      actionP90S: s.action.p90S,
+      source:
+        'assumed (DESIGN §6 defaults): rule evaluated every 15 s; Alertmanager group_wait 30 s (its default); acknowledge p90 at the Google SRE book 5-minute on-call target',
+    };
+  }
+
+  async watch(ctx: OperatorContext): Promise<OperatorResult> {
+    const s = this.settings;
+    const evalMs = s.evaluationIntervalS * 1000;
+    let nextEval = ctx.releaseMs + ctx.random.next() * evalMs;
+    let activeSince: number | undefined;
+    try {
+      for (;;) {
+        await ctx.clock.sleep(nextEval - ctx.clock.now(), ctx.signal);
+        const at = ctx.clock.now();
+        let rate: number | undefined;
+        try {
+          rate = await ctx.metrics.serviceErrorRate({ namespace: ctx.namespace, service: ctx.service, windowMs: s.ruleWindowS * 1000 });
+        } catch {
+          // A failed rule evaluation keeps the alert state as it was, as Prometheus does.
+          nextEval += evalMs;
+          continue;
+        }
+        const breached = rate !== undefined && rate > s.errorRateAbove;
+        if (!breached) {
+          if (activeSince !== undefined) ctx.note(at, 'alert-resolved', 'pending alert cleared before firing');
+          activeSince = undefined;
+        } else {
+          if (activeSince === undefined) {
+            activeSince = at;
+            ctx.note(at, 'alert-pending', `error rate ${(rate! * 100).toFixed(2)}%`);
+          }
+          if (at - activeSince >= s.forS * 1000) {
+            ctx.note(at, 'alert-firing', `error rate ${(rate! * 100).toFixed(2)}%`);
+            await ctx.clock.sleep(s.groupWaitS * 1000, ctx.signal);
+            ctx.note(ctx.clock.now(), 'alert-notified', 'page sent after group_wait');
+            await ctx.clock.sleep(lognormalFromMedianP90(ctx.random, s.acknowledge.medianS, s.acknowledge.p90S) * 1000, ctx.signal);
+            const detectMs = ctx.clock.now();
+            ctx.note(detectMs, 'operator-noticed', 'page acknowledged');
+            await ctx.clock.sleep(lognormalFromMedianP90(ctx.random, s.action.medianS, s.action.p90S) * 1000, ctx.signal);
+            const mitigateMs = ctx.clock.now();
+            ctx.note(mitigateMs, 'operator-rollback', 'rollback issued');
+            await ctx.rollback();
+            return { detectMs, mitigateMs };
+          }
+        }
+        nextEval += evalMs;
+      }
+    } catch (err) {
+      if (isAbort(err, ctx.signal)) return {};
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { isAbort, type Operator, type OperatorContext, type OperatorResult } from './types.ts';
+
+/**
+ * A real person at the terminal. The harness prints what was released and how to roll back;
+ * the person watches (the router's metrics, or the dashboard on a cluster) and types `rollback`.
+ */
+export class HumanOperator implements Operator {
+  readonly kind = 'human';
+  constructor(
+    private readonly input: Readable,
+    private readonly output: Writable,
+    private readonly instructions: () => string,
+  ) {}
+
+  describe(): Record<string, string | number> {
+    return { kind: 'human', source: 'a person at the terminal typed the rollback' };
+  }
+
+  async watch(ctx: OperatorContext): Promise<OperatorResult> {
+    this.output.write(`${this.instructions()}\nType "rollback" and Enter to roll back the canary.\n`);
+    const lines = createInterface({ input: this.input, terminal: false });
+    try {
+      const typed = await new Promise<number | undefined>((resolve, reject) => {
+        const onAbort = () => reject(ctx.signal.reason);
+        if (ctx.signal.aborted) return onAbort();
+        ctx.signal.addEventListener('abort', onAbort, { once: true });
+        lines.on('line', (line) => {
+          if (/^\s*(rollback|r)\s*$/i.test(line)) {
+            ctx.signal.removeEventListener('abort', onAbort);
+            resolve(ctx.clock.now());
+          } else {
+            this.output.write('Type "rollback" to roll back; anything else is ignored.\n');
+          }
+        });
+        // End of input: nobody will type; the run waits for its deadline.
+        lines.once('close', () => undefined);
+      });
+      if (typed === undefined) return {};
+      ctx.note(typed, 'operator-rollback', 'typed at the terminal');
+      await ctx.rollback();
+      return { detectMs: typed, mitigateMs: typed };
+    } catch (err) {
+      if (isAbort(err, ctx.signal)) return {};
+      throw err;
+    } finally {
+      lines.close();
+    }
+  }
+}

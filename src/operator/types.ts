@@ -1,0 +1,41 @@
+import type { Clock } from '../common/clock.ts';
+import type { Random } from '../common/random.ts';
+import type { MetricsSource } from '../metrics/types.ts';
+
+/** What an operator can see and do during one manual-arm run. */
+export interface OperatorContext {
+  clock: Clock;
+  metrics: MetricsSource;
+  namespace: string;
+  /** The service whose error-rate panel the operator watches. */
+  service: string;
+  random: Random;
+  /** Scenario time of the release. */
+  releaseMs: number;
+  /** Aborted when the run ends (deadline, recovery or interrupt). */
+  signal: AbortSignal;
+  /** Issues the rollback (helm rollback / weights back to 100/0) and resolves when it is applied. */
+  rollback: () => Promise<void>;
+  /** Adds a line to the run's timeline (e.g. "alert firing"). */
+  note: (atMs: number, kind: string, detail?: string) => void;
+}
+
+export interface OperatorResult {
+  /** When the operator noticed the problem (scenario ms); undefined if they never did. */
+  detectMs?: number;
+  /** When the rollback was issued (scenario ms). */
+  mitigateMs?: number;
+}
+
+/** A manual operator: watches from the release on and may decide to roll back. */
+export interface Operator {
+  readonly kind: 'dashboard' | 'alert' | 'human';
+  /** Every parameter with where its value comes from, for the report. */
+  describe(): Record<string, string | number>;
+  /** Runs until the rollback was issued or the signal aborts; never throws on abort. */
+  watch(ctx: OperatorContext): Promise<OperatorResult>;
+}
+
+export function isAbort(err: unknown, signal: AbortSignal): boolean {
+  return signal.aborted && (err === signal.reason || (err instanceof Error && err.name === 'AbortError'));
+}

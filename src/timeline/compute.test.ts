@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import type { RequestRecord } from '../load/types.ts';
+import { computeRunMetrics, Marks, type RunObservation } from './compute.ts';
+import type { TimelineEntry } from './types.ts';
+
+/** 10 requests per second from `fromMs` to `toMs`; `serve(t)` says who answered and how. */
+function traffic(fromMs: number, toMs: number, serve: (t: number) => { status: number; version: string }): RequestRecord[] {
+  const out: RequestRecord[] = [];
+  for (let t = fromMs; t < toMs; t += 100) {
+    const { status, version } = serve(t);
+    out.push({ sentMs: t, doneMs: t + 5, latencyMs: 5, status, version });
+  }
+  return out;
+}
+
+function observe(over: Partial<RunObservation> & Pick<RunObservation, 'records' | 'timeline'>): RunObservation {
+  return { arm: 'flagger', releaseMs: 10_000, deadlineMs: 10_000 + 900_000, endMs: 200_000, releaseVersion: 'v2', cleanWindowMs: 30_000, ...over };
+}
+
+const flaggerEvent = (atMs: number, detail: string, phase = 'Progressing'): TimelineEntry => ({ atMs, kind: Marks.flaggerEvent, detail, phase });
+
+describe('computeRunMetrics', () => {
+  it('measures impact, detect, mitigate and recover of a Flagger rollback', () => {
+    // Canary at 10% from 40 s, failing everything, rolled back at 100 s.
+    const records = traffic(0, 200_000, (t) =>
+      t >= 40_000 && t < 100_000 && Math.floor(t / 100) % 10 === 0 ? { status: 500, version: 'v2' } : { status: 200, version: 'v1' },
+    );
+    const timeline = [
+      { atMs: 10_000, kind: Marks.release },
+      flaggerEvent(20_000, 'New revision detected! Scaling up app.ns'),
+      flaggerEvent(40_000, 'Advance app.ns canary weight 10'),
+      flaggerEvent(70_000, 'Halt app.ns advancement success rate 0.00% < 99%'),
+      flaggerEvent(100_000, 'Rolling back app.ns failed checks threshold reached 2'),
+      flaggerEvent(100_000, 'Canary failed! Scaling down app.ns', 'Failed'),
+    ];
+    const m = computeRunMetrics(observe({ records, timeline }));
+    expect(m.outcome).toBe('rolled_back');
+    expect(m.impactMs).toBe(40_005);
+    expect(m.detectMs).toBe(70_000);
+    expect(m.mitigateMs).toBe(100_000);
+    // Last failed request sent at 99 s, answered at 99.005 s; the route change at 100 s is later.
+    expect(m.recoverMs).toBe(100_000);
+    expect(m.mttrS).toBeCloseTo((100_000 - 40_005) / 1000, 6);
+    expect(m.ttrReleaseS).toBeCloseTo(90, 6);
+    expect(m.ttdS).toBeCloseTo(29.995, 6);
+    expect(m.ttmS).toBeCloseTo(59.995, 6);
+    expect(m.failedRequests).toBe(60);
+    expect(m.peakErrorRate).toBeCloseTo(0.1, 6);
+  });
+
+  it('extends recovery past the rollback while late failures still arrive', () => {
+    const records = traffic(0, 200_000, (t) => (t >= 40_000 && t < 104_000 ? { status: 500, version: 'v2' } : { status: 200, version: 'v1' }));
+    const timeline = [flaggerEvent(100_000, 'Rolling back app.ns failed checks threshold reached 2'), flaggerEvent(100_000, 'Canary failed! Scaling down app.ns', 'Failed')];
+    const m = computeRunMetrics(observe({ records, timeline }));
+    expect(m.recoverMs).toBe(103_905);
+  });
+
+  it('a release rolled back before any failed request has MTTR 0 and a measured TTR_release', () => {
+    const records = traffic(0, 200_000, () => ({ status: 200, version: 'v1' }));
+    const timeline = [
+      flaggerEvent(50_000, 'Halt app.ns advancement pre-rollout check smoke-test failed 500'),
+      flaggerEvent(80_000, 'Rolling back app.ns failed checks threshold reached 2'),
+      flaggerEvent(80_000, 'Canary failed! Scaling down app.ns', 'Failed'),
+    ];
+    const m = computeRunMetrics(observe({ records, timeline }));
+    expect(m.outcome).toBe('rolled_back');
+    expect(m.failedRequests).toBe(0);
+    expect(m.mttrS).toBe(0);
+    expect(m.ttrReleaseS).toBe(70);
+    expect(m.impactMs).toBeUndefined();
+    expect(m.ttdS).toBeUndefined();
+  });
+
+  it('keeps a run without recovery as censored at the deadline, with its censoring time', () => {
+    const records = traffic(0, 120_000, (t) => (t >= 30_000 ? { status: 500, version: 'v2' } : { status: 200, version: 'v1' }));
+    const m = computeRunMetrics(observe({ arm: 'manual', records, timeline: [], deadlineMs: 110_000, endMs: 120_000 }));
+    expect(m.outcome).toBe('censored');
+    expect(m.recoverMs).toBeUndefined();
+    expect(m.mttrS).toBeUndefined();
+    expect(m.censoredAtS).toBeCloseTo((110_000 - 30_005) / 1000, 6);
+  });
+
+  it('calls a healthy promotion promoted with no impact figures', () => {
+    const records = traffic(0, 200_000, (t) => ({ status: 200, version: t > 60_000 ? 'v2' : 'v1' }));
+    const timeline = [flaggerEvent(150_000, 'Promotion completed! Scaling down app.ns', 'Succeeded')];
+    const m = computeRunMetrics(observe({ records, timeline }));
+    expect(m.outcome).toBe('promoted');
+    expect(m.promotedMs).toBe(150_000);
+    expect(m.failedRequests).toBe(0);
+    expect(m.mttrS).toBeUndefined();
+  });
+
+  it('does not count a recovery whose clean window was not observed before the run ended', () => {
+    const records = traffic(0, 120_000, (t) => (t >= 40_000 && t < 100_000 ? { status: 500, version: 'v2' } : { status: 200, version: 'v1' }));
+    const timeline = [{ atMs: 100_000, kind: Marks.rollbackIssued }, { atMs: 100_000, kind: Marks.rollbackDone }];
+    const m = computeRunMetrics(observe({ arm: 'manual', records, timeline, endMs: 120_000 }));
+    expect(m.outcome).toBe('rolled_back');
+    expect(m.recoverMs).toBeUndefined();
+    expect(m.censoredAtS).toBeCloseTo((120_000 - 40_005) / 1000, 6);
+  });
+});

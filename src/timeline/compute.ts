@@ -1,0 +1,142 @@
+import { isFailure, type RequestRecord } from '../load/types.ts';
+import type { Outcome, RunMetrics, TimelineEntry } from './types.ts';
+
+export interface RunObservation {
+  arm: 'manual' | 'flagger';
+  releaseMs: number;
+  /** Scenario time at which the run gives up (release + deadline). */
+  deadlineMs: number;
+  /** Scenario time the run stopped observing. */
+  endMs: number;
+  /** Version the faulty (released) build reports in x-app-version. */
+  releaseVersion: string;
+  cleanWindowMs: number;
+  records: readonly RequestRecord[];
+  timeline: readonly TimelineEntry[];
+}
+
+/** Harness marks that the runner and platforms write into the timeline. */
+export const Marks = {
+  release: 'release',
+  flaggerEvent: 'flagger-event',
+  routes: 'routes',
+  detect: 'detect',
+  rollbackIssued: 'rollback-issued',
+  rollbackDone: 'rollback-done',
+  promoted: 'promoted',
+  steady: 'steady',
+} as const;
+
+function firstAt(timeline: readonly TimelineEntry[], match: (e: TimelineEntry) => boolean, fromMs: number): number | undefined {
+  return timeline.find((e) => e.atMs >= fromMs && match(e))?.atMs;
+}
+
+const isFlagger = (prefix: string) => (e: TimelineEntry) => e.kind === Marks.flaggerEvent && (e.detail ?? '').startsWith(prefix);
+
+/**
+ * Turns one run's request records and timeline into the quantities of DESIGN §4. Pure: the same
+ * inputs give the same numbers, so `npm run report` can recompute them from the journal.
+ */
+export function computeRunMetrics(obs: RunObservation): RunMetrics {
+  const { releaseMs, timeline } = obs;
+  const after = obs.records.filter((r) => r.sentMs >= releaseMs);
+  const failures = after.filter(isFailure);
+
+  const impactMs = minOf(failures.map((r) => r.doneMs));
+
+  let detectMs: number | undefined;
+  let mitigateMs: number | undefined;
+  let rolledBackMs: number | undefined;
+  let promotedMs: number | undefined;
+  if (obs.arm === 'flagger') {
+    detectMs = firstAt(
+      timeline,
+      (e) => isFlagger('Halt')(e) || isFlagger('Rolling back')(e) || (e.kind === Marks.flaggerEvent && (e.failedChecks ?? 0) >= 1),
+      releaseMs,
+    );
+    mitigateMs = firstAt(timeline, (e) => isFlagger('Rolling back')(e) || (e.kind === Marks.flaggerEvent && e.phase === 'Failed'), releaseMs);
+    rolledBackMs = firstAt(timeline, (e) => isFlagger('Canary failed!')(e) || (e.kind === Marks.flaggerEvent && e.phase === 'Failed'), releaseMs);
+    promotedMs = firstAt(timeline, (e) => isFlagger('Promotion completed!')(e) || (e.kind === Marks.flaggerEvent && e.phase === 'Succeeded'), releaseMs);
+  } else {
+    detectMs = firstAt(timeline, (e) => e.kind === Marks.detect, releaseMs);
+    mitigateMs = firstAt(timeline, (e) => e.kind === Marks.rollbackIssued, releaseMs);
+    rolledBackMs = firstAt(timeline, (e) => e.kind === Marks.rollbackDone, releaseMs);
+  }
+  if (rolledBackMs !== undefined && rolledBackMs > obs.deadlineMs) rolledBackMs = undefined;
+  if (promotedMs !== undefined && promotedMs > obs.deadlineMs) promotedMs = undefined;
+
+  const recoverMs = rolledBackMs !== undefined ? findRecovery(obs, after, mitigateMs ?? rolledBackMs) : undefined;
+
+  let outcome: Outcome;
+  if (rolledBackMs !== undefined) outcome = 'rolled_back';
+  else if (promotedMs !== undefined) outcome = 'promoted';
+  else outcome = failures.length > 0 ? 'censored' : 'no_impact';
+
+  const s = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
+  let mttrS: number | undefined;
+  if (recoverMs !== undefined) mttrS = impactMs === undefined ? 0 : s(Math.max(0, recoverMs - impactMs));
+  const metrics: RunMetrics = {
+    outcome,
+    releaseMs,
+    impactMs,
+    detectMs,
+    mitigateMs,
+    recoverMs,
+    promotedMs,
+    endMs: obs.endMs,
+    mttrS,
+    ttrReleaseS: recoverMs === undefined ? undefined : s(recoverMs - releaseMs),
+    ttdS: impactMs === undefined || detectMs === undefined ? undefined : s(detectMs - impactMs),
+    ttmS: impactMs === undefined || mitigateMs === undefined ? undefined : s(mitigateMs - impactMs),
+    failedRequests: failures.length,
+    totalRequests: after.length,
+    peakErrorRate: peakErrorRate(after),
+  };
+  if (recoverMs === undefined && impactMs !== undefined) metrics.censoredAtS = s(Math.min(obs.endMs, obs.deadlineMs) - impactMs);
+  return metrics;
+}
+
+/**
+ * `recover`: the last bad moment before a clean window of length W — no failed request and no
+ * request served by the released build — that starts no earlier than the route change that took
+ * the release's traffic away. With no bad request at all, it is that route change itself.
+ */
+function findRecovery(obs: RunObservation, after: readonly RequestRecord[], routedAwayMs: number): number | undefined {
+  const bad = after
+    .filter((r) => isFailure(r) || r.version === obs.releaseVersion)
+    .map((r) => r.doneMs)
+    .sort((a, b) => a - b);
+  let candidate = routedAwayMs;
+  // Bad moments up to the route change belong to the incident.
+  let i = 0;
+  while (i < bad.length && bad[i]! <= candidate) i++;
+  if (i > 0) candidate = Math.max(candidate, bad[i - 1]!);
+  for (;;) {
+    const next = bad[i];
+    if (next === undefined || next > candidate + obs.cleanWindowMs) {
+      return candidate + obs.cleanWindowMs <= obs.endMs ? candidate : undefined;
+    }
+    candidate = next;
+    i++;
+  }
+}
+
+function minOf(values: number[]): number | undefined {
+  let min: number | undefined;
+  for (const v of values) if (min === undefined || v < min) min = v;
+  return min;
+}
+
+function peakErrorRate(records: readonly RequestRecord[]): number {
+  const bins = new Map<number, { total: number; failed: number }>();
+  for (const r of records) {
+    const key = Math.floor(r.sentMs / 1000);
+    let bin = bins.get(key);
+    if (!bin) bins.set(key, (bin = { total: 0, failed: 0 }));
+    bin.total++;
+    if (isFailure(r)) bin.failed++;
+  }
+  let peak = 0;
+  for (const bin of bins.values()) peak = Math.max(peak, bin.failed / bin.total);
+  return peak;
+}

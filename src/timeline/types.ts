@@ -1,0 +1,42 @@
+/** One line of a run's timeline: harness marks, Flagger events, route changes, operator notes. */
+export interface TimelineEntry {
+  /** Scenario milliseconds on the harness clock. */
+  atMs: number;
+  /** e.g. release, flagger-event, routes, operator-noticed, rollback-issued, rollback-done. */
+  kind: string;
+  detail?: string;
+  /** Canary weight after this entry, when it changed the routes. */
+  canaryWeight?: number;
+  /** Canary phase after a Flagger event. */
+  phase?: string;
+  failedChecks?: number;
+  /** Object timestamp from the cluster (ISO), when the platform has one. */
+  objectTime?: string;
+}
+
+export const Outcomes = ['rolled_back', 'promoted', 'censored', 'no_impact', 'aborted'] as const;
+export type Outcome = (typeof Outcomes)[number];
+
+/** The measured quantities of one run (DESIGN §4). Times are scenario ms from the run's start. */
+export interface RunMetrics {
+  outcome: Outcome;
+  releaseMs: number;
+  impactMs?: number;
+  detectMs?: number;
+  mitigateMs?: number;
+  recoverMs?: number;
+  promotedMs?: number;
+  /** When the run stopped observing (recovered + clean window, or the deadline). */
+  endMs: number;
+  mttrS?: number;
+  ttrReleaseS?: number;
+  ttdS?: number;
+  ttmS?: number;
+  failedRequests: number;
+  totalRequests: number;
+  /** Highest failed share in any 1-second bin after the release. */
+  peakErrorRate: number;
+  /** Censoring time for survival analysis: end − impact when not recovered. */
+  censoredAtS?: number;
+  abortReason?: string;
+}
