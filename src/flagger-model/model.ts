@@ -87,8 +87,8 @@ export class FlaggerCanaryModel {
     return `${this.id.name}.${this.id.namespace}`;
   }
 
-  private emit(atMs: number, type: CanaryEvent['type'], message: string): void {
-    const event: CanaryEvent = { atMs, type, message, status: { ...this.status } };
+  private emit(atMs: number, type: CanaryEvent['type'], message: string, status: CanaryStatus = this.status): void {
+    const event: CanaryEvent = { atMs, type, message, status: { ...status } };
     for (const listener of this.listeners) listener(event);
   }
 
@@ -259,7 +259,8 @@ export class FlaggerCanaryModel {
     }
     await this.workloads.setRoutes(100, 0);
     this.status = { ...this.status, canaryWeight: 0 };
-    this.emit(nowMs, 'Warning', `Canary failed! Scaling down ${this.ref}`);
+    // Flagger records this event on a copy of the Canary already in phase Failed.
+    this.emit(nowMs, 'Warning', `Canary failed! Scaling down ${this.ref}`, { ...this.status, phase: 'Failed' });
     await this.workloads.scaleDownCanary();
     // Flagger writes a fresh status here, so failedChecks reads 0 after a rollback.
     this.status = { phase: 'Failed', canaryWeight: 0, failedChecks: 0, iterations: 0 };

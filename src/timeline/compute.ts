@@ -33,6 +33,19 @@ function firstAt(timeline: readonly TimelineEntry[], match: (e: TimelineEntry) =
 
 const isFlagger = (prefix: string) => (e: TimelineEntry) => e.kind === Marks.flaggerEvent && (e.detail ?? '').startsWith(prefix);
 
+/** The rollback is applied: manual weights back to 100/0, or Flagger's Canary marked Failed. */
+export const isRolledBack = (e: TimelineEntry) =>
+  e.kind === Marks.rollbackDone || isFlagger('Canary failed!')(e) || (e.kind === Marks.flaggerEvent && e.phase === 'Failed');
+
+/** Flagger finished promoting the release (phase Succeeded). */
+export const isPromoted = (e: TimelineEntry) =>
+  e.kind === Marks.promoted || isFlagger('Promotion completed!')(e) || (e.kind === Marks.flaggerEvent && e.phase === 'Succeeded');
+
+/** When the release's fate was sealed (rolled back or promoted), if it was. */
+export function fateSealedAt(timeline: readonly TimelineEntry[], fromMs = -Infinity): number | undefined {
+  return firstAt(timeline, (e) => isRolledBack(e) || isPromoted(e), fromMs);
+}
+
 /**
  * Turns one run's request records and timeline into the quantities of DESIGN §4. Pure: the same
  * inputs give the same numbers, so `npm run report` can recompute them from the journal.
@@ -55,12 +68,12 @@ export function computeRunMetrics(obs: RunObservation): RunMetrics {
       releaseMs,
     );
     mitigateMs = firstAt(timeline, (e) => isFlagger('Rolling back')(e) || (e.kind === Marks.flaggerEvent && e.phase === 'Failed'), releaseMs);
-    rolledBackMs = firstAt(timeline, (e) => isFlagger('Canary failed!')(e) || (e.kind === Marks.flaggerEvent && e.phase === 'Failed'), releaseMs);
-    promotedMs = firstAt(timeline, (e) => isFlagger('Promotion completed!')(e) || (e.kind === Marks.flaggerEvent && e.phase === 'Succeeded'), releaseMs);
+    rolledBackMs = firstAt(timeline, isRolledBack, releaseMs);
+    promotedMs = firstAt(timeline, isPromoted, releaseMs);
   } else {
     detectMs = firstAt(timeline, (e) => e.kind === Marks.detect, releaseMs);
     mitigateMs = firstAt(timeline, (e) => e.kind === Marks.rollbackIssued, releaseMs);
-    rolledBackMs = firstAt(timeline, (e) => e.kind === Marks.rollbackDone, releaseMs);
+    rolledBackMs = firstAt(timeline, isRolledBack, releaseMs);
   }
   if (rolledBackMs !== undefined && rolledBackMs > obs.deadlineMs) rolledBackMs = undefined;
   if (promotedMs !== undefined && promotedMs > obs.deadlineMs) promotedMs = undefined;

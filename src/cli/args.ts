@@ -1,0 +1,86 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from '../common/errors.ts';
+
+export const EXPERIMENT_HELP = `Usage: npm run experiment -- [options]
+
+Runs an experiment plan (both arms, faulty release, load, detection, rollback, repetitions)
+and writes a report folder with journal.jsonl, runs.csv, summary.json, report.md and requests/.
+
+Options:
+  --experiment FILE   experiment plan (default experiments/quick.yaml)
+  --platform NAME     local (embedded, no cluster; the default)
+  --out DIR           report folder (default reports/<experiment>-<timestamp>)
+  --seed N            base seed, overrides the plan's (runs derive their own seeds from it)
+  --reps N            repetitions per arm and scenario, overrides the plan's
+  --time-scale X      scenario seconds per wall second, overrides the plan's (1 = real time)
+  -h, --help          this text
+
+Ctrl-C stops after cleaning up; runs already finished stay in the journal and the report.`;
+
+export const REPORT_HELP = `Usage: npm run report -- DIR
+
+Re-renders runs.csv, summary.json and report.md of a report folder from its journal.jsonl,
+without re-running anything.`;
+
+export interface ExperimentArgs {
+  experiment?: string;
+  platform: string;
+  out?: string;
+  seed?: number;
+  reps?: number;
+  timeScale?: number;
+  help: boolean;
+}
+
+function number(flag: string, raw: string | undefined, check: (n: number) => boolean, what: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || !check(value)) {
+    throw new UsageError(`${flag}: "${raw}" is not ${what}`);
+  }
+  return value;
+}
+
+function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>, allowPositionals: boolean) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+  } catch (err) {
+    const message = (err as Error).message.split('\n')[0]!;
+    const unknown = /Unknown option '([^']+)'/.exec(message);
+    if (unknown) throw new UsageError(`${unknown[1]}: unknown option; see --help`);
+    const positional = /Unexpected argument '([^']+)'/.exec(message);
+    if (positional) throw new UsageError(`"${positional[1]}": unexpected argument; options start with --, see --help`);
+    throw new UsageError(`${message}; see --help`);
+  }
+}
+
+export function parseExperimentArgs(argv: string[]): ExperimentArgs {
+  const { values } = parse(
+    argv,
+    {
+      experiment: { type: 'string' },
+      platform: { type: 'string', default: 'local' },
+      out: { type: 'string' },
+      seed: { type: 'string' },
+      reps: { type: 'string' },
+      'time-scale': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    false,
+  );
+  return {
+    experiment: values.experiment as string | undefined,
+    platform: values.platform as string,
+    out: values.out as string | undefined,
+    seed: number('--seed', values.seed as string | undefined, (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32, 'a whole number from 0 to 4294967295'),
+    reps: number('--reps', values.reps as string | undefined, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000, 'a whole number from 1 to 10000'),
+    timeScale: number('--time-scale', values['time-scale'] as string | undefined, (n) => n >= 0.1 && n <= 200, 'a number from 0.1 to 200 (scenario seconds per wall second)'),
+    help: values.help as boolean,
+  };
+}
+
+export function parseReportArgs(argv: string[]): { dir?: string; help: boolean } {
+  const { values, positionals } = parse(argv, { help: { type: 'boolean', short: 'h', default: false } }, true);
+  if (positionals.length > 1) throw new UsageError(`expected one report folder, got ${positionals.length}; see --help`);
+  return { dir: positionals[0], help: values.help as boolean };
+}

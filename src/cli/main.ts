@@ -1,0 +1,151 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { HarnessError, isHarnessError, UsageError } from '../common/errors.ts';
+import { createLogger, type Logger } from '../common/logger.ts';
+import { planRuns } from '../experiment/plan.ts';
+import { runExperiment } from '../experiment/runner.ts';
+import { LocalPlatform } from '../platform/local/local-platform.ts';
+import { PlatformNames, type Platform } from '../platform/types.ts';
+import { writeReport } from '../report/write-report.ts';
+import { displayPath, loadExperimentFile } from '../scenario/load-files.ts';
+import { EXPERIMENT_HELP, parseExperimentArgs, parseReportArgs, REPORT_HELP } from './args.ts';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface Io {
+  stdout: Writable;
+  stderr: Writable;
+  stdin: Readable;
+  cwd: string;
+}
+
+class Interrupted extends HarnessError {
+  constructor() {
+    super('E_INTERRUPTED', 'interrupted', 130);
+  }
+}
+
+function timestamp(date = new Date()): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
+}
+
+/** Picks the platform implementation: the one place that knows the concrete classes. */
+function createPlatform(name: string, options: { timeScale: number; experiment: string }): Platform {
+  if (name === 'local') return new LocalPlatform(options);
+  if (name === 'kube') {
+    throw new UsageError('--platform kube: the cluster platform is not part of this build yet; use --platform local');
+  }
+  throw new UsageError(`--platform: "${name}" is not a platform; use one of ${PlatformNames.join(', ')}`);
+}
+
+async function experimentCommand(argv: string[], io: Io, logger: Logger, signal: AbortSignal): Promise<number> {
+  const args = parseExperimentArgs(argv);
+  if (args.help) {
+    io.stdout.write(`${EXPERIMENT_HELP}\n`);
+    return 0;
+  }
+  if (!(PlatformNames as readonly string[]).includes(args.platform)) {
+    throw new UsageError(`--platform: "${args.platform}" is not a platform; use one of ${PlatformNames.join(', ')}`);
+  }
+  const experimentFile = path.resolve(io.cwd, args.experiment ?? path.join(PROJECT_ROOT, 'experiments/quick.yaml'));
+  const loaded = loadExperimentFile(experimentFile, path.join(PROJECT_ROOT, 'scenarios'));
+  const timeScale = args.timeScale ?? loaded.experiment.timeScale;
+  const seed = args.seed ?? loaded.experiment.seed;
+  const plan = planRuns(loaded, { seed, repetitions: args.reps });
+  const outDir = path.resolve(io.cwd, args.out ?? path.join(PROJECT_ROOT, 'reports', `${loaded.experiment.name}-${timestamp()}`));
+  if (existsSync(outDir) && readdirSync(outDir).length > 0) {
+    throw new UsageError(`--out: ${displayPath(outDir, io.cwd)} already exists and is not empty; pass a new folder so no result is overwritten`);
+  }
+  const platform = createPlatform(args.platform, { timeScale, experiment: loaded.experiment.name });
+  logger.info(
+    `Experiment ${loaded.experiment.name}: ${plan.length} runs on the ${platform.name} platform, time scale ${timeScale}×, seed ${seed}`,
+  );
+  logger.info(`Writing ${displayPath(outDir, io.cwd)}/`);
+  let interrupted = false;
+  try {
+    await using _platform = platform;
+    await runExperiment({ loaded, plan, platform, outDir, timeScale, seed, logger, signal, stdin: io.stdin, stdout: io.stdout });
+  } catch (err) {
+    if (!signal.aborted) throw err;
+    interrupted = true;
+  } finally {
+    if (existsSync(path.join(outDir, 'journal.jsonl'))) {
+      const written = writeReport(outDir);
+      logger.info(`Report: ${displayPath(path.join(outDir, 'report.md'), io.cwd)} (${written.runs} runs; runs.csv, summary.json beside it)`);
+    }
+  }
+  if (interrupted) {
+    logger.warn('Interrupted: the finished runs are journaled and in the report; no process was left running.');
+    return 130;
+  }
+  return 0;
+}
+
+function reportCommand(argv: string[], io: Io, logger: Logger): number {
+  const args = parseReportArgs(argv);
+  if (args.help) {
+    io.stdout.write(`${REPORT_HELP}\n`);
+    return 0;
+  }
+  if (!args.dir) throw new UsageError('report: name the report folder, e.g. npm run report -- reports/quick-20261126-070000Z');
+  const dir = path.resolve(io.cwd, args.dir);
+  const written = writeReport(dir);
+  for (const problem of written.problems) logger.warn(problem);
+  logger.info(`Report: ${displayPath(path.join(dir, 'report.md'), io.cwd)} (${written.runs} runs)`);
+  return 0;
+}
+
+const COMMANDS = 'experiment, report';
+
+/** Runs one command; known errors become one line on stderr and an exit code. */
+export async function main(argv: string[], io: Io, signal: AbortSignal): Promise<number> {
+  const logger = createLogger(io.stdout, io.stderr);
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'experiment':
+        return await experimentCommand(rest, io, logger, signal);
+      case 'report':
+        return reportCommand(rest, io, logger);
+      default:
+        throw new UsageError(`${command === undefined ? 'no command' : `"${command}" is not a command`}; use one of ${COMMANDS}`);
+    }
+  } catch (err) {
+    if (err instanceof Interrupted || (signal.aborted && !isHarnessError(err))) return 130;
+    if (isHarnessError(err)) {
+      io.stderr.write(`${err.message}\n`);
+      return err.exitCode;
+    }
+    io.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+function isMain(): boolean {
+  const entry = process.argv[1];
+  return entry !== undefined && path.resolve(entry) === fileURLToPath(import.meta.url);
+}
+
+if (isMain()) {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (name: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write(`\n${name}: stopping the current run and cleaning up (press Ctrl-C again to stop at once)\n`);
+      controller.abort(new Interrupted());
+    } else {
+      // Second interrupt: leave now; the registry's exit hook kills every child process.
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, cwd: process.cwd() }, controller.signal);
+  process.exitCode = code;
+  // stdin may hold the event loop open (human operator); nothing else should be pending.
+  process.stdin.destroy();
+}
+

@@ -1,0 +1,93 @@
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import type { LoadSummary } from '../load/builtin-generator.ts';
+import type { Scenario } from '../scenario/schema.ts';
+import type { RunMetrics, TimelineEntry } from '../timeline/types.ts';
+
+export const JOURNAL_FILE = 'journal.jsonl';
+
+/** First line of a journal: what was planned, with every setting needed to re-render the report. */
+export interface ExperimentHeader {
+  type: 'experiment';
+  name: string;
+  file: string;
+  description: string;
+  platform: string;
+  timeScale: number;
+  seed: number;
+  startedAt: string;
+  plannedRuns: string[];
+  /** Scenario of each entry, with overrides applied and defaults filled in. */
+  scenarios: Scenario[];
+  node: string;
+}
+
+/** One finished run. Times in `metrics` and `timeline` are scenario ms from the run's start. */
+export interface RunEntry {
+  type: 'run';
+  runId: string;
+  arm: 'manual' | 'flagger';
+  scenario: string;
+  entry: number;
+  repetition: number;
+  seed: number;
+  timeScale: number;
+  startedAt: string;
+  wallMs: number;
+  metrics: RunMetrics;
+  timeline: TimelineEntry[];
+  /** Relative to the report folder. */
+  requestsFile: string;
+  load: Omit<LoadSummary, 'sendLag'> & { sendLagP99WallMs: number; generator: string };
+  operator?: Record<string, string | number>;
+  platform: Record<string, string>;
+}
+
+export type JournalLine = ExperimentHeader | RunEntry;
+
+/**
+ * Appends one JSON line and forces it to disk before returning, so a run that has ended is
+ * journaled even if the harness is killed a moment later.
+ */
+export function appendJournal(file: string, line: JournalLine): void {
+  const fd = openSync(file, 'a');
+  try {
+    writeSync(fd, `${JSON.stringify(line)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface JournalProblem {
+  line: number;
+  message: string;
+}
+
+export interface ReadJournal {
+  header: ExperimentHeader | undefined;
+  runs: RunEntry[];
+  problems: JournalProblem[];
+}
+
+/** Reads a journal, keeping every valid line and naming each line that is not (torn or edited). */
+export function readJournal(file: string): ReadJournal {
+  const text = readFileSync(file, 'utf8');
+  const lines = text.split('\n');
+  const out: ReadJournal = { header: undefined, runs: [], problems: [] };
+  lines.forEach((raw, i) => {
+    if (raw.trim() === '') return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      const torn = i === lines.length - 1 && !text.endsWith('\n');
+      out.problems.push({ line: i + 1, message: torn ? 'incomplete last line (the harness stopped while writing it)' : 'not valid JSON' });
+      return;
+    }
+    const type = (parsed as { type?: unknown })?.type;
+    if (type === 'experiment' && !out.header) out.header = parsed as ExperimentHeader;
+    else if (type === 'run' && typeof (parsed as RunEntry).runId === 'string' && (parsed as RunEntry).metrics) out.runs.push(parsed as RunEntry);
+    else out.problems.push({ line: i + 1, message: `unexpected entry (type ${JSON.stringify(type)})` });
+  });
+  return out;
+}

@@ -1,0 +1,45 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { RequestRecord } from '../load/types.ts';
+
+const HEADER = 'sent_ms,done_ms,latency_ms,status,version';
+
+/**
+ * A run's request records as CSV, one line per request, times in scenario ms from the run's
+ * start. Written by hand rather than through csv-stringify: five plain fields, millions of rows.
+ */
+export function writeRequestsFile(file: string, records: readonly RequestRecord[]): void {
+  const lines = new Array<string>(records.length + 1);
+  lines[0] = HEADER;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const version = /^[A-Za-z0-9._-]*$/.test(r.version) ? r.version : JSON.stringify(r.version).replace(/,/g, '');
+    lines[i + 1] = `${round(r.sentMs)},${round(r.doneMs)},${round(r.latencyMs)},${r.status},${version}`;
+  }
+  writeFileSync(file, `${lines.join('\n')}\n`);
+}
+
+export function readRequestsFile(file: string): RequestRecord[] {
+  const text = readFileSync(file, 'utf8');
+  const out: RequestRecord[] = [];
+  let start = text.indexOf('\n') + 1;
+  while (start > 0 && start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end);
+    start = end + 1;
+    if (line === '') continue;
+    const parts = line.split(',');
+    out.push({
+      sentMs: Number(parts[0]),
+      doneMs: Number(parts[1]),
+      latencyMs: Number(parts[2]),
+      status: Number(parts[3]),
+      version: parts[4] ?? '',
+    });
+  }
+  return out;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

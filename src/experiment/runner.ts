@@ -1,0 +1,285 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import createDebug from 'debug';
+import { ScaledClock, sleepWall } from '../common/clock.ts';
+import { HarnessError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import { createRandom, deriveSeed } from '../common/random.ts';
+import { BuiltinLoadGenerator } from '../load/builtin-generator.ts';
+import { isFailure, type RequestRecord } from '../load/types.ts';
+import { createOperator } from '../operator/create.ts';
+import type { OperatorResult } from '../operator/types.ts';
+import type { ArmSession, Platform } from '../platform/types.ts';
+import type { LoadedExperiment } from '../scenario/load-files.ts';
+import { computeRunMetrics, fateSealedAt, isPromoted, Marks } from '../timeline/compute.ts';
+import type { RunMetrics, TimelineEntry } from '../timeline/types.ts';
+import { appendJournal, JOURNAL_FILE, type ExperimentHeader, type RunEntry } from './journal.ts';
+import type { PlannedRun } from './plan.ts';
+import { writeRequestsFile } from './requests-file.ts';
+
+const debug = createDebug('canary-mttr:runner');
+
+export interface RunnerOptions {
+  loaded: LoadedExperiment;
+  plan: PlannedRun[];
+  platform: Platform;
+  outDir: string;
+  timeScale: number;
+  seed: number;
+  logger: Logger;
+  signal: AbortSignal;
+  /** For the human operator. */
+  stdin?: Readable;
+  stdout?: Writable;
+  /** Runs already in the journal (resume): skipped. */
+  done?: ReadonlySet<string>;
+}
+
+/** How often the run loop looks at the clock and the records, wall ms. */
+const WATCH_POLL_WALL_MS = 25;
+
+/**
+ * Runs the plan: for each run, restore → warm up and verify steady state → release → watch →
+ * recover or hit the deadline → journal. A run that fails for a reason of its own is journaled as
+ * `aborted` and the experiment goes on; an interrupt stops it after cleanup, keeping what was
+ * journaled.
+ */
+export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]> {
+  const { loaded, plan, outDir, logger, signal } = options;
+  mkdirSync(path.join(outDir, 'requests'), { recursive: true });
+  const journal = path.join(outDir, JOURNAL_FILE);
+  if (!options.done || options.done.size === 0) {
+    const header: ExperimentHeader = {
+      type: 'experiment',
+      name: loaded.experiment.name,
+      file: loaded.file,
+      description: loaded.experiment.description,
+      platform: options.platform.name,
+      timeScale: options.timeScale,
+      seed: options.seed,
+      startedAt: new Date().toISOString(),
+      plannedRuns: plan.map((p) => p.runId),
+      scenarios: loaded.scenarios,
+      node: process.version,
+    };
+    appendJournal(journal, header);
+  }
+  const clock = new ScaledClock(options.timeScale);
+  const sessions = new Map<string, ArmSession>();
+  const finished: RunEntry[] = [];
+  const todo = plan.filter((p) => !options.done?.has(p.runId));
+  try {
+    for (const [i, run] of todo.entries()) {
+      signal.throwIfAborted();
+      const key = `${run.arm}/${run.entry}`;
+      let session = sessions.get(key);
+      if (!session) {
+        session = await options.platform.open(run.arm, run.scenario, { clock, seed: options.seed, experiment: loaded.experiment.name });
+        sessions.set(key, session);
+      }
+      const wallStart = performance.now();
+      const entry = await executeRun(run, session, clock, options);
+      entry.wallMs = Math.round(performance.now() - wallStart);
+      appendJournal(journal, entry);
+      finished.push(entry);
+      logger.info(progressLine(run, entry, (options.done?.size ?? 0) + i + 1, plan.length));
+    }
+  } finally {
+    for (const session of sessions.values()) {
+      try {
+        await session[Symbol.asyncDispose]();
+      } catch (err) {
+        // A cleanup error is logged, never allowed to hide the error that got us here.
+        logger.warn(`cleanup: ${(err as Error).message}`);
+      }
+    }
+  }
+  return finished;
+}
+
+async function executeRun(run: PlannedRun, session: ArmSession, clock: ScaledClock, options: RunnerOptions): Promise<RunEntry> {
+  const { scenario } = run;
+  const { signal } = options;
+  const random = createRandom(run.seed);
+  const startedAt = new Date().toISOString();
+  const runStartMs = clock.now();
+  const timeline: TimelineEntry[] = [];
+  const records: RequestRecord[] = [];
+  const rel = (ms: number) => ms - runStartMs;
+  const mark = (entry: TimelineEntry) => timeline.push({ ...entry, atMs: rel(entry.atMs) });
+  const base = {
+    type: 'run' as const,
+    runId: run.runId,
+    arm: run.arm,
+    scenario: scenario.name,
+    entry: run.entry,
+    repetition: run.repetition,
+    seed: run.seed,
+    timeScale: options.timeScale,
+    startedAt,
+    wallMs: 0,
+    requestsFile: `requests/${run.runId}.csv`,
+    platform: session.describe(),
+  };
+  const releaseVersion = scenario.release.version;
+  let lastBadMs = -Infinity;
+  let operatorDescription: Record<string, string | number> | undefined;
+
+  const runAbort = new AbortController();
+  const runSignal = AbortSignal.any([signal, runAbort.signal]);
+  const load = new BuiltinLoadGenerator();
+  let started: ReturnType<BuiltinLoadGenerator['start']> | undefined;
+  let operatorDone: Promise<OperatorResult> | undefined;
+  const loadSummary = async () => {
+    const s = await started!.stop();
+    const { sendLag, ...rest } = s;
+    return { ...rest, sendLagP99WallMs: Math.round(sendLag.p99WallMs * 100) / 100, generator: 'built-in' };
+  };
+  try {
+    await session.restore({ experiment: options.loaded.experiment.name, run: run.runId }, mark, createRandom(deriveSeed(run.seed, 'restore')), runSignal);
+    started = load.start({
+      url: session.serviceUrl,
+      rateRps: scenario.load.rateRps,
+      clock,
+      timeoutMs: scenario.load.timeoutMs,
+      maxInFlight: scenario.load.maxInFlight,
+      signal: runSignal,
+      onRecord: (r) => {
+        const record = { ...r, sentMs: rel(r.sentMs), doneMs: rel(r.doneMs) };
+        records.push(record);
+        if (isFailure(record) || record.version === releaseVersion) lastBadMs = Math.max(lastBadMs, record.doneMs);
+      },
+    });
+
+    // Warm-up: the baseline must be healthy before anything is released.
+    const warmupMs = scenario.warmup.durationS * 1000;
+    await clock.sleep(warmupMs, runSignal);
+    const warm = records.filter((r) => r.sentMs >= 0);
+    const warmFailed = warm.filter(isFailure).length;
+    const warmRate = warm.length === 0 ? 1 : warmFailed / warm.length;
+    if (warm.length === 0 || warmRate > scenario.warmup.maxErrorRate) {
+      const reason =
+        warm.length === 0
+          ? `no request completed during the ${scenario.warmup.durationS} s warm-up`
+          : `baseline unhealthy during warm-up: ${(warmRate * 100).toFixed(2)}% of ${warm.length} requests failed (limit ${(scenario.warmup.maxErrorRate * 100).toFixed(2)}%)`;
+      const loadInfo = await loadSummary();
+      return abortedEntry(base, reason, rel(clock.now()), timeline, records, loadInfo, options.outDir);
+    }
+    mark({ atMs: clock.now(), kind: Marks.steady, detail: `${warm.length} requests, ${(warmRate * 100).toFixed(2)}% failed` });
+
+    const releaseMs = clock.now();
+    mark({ atMs: releaseMs, kind: Marks.release, detail: `${scenario.release.version} (fault ${scenario.release.fault})` });
+    await session.release(runSignal);
+
+    if (run.arm === 'manual') {
+      const operator = createOperator(scenario.manual.operator, {
+        input: options.stdin ?? process.stdin,
+        output: options.stdout ?? process.stdout,
+        instructions: () => session.instructions(),
+      });
+      operatorDescription = operator.describe();
+      operatorDone = operator.watch({
+        clock,
+        metrics: session.metrics,
+        namespace: session.namespace,
+        service: session.service,
+        random: createRandom(deriveSeed(run.seed, 'operator')),
+        releaseMs,
+        signal: runAbort.signal,
+        note: (atMs, kind, detail) => mark({ atMs, kind, detail }),
+        rollback: async () => {
+          mark({ atMs: clock.now(), kind: Marks.rollbackIssued, detail: 'helm rollback' });
+          await session.rollback(runSignal);
+        },
+      });
+      // Operator-detect is the moment they noticed; recorded as its own mark for the timeline.
+      void operatorDone.then((r) => {
+        if (r.detectMs !== undefined) mark({ atMs: r.detectMs, kind: Marks.detect, detail: `${operator.kind} operator noticed` });
+      });
+    }
+
+    // Watch until recovered (+ clean window), promoted (+ window), or the deadline.
+    const windowMs = scenario.recovery.cleanWindowS * 1000;
+    const deadlineMs = releaseMs + scenario.recovery.deadlineS * 1000;
+    for (;;) {
+      await sleepWall(WATCH_POLL_WALL_MS, runSignal);
+      const now = clock.now();
+      if (now >= deadlineMs) break;
+      const endedAt = fateSealedAt(timeline);
+      if (endedAt === undefined) continue;
+      // A promoted release keeps serving (it is the new primary): watch one window of it, then stop.
+      // A rolled-back one must first show a clean window after the last bad request.
+      const promoted = timeline.some(isPromoted);
+      if (rel(now) >= (promoted ? endedAt : Math.max(endedAt, lastBadMs)) + windowMs) break;
+    }
+    const endMs = clock.now();
+    runAbort.abort(new Error('run ended'));
+    if (operatorDone) await operatorDone;
+    const loadInfo = await loadSummary();
+    timeline.sort((a, b) => a.atMs - b.atMs);
+    records.sort((a, b) => a.sentMs - b.sentMs);
+    const metrics = computeRunMetrics({
+      arm: run.arm,
+      releaseMs: rel(releaseMs),
+      deadlineMs: rel(deadlineMs),
+      endMs: rel(endMs),
+      releaseVersion,
+      cleanWindowMs: windowMs,
+      records,
+      timeline,
+    });
+    writeRequestsFile(path.join(options.outDir, base.requestsFile), records);
+    return { ...base, metrics, timeline, load: loadInfo, operator: operatorDescription };
+  } catch (err) {
+    if (signal.aborted) throw err;
+    if (!(err instanceof HarnessError)) throw err;
+    debug('run %s aborted: %O', run.runId, err);
+    const loadInfo = started ? await loadSummary() : emptyLoad();
+    return abortedEntry(base, err.message, rel(clock.now()), timeline, records, loadInfo, options.outDir);
+  } finally {
+    runAbort.abort(new Error('run ended'));
+    if (started) await started.stop().catch(() => undefined);
+    if (operatorDone) await operatorDone.catch(() => undefined);
+  }
+}
+
+function emptyLoad(): RunEntry['load'] {
+  return {
+    scheduled: 0, sent: 0, completed: 0, failed: 0, timedOut: 0, errored: 0, dropped: 0, recorded: 0,
+    maxInFlightSeen: 0, achievedRps: 0, scenarioDurationMs: 0, wallDurationMs: 0, sendLagP99WallMs: 0, generator: 'built-in',
+  };
+}
+
+function abortedEntry(
+  base: Omit<RunEntry, 'metrics' | 'timeline' | 'load' | 'operator'>,
+  reason: string,
+  endMs: number,
+  timeline: TimelineEntry[],
+  records: RequestRecord[],
+  load: RunEntry['load'],
+  outDir: string,
+): RunEntry {
+  const metrics: RunMetrics = {
+    outcome: 'aborted',
+    releaseMs: timeline.find((e) => e.kind === Marks.release)?.atMs ?? endMs,
+    endMs,
+    failedRequests: 0,
+    totalRequests: 0,
+    peakErrorRate: 0,
+    abortReason: reason,
+  };
+  writeRequestsFile(path.join(outDir, base.requestsFile), records);
+  return { ...base, metrics, timeline, load };
+}
+
+function fmtS(value: number | undefined): string {
+  return value === undefined ? '—' : `${value.toFixed(1)} s`;
+}
+
+export function progressLine(run: PlannedRun, entry: RunEntry, position: number, total: number): string {
+  const m = entry.metrics;
+  const head = `[${String(position).padStart(String(total).length)}/${total}] ${run.scenario.name} ${run.arm.padEnd(7)} r${run.repetition}: ${m.outcome.padEnd(11)}`;
+  if (m.outcome === 'aborted') return `${head} ${m.abortReason}`;
+  return `${head} MTTR ${fmtS(m.mttrS)}  release→recover ${fmtS(m.ttrReleaseS)}  failed ${m.failedRequests}/${m.totalRequests}  (${(entry.wallMs / 1000).toFixed(1)} s wall)`;
+}

@@ -1,0 +1,21 @@
+/**
+ * One user request as the load generator saw it. All times are scenario milliseconds on the
+ * harness clock (see common/clock.ts), so they line up with the run's timeline.
+ */
+export interface RequestRecord {
+  /** When the request was due to be sent (its slot in the arrival schedule). */
+  sentMs: number;
+  /** When the response (or the timeout, or the connection error) was observed. */
+  doneMs: number;
+  /** doneMs − sentMs, in scenario milliseconds. */
+  latencyMs: number;
+  /** HTTP status; 0 for a timeout or a connection error (both count as failures). */
+  status: number;
+  /** The `x-app-version` header of the response: which build served it ('' when none). */
+  version: string;
+}
+
+/** A failed user request: a 5xx answer, a timeout or a connection error. */
+export function isFailure(record: Pick<RequestRecord, 'status'>): boolean {
+  return record.status === 0 || record.status >= 500;
+}

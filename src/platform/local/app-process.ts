@@ -1,0 +1,149 @@
+import http from 'node:http';
+import createDebug from 'debug';
+import { sleepWall } from '../../common/clock.ts';
+import { PlatformError } from '../../common/errors.ts';
+import type { ReleaseSettings } from '../../scenario/schema.ts';
+import type { ManagedProcess, ProcessRegistry } from '../processes.ts';
+
+const debug = createDebug('canary-mttr:local');
+
+/** What a pod template says about the build: its version and its fault. */
+export interface BuildSpec {
+  version: string;
+  fault: ReleaseSettings['fault'];
+  errorRate: number;
+  /** Scenario milliseconds. */
+  latencyMs: number;
+  /** Scenario seconds. */
+  onsetS: number;
+}
+
+export function stableBuild(release: ReleaseSettings): BuildSpec {
+  return { version: release.stableVersion, fault: 'none', errorRate: 0, latencyMs: 0, onsetS: 0 };
+}
+
+export function releasedBuild(release: ReleaseSettings): BuildSpec {
+  return { version: release.version, fault: release.fault, errorRate: release.errorRate, latencyMs: release.latencyMs, onsetS: release.onsetS };
+}
+
+export function buildRevision(spec: BuildSpec): string {
+  return `${spec.version}/${spec.fault}/${spec.errorRate}/${spec.latencyMs}/${spec.onsetS}`;
+}
+
+/** One running faulty-app process: a pod. */
+export class AppInstance {
+  private ready = false;
+  constructor(
+    readonly process: ManagedProcess,
+    readonly port: number,
+    readonly spec: BuildSpec,
+  ) {}
+  get isReady(): boolean {
+    return this.ready && !this.process.hasExited;
+  }
+  get hasFailed(): boolean {
+    return this.process.hasExited;
+  }
+  markReady(): void {
+    this.ready = true;
+  }
+}
+
+/**
+ * Starts faulty-app builds as real processes on ephemeral loopback ports. Times in the build spec
+ * are scenario time; the app runs in wall time, so they are divided by the time scale here.
+ */
+export class AppLauncher {
+  constructor(
+    private readonly registry: ProcessRegistry,
+    private readonly bundlePath: string,
+    private readonly timeScale: number,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  /** Starts a process and resolves once it listens (not yet ready). */
+  async start(spec: BuildSpec, label: string, seed: number): Promise<AppInstance> {
+    const env: NodeJS.ProcessEnv = {
+      PATH: this.env.PATH,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      APP_VERSION: spec.version,
+      FAULT_MODE: spec.fault,
+      FAULT_ERROR_RATE: String(spec.errorRate),
+      FAULT_LATENCY_MS: String(spec.latencyMs / this.timeScale),
+      FAULT_ONSET_S: String(spec.onsetS / this.timeScale),
+      FAULT_SEED: String(seed >>> 0),
+    };
+    const proc = this.registry.spawn(process.execPath, [this.bundlePath], { env, label });
+    let stderr = '';
+    proc.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      if (stderr.length < 4_000) stderr += chunk;
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      let buffered = '';
+      const onData = (chunk: string) => {
+        buffered += chunk;
+        const newline = buffered.indexOf('\n');
+        if (newline < 0) return;
+        proc.child.stdout?.off('data', onData);
+        // Keep draining stdout so a chatty child never blocks on a full pipe.
+        proc.child.stdout?.resume();
+        try {
+          const line = JSON.parse(buffered.slice(0, newline)) as { event?: string; port?: number };
+          if (line.event === 'listening' && typeof line.port === 'number') resolve(line.port);
+          else reject(new PlatformError(`${label}: unexpected first line from faulty-app: ${buffered.slice(0, newline)}`));
+        } catch {
+          reject(new PlatformError(`${label}: unexpected first line from faulty-app: ${buffered.slice(0, newline)}`));
+        }
+      };
+      proc.child.stdout?.setEncoding('utf8').on('data', onData);
+      void proc.exited.then((exit) =>
+        reject(new PlatformError(`${label}: faulty-app exited before listening (code ${exit.code}): ${stderr.trim().split('\n')[0] ?? ''}`)),
+      );
+    });
+    debug('%s listening on %d (pid %d)', label, port, proc.pid);
+    return new AppInstance(proc, port, spec);
+  }
+
+  /** Polls /readyz until it answers 200, the process exits, or `timeoutWallMs` passes. */
+  async waitReady(instance: AppInstance, timeoutWallMs: number, signal?: AbortSignal): Promise<boolean> {
+    const deadline = performance.now() + timeoutWallMs;
+    while (performance.now() < deadline && !instance.hasFailed) {
+      signal?.throwIfAborted();
+      if (await probe(instance.port, '/readyz')) {
+        instance.markReady();
+        return true;
+      }
+      await sleepWall(20, signal);
+    }
+    return false;
+  }
+}
+
+function probe(port: number, path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path, timeout: 500, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.once('timeout', () => req.destroy());
+    req.once('error', () => resolve(false));
+  });
+}
+
+/** POST /sms once against a build, as the proposal's smoke-test hook does; an error text or undefined. */
+export function smokeRequest(port: number, timeoutWallMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const body = JSON.stringify({ sms: 'Smoke test: is this message spam?' });
+    const req = http.request(
+      { host: '127.0.0.1', port, path: '/sms', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: timeoutWallMs, agent: false },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode === 200 ? undefined : `POST /sms answered ${res.statusCode}`);
+      },
+    );
+    req.once('timeout', () => req.destroy(new Error('timeout')));
+    req.once('error', (err) => resolve(`POST /sms failed: ${err.message}`));
+    req.end(body);
+  });
+}

@@ -1,0 +1,287 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import createDebug from 'debug';
+import { buildApp } from '../../../faulty-app/build.ts';
+import type { Clock } from '../../common/clock.ts';
+import { deriveSeed, type Random } from '../../common/random.ts';
+import { FlaggerCanaryModel, type CanaryWorkloads } from '../../flagger-model/model.ts';
+import { CanaryTicker } from '../../flagger-model/scheduler.ts';
+import { WeightedRouter } from '../../mesh/router.ts';
+import { MetricsStore } from '../../metrics/store.ts';
+import type { Arm, Scenario } from '../../scenario/schema.ts';
+import { Marks } from '../../timeline/compute.ts';
+import { ProcessRegistry } from '../processes.ts';
+import type { ArmSession, Platform, RunLabels, TimelineSink } from '../types.ts';
+import { AppLauncher, buildRevision, releasedBuild, smokeRequest, stableBuild } from './app-process.ts';
+import { LocalDeployment } from './deployment.ts';
+
+const debug = createDebug('canary-mttr:local');
+
+export const LOCAL_NAMESPACE = 'canary-mttr';
+export const LOCAL_SERVICE = 'sms-checker';
+
+/**
+ * The embedded platform (DESIGN §8): faulty-app builds as child processes on loopback, the
+ * weighted router in place of the Istio data plane, the in-process metrics store in place of
+ * Prometheus, and the Flagger model in place of Flagger.
+ */
+export class LocalPlatform implements Platform {
+  readonly name = 'local' as const;
+  private readonly registry: ProcessRegistry;
+  private readonly workDir: string;
+  private bundle: Promise<string> | undefined;
+  private readonly sessions = new Set<ArmSession>();
+
+  constructor(
+    private readonly options: { timeScale: number; env?: NodeJS.ProcessEnv; experiment: string },
+  ) {
+    this.registry = new ProcessRegistry({ experiment: options.experiment });
+    this.workDir = mkdtempSync(path.join(tmpdir(), 'canary-mttr-'));
+  }
+
+  /** Pids of every app process alive now (for tests and leftover checks). */
+  get livePids(): number[] {
+    return this.registry.pids;
+  }
+
+  private appBundle(): Promise<string> {
+    // "docker build" of the local platform: one bundle of faulty-app per experiment.
+    this.bundle ??= buildApp(path.join(this.workDir, 'faulty-app.mjs'));
+    return this.bundle;
+  }
+
+  async open(arm: Arm, scenario: Scenario, options: { clock: Clock; seed: number; experiment: string }): Promise<ArmSession> {
+    const launcher = new AppLauncher(this.registry, await this.appBundle(), this.options.timeScale, this.options.env);
+    const metrics = new MetricsStore(() => options.clock.now());
+    const router = await new WeightedRouter({
+      clock: options.clock,
+      metrics,
+      namespace: LOCAL_NAMESPACE,
+      service: LOCAL_SERVICE,
+      seed: deriveSeed(options.seed, `router/${arm}/${scenario.name}`),
+      upstreamTimeoutWallMs: Math.max(1_000, scenario.load.timeoutMs / this.options.timeScale + 1_000),
+    }).start();
+    let podSeed = deriveSeed(options.seed, `pods/${arm}/${scenario.name}`);
+    const nextSeed = () => (podSeed = deriveSeed(podSeed, 'next'));
+    const session =
+      arm === 'flagger'
+        ? new LocalFlaggerSession(scenario, options.clock, router, metrics, launcher, nextSeed, this.options.timeScale)
+        : new LocalManualSession(scenario, options.clock, router, metrics, launcher, nextSeed);
+    this.sessions.add(session);
+    const close = session[Symbol.asyncDispose].bind(session);
+    session[Symbol.asyncDispose] = async () => {
+      this.sessions.delete(session);
+      await close();
+    };
+    return session;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    const errors: unknown[] = [];
+    for (const session of [...this.sessions]) {
+      try {
+        await session[Symbol.asyncDispose]();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    await this.registry[Symbol.asyncDispose]();
+    rmSync(this.workDir, { recursive: true, force: true });
+    if (errors.length > 0) debug('errors while closing sessions: %O', errors);
+  }
+}
+
+abstract class LocalSession implements ArmSession {
+  abstract readonly arm: Arm;
+  readonly namespace = LOCAL_NAMESPACE;
+  readonly service = LOCAL_SERVICE;
+  protected timeline: TimelineSink = () => undefined;
+  private unsubscribeRoutes: () => void;
+
+  constructor(
+    protected readonly scenario: Scenario,
+    protected readonly clock: Clock,
+    protected readonly router: WeightedRouter,
+    readonly metrics: MetricsStore,
+    protected readonly launcher: AppLauncher,
+    protected readonly nextSeed: () => number,
+  ) {
+    this.unsubscribeRoutes = router.onRoutes((routes) => {
+      const canary = routes.find((r) => r.workload === this.canaryWorkload)?.weight ?? 0;
+      this.timeline({ atMs: clock.now(), kind: Marks.routes, detail: routes.map((r) => `${r.workload}=${r.weight}`).join(' '), canaryWeight: canary });
+    });
+  }
+
+  protected abstract readonly canaryWorkload: string;
+
+  get serviceUrl(): string {
+    return `${this.router.url}/sms`;
+  }
+
+  describe(): Record<string, string> {
+    return { platform: 'local', mesh: 'weighted router (Istio data plane stand-in)', metrics: 'in-process store' };
+  }
+
+  abstract restore(run: RunLabels, timeline: TimelineSink, random: Random, signal: AbortSignal): Promise<void>;
+  abstract release(signal: AbortSignal): Promise<void>;
+  abstract rollback(signal: AbortSignal): Promise<void>;
+  abstract instructions(): string;
+  protected abstract closeWorkloads(): Promise<void>;
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.unsubscribeRoutes();
+    try {
+      await this.closeWorkloads();
+    } finally {
+      await this.router.stop();
+    }
+  }
+}
+
+/** Manual canary: stable and canary Deployments behind a VirtualService edited by hand. */
+class LocalManualSession extends LocalSession {
+  readonly arm = 'manual' as const;
+  protected readonly canaryWorkload = `${LOCAL_SERVICE}-canary`;
+  private readonly stable = new LocalDeployment(`${LOCAL_SERVICE}-stable`, this.router, this.launcher, this.nextSeed);
+  private readonly canary = new LocalDeployment(`${LOCAL_SERVICE}-canary`, this.router, this.launcher, this.nextSeed);
+
+  async restore(_run: RunLabels, timeline: TimelineSink, _random: Random, signal: AbortSignal): Promise<void> {
+    this.timeline = timeline;
+    this.router.setRoutes([{ workload: this.stable.name, weight: 100 }]);
+    await this.canary.scaleToZero();
+    const stable = stableBuild(this.scenario.release);
+    if (this.stable.readiness() !== 'ready' || buildRevision(this.stable.spec!) !== buildRevision(stable)) {
+      await this.stable.rollOut(stable, signal);
+    }
+    this.metrics.prune(this.clock.now() - 3_600_000);
+  }
+
+  /** `helm upgrade --wait` with the canary image and weight: the canary pod first, then the weights. */
+  async release(signal: AbortSignal): Promise<void> {
+    await this.canary.rollOut(releasedBuild(this.scenario.release), signal);
+    const weight = this.scenario.manual.canaryWeight;
+    this.router.setRoutes([
+      { workload: this.stable.name, weight: 100 - weight },
+      { workload: this.canary.name, weight },
+    ]);
+  }
+
+  /** `helm rollback`: the weights go back to 100/0 and the canary Deployment goes away. */
+  async rollback(): Promise<void> {
+    this.router.setRoutes([{ workload: this.stable.name, weight: 100 }]);
+    this.timeline({ atMs: this.clock.now(), kind: Marks.rollbackDone, detail: 'weights 100/0 applied' });
+    await this.canary.scaleToZero();
+  }
+
+  instructions(): string {
+    const r = this.scenario.release;
+    return (
+      `Released ${r.version} as a canary at ${this.scenario.manual.canaryWeight}% of ${LOCAL_SERVICE} (fault: ${r.fault}).\n` +
+      `Watch the router's metrics: ${this.router.url.replace(/\/$/, '')} serves /sms; the load summary prints each run.`
+    );
+  }
+
+  protected async closeWorkloads(): Promise<void> {
+    await Promise.all([this.canary.scaleToZero(), this.stable.scaleToZero()]);
+  }
+}
+
+/** Flagger: a target Deployment, its -primary copy and a Canary driven by the Flagger model. */
+class LocalFlaggerSession extends LocalSession {
+  readonly arm = 'flagger' as const;
+  protected readonly canaryWorkload = LOCAL_SERVICE;
+  private readonly primary = new LocalDeployment(`${LOCAL_SERVICE}-primary`, this.router, this.launcher, this.nextSeed);
+  private readonly target = new LocalDeployment(LOCAL_SERVICE, this.router, this.launcher, this.nextSeed);
+  /** The target's pod template (what `kubectl set image` changes). */
+  private targetSpec = stableBuild(this.scenario.release);
+  private readonly model: FlaggerCanaryModel;
+  private ticker: CanaryTicker | undefined;
+
+  constructor(
+    scenario: Scenario,
+    clock: Clock,
+    router: WeightedRouter,
+    metrics: MetricsStore,
+    launcher: AppLauncher,
+    nextSeed: () => number,
+    private readonly timeScale: number,
+  ) {
+    super(scenario, clock, router, metrics, launcher, nextSeed);
+    const session = this;
+    const workloads: CanaryWorkloads = {
+      targetRevision: () => buildRevision(session.targetSpec),
+      scaleUpCanary: async () => session.target.rollOutInBackground(session.targetSpec),
+      canaryReadiness: () => {
+        const state = session.target.readiness();
+        return state === 'ready' ? 'ready' : state === 'failed' ? 'failed' : 'starting';
+      },
+      primaryReady: () => session.primary.readiness() === 'ready',
+      setRoutes: async (primaryWeight, canaryWeight) => {
+        session.router.setRoutes([
+          { workload: session.primary.name, weight: primaryWeight },
+          { workload: session.target.name, weight: canaryWeight },
+        ]);
+      },
+      promote: async () => session.primary.rollOutInBackground(session.targetSpec),
+      scaleDownCanary: () => session.target.scaleToZero(),
+      smokeTest: async () => {
+        const port = session.target.port;
+        if (port === undefined) return 'canary has no ready endpoint';
+        return smokeRequest(port, Math.max(500, 5_000 / session.timeScale));
+      },
+    };
+    this.model = new FlaggerCanaryModel({ name: LOCAL_SERVICE, namespace: LOCAL_NAMESPACE }, scenario.flagger, workloads, metrics);
+    this.model.onEvent((event) =>
+      this.timeline({
+        atMs: event.atMs,
+        kind: Marks.flaggerEvent,
+        detail: event.message,
+        phase: event.status.phase,
+        failedChecks: event.status.failedChecks,
+        canaryWeight: event.status.canaryWeight,
+      }),
+    );
+  }
+
+  async restore(_run: RunLabels, timeline: TimelineSink, random: Random, signal: AbortSignal): Promise<void> {
+    this.timeline = timeline;
+    await this.ticker?.stop();
+    this.ticker = undefined;
+    this.router.setRoutes([
+      { workload: this.primary.name, weight: 100 },
+      { workload: this.target.name, weight: 0 },
+    ]);
+    await this.target.scaleToZero();
+    this.targetSpec = stableBuild(this.scenario.release);
+    if (this.primary.readiness() !== 'ready' || buildRevision(this.primary.spec!) !== buildRevision(this.targetSpec)) {
+      await this.primary.rollOut(this.targetSpec, signal);
+    }
+    // A fresh Canary on the stable target; its ticker starts at a random phase of the interval.
+    this.model.reset();
+    this.metrics.prune(this.clock.now() - 3_600_000);
+    const interval = this.scenario.flagger.interval;
+    this.ticker = new CanaryTicker(this.model, this.clock, interval);
+    this.ticker.start(this.clock.now() + random.next() * interval);
+  }
+
+  /** The release changes only the target's image; Flagger notices on its next tick. */
+  async release(): Promise<void> {
+    this.targetSpec = releasedBuild(this.scenario.release);
+  }
+
+  async rollback(): Promise<void> {
+    // Flagger rolls back by itself; a manual rollback here is `kubectl set image` back to stable.
+    this.targetSpec = stableBuild(this.scenario.release);
+  }
+
+  instructions(): string {
+    return `Released ${this.scenario.release.version} to the Flagger target ${LOCAL_SERVICE}; Flagger's analysis decides.`;
+  }
+
+  protected async closeWorkloads(): Promise<void> {
+    await this.ticker?.stop();
+    this.ticker = undefined;
+    await Promise.all([this.target.scaleToZero(), this.primary.scaleToZero()]);
+  }
+}

@@ -1,0 +1,46 @@
+import type { Clock } from '../common/clock.ts';
+import type { Random } from '../common/random.ts';
+import type { MetricsSource } from '../metrics/types.ts';
+import type { Arm, Scenario } from '../scenario/schema.ts';
+import type { TimelineEntry } from '../timeline/types.ts';
+
+export const PlatformNames = ['local', 'kube'] as const;
+export type PlatformName = (typeof PlatformNames)[number];
+
+/** Labels every process and cluster object carries, so leftovers can be found and removed. */
+export interface RunLabels {
+  experiment: string;
+  run: string;
+}
+
+/** Where a session writes its timeline for the run in progress. */
+export type TimelineSink = (entry: TimelineEntry) => void;
+
+/**
+ * One arm of one scenario deployed on a platform (DESIGN §8): the manual setup (stable and canary
+ * Deployments behind weighted routes) or the Flagger setup (target, primary, Canary).
+ */
+export interface ArmSession extends AsyncDisposable {
+  readonly arm: Arm;
+  /** URL the load generator sends POST /sms to. */
+  readonly serviceUrl: string;
+  /** Metrics the operators (and, locally, the Flagger model) query. */
+  readonly metrics: MetricsSource;
+  readonly namespace: string;
+  readonly service: string;
+  /** Which load generator and metrics backend this session uses, for the report. */
+  readonly describe: () => Record<string, string>;
+  /** Returns to the stable state: stable build serving 100%, canary gone, Canary idle. */
+  restore(run: RunLabels, timeline: TimelineSink, random: Random, signal: AbortSignal): Promise<void>;
+  /** Issues the release of the scenario's build (manual: canary + weight; Flagger: new image). */
+  release(signal: AbortSignal): Promise<void>;
+  /** Manual arm: the rollback (weights back to 100/0, canary removed). */
+  rollback(signal: AbortSignal): Promise<void>;
+  /** Text the human operator is shown: what was released and how to watch it. */
+  instructions(): string;
+}
+
+export interface Platform extends AsyncDisposable {
+  readonly name: PlatformName;
+  open(arm: Arm, scenario: Scenario, options: { clock: Clock; seed: number; experiment: string }): Promise<ArmSession>;
+}

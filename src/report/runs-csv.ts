@@ -1,0 +1,73 @@
+import { stringify } from 'csv-stringify/sync';
+import type { RunEntry } from '../experiment/journal.ts';
+
+/** Columns of runs.csv, in order. Durations are scenario seconds; empty when undefined. */
+export const RUNS_CSV_COLUMNS = [
+  'experiment',
+  'run_id',
+  'arm',
+  'scenario',
+  'repetition',
+  'seed',
+  'outcome',
+  'release_ms',
+  'impact_ms',
+  'detect_ms',
+  'mitigate_ms',
+  'recover_ms',
+  'promoted_ms',
+  'end_ms',
+  'mttr_s',
+  'ttr_release_s',
+  'ttd_s',
+  'ttm_s',
+  'censored_at_s',
+  'failed_requests',
+  'total_requests',
+  'peak_error_rate',
+  'time_scale',
+  'platform',
+  'load_generator',
+  'abort_reason',
+] as const;
+
+const ms = (v: number | undefined) => (v === undefined ? '' : Math.round(v));
+const sec = (v: number | undefined) => (v === undefined ? '' : Number(v.toFixed(3)));
+
+export function runsCsvRows(experiment: string, runs: readonly RunEntry[]): Array<Record<(typeof RUNS_CSV_COLUMNS)[number], string | number>> {
+  return runs.map((run) => {
+    const m = run.metrics;
+    return {
+      experiment,
+      run_id: run.runId,
+      arm: run.arm,
+      scenario: run.scenario,
+      repetition: run.repetition,
+      seed: run.seed,
+      outcome: m.outcome,
+      release_ms: ms(m.releaseMs),
+      impact_ms: ms(m.impactMs),
+      detect_ms: ms(m.detectMs),
+      mitigate_ms: ms(m.mitigateMs),
+      recover_ms: ms(m.recoverMs),
+      promoted_ms: ms(m.promotedMs),
+      end_ms: ms(m.endMs),
+      mttr_s: sec(m.mttrS),
+      ttr_release_s: sec(m.ttrReleaseS),
+      ttd_s: sec(m.ttdS),
+      ttm_s: sec(m.ttmS),
+      censored_at_s: sec(m.censoredAtS),
+      failed_requests: m.failedRequests,
+      total_requests: m.totalRequests,
+      peak_error_rate: Number(m.peakErrorRate.toFixed(4)),
+      time_scale: run.timeScale,
+      platform: run.platform.platform ?? '',
+      load_generator: run.load.generator,
+      abort_reason: m.abortReason ?? '',
+    };
+  });
+}
+
+export function renderRunsCsv(experiment: string, runs: readonly RunEntry[]): string {
+  return stringify(runsCsvRows(experiment, runs), { header: true, columns: [...RUNS_CSV_COLUMNS] });
+}

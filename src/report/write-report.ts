@@ -1,0 +1,40 @@
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ReportError } from '../common/errors.ts';
+import { JOURNAL_FILE, readJournal } from '../experiment/journal.ts';
+import { displayPath } from '../scenario/load-files.ts';
+import { renderMarkdown } from './markdown.ts';
+import { renderRunsCsv } from './runs-csv.ts';
+import { summarizeCells } from './summary.ts';
+
+export interface WrittenReport {
+  runs: number;
+  problems: string[];
+  files: string[];
+}
+
+/** (Re)writes runs.csv, summary.json and report.md of a report folder from its journal. */
+export function writeReport(dir: string): WrittenReport {
+  const shown = displayPath(dir);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new ReportError(`${shown}: no such report folder; pass a folder written by npm run experiment`);
+  }
+  const journalFile = path.join(dir, JOURNAL_FILE);
+  if (!existsSync(journalFile)) {
+    throw new ReportError(`${shown}: has no ${JOURNAL_FILE}; pass a folder written by npm run experiment`);
+  }
+  const journal = readJournal(journalFile);
+  const problems = journal.problems.map((p) => `${displayPath(journalFile)}:${p.line}: ${p.message}; line skipped`);
+  if (!journal.header) {
+    throw new ReportError(`${displayPath(journalFile)}: no experiment header line; the journal is empty or damaged`);
+  }
+  const cells = summarizeCells(journal.runs);
+  const files = ['runs.csv', 'summary.json', 'report.md'].map((f) => path.join(dir, f));
+  writeFileSync(files[0]!, renderRunsCsv(journal.header.name, journal.runs));
+  writeFileSync(
+    files[1]!,
+    `${JSON.stringify({ experiment: journal.header.name, platform: journal.header.platform, timeScale: journal.header.timeScale, seed: journal.header.seed, runs: journal.runs.length, planned: journal.header.plannedRuns.length, cells, problems }, null, 2)}\n`,
+  );
+  writeFileSync(files[2]!, renderMarkdown(journal.header, journal.runs, cells, problems));
+  return { runs: journal.runs.length, problems, files };
+}
