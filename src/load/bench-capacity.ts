@@ -7,10 +7,13 @@
  * generator's event loop), then runs the generator at each rate (default 1k, 2k, 5k, 8k req/s)
  * for 3 s and prints, per step, the achieved send rate, the records received and the send lag.
  * A step the machine cannot keep up with shows as a lower achieved rate, drops, or a send lag
- * p99 well above a millisecond or two.
+ * p99 well above a millisecond or two. The first line measures this process's event-loop delay
+ * with no load at all: on a busy machine the lag figures are no better than that floor.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { availableParallelism, loadavg } from 'node:os';
 import { ScaledClock, sleepWall } from '../common/clock.ts';
 import { BuiltinLoadGenerator } from './builtin-generator.ts';
 import { LagHistogram } from './lag-histogram.ts';
@@ -73,6 +76,14 @@ async function main(): Promise<void> {
   try {
     const url = `http://127.0.0.1:${port}/sms`;
     const generator = new BuiltinLoadGenerator();
+    const idle = monitorEventLoopDelay({ resolution: 1 });
+    idle.enable();
+    await sleepWall(STEP_WALL_MS);
+    idle.disable();
+    console.log(
+      `idle event-loop delay over ${STEP_WALL_MS / 1000} s: p99 ${(idle.percentile(99) / 1e6).toFixed(2)} ms, ` +
+        `max ${(idle.max / 1e6).toFixed(2)} ms; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`,
+    );
     console.log(
       'target/s  achieved/s  answered/s  recorded  failed  dropped  lag p99 ms  lag max ms  latency p99 ms',
     );

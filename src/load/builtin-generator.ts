@@ -19,7 +19,11 @@ export interface LoadOptions {
    * the requests are real, so a virtual clock that only moves when told would never send.
    */
   clock: Clock;
-  /** Scenario ms after its slot at which a request is abandoned and recorded with status 0. */
+  /**
+   * Real milliseconds after its slot at which a request is abandoned and recorded with status 0.
+   * Request latency is never time-compressed: compression speeds up the experiment's timeline,
+   * and multiplying loopback jitter by the time scale would invent slow requests.
+   */
   timeoutMs: number;
   /** Most requests outstanding at once; a request due while this many are out is dropped. */
   maxInFlight: number;
@@ -344,7 +348,7 @@ class BuiltinLoad implements StartedLoad {
     }
     const prepared = this.prepared[this.nextBody]!;
     this.nextBody = this.nextBody + 1 === this.prepared.length ? 0 : this.nextBody + 1;
-    const flight = new Flight(slotMs, slotMs + this.timeoutMs);
+    const flight = new Flight(slotMs, slotMs + this.timeoutMs * this.clock.timeScale);
     this.inFlight.add(flight);
     c.inFlight = this.inFlight.size;
     if (c.inFlight > c.maxInFlightSeen) c.maxInFlightSeen = c.inFlight;
@@ -394,7 +398,8 @@ class BuiltinLoad implements StartedLoad {
   }
 
   private emit(sentMs: number, doneMs: number, status: number, version: string): void {
-    const record: RequestRecord = { sentMs, doneMs, latencyMs: doneMs - sentMs, status, version };
+    // Latency is real time: compression speeds up the timeline, not the requests.
+    const record: RequestRecord = { sentMs, doneMs, latencyMs: (doneMs - sentMs) / this.clock.timeScale, status, version };
     const c = this.counters;
     c.recorded++;
     if (isFailure(record)) c.failed++;
@@ -503,7 +508,7 @@ function validate(options: LoadOptions): Target {
     );
   }
   if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
-    throw new LoadError(`load.timeoutMs: ${timeoutMs} ms is not a positive scenario duration`);
+    throw new LoadError(`load.timeoutMs: ${timeoutMs} ms is not a positive duration`);
   }
   if (!(Number.isInteger(maxInFlight) && maxInFlight >= 1)) {
     throw new LoadError(

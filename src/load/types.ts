@@ -1,13 +1,14 @@
 /**
- * One user request as the load generator saw it. All times are scenario milliseconds on the
- * harness clock (see common/clock.ts), so they line up with the run's timeline.
+ * One user request as the load generator saw it. `sentMs` and `doneMs` are scenario milliseconds
+ * on the harness clock (see common/clock.ts), so they line up with the run's timeline; `latencyMs`
+ * is real time.
  */
 export interface RequestRecord {
   /** When the request was due to be sent (its slot in the arrival schedule). */
   sentMs: number;
   /** When the response (or the timeout, or the connection error) was observed. */
   doneMs: number;
-  /** doneMs − sentMs, in scenario milliseconds. */
+  /** Real (wall) milliseconds from slot to answer; latency is not time-compressed. */
   latencyMs: number;
   /** HTTP status; 0 for a timeout or a connection error (both count as failures). */
   status: number;

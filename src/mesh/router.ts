@@ -31,6 +31,8 @@ export interface RouterOptions {
   seed?: number;
   host?: string;
   port?: number;
+  /** Port of the metrics endpoint; 0 picks a free one. */
+  adminPort?: number;
   /** Upstream timeout in wall milliseconds; an unanswered upstream gets 504, like Envoy. */
   upstreamTimeoutWallMs?: number;
 }
@@ -49,10 +51,17 @@ export class WeightedRouter implements AsyncDisposable {
   private readonly random: Random;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
   private port = 0;
+  private admin: http.Server | undefined;
+  private adminPort = 0;
   private readonly routeListeners = new Set<(routes: readonly RouteDestination[]) => void>();
 
   constructor(private readonly options: RouterOptions) {
     this.random = createRandom(options.seed ?? 1);
+  }
+
+  /** Envoy's stats endpoint stand-in: GET /stats/prometheus on its own port, for Prometheus. */
+  get metricsUrl(): string {
+    return `http://${this.options.host ?? '127.0.0.1'}:${this.adminPort}/stats/prometheus`;
   }
 
   get url(): string {
@@ -75,6 +84,21 @@ export class WeightedRouter implements AsyncDisposable {
     });
     this.server = server;
     this.port = (server.address() as AddressInfo).port;
+    const admin = http.createServer((req, res) => {
+      if (req.method === 'GET' && req.url === '/stats/prometheus') {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        res.end(this.options.metrics.renderPrometheus());
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('not found');
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      admin.once('error', reject);
+      admin.listen(this.options.adminPort ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
+    });
+    this.admin = admin;
+    this.adminPort = (admin.address() as AddressInfo).port;
     debug('router for %s listening on %s', this.options.service, this.url);
     return this;
   }
@@ -121,7 +145,8 @@ export class WeightedRouter implements AsyncDisposable {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const startMs = this.options.clock.now();
+    // Latency is real time (never time-compressed); the timestamp is scenario time.
+    const startWall = performance.now();
     const workload = this.pickWorkload();
     const endpoint = workload === undefined ? undefined : this.pickEndpoint(workload);
     if (workload === undefined || endpoint === undefined) {
@@ -131,11 +156,10 @@ export class WeightedRouter implements AsyncDisposable {
       return;
     }
     const record = (code: number) => {
-      const now = this.options.clock.now();
       this.options.metrics.record(
         { namespace: this.options.namespace, workload, service: this.options.service, responseCode: code },
-        now,
-        now - startMs,
+        this.options.clock.now(),
+        performance.now() - startWall,
       );
     };
     const upstream = http.request(
@@ -175,6 +199,14 @@ export class WeightedRouter implements AsyncDisposable {
     const server = this.server;
     this.server = undefined;
     this.agent.destroy();
+    const admin = this.admin;
+    this.admin = undefined;
+    if (admin) {
+      await new Promise<void>((resolve) => {
+        admin.close(() => resolve());
+        admin.closeAllConnections();
+      });
+    }
     if (!server) return;
     await new Promise<void>((resolve) => {
       server.close(() => resolve());

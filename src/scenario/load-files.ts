@@ -43,12 +43,12 @@ export function readYamlFile(file: string): unknown {
     throw new ConfigError(`${shown}: file is not valid UTF-8; save it as UTF-8 text`);
   }
   // The yaml library caps alias expansion (maxAliasCount), which defuses "billion laughs" files.
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const first = doc.errors[0];
   if (first) {
     const pos = first.linePos?.[0];
     const where = pos ? `:${pos.line}:${pos.col}` : '';
-    const message = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    const message = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?\s*$/, '');
     throw new ConfigError(`${shown}${where}: YAML syntax error: ${message}`);
   }
   try {
@@ -94,7 +94,7 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown, pathPrefix: read
       return `${where}: unknown key ${keys}; check the spelling against the documented fields`;
     }
     case 'invalid_type':
-      if (value === undefined) return `${where}: is required (${issue.expected})`;
+      if (value === undefined) return `${where}: missing; this field is required (${issue.expected})`;
       return `${where}: ${showValue(value)} is not a ${issue.expected}`;
     case 'invalid_value':
       return `${where}: ${showValue(value)} is not one of ${issue.values.map((v) => String(v)).join(', ')}`;
@@ -113,6 +113,8 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown, pathPrefix: read
       return `${where}: ${showValue(value)} is above the maximum ${String(issue.maximum)}`;
     case 'invalid_format':
       return `${where}: ${showValue(value)} ${issue.message}`;
+    case 'custom':
+      return `${where}: ${issue.message}`;
     default:
       return `${where}: ${showValue(value)} ${issue.message.replace(/^Invalid input:?\s*/i, '') || 'is invalid'}`;
   }
@@ -127,7 +129,8 @@ export function validate<S extends z.ZodType>(
 ): z.output<S> {
   const result = schema.safeParse(data);
   if (result.success) return result.data;
-  const issues = result.error.issues;
+  // Unknown keys first: a misspelt key is usually why a required one looks missing.
+  const issues = [...result.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
   const first = describeIssue(issues[0]!, data, pathPrefix);
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
   throw new ConfigError(`${shownFile}: ${first}${more}`);

@@ -30,7 +30,7 @@ export const releaseSchema = z.strictObject({
   fault: z.enum(FaultModes).default('none'),
   /** Share of requests that fail with 500 when fault is http500 (0..1). */
   errorRate: share.default(1),
-  /** Added latency in scenario milliseconds when fault is latency. */
+  /** Added latency in real milliseconds when fault is latency (latency is never time-compressed). */
   latencyMs: z.number().finite().nonnegative().max(600_000).default(0),
   /** Scenario seconds after the build starts before the fault shows. */
   onsetS: seconds('onsetS').max(86_400).default(0),
@@ -40,7 +40,7 @@ export const releaseSchema = z.strictObject({
 export const loadSchema = z.strictObject({
   /** Requests per scenario second. With time compression the wall rate is rateRps × timeScale. */
   rateRps: z.number().finite().positive().max(50_000).default(20),
-  /** A request unanswered after this many scenario milliseconds counts as failed. */
+  /** A request unanswered after this many real milliseconds counts as failed (not time-compressed). */
   timeoutMs: z.number().finite().positive().max(600_000).default(5_000),
   /** Requests outstanding at once; a request due beyond it is dropped and counted as failed. */
   maxInFlight: z.number().int().positive().max(100_000).default(2_000),

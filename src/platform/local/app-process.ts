@@ -12,7 +12,7 @@ export interface BuildSpec {
   version: string;
   fault: ReleaseSettings['fault'];
   errorRate: number;
-  /** Scenario milliseconds. */
+  /** Real milliseconds: request latency is not time-compressed. */
   latencyMs: number;
   /** Scenario seconds. */
   onsetS: number;
@@ -50,8 +50,8 @@ export class AppInstance {
 }
 
 /**
- * Starts faulty-app builds as real processes on ephemeral loopback ports. Times in the build spec
- * are scenario time; the app runs in wall time, so they are divided by the time scale here.
+ * Starts faulty-app builds as real processes on ephemeral loopback ports. The fault onset is
+ * scenario time and is divided by the time scale here; added latency is real time and is not.
  */
 export class AppLauncher {
   constructor(
@@ -70,7 +70,7 @@ export class AppLauncher {
       APP_VERSION: spec.version,
       FAULT_MODE: spec.fault,
       FAULT_ERROR_RATE: String(spec.errorRate),
-      FAULT_LATENCY_MS: String(spec.latencyMs / this.timeScale),
+      FAULT_LATENCY_MS: String(spec.latencyMs),
       FAULT_ONSET_S: String(spec.onsetS / this.timeScale),
       FAULT_SEED: String(seed >>> 0),
     };
