@@ -172,7 +172,7 @@ install_k6() {
 debian_etcd_version() {
   command -v apt-cache >/dev/null || return 0
   if [[ -z $apt_updated ]] && ! apt-cache policy etcd-server 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-    "${SUDO[@]}" apt-get update -qq >/dev/null 2>&1 && apt_updated=1 || true
+    if "${SUDO[@]}" apt-get update -qq >/dev/null 2>&1; then apt_updated=1; fi
   fi
   apt-cache policy etcd-server 2>/dev/null | sed -n 's/^ *Candidate: \([0-9][0-9.]*\).*/\1/p' | head -1
 }
@@ -217,7 +217,7 @@ install_kubernetes() {
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=$built"
   done
-  GO_BUILD_FLAGS=(-trimpath -tags=selinux,notest,grpcnotrace)   # as kubernetes' hack/lib/golang.sh
+  GO_BUILD_FLAGS=(-trimpath -tags "selinux,notest,grpcnotrace")   # tags as kubernetes' hack/lib/golang.sh
   wrapper_build kubernetes k8s.io/kubernetes "$v" "replace (
 $replaces
 )" "$ld" kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \
@@ -252,7 +252,14 @@ run_tool() {
   fi
   log "$t: installing $want (log: $logf)"
   rm -f "$DIR/stamps/$t"
-  if ( set -euo pipefail; "install_$fn" ) >"$logf" 2>&1; then
+  # Not `if ( … )`: errexit is ignored inside a subshell used as a condition, which would let a
+  # failed build fall through to a version check of an old binary.
+  local rc
+  set +e
+  ( set -euo pipefail; "install_$fn" ) >"$logf" 2>&1
+  rc=$?
+  set -e
+  if [[ $rc -eq 0 ]]; then
     echo "$want" >"$DIR/stamps/$t"
     exec 9>&-
     printf '[tools] %-11s installed  %-48s %8s\n' "$t" "$want" "$(secs $(($(now_ms) - t0)))"

@@ -26,7 +26,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do
     if kill -0 "$p" 2>/dev/null; then echo "smoke: process $p still running" >&2; rc=1; fi
   done
-  [[ ${KEEP:-0} == 1 ]] && echo "smoke: logs kept in $TMP" || rm -rf "$TMP"
+  if [[ ${KEEP:-0} == 1 ]]; then echo "smoke: logs kept in $TMP"; else rm -rf "$TMP"; fi
   exit "$rc"
 }
 trap cleanup EXIT

@@ -16,8 +16,10 @@ export interface ExperimentHeader {
   seed: number;
   startedAt: string;
   plannedRuns: string[];
-  /** Scenario of each entry, with overrides applied and defaults filled in. */
+  /** Scenario of each plan cell (RunEntry.entry), with overrides and sweeps applied, defaults filled in. */
   scenarios: Scenario[];
+  /** Sweep label of each plan cell ('' when not swept). */
+  sweeps?: string[];
   node: string;
 }
 
@@ -28,6 +30,9 @@ export interface RunEntry {
   arm: 'manual' | 'flagger';
   scenario: string;
   entry: number;
+  /** Swept values of the run's cell, and their label ('' when not swept). */
+  sweep?: Record<string, unknown>;
+  sweepLabel?: string;
   repetition: number;
   seed: number;
   timeScale: number;

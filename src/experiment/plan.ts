@@ -8,9 +8,12 @@ export interface PlannedRun {
   index: number;
   runId: string;
   arm: Arm;
-  /** Index into the experiment's entries (and LoadedExperiment.scenarios). */
+  /** Index into LoadedExperiment.cells (and the journal header's scenarios). */
   entry: number;
   scenario: Scenario;
+  /** Swept values of this cell and their label ('' when not swept). */
+  sweep?: Record<string, unknown>;
+  sweepLabel: string;
   /** From 1. */
   repetition: number;
   seed: number;
@@ -21,10 +24,10 @@ export interface PlannedRun {
  * before repetition k + 1, so slow drift of the machine hits both arms alike.
  */
 export function planRuns(loaded: LoadedExperiment, options: { seed?: number; repetitions?: number } = {}): PlannedRun[] {
-  const { experiment, scenarios } = loaded;
+  const { experiment } = loaded;
   const seed = options.seed ?? experiment.seed;
-  const cells = experiment.runs.flatMap((entry, entryIndex) =>
-    entry.arms.map((arm) => ({ arm, entry: entryIndex, reps: options.repetitions ?? entry.repetitions ?? experiment.repetitions })),
+  const cells = loaded.cells.flatMap((cell, cellIndex) =>
+    cell.arms.map((arm) => ({ arm, entry: cellIndex, reps: options.repetitions ?? cell.repetitions ?? experiment.repetitions })),
   );
   const ordered: Array<{ arm: Arm; entry: number; repetition: number }> = [];
   if (experiment.order === 'blocked') {
@@ -36,11 +39,24 @@ export function planRuns(loaded: LoadedExperiment, options: { seed?: number; rep
   const width = String(Math.max(...cells.map((c) => c.reps))).length;
   const seen = new Set<string>();
   return ordered.map((item, index) => {
-    const scenario = scenarios[item.entry]!;
-    let runId = `${scenario.name}-${item.arm}-r${String(item.repetition).padStart(width, '0')}`;
+    const cell = loaded.cells[item.entry]!;
+    const scenario = cell.scenario;
+    const slug = cell.sweepLabel ? `-${cell.sweepLabel.replace(/[^A-Za-z0-9.]+/g, '-').replace(/-+$/, '')}` : '';
+    const rep = `r${String(item.repetition).padStart(width, '0')}`;
+    let runId = `${scenario.name}${slug}-${item.arm}-${rep}`;
     // Two entries may run the same scenario with different overrides.
-    if (seen.has(runId)) runId = `${scenario.name}-e${item.entry}-${item.arm}-r${String(item.repetition).padStart(width, '0')}`;
+    if (seen.has(runId)) runId = `${scenario.name}${slug}-e${item.entry}-${item.arm}-${rep}`;
     seen.add(runId);
-    return { index, runId, arm: item.arm, entry: item.entry, scenario, repetition: item.repetition, seed: deriveSeed(seed, runId) };
+    return {
+      index,
+      runId,
+      arm: item.arm,
+      entry: item.entry,
+      scenario,
+      sweep: cell.sweep,
+      sweepLabel: cell.sweepLabel,
+      repetition: item.repetition,
+      seed: deriveSeed(seed, runId),
+    };
   });
 }

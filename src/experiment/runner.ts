@@ -60,7 +60,8 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
       seed: options.seed,
       startedAt: new Date().toISOString(),
       plannedRuns: plan.map((p) => p.runId),
-      scenarios: loaded.scenarios,
+      scenarios: loaded.cells.map((c) => c.scenario),
+      sweeps: loaded.cells.map((c) => c.sweepLabel),
       node: process.version,
     };
     appendJournal(journal, header);
@@ -114,6 +115,8 @@ async function executeRun(run: PlannedRun, session: ArmSession, clock: ScaledClo
     arm: run.arm,
     scenario: scenario.name,
     entry: run.entry,
+    sweep: run.sweep,
+    sweepLabel: run.sweepLabel,
     repetition: run.repetition,
     seed: run.seed,
     timeScale: options.timeScale,

@@ -11,6 +11,7 @@ export interface Spread {
 /** Per scenario and arm: counts of outcomes and the spread of each duration. */
 export interface CellSummary {
   scenario: string;
+  sweep: string;
   arm: 'manual' | 'flagger';
   n: number;
   outcomes: Record<Outcome, number>;
@@ -42,7 +43,7 @@ function type7(sorted: number[], p: number): number {
 export function summarizeCells(runs: readonly RunEntry[]): CellSummary[] {
   const cells = new Map<string, RunEntry[]>();
   for (const run of runs) {
-    const key = `${run.scenario}\u0000${run.arm}`;
+    const key = `${run.scenario}\u0000${run.sweepLabel ?? ''}\u0000${run.arm}`;
     const list = cells.get(key) ?? [];
     list.push(run);
     cells.set(key, list);
@@ -52,6 +53,7 @@ export function summarizeCells(runs: readonly RunEntry[]): CellSummary[] {
     for (const r of list) outcomes[r.metrics.outcome]++;
     return {
       scenario: list[0]!.scenario,
+      sweep: list[0]!.sweepLabel ?? '',
       arm: list[0]!.arm,
       n: list.length,
       outcomes,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ReportError } from '../common/errors.ts';
 import { JOURNAL_FILE, readJournal } from '../experiment/journal.ts';
 import { displayPath } from '../scenario/load-files.ts';
+import { buildReportModel } from './build-model.ts';
 import { renderMarkdown } from './markdown.ts';
 import { renderRunsCsv } from './runs-csv.ts';
 import { summarizeCells } from './summary.ts';
@@ -29,12 +30,14 @@ export function writeReport(dir: string): WrittenReport {
     throw new ReportError(`${displayPath(journalFile)}: no experiment header line; the journal is empty or damaged`);
   }
   const cells = summarizeCells(journal.runs);
+  const model = buildReportModel(journal.header, journal.runs, problems);
   const files = ['runs.csv', 'summary.json', 'report.md'].map((f) => path.join(dir, f));
   writeFileSync(files[0]!, renderRunsCsv(journal.header.name, journal.runs));
+  const tables = Object.fromEntries(model.sections.flatMap((s) => s.tables).map((t) => [t.id, { columns: t.columns, rows: t.rows }]));
   writeFileSync(
     files[1]!,
-    `${JSON.stringify({ experiment: journal.header.name, platform: journal.header.platform, timeScale: journal.header.timeScale, seed: journal.header.seed, runs: journal.runs.length, planned: journal.header.plannedRuns.length, cells, problems }, null, 2)}\n`,
+    `${JSON.stringify({ experiment: journal.header.name, platform: journal.header.platform, timeScale: journal.header.timeScale, seed: journal.header.seed, runs: journal.runs.length, planned: journal.header.plannedRuns.length, cells, tables, problems }, null, 2)}\n`,
   );
-  writeFileSync(files[2]!, renderMarkdown(journal.header, journal.runs, cells, problems));
+  writeFileSync(files[2]!, renderMarkdown(model));
   return { runs: journal.runs.length, problems, files };
 }

@@ -6,6 +6,7 @@ import { ConfigError } from '../common/errors.ts';
 import {
   experimentSchema,
   scenarioSchema,
+  type Arm,
   type Experiment,
   type ExperimentEntry,
   type Scenario,
@@ -163,12 +164,45 @@ export function loadScenarioFile(file: string): Scenario {
   return { ...parsed, name: parsed.name ?? path.basename(file).replace(/\.ya?ml$/, '') };
 }
 
-/** A validated experiment with its scenarios resolved (overrides applied), in entry order. */
+/** One cell of the plan: an entry of the experiment, or one value combination of a swept entry. */
+export interface PlanCell {
+  /** Index of the experiment entry it comes from. */
+  entry: number;
+  arms: Arm[];
+  repetitions?: number;
+  /** The scenario with overrides and sweep values applied. */
+  scenario: Scenario;
+  /** Swept field → value, when the entry sweeps. */
+  sweep?: Record<string, unknown>;
+  /** "field=value, field=value" (short field names), '' when not swept. */
+  sweepLabel: string;
+}
+
+/** A validated experiment with its scenarios resolved (overrides and sweeps applied). */
 export interface LoadedExperiment {
   file: string;
   experiment: Experiment;
-  /** The scenario of each entry of `experiment.runs`, overrides applied. */
-  scenarios: Scenario[];
+  cells: PlanCell[];
+}
+
+function setPath(path: string, value: unknown): Record<string, unknown> {
+  const parts = path.split('.');
+  let node: unknown = value;
+  for (let i = parts.length - 1; i >= 0; i--) node = { [parts[i]!]: node };
+  return node as Record<string, unknown>;
+}
+
+function combinations(sweep: Record<string, unknown[]>): Array<Record<string, unknown>> {
+  let out: Array<Record<string, unknown>> = [{}];
+  for (const [key, values] of Object.entries(sweep)) out = out.flatMap((combo) => values.map((v) => ({ ...combo, [key]: v })));
+  return out;
+}
+
+export function sweepLabel(sweep: Record<string, unknown> | undefined): string {
+  if (!sweep) return '';
+  return Object.entries(sweep)
+    .map(([k, v]) => `${k.split('.').pop()}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(', ');
 }
 
 export function loadExperimentFile(file: string, scenariosDir: string): LoadedExperiment {
@@ -176,7 +210,7 @@ export function loadExperimentFile(file: string, scenariosDir: string): LoadedEx
   const raw = readYamlFile(file);
   const parsed = validate(experimentSchema, raw ?? {}, shown);
   const experiment: Experiment = { ...parsed, name: parsed.name ?? path.basename(file).replace(/\.ya?ml$/, '') };
-  const scenarios = experiment.runs.map((entry: ExperimentEntry, index) => {
+  const cells = experiment.runs.flatMap((entry: ExperimentEntry, index): PlanCell[] => {
     const scenarioFile = resolveScenarioFile(entry.scenario, file, scenariosDir);
     let scenarioRaw: unknown;
     try {
@@ -192,10 +226,22 @@ export function loadExperimentFile(file: string, scenariosDir: string): LoadedEx
     // Validate the file alone first, so its own mistakes are reported against it.
     const base = validate(scenarioSchema, scenarioRaw ?? {}, displayPath(scenarioFile));
     const name = base.name ?? path.basename(scenarioFile).replace(/\.ya?ml$/, '');
-    if (!entry.overrides) return { ...base, name };
-    const merged = deepMerge(scenarioRaw ?? {}, entry.overrides);
-    const withOverrides = validate(scenarioSchema, merged, shown, ['runs', index, 'overrides']);
-    return { ...withOverrides, name: withOverrides.name ?? name };
+    const withOverrides = entry.overrides ? deepMerge(scenarioRaw ?? {}, entry.overrides) : (scenarioRaw ?? {});
+    if (entry.overrides) validate(scenarioSchema, withOverrides, shown, ['runs', index, 'overrides']);
+    const combos = entry.sweep ? combinations(entry.sweep) : [undefined];
+    return combos.map((combo) => {
+      let merged = withOverrides;
+      if (combo) for (const [key, value] of Object.entries(combo)) merged = deepMerge(merged, setPath(key, value));
+      const scenario = combo ? validate(scenarioSchema, merged, shown, ['runs', index, 'sweep']) : validate(scenarioSchema, merged, shown, ['runs', index, 'overrides']);
+      return {
+        entry: index,
+        arms: entry.arms,
+        repetitions: entry.repetitions,
+        scenario: { ...scenario, name: scenario.name ?? name },
+        sweep: combo,
+        sweepLabel: sweepLabel(combo),
+      };
+    });
   });
-  return { file, experiment, scenarios };
+  return { file, experiment, cells };
 }

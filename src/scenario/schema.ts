@@ -198,6 +198,14 @@ export const experimentEntrySchema = z.strictObject({
   repetitions: z.number().int().min(1).max(10_000).optional(),
   /** Values merged over the scenario file (same shape as a scenario), e.g. flagger.interval. */
   overrides: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * One or two scenario fields to sweep, by dotted path, each with its list of values, e.g.
+   * `{ "manual.operator.lookIntervalS": [15, 30, 60] }`. Every combination runs as its own cell.
+   */
+  sweep: z
+    .record(z.string().regex(/^[A-Za-z]+(\.[A-Za-z0-9]+)*$/, 'must be a dotted field path such as flagger.interval'), z.array(z.unknown()).min(1).max(50))
+    .refine((s) => Object.keys(s).length >= 1 && Object.keys(s).length <= 2, { message: 'sweeps one or two fields' })
+    .optional(),
 });
 
 /** An experiment plan (a file in experiments/). */
