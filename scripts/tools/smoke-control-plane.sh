@@ -40,7 +40,7 @@ wait_for() { # description, seconds, command...
 
 ETCD_CLIENT=$(free_port); ETCD_PEER=$(free_port); API_PORT=$(free_port); KCM_PORT=$(free_port); SCHED_PORT=$(free_port)
 TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-mkdir -p "$TMP/etcd" "$TMP/certs"
+mkdir -p "$TMP/certs"; mkdir -m 0700 "$TMP/etcd"
 echo "$TOKEN,canary-admin,canary-admin,system:masters" >"$TMP/tokens.csv"
 openssl genrsa -out "$TMP/sa.key" 2048 2>/dev/null
 cat >"$TMP/kubeconfig" <<EOF
@@ -73,6 +73,7 @@ set -x
 "$BIN/kube-apiserver" \
   --etcd-servers="http://127.0.0.1:$ETCD_CLIENT" \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
+  --endpoint-reconciler-type=none \
   --cert-dir="$TMP/certs" \
   --token-auth-file="$TMP/tokens.csv" --authorization-mode=RBAC \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \

@@ -22,6 +22,21 @@ export const REPORT_HELP = `Usage: npm run report -- DIR
 Re-renders runs.csv, summary.json and report.md of a report folder from its journal.jsonl,
 without re-running anything.`;
 
+export const COMPARE_HELP = `Usage: npm run compare -- DIR_A DIR_B [--out DIR]
+
+Compares two report folders (for example local against kube, or two seeds): outcomes per
+scenario and arm, and for every duration the medians, the difference B − A with a bootstrap CI,
+A12 and the Mann–Whitney p. Writes compare.md (and compare.html with overlaid charts) into --out
+(default reports/compare-<A>-vs-<B>).`;
+
+export function parseCompareArgs(argv: string[]): { dirs: string[]; out?: string; help: boolean } {
+  const { values, positionals } = parse(argv, { out: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } }, true);
+  if (!values.help && positionals.length !== 2) {
+    throw new UsageError(`compare: expected two report folders, got ${positionals.length}; usage: npm run compare -- DIR_A DIR_B [--out DIR]`);
+  }
+  return { dirs: positionals, out: values.out as string | undefined, help: values.help as boolean };
+}
+
 export interface ExperimentArgs {
   experiment?: string;
   platform: string;

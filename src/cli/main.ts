@@ -8,9 +8,10 @@ import { planRuns } from '../experiment/plan.ts';
 import { runExperiment } from '../experiment/runner.ts';
 import { LocalPlatform } from '../platform/local/local-platform.ts';
 import { PlatformNames, type Platform } from '../platform/types.ts';
+import { writeComparison } from '../report/compare.ts';
 import { writeReport } from '../report/write-report.ts';
 import { displayPath, loadExperimentFile } from '../scenario/load-files.ts';
-import { EXPERIMENT_HELP, parseExperimentArgs, parseReportArgs, REPORT_HELP } from './args.ts';
+import { COMPARE_HELP, EXPERIMENT_HELP, parseCompareArgs, parseExperimentArgs, parseReportArgs, REPORT_HELP } from './args.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -97,7 +98,21 @@ function reportCommand(argv: string[], io: Io, logger: Logger): number {
   return 0;
 }
 
-const COMMANDS = 'experiment, report';
+function compareCommand(argv: string[], io: Io, logger: Logger): number {
+  const args = parseCompareArgs(argv);
+  if (args.help) {
+    io.stdout.write(`${COMPARE_HELP}\n`);
+    return 0;
+  }
+  const [a, b] = args.dirs.map((d) => path.resolve(io.cwd, d)) as [string, string];
+  const out = path.resolve(io.cwd, args.out ?? path.join(PROJECT_ROOT, 'reports', `compare-${path.basename(a)}-vs-${path.basename(b)}`));
+  const written = writeComparison(a, b, out);
+  for (const problem of written.model.problems) logger.warn(problem);
+  logger.info(`Comparison: ${written.files.map((f) => displayPath(f, io.cwd)).join(', ')}`);
+  return 0;
+}
+
+const COMMANDS = 'experiment, report, compare';
 
 /** Runs one command; known errors become one line on stderr and an exit code. */
 export async function main(argv: string[], io: Io, signal: AbortSignal): Promise<number> {
@@ -109,6 +124,8 @@ export async function main(argv: string[], io: Io, signal: AbortSignal): Promise
         return await experimentCommand(rest, io, logger, signal);
       case 'report':
         return reportCommand(rest, io, logger);
+      case 'compare':
+        return compareCommand(rest, io, logger);
       default:
         throw new UsageError(`${command === undefined ? 'no command' : `"${command}" is not a command`}; use one of ${COMMANDS}`);
     }

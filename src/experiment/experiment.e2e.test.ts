@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootstrapSeed } from '../report/build-model.ts';
+import { bootstrapMedianCI, kaplanMeier, kmMedian } from '../stats/index.ts';
 import { processesLabelled, runCli } from '../test-support/cli.ts';
 
 // The whole spine as a user runs it: the CLI, real app processes, the router, the Flagger model,
@@ -119,5 +121,44 @@ describe('npm run experiment on the local platform', () => {
 
   it('leaves no app process behind', () => {
     expect(processesLabelled(name)).toEqual([]);
+  });
+
+  it('report.md\'s summary table is recomputed exactly from runs.csv', () => {
+    const md = readFileSync(path.join(out, 'report.md'), 'utf8');
+    const lines = md.split('\n');
+    const headerAt = lines.findIndex((l) => l.startsWith('| scenario | arm | n |'));
+    expect(headerAt).toBeGreaterThan(0);
+    const table: string[][] = [];
+    for (let i = headerAt + 2; lines[i]?.startsWith('|'); i++) table.push(lines[i]!.slice(2, -2).split(' | '));
+    expect(table).toHaveLength(3);
+    const f1 = (v: number) => v.toFixed(1);
+    // Type-7 quantile written out here, independent of the report's code.
+    const q = (xs: number[], p: number) => {
+      const h = (xs.length - 1) * p;
+      return xs[Math.floor(h)]! + (h - Math.floor(h)) * (xs[Math.ceil(h)]! - xs[Math.floor(h)]!);
+    };
+    for (const cells of table) {
+      const [scenario, arm] = cells;
+      const mine = rows.filter((r) => r.scenario === scenario && r.arm === arm);
+      const count = (o: string) => String(mine.filter((r) => r.outcome === o).length);
+      expect(cells.slice(2, 8)).toEqual([String(mine.length), count('rolled_back'), count('promoted'), count('censored'), count('no_impact'), count('aborted')]);
+      const mttr = mine.filter((r) => r.mttr_s !== '').map((r) => Number(r.mttr_s)).sort((a, b) => a - b);
+      if (mttr.length === 0) {
+        expect(cells[8]).toBe('—');
+        continue;
+      }
+      expect(cells[8]).toBe(`${f1(q(mttr, 0.5))} [${f1(q(mttr, 0.25))}–${f1(q(mttr, 0.75))}]`);
+      const mean = mttr.reduce((a, b) => a + b, 0) / mttr.length;
+      const sd = Math.sqrt(mttr.reduce((a, b) => a + (b - mean) ** 2, 0) / (mttr.length - 1));
+      expect(cells[9]).toBe(`${f1(mean)} ± ${f1(sd)}`);
+      const boot = bootstrapMedianCI(mttr, { seed: bootstrapSeed('median', { scenario: scenario!, sweep: '', arm }) });
+      expect(cells[10]).toBe(`[${f1(boot.lower!)}, ${f1(boot.upper!)}]`);
+      const km = kmMedian(kaplanMeier(mine.map((r) => (r.mttr_s !== '' ? { time: Number(r.mttr_s), event: true } : { time: Number(r.censored_at_s), event: false }))), { flat: 'midpoint' });
+      expect(cells[11]!.startsWith(`${f1(km.value!)} [`)).toBe(true);
+      const ttr = mine.filter((r) => r.ttr_release_s !== '').map((r) => Number(r.ttr_release_s)).sort((a, b) => a - b);
+      expect(cells[12]).toBe(`${f1(q(ttr, 0.5))} [${f1(q(ttr, 0.25))}–${f1(q(ttr, 0.75))}]`);
+      const failed = mine.map((r) => Number(r.failed_requests)).sort((a, b) => a - b);
+      expect(cells[15]).toBe(q(failed, 0.5).toFixed(0));
+    }
   });
 });

@@ -13,6 +13,9 @@ export function flaggerTimingLaw(scenario: Scenario): { rollback: [number, numbe
   };
 }
 
+export const REPORT_FOOTER =
+  'Every figure above is computed from `runs.csv` next to this file; each run\'s requests are in `requests/<run_id>.csv` and its timeline in `journal.jsonl`.';
+
 function escapeCell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
@@ -48,6 +51,6 @@ export function renderMarkdown(model: ReportModel, charts: ReadonlyArray<{ title
     for (const p of model.problems) out.push(`- ${p}`);
     out.push('');
   }
-  out.push('Every figure above is computed from `runs.csv` next to this file; each run\'s requests are in `requests/<run_id>.csv` and its timeline in `journal.jsonl`.', '');
+  out.push(model.footer ?? REPORT_FOOTER, '');
   return out.join('\n');
 }

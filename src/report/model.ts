@@ -42,4 +42,6 @@ export interface ReportModel {
   sections: ReportSection[];
   /** Lines about damaged journal lines and other problems, shown at the end. */
   problems: string[];
+  /** Where the figures come from; defaults to runs.csv next to the report. */
+  footer?: string;
 }
