@@ -23,6 +23,7 @@ describe('parseAppConfig', () => {
       faultOnsetS: 0,
       faultSeed: 1,
       crashAfterMs: 300,
+      shutdownGraceMs: 5000,
     });
     expect(parseAppConfig({})).toEqual(defaultAppConfig);
   });
@@ -39,6 +40,7 @@ describe('parseAppConfig', () => {
         FAULT_ONSET_S: '0.25',
         FAULT_SEED: '-42',
         CRASH_AFTER_MS: '1500',
+        SHUTDOWN_GRACE_MS: '250',
       }),
     ).toEqual({
       port: 0,
@@ -50,6 +52,7 @@ describe('parseAppConfig', () => {
       faultOnsetS: 0.25,
       faultSeed: -42,
       crashAfterMs: 1500,
+      shutdownGraceMs: 250,
     });
   });
 
@@ -132,6 +135,7 @@ describe('appConfigToEnv', () => {
       faultOnsetS: 0.001,
       faultSeed: 7,
       crashAfterMs: 10,
+      shutdownGraceMs: 0,
     };
     expect(parseAppConfig(appConfigToEnv(config))).toEqual(config);
     expect(appConfigToEnv({ faultMode: 'http500' })).toEqual({ FAULT_MODE: 'http500' });

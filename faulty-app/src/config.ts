@@ -31,6 +31,12 @@ export interface AppConfig {
   faultSeed: number;
   /** CRASH_AFTER_MS: in crash mode, the process exits with code 1 this long after start. Default 300. */
   crashAfterMs: number;
+  /**
+   * SHUTDOWN_GRACE_MS: on SIGTERM, requests in flight get this long to finish (Kubernetes'
+   * terminationGracePeriod in small). Default 5000: a slow build's answers are not cut off when its
+   * pod is scaled down, which would count as failures the rollback itself caused.
+   */
+  shutdownGraceMs: number;
 }
 
 /** An invalid environment variable. The message is one line a user can act on. */
@@ -63,6 +69,7 @@ export const defaultAppConfig: Readonly<AppConfig> = Object.freeze({
   faultOnsetS: 0,
   faultSeed: 1,
   crashAfterMs: 300,
+  shutdownGraceMs: 5000,
 });
 
 // Plain decimal or exponent notation only: Number() would also accept '', ' 1', '0x10' and
@@ -171,7 +178,14 @@ export function parseAppConfig(env: Env): AppConfig {
     'is not a non-negative number of milliseconds; set it to a delay such as 300',
   );
 
-  return { port, host, version, faultMode, faultErrorRate, faultLatencyMs, faultOnsetS, faultSeed, crashAfterMs };
+  const shutdownGraceMs = readNonNegative(
+    env,
+    'SHUTDOWN_GRACE_MS',
+    defaultAppConfig.shutdownGraceMs,
+    'is not a non-negative number of milliseconds; set it to a grace period such as 5000',
+  );
+
+  return { port, host, version, faultMode, faultErrorRate, faultLatencyMs, faultOnsetS, faultSeed, crashAfterMs, shutdownGraceMs };
 }
 
 /**
@@ -192,5 +206,6 @@ export function appConfigToEnv(config: Partial<AppConfig>): Record<string, strin
   set('FAULT_ONSET_S', config.faultOnsetS);
   set('FAULT_SEED', config.faultSeed);
   set('CRASH_AFTER_MS', config.crashAfterMs);
+  set('SHUTDOWN_GRACE_MS', config.shutdownGraceMs);
   return env;
 }

@@ -195,9 +195,9 @@ describe('faulty-app process (bundle)', () => {
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)(
-    'exits 0 within 2 s of %s, with an idle keep-alive connection and a request in flight',
+    'exits 0 within 2 s of %s when the grace period is short, with an idle keep-alive connection and a request in flight',
     async (signal) => {
-      const app = await startApp(bundleArgs, { FAULT_MODE: 'latency', FAULT_LATENCY_MS: '30000' });
+      const app = await startApp(bundleArgs, { FAULT_MODE: 'latency', FAULT_LATENCY_MS: '30000', SHUTDOWN_GRACE_MS: '500' });
       await httpRequest(app.port, 'GET', '/healthz', { agent: keepAliveAgent() });
       const inFlight = postSms(app.port, 'hi').catch((err: Error) => err);
       await sleep(50);
@@ -209,6 +209,17 @@ describe('faulty-app process (bundle)', () => {
       expect(await inFlight).toBeInstanceOf(Error);
     },
   );
+
+  it('lets a request in flight finish within the shutdown grace period on SIGTERM', async () => {
+    const app = await startApp(bundleArgs, { FAULT_MODE: 'latency', FAULT_LATENCY_MS: '800' });
+    const inFlight = postSms(app.port, 'hi');
+    await sleep(50);
+    app.child.kill('SIGTERM');
+    const answer = await inFlight;
+    expect(answer.status).toBe(200);
+    expect(answer.durationMs).toBeGreaterThanOrEqual(790);
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+  });
 
   it('serves /metrics in Prometheus text format with counters matching the requests sent', async () => {
     await using app = await startApp(bundleArgs, { APP_VERSION: 'v6', FAULT_MODE: 'http500', FAULT_ERROR_RATE: '0.25' });

@@ -35,7 +35,7 @@ export interface RunningApp extends AsyncDisposable {
    * Stops listening, closes idle keep-alive connections at once and any other after a short
    * grace period. Safe to call more than once; later calls return the same promise.
    */
-  close(): Promise<void>;
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Larger bodies are refused with 413: an SMS is at most a few hundred characters. */
@@ -265,8 +265,8 @@ export async function startServer(config: AppConfig, options: StartServerOptions
 
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
-  const close = () => shutdown(closeGraceMs);
-  return { port, close, [Symbol.asyncDispose]: close };
+  const close = (graceMs = closeGraceMs) => shutdown(graceMs);
+  return { port, close, [Symbol.asyncDispose]: () => close() };
 }
 
 /** The process entry point: settings from the environment, one listening line, clean signals. */
@@ -297,9 +297,9 @@ async function main(): Promise<void> {
     // A second signal means "now".
     if (stopping) process.exit(0);
     stopping = true;
-    // The harness gives a stopping app one second; never outlive it whatever close() waits on.
-    setTimeout(() => process.exit(0), 900).unref();
-    void app.close().then(() => process.exit(0));
+    // In-flight requests get the grace period; idle connections close at once. Never outlive it.
+    setTimeout(() => process.exit(0), config.shutdownGraceMs + 400).unref();
+    void app.close(config.shutdownGraceMs).then(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -6,6 +6,8 @@ const debug = createDebug('canary-mttr:local');
 
 /** How long a pod may take to report ready before the platform stops waiting, wall ms. */
 const READY_TIMEOUT_WALL_MS = 15_000;
+/** SIGKILL after this, wall ms: the app's own grace for in-flight requests (5 s) plus a margin. */
+const STOP_GRACE_WALL_MS = 6_000;
 
 /**
  * A Deployment with one replica, played by app processes: scaling up starts a process, a new spec
@@ -46,16 +48,16 @@ export class LocalDeployment {
     this.spec = spec;
     const previousPending = this.pending;
     this.pending = undefined;
-    if (previousPending) await previousPending.process.stop();
+    if (previousPending) await previousPending.process.stop(STOP_GRACE_WALL_MS);
     const instance = await this.launcher.start(spec, `${this.name}#${generation}`, this.seed());
     if (generation !== this.generation) {
-      await instance.process.stop();
+      await instance.process.stop(STOP_GRACE_WALL_MS);
       return false;
     }
     this.pending = instance;
     const ready = await this.launcher.waitReady(instance, READY_TIMEOUT_WALL_MS, signal);
     if (generation !== this.generation) {
-      await instance.process.stop();
+      await instance.process.stop(STOP_GRACE_WALL_MS);
       return false;
     }
     if (!ready) {
@@ -70,7 +72,7 @@ export class LocalDeployment {
     void instance.process.exited.then(() => {
       if (this.current === instance) this.router.setEndpoints(this.name, []);
     });
-    if (old) await old.process.stop();
+    if (old) await old.process.stop(STOP_GRACE_WALL_MS);
     return true;
   }
 
@@ -86,6 +88,6 @@ export class LocalDeployment {
     const stopping = [this.current, this.pending].filter((i): i is AppInstance => i !== undefined);
     this.current = undefined;
     this.pending = undefined;
-    await Promise.all(stopping.map((i) => i.process.stop()));
+    await Promise.all(stopping.map((i) => i.process.stop(STOP_GRACE_WALL_MS)));
   }
 }

@@ -157,7 +157,11 @@ class LocalManualSession extends LocalSession {
     this.metrics.prune(this.clock.now() - 3_600_000);
   }
 
-  /** `helm upgrade --wait` with the canary image and weight: the canary pod first, then the weights. */
+  /**
+   * `helm upgrade --wait` with the canary image and weight. The weights follow once the canary pod
+   * is ready; a pod that crashes instead gets them at once (Helm applied the VirtualService with
+   * the Deployment, --wait only holds the command), so users meet 503 "no healthy upstream".
+   */
   async release(signal: AbortSignal): Promise<void> {
     await this.canary.rollOut(releasedBuild(this.scenario.release), signal);
     const weight = this.scenario.manual.canaryWeight;
