@@ -11,6 +11,7 @@ import {
   type BootstrapInterval,
 } from '../stats/index.ts';
 import { flaggerTimingLaw } from './markdown.ts';
+import { catchesParagraphs, matrixCells, matrixTable } from './matrix.ts';
 import type { ReportModel, ReportSection, ReportTable } from './model.ts';
 import { runsCsvRows } from './runs-csv.ts';
 
@@ -314,6 +315,11 @@ export function buildReportModel(header: ExperimentHeader, runs: RunEntry[], pro
   sections.push({ id: 'summary', title: 'Runs per arm', paragraphs: intro, tables: [summaryTable(rows)] });
   const comparison = comparisonTables(rows, faulty);
   if (comparison[0]!.rows.length > 0) sections.push({ id: 'comparison', title: 'Manual against Flagger', paragraphs: [], tables: comparison });
+  const scenarios = new Set(rows.map((r) => r.scenario));
+  if (scenarios.size >= 3) {
+    const cells = matrixCells(rows);
+    sections.push({ id: 'fault-matrix', title: 'Which faults each mechanism catches', paragraphs: catchesParagraphs(cells, faulty), tables: [matrixTable(cells)] });
+  }
   sections.push({ id: 'criteria', title: "The proposal's success criteria", paragraphs: [], tables: [successCriteriaTable(runs, rows, faulty)] });
   const law = timingLawTable(header, runs);
   if (law) sections.push({ id: 'timing-law', title: law.title, paragraphs: [], tables: [law] });

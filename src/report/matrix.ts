@@ -1,0 +1,103 @@
+import { describe } from '../stats/index.ts';
+import { fmt, type RunRow } from './build-model.ts';
+import type { ReportTable } from './model.ts';
+
+/** One cell of the fault × arm matrix, straight from runs.csv rows. */
+export interface MatrixCell {
+  scenario: string;
+  arm: 'manual' | 'flagger';
+  n: number;
+  rolledBack: number;
+  promoted: number;
+  censored: number;
+  noImpact: number;
+  aborted: number;
+  medianFailed?: number;
+  medianMttrS?: number;
+  medianTtrReleaseS?: number;
+}
+
+export function matrixCells(rows: readonly RunRow[]): MatrixCell[] {
+  const scenarios = [...new Set(rows.map((r) => r.scenario))];
+  const out: MatrixCell[] = [];
+  for (const scenario of scenarios) {
+    for (const arm of ['manual', 'flagger'] as const) {
+      const mine = rows.filter((r) => r.scenario === scenario && r.arm === arm);
+      if (mine.length === 0) continue;
+      const count = (o: string) => mine.filter((r) => r.outcome === o).length;
+      const med = (xs: Array<number | undefined>) => describe(xs.filter((x): x is number => x !== undefined)).median;
+      out.push({
+        scenario,
+        arm,
+        n: mine.length,
+        rolledBack: count('rolled_back'),
+        promoted: count('promoted'),
+        censored: count('censored'),
+        noImpact: count('no_impact'),
+        aborted: count('aborted'),
+        medianFailed: med(mine.map((r) => r.failedRequests)),
+        medianMttrS: med(mine.map((r) => r.mttrS)),
+        medianTtrReleaseS: med(mine.map((r) => r.ttrReleaseS)),
+      });
+    }
+  }
+  return out;
+}
+
+export function outcomeText(c: MatrixCell): string {
+  const parts: string[] = [];
+  if (c.rolledBack) parts.push(`rolled back ${c.rolledBack}`);
+  if (c.promoted) parts.push(`promoted ${c.promoted}`);
+  if (c.censored) parts.push(`censored ${c.censored}`);
+  if (c.noImpact) parts.push(`no impact ${c.noImpact}`);
+  if (c.aborted) parts.push(`aborted ${c.aborted}`);
+  return `${parts.join(', ')} (n ${c.n})`;
+}
+
+export const MATRIX_COLUMNS = ['fault', 'arm', 'outcomes', 'failed requests (median)', 'MTTR s (median)', 'release→recover s (median)'];
+
+export function matrixTable(cells: readonly MatrixCell[]): ReportTable {
+  return {
+    id: 'fault-matrix',
+    title: 'Fault × arm matrix',
+    note: 'Per fault and arm: outcome counts, and medians over the runs where the figure is defined (MTTR and release→recover only for runs that recovered).',
+    columns: MATRIX_COLUMNS,
+    align: ['l', 'l', 'l', 'r', 'r', 'r'],
+    rows: cells.map((c) => [c.scenario, c.arm, outcomeText(c), fmt(c.medianFailed, 0), fmt(c.medianMttrS), fmt(c.medianTtrReleaseS)]),
+  };
+}
+
+const armName = { manual: 'The manual process', flagger: 'Flagger' } as const;
+
+/**
+ * "What each mechanism catches", written from the matrix: per arm, the faults it rolled back in
+ * most runs (with the median release→recover), the faults it promoted, and the faults it left
+ * unrecovered. Nothing in it is typed by hand.
+ */
+export function catchesParagraphs(cells: readonly MatrixCell[], faulty: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const arm of ['flagger', 'manual'] as const) {
+    const mine = cells.filter((c) => c.arm === arm);
+    if (mine.length === 0) continue;
+    const caught = mine.filter((c) => faulty.has(c.scenario) && c.rolledBack * 2 > c.n);
+    const promotedFaulty = mine.filter((c) => faulty.has(c.scenario) && c.promoted * 2 > c.n);
+    const missed = mine.filter((c) => faulty.has(c.scenario) && c.rolledBack * 2 <= c.n && c.promoted * 2 <= c.n);
+    const falseAlarms = mine.filter((c) => !faulty.has(c.scenario) && c.rolledBack > 0);
+    const list = (cs: MatrixCell[], detail: (c: MatrixCell) => string) => cs.map((c) => `${c.scenario} (${detail(c)})`).join(', ');
+    const sentences: string[] = [];
+    sentences.push(
+      caught.length === 0
+        ? `${armName[arm]} rolled back none of the faulty releases in most of its runs.`
+        : `${armName[arm]} rolled back ${list(caught, (c) => `${c.rolledBack}/${c.n}; release→recover ${fmt(c.medianTtrReleaseS)} s, ${fmt(c.medianFailed, 0)} failed requests`)}.`,
+    );
+    if (promotedFaulty.length > 0) {
+      sentences.push(`It promoted the faulty ${list(promotedFaulty, (c) => `${c.promoted}/${c.n}; ${fmt(c.medianFailed, 0)} failed requests`)}.`);
+    }
+    if (missed.length > 0) {
+      sentences.push(`It left unrecovered by the deadline ${list(missed, (c) => `${c.censored + c.noImpact}/${c.n} runs; ${fmt(c.medianFailed, 0)} failed requests`)}.`);
+    }
+    if (falseAlarms.length > 0) sentences.push(`It rolled back a healthy release in ${list(falseAlarms, (c) => `${c.rolledBack}/${c.n}`)}.`);
+    out.push(sentences.join(' '));
+  }
+  return out;
+}
