@@ -13,6 +13,7 @@ Options:
   --seed N            base seed, overrides the plan's (runs derive their own seeds from it)
   --reps N            repetitions per arm and scenario, overrides the plan's
   --time-scale X      scenario seconds per wall second, overrides the plan's (1 = real time)
+  --resume DIR        finish an interrupted experiment in its report folder (same plan and seed)
   -h, --help          this text
 
 Ctrl-C stops after cleaning up; runs already finished stay in the journal and the report.`;
@@ -44,6 +45,7 @@ export interface ExperimentArgs {
   seed?: number;
   reps?: number;
   timeScale?: number;
+  resume?: string;
   help: boolean;
 }
 
@@ -79,10 +81,15 @@ export function parseExperimentArgs(argv: string[]): ExperimentArgs {
       seed: { type: 'string' },
       reps: { type: 'string' },
       'time-scale': { type: 'string' },
+      resume: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     false,
   );
+  if (values.resume !== undefined) {
+    const clash = ['experiment', 'out', 'seed', 'reps', 'time-scale'].find((k) => values[k] !== undefined);
+    if (clash) throw new UsageError(`--resume: cannot be combined with --${clash}; a resumed experiment keeps the plan, folder and seed it started with`);
+  }
   return {
     experiment: values.experiment as string | undefined,
     platform: values.platform as string,
@@ -90,6 +97,7 @@ export function parseExperimentArgs(argv: string[]): ExperimentArgs {
     seed: number('--seed', values.seed as string | undefined, (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32, 'a whole number from 0 to 4294967295'),
     reps: number('--reps', values.reps as string | undefined, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000, 'a whole number from 1 to 10000'),
     timeScale: number('--time-scale', values['time-scale'] as string | undefined, (n) => n >= 0.1 && n <= 200, 'a number from 0.1 to 200 (scenario seconds per wall second)'),
+    resume: values.resume as string | undefined,
     help: values.help as boolean,
   };
 }

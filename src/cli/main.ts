@@ -4,13 +4,15 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { HarnessError, isHarnessError, UsageError } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
+import { JOURNAL_FILE, readJournal, truncateTornTail } from '../experiment/journal.ts';
 import { planRuns } from '../experiment/plan.ts';
+import { reapLeftovers } from '../platform/pid-file.ts';
 import { runExperiment } from '../experiment/runner.ts';
 import { LocalPlatform } from '../platform/local/local-platform.ts';
 import { PlatformNames, type Platform } from '../platform/types.ts';
 import { writeComparison } from '../report/compare.ts';
 import { writeReport } from '../report/write-report.ts';
-import { displayPath, loadExperimentFile } from '../scenario/load-files.ts';
+import { displayPath, loadExperimentFile, type LoadedExperiment } from '../scenario/load-files.ts';
 import { COMPARE_HELP, EXPERIMENT_HELP, parseCompareArgs, parseExperimentArgs, parseReportArgs, REPORT_HELP } from './args.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -50,24 +52,61 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
   if (!(PlatformNames as readonly string[]).includes(args.platform)) {
     throw new UsageError(`--platform: "${args.platform}" is not a platform; use one of ${PlatformNames.join(', ')}`);
   }
-  const experimentFile = path.resolve(io.cwd, args.experiment ?? path.join(PROJECT_ROOT, 'experiments/quick.yaml'));
-  const loaded = loadExperimentFile(experimentFile, path.join(PROJECT_ROOT, 'scenarios'));
-  const timeScale = args.timeScale ?? loaded.experiment.timeScale;
-  const seed = args.seed ?? loaded.experiment.seed;
-  const plan = planRuns(loaded, { seed, repetitions: args.reps });
-  const outDir = path.resolve(io.cwd, args.out ?? path.join(PROJECT_ROOT, 'reports', `${loaded.experiment.name}-${timestamp()}`));
-  if (existsSync(outDir) && readdirSync(outDir).length > 0) {
-    throw new UsageError(`--out: ${displayPath(outDir, io.cwd)} already exists and is not empty; pass a new folder so no result is overwritten`);
+  for (const leftover of reapLeftovers()) {
+    logger.warn(
+      `Removed ${leftover.killed.length} leftover process(es) of an interrupted run of ${leftover.experiment} (harness pid ${leftover.harnessPid}): ` +
+        leftover.killed.map((k) => `${k.label} pid ${k.pid}`).join(', '),
+    );
   }
+  let loaded: LoadedExperiment;
+  let timeScale: number;
+  let seed: number;
+  let outDir: string;
+  let repetitions = args.reps;
+  const done = new Set<string>();
+  if (args.resume !== undefined) {
+    outDir = path.resolve(io.cwd, args.resume);
+    const journalFile = path.join(outDir, JOURNAL_FILE);
+    const shown = displayPath(journalFile, io.cwd);
+    if (!existsSync(journalFile)) throw new UsageError(`--resume: ${shown} does not exist; pass a report folder written by npm run experiment`);
+    if (truncateTornTail(journalFile)) logger.warn(`${shown}: the last line was cut short by the interruption; that run will run again`);
+    const journal = readJournal(journalFile);
+    if (!journal.header) throw new UsageError(`--resume: ${shown} has no experiment header line; start a new experiment instead`);
+    for (const problem of journal.problems) logger.warn(`${shown}:${problem.line}: ${problem.message}; that line is ignored`);
+    loaded = loadExperimentFile(journal.header.file, path.join(PROJECT_ROOT, 'scenarios'));
+    timeScale = journal.header.timeScale;
+    seed = journal.header.seed;
+    repetitions = journal.header.repetitions;
+    const planned = planRuns(loaded, { seed, repetitions }).map((p) => p.runId);
+    if (planned.join('\n') !== journal.header.plannedRuns.join('\n')) {
+      throw new UsageError(`--resume: ${displayPath(journal.header.file, io.cwd)} has changed since the experiment started (its plan differs); start a new experiment instead`);
+    }
+    for (const run of journal.runs) done.add(run.runId);
+  } else {
+    const experimentFile = path.resolve(io.cwd, args.experiment ?? path.join(PROJECT_ROOT, 'experiments/quick.yaml'));
+    loaded = loadExperimentFile(experimentFile, path.join(PROJECT_ROOT, 'scenarios'));
+    timeScale = args.timeScale ?? loaded.experiment.timeScale;
+    seed = args.seed ?? loaded.experiment.seed;
+    outDir = path.resolve(io.cwd, args.out ?? path.join(PROJECT_ROOT, 'reports', `${loaded.experiment.name}-${timestamp()}`));
+    if (existsSync(outDir) && readdirSync(outDir).length > 0) {
+      throw new UsageError(`--out: ${displayPath(outDir, io.cwd)} already exists and is not empty; pass a new folder so no result is overwritten`);
+    }
+  }
+  const plan = planRuns(loaded, { seed, repetitions });
   const platform = createPlatform(args.platform, { timeScale, experiment: loaded.experiment.name });
-  logger.info(
-    `Experiment ${loaded.experiment.name}: ${plan.length} runs on the ${platform.name} platform, time scale ${timeScale}×, seed ${seed}`,
-  );
+  if (args.resume !== undefined) {
+    logger.info(`Resuming ${loaded.experiment.name}: ${done.size} of ${plan.length} runs already journaled, ${plan.length - done.size} to go`);
+  } else {
+    logger.info(`Experiment ${loaded.experiment.name}: ${plan.length} runs on the ${platform.name} platform, time scale ${timeScale}×, seed ${seed}`);
+  }
   logger.info(`Writing ${displayPath(outDir, io.cwd)}/`);
   let interrupted = false;
   try {
     await using _platform = platform;
-    await runExperiment({ loaded, plan, platform, outDir, timeScale, seed, logger, signal, stdin: io.stdin, stdout: io.stdout });
+    await runExperiment({
+      loaded, plan, platform, outDir, timeScale, seed, logger, signal, stdin: io.stdin, stdout: io.stdout,
+      done, resume: args.resume !== undefined, repetitions,
+    });
   } catch (err) {
     if (!signal.aborted) throw err;
     interrupted = true;

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { LoadSummary } from '../load/builtin-generator.ts';
 import type { Scenario } from '../scenario/schema.ts';
 import type { RunMetrics, TimelineEntry } from '../timeline/types.ts';
@@ -16,6 +16,8 @@ export interface ExperimentHeader {
   seed: number;
   startedAt: string;
   plannedRuns: string[];
+  /** The --reps override the plan was expanded with, if any (resume re-plans with it). */
+  repetitions?: number;
   /** Scenario of each plan cell (RunEntry.entry), with overrides and sweeps applied, defaults filled in. */
   scenarios: Scenario[];
   /** Sweep label of each plan cell ('' when not swept). */
@@ -95,4 +97,22 @@ export function readJournal(file: string): ReadJournal {
     else out.problems.push({ line: i + 1, message: `unexpected entry (type ${JSON.stringify(type)})` });
   });
   return out;
+}
+
+/**
+ * Cuts a torn last line (the harness was killed while writing it) so the next append starts on a
+ * line of its own. Returns whether anything was cut; the run on that line is then run again.
+ */
+export function truncateTornTail(file: string): boolean {
+  const text = readFileSync(file);
+  if (text.length === 0 || text[text.length - 1] === 0x0a) return false;
+  const lastNewline = text.lastIndexOf(0x0a);
+  const fd = openSync(file, 'r+');
+  try {
+    ftruncateSync(fd, lastNewline + 1);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
 }

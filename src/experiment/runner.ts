@@ -34,6 +34,10 @@ export interface RunnerOptions {
   stdout?: Writable;
   /** Runs already in the journal (resume): skipped. */
   done?: ReadonlySet<string>;
+  /** Continue an existing journal instead of starting one. */
+  resume?: boolean;
+  /** The --reps override, recorded in the header for resume. */
+  repetitions?: number;
 }
 
 /** How often the run loop looks at the clock and the records, wall ms. */
@@ -49,7 +53,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
   const { loaded, plan, outDir, logger, signal } = options;
   mkdirSync(path.join(outDir, 'requests'), { recursive: true });
   const journal = path.join(outDir, JOURNAL_FILE);
-  if (!options.done || options.done.size === 0) {
+  if (!options.resume) {
     const header: ExperimentHeader = {
       type: 'experiment',
       name: loaded.experiment.name,
@@ -60,6 +64,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
       seed: options.seed,
       startedAt: new Date().toISOString(),
       plannedRuns: plan.map((p) => p.runId),
+      repetitions: options.repetitions,
       scenarios: loaded.cells.map((c) => c.scenario),
       sweeps: loaded.cells.map((c) => c.sweepLabel),
       node: process.version,

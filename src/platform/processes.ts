@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import createDebug from 'debug';
+import type { PidFile } from './pid-file.ts';
 
 const debug = createDebug('canary-mttr:processes');
 
@@ -70,7 +71,10 @@ export class ProcessRegistry implements AsyncDisposable {
     for (const p of this.live) if (!p.hasExited) p.child.kill('SIGKILL');
   };
 
-  constructor(private readonly labels: Record<string, string> = {}) {
+  constructor(
+    private readonly labels: Record<string, string> = {},
+    private readonly pidFile?: PidFile,
+  ) {
     process.on('exit', this.onExit);
   }
 
@@ -81,7 +85,11 @@ export class ProcessRegistry implements AsyncDisposable {
     });
     const managed = new ManagedProcess(child, options.label);
     this.live.add(managed);
-    void managed.exited.then(() => this.live.delete(managed));
+    if (child.pid !== undefined) this.pidFile?.add(child.pid, options.label, [command, ...args].join(' '));
+    void managed.exited.then(() => {
+      this.live.delete(managed);
+      if (child.pid !== undefined) this.pidFile?.remove(child.pid);
+    });
     debug('started %s (pid %d)', options.label, child.pid);
     return managed;
   }
@@ -97,5 +105,6 @@ export class ProcessRegistry implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stopAll();
     process.off('exit', this.onExit);
+    this.pidFile?.close();
   }
 }

@@ -11,6 +11,7 @@ import { WeightedRouter } from '../../mesh/router.ts';
 import { MetricsStore } from '../../metrics/store.ts';
 import type { Arm, Scenario } from '../../scenario/schema.ts';
 import { Marks } from '../../timeline/compute.ts';
+import { PidFile } from '../pid-file.ts';
 import { ProcessRegistry } from '../processes.ts';
 import type { ArmSession, Platform, RunLabels, TimelineSink } from '../types.ts';
 import { AppLauncher, buildRevision, releasedBuild, smokeRequest, stableBuild } from './app-process.ts';
@@ -36,7 +37,7 @@ export class LocalPlatform implements Platform {
   constructor(
     private readonly options: { timeScale: number; env?: NodeJS.ProcessEnv; experiment: string },
   ) {
-    this.registry = new ProcessRegistry({ experiment: options.experiment });
+    this.registry = new ProcessRegistry({ experiment: options.experiment }, new PidFile(options.experiment));
     this.workDir = mkdtempSync(path.join(tmpdir(), 'canary-mttr-'));
   }
 

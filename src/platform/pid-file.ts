@@ -1,0 +1,114 @@
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+
+/**
+ * A record, on disk, of every child process this harness has alive, so that the next start can
+ * find and remove what a crashed (SIGKILLed) harness left behind. One file per harness process.
+ */
+export interface PidRecord {
+  harnessPid: number;
+  startedAt: string;
+  experiment: string;
+  children: Array<{ pid: number; label: string; command: string }>;
+}
+
+export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.CANARY_MTTR_STATE_DIR ?? path.join(homedir(), '.cache', 'canary-mttr', 'state');
+}
+
+export class PidFile {
+  private readonly file: string;
+  private readonly record: PidRecord;
+
+  constructor(experiment: string, dir = path.join(stateDir(), 'processes')) {
+    mkdirSync(dir, { recursive: true });
+    this.file = path.join(dir, `harness-${process.pid}.json`);
+    this.record = { harnessPid: process.pid, startedAt: new Date().toISOString(), experiment, children: [] };
+    this.flush();
+  }
+
+  add(pid: number, label: string, command: string): void {
+    this.record.children.push({ pid, label, command });
+    this.flush();
+  }
+
+  remove(pid: number): void {
+    this.record.children = this.record.children.filter((c) => c.pid !== pid);
+    this.flush();
+  }
+
+  /** Deletes the file: every child is gone. */
+  close(): void {
+    rmSync(this.file, { force: true });
+  }
+
+  private flush(): void {
+    // Write-then-rename, so a crash mid-write never leaves a half file for the next start.
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.record));
+    renameSync(tmp, this.file);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function commandOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Leftovers {
+  harnessPid: number;
+  experiment: string;
+  killed: Array<{ pid: number; label: string }>;
+}
+
+/**
+ * Finds pid files of harnesses that are no longer running and kills the children they list that
+ * are still alive with the same command line (a recycled pid is left alone). Returns what it
+ * removed, so the caller can say so.
+ */
+export function reapLeftovers(dir = path.join(stateDir(), 'processes')): Leftovers[] {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => /^harness-\d+\.json$/.test(f));
+  } catch {
+    return [];
+  }
+  const out: Leftovers[] = [];
+  for (const name of files) {
+    const file = path.join(dir, name);
+    let record: PidRecord;
+    try {
+      record = JSON.parse(readFileSync(file, 'utf8')) as PidRecord;
+    } catch {
+      rmSync(file, { force: true });
+      continue;
+    }
+    if (record.harnessPid !== process.pid && alive(record.harnessPid) && commandOf(record.harnessPid)?.includes('node')) continue;
+    const killed: Leftovers['killed'] = [];
+    for (const child of record.children) {
+      if (!alive(child.pid) || commandOf(child.pid) !== child.command) continue;
+      try {
+        process.kill(child.pid, 'SIGKILL');
+        killed.push({ pid: child.pid, label: child.label });
+      } catch {
+        // Gone in the meantime.
+      }
+    }
+    rmSync(file, { force: true });
+    if (killed.length > 0) out.push({ harnessPid: record.harnessPid, experiment: record.experiment, killed });
+  }
+  return out;
+}
