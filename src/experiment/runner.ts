@@ -12,6 +12,7 @@ import { createOperator } from '../operator/create.ts';
 import type { OperatorResult } from '../operator/types.ts';
 import type { ArmSession, Platform } from '../platform/types.ts';
 import type { LoadedExperiment } from '../scenario/load-files.ts';
+import type { EnvironmentFault } from '../scenario/schema.ts';
 import { computeRunMetrics, fateSealedAt, isPromoted, Marks } from '../timeline/compute.ts';
 import type { RunMetrics, TimelineEntry } from '../timeline/types.ts';
 import { appendJournal, JOURNAL_FILE, type ExperimentHeader, type RunEntry } from './journal.ts';
@@ -135,6 +136,20 @@ async function executeRun(run: PlannedRun, session: ArmSession, clock: ScaledClo
   let operatorDescription: Record<string, string | number> | undefined;
 
   const runAbort = new AbortController();
+  let faultTasks: Promise<void>[] = [];
+  /** Runs one environment fault at scenario time `atMs`, marking its start and end in the timeline. */
+  const injectLater = async (fault: EnvironmentFault, atMs: number): Promise<void> => {
+    const what = `${fault.fault} for ${fault.durationS} s`;
+    try {
+      await clock.sleep(atMs - clock.now(), runAbort.signal);
+      mark({ atMs: clock.now(), kind: Marks.envFaultStart, detail: what });
+      await session.injectEnvironmentFault(fault, runAbort.signal);
+      mark({ atMs: clock.now(), kind: Marks.envFaultEnd, detail: what });
+    } catch (err) {
+      if (runAbort.signal.aborted) return;
+      mark({ atMs: clock.now(), kind: Marks.envFaultEnd, detail: `${what}: ${(err as Error).message}` });
+    }
+  };
   const runSignal = AbortSignal.any([signal, runAbort.signal]);
   const load = new BuiltinLoadGenerator();
   let started: ReturnType<BuiltinLoadGenerator['start']> | undefined;
@@ -162,6 +177,8 @@ async function executeRun(run: PlannedRun, session: ArmSession, clock: ScaledClo
 
     // Warm-up: the baseline must be healthy before anything is released.
     const warmupMs = scenario.warmup.durationS * 1000;
+    const plannedReleaseMs = clock.now() + warmupMs;
+    faultTasks = scenario.environmentFaults.map((fault) => injectLater(fault, plannedReleaseMs + fault.atS * 1000));
     await clock.sleep(warmupMs, runSignal);
     const warm = records.filter((r) => r.sentMs >= 0);
     const warmFailed = warm.filter(isFailure).length;
@@ -247,6 +264,7 @@ async function executeRun(run: PlannedRun, session: ArmSession, clock: ScaledClo
     return abortedEntry(base, err.message, rel(clock.now()), timeline, records, loadInfo, options.outDir);
   } finally {
     runAbort.abort(new Error('run ended'));
+    await Promise.all(faultTasks);
     if (started) await started.stop().catch(() => undefined);
     if (operatorDone) await operatorDone.catch(() => undefined);
   }

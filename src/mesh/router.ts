@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import createDebug from 'debug';
-import type { Clock } from '../common/clock.ts';
+import { sleepWall, type Clock } from '../common/clock.ts';
 import { PlatformError } from '../common/errors.ts';
 import { createRandom, type Random } from '../common/random.ts';
 import type { MetricsStore } from '../metrics/store.ts';
@@ -101,6 +101,27 @@ export class WeightedRouter implements AsyncDisposable {
     this.adminPort = (admin.address() as AddressInfo).port;
     debug('router for %s listening on %s', this.options.service, this.url);
     return this;
+  }
+
+  /**
+   * Drops every connection, refuses new ones for `downWallMs`, then listens again on the same
+   * port: a data-plane restart. Routes and endpoints survive, as Envoy gets them back from istiod.
+   */
+  async restart(downWallMs: number, signal?: AbortSignal): Promise<void> {
+    const server = this.server;
+    if (!server) throw new PlatformError('router: restart of a router that is not running');
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    try {
+      await sleepWall(downWallMs, signal);
+    } finally {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.port, this.options.host ?? '127.0.0.1', () => resolve());
+      });
+    }
   }
 
   /** Replaces the weighted route, as writing the VirtualService would. */

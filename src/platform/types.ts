@@ -1,7 +1,7 @@
 import type { Clock } from '../common/clock.ts';
 import type { Random } from '../common/random.ts';
 import type { MetricsSource } from '../metrics/types.ts';
-import type { Arm, Scenario } from '../scenario/schema.ts';
+import type { Arm, EnvironmentFault, Scenario } from '../scenario/schema.ts';
 import type { TimelineEntry } from '../timeline/types.ts';
 
 export const PlatformNames = ['local', 'kube'] as const;
@@ -38,6 +38,11 @@ export interface ArmSession extends AsyncDisposable {
   rollback(signal: AbortSignal): Promise<void>;
   /** Text the human operator is shown: what was released and how to watch it. */
   instructions(): string;
+  /**
+   * Injects a fault of the environment and resolves when it is over (scenario durations). Platforms
+   * that cannot inject it throw a PlatformError, which the runner records in the timeline.
+   */
+  injectEnvironmentFault(fault: EnvironmentFault, signal: AbortSignal): Promise<void>;
 }
 
 export interface Platform extends AsyncDisposable {

@@ -171,6 +171,23 @@ export const manualSchema = z.strictObject({
   operator: operatorSchema.prefault({ kind: 'dashboard' }),
 });
 
+export const EnvironmentFaultKinds = ['metrics-outage', 'router-restart', 'stable-crash'] as const;
+
+/**
+ * A fault of the environment rather than of the release, to rehearse how the harness and the
+ * mechanisms behave when their own infrastructure fails (local platform).
+ */
+export const environmentFaultSchema = z.strictObject({
+  /** metrics-outage: queries fail; router-restart: the data plane drops its connections and
+   * refuses new ones; stable-crash: the stable (primary) pod dies and restarts. */
+  fault: z.enum(EnvironmentFaultKinds),
+  /** When it starts, scenario seconds after the release; negative means during the warm-up. */
+  atS: z.number().finite().min(-3_600).max(86_400),
+  /** How long it lasts, scenario seconds (for stable-crash: until the pod is back). */
+  durationS: z.number().finite().positive().max(3_600),
+});
+export type EnvironmentFault = z.output<typeof environmentFaultSchema>;
+
 /** One run's recipe (a file in scenarios/). */
 export const scenarioSchema = z.strictObject({
   /** Name used in reports and runs.csv; defaults to the file name. */
@@ -183,6 +200,8 @@ export const scenarioSchema = z.strictObject({
   recovery: recoverySchema.prefault({}),
   flagger: flaggerSchema.prefault({}),
   manual: manualSchema.prefault({}),
+  /** Faults of the environment injected during each run (local platform); none by default. */
+  environmentFaults: z.array(environmentFaultSchema).max(20).default([]),
 });
 
 export const Arms = ['manual', 'flagger'] as const;

@@ -25,6 +25,8 @@ export const Marks = {
   rollbackDone: 'rollback-done',
   promoted: 'promoted',
   steady: 'steady',
+  envFaultStart: 'env-fault-start',
+  envFaultEnd: 'env-fault-end',
 } as const;
 
 function firstAt(timeline: readonly TimelineEntry[], match: (e: TimelineEntry) => boolean, fromMs: number): number | undefined {

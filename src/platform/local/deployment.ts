@@ -80,6 +80,11 @@ export class LocalDeployment {
     this.rollOut(spec).catch((err) => debug('%s: roll-out failed: %O', this.name, err));
   }
 
+  /** Kills the running pod at once (SIGKILL), as a node or OOM kill would; its endpoint goes away. */
+  crash(): void {
+    this.current?.process.child.kill('SIGKILL');
+  }
+
   /** Scales to zero: endpoints removed first, then the processes stopped. */
   async scaleToZero(): Promise<void> {
     this.generation++;

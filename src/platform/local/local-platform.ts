@@ -9,7 +9,7 @@ import { FlaggerCanaryModel, type CanaryWorkloads } from '../../flagger-model/mo
 import { CanaryTicker } from '../../flagger-model/scheduler.ts';
 import { WeightedRouter } from '../../mesh/router.ts';
 import { MetricsStore } from '../../metrics/store.ts';
-import type { Arm, Scenario } from '../../scenario/schema.ts';
+import type { Arm, EnvironmentFault, Scenario } from '../../scenario/schema.ts';
 import { Marks } from '../../timeline/compute.ts';
 import { PidFile } from '../pid-file.ts';
 import { ProcessRegistry } from '../processes.ts';
@@ -124,6 +124,31 @@ abstract class LocalSession implements ArmSession {
     return { platform: 'local', mesh: 'weighted router (Istio data plane stand-in)', metrics: 'in-process store' };
   }
 
+  /** The Deployment that serves the stable build (manual: stable; Flagger: primary). */
+  protected abstract readonly stableDeployment: LocalDeployment;
+
+  async injectEnvironmentFault(fault: EnvironmentFault, signal: AbortSignal): Promise<void> {
+    const durationMs = fault.durationS * 1000;
+    switch (fault.fault) {
+      case 'metrics-outage':
+        this.metrics.simulateOutage(this.clock.now() + durationMs);
+        await this.clock.sleep(durationMs, signal);
+        return;
+      case 'router-restart':
+        await this.router.restart(durationMs / this.clock.timeScale, signal);
+        return;
+      case 'stable-crash': {
+        const deployment = this.stableDeployment;
+        const spec = deployment.spec;
+        deployment.crash();
+        // Kubernetes restarts the pod; it is back (and ready) after the fault's duration.
+        await this.clock.sleep(durationMs, signal);
+        if (spec) await deployment.rollOut(spec, signal);
+        return;
+      }
+    }
+  }
+
   abstract restore(run: RunLabels, timeline: TimelineSink, random: Random, signal: AbortSignal): Promise<void>;
   abstract release(signal: AbortSignal): Promise<void>;
   abstract rollback(signal: AbortSignal): Promise<void>;
@@ -146,6 +171,9 @@ class LocalManualSession extends LocalSession {
   protected readonly canaryWorkload = `${LOCAL_SERVICE}-canary`;
   private readonly stable = new LocalDeployment(`${LOCAL_SERVICE}-stable`, this.router, this.launcher, this.nextSeed);
   private readonly canary = new LocalDeployment(`${LOCAL_SERVICE}-canary`, this.router, this.launcher, this.nextSeed);
+  protected get stableDeployment(): LocalDeployment {
+    return this.stable;
+  }
 
   async restore(_run: RunLabels, timeline: TimelineSink, _random: Random, signal: AbortSignal): Promise<void> {
     this.timeline = timeline;
@@ -198,6 +226,9 @@ class LocalFlaggerSession extends LocalSession {
   protected readonly canaryWorkload = LOCAL_SERVICE;
   private readonly primary = new LocalDeployment(`${LOCAL_SERVICE}-primary`, this.router, this.launcher, this.nextSeed);
   private readonly target = new LocalDeployment(LOCAL_SERVICE, this.router, this.launcher, this.nextSeed);
+  protected get stableDeployment(): LocalDeployment {
+    return this.primary;
+  }
   /** The target's pod template (what `kubectl set image` changes). */
   private targetSpec = stableBuild(this.scenario.release);
   private readonly model: FlaggerCanaryModel;

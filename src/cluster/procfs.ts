@@ -1,0 +1,100 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * What /proc says about processes and sockets. `cluster:down` runs in another process than the one
+ * that started the cluster, so it can only find what to stop here, and must check a pid's command
+ * line before signalling it: a recorded pid may have been reused by an unrelated process.
+ */
+
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // A zombie has exited; it only waits for its parent to reap it.
+    return !/^\d+ \(.*\) [ZX] /s.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+export function cmdlineOf(pid: number): string[] | undefined {
+  try {
+    const parts = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    if (parts.at(-1) === '') parts.pop();
+    return parts;
+  } catch {
+    return undefined;
+  }
+}
+
+export function environOf(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Live (non-zombie) pids for which `match` holds. */
+export function findProcesses(match: (info: { pid: number; cmdline: string[]; environ: () => string[] | undefined }) => boolean): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    const cmdline = cmdlineOf(pid);
+    if (!cmdline || cmdline.length === 0) continue;
+    if (match({ pid, cmdline, environ: () => environOf(pid) }) && isAlive(pid)) out.push(pid);
+  }
+  return out;
+}
+
+/** Processes carrying the label env var CANARY_MTTR_EXPERIMENT=<label> (see ProcessRegistry). */
+export function processesWithLabel(label: string): number[] {
+  const wanted = `CANARY_MTTR_EXPERIMENT=${label}`;
+  return findProcesses(({ environ }) => environ()?.includes(wanted) ?? false);
+}
+
+/** Processes whose command line mentions `fragment` (e.g. the cluster's state dir). */
+export function processesMentioning(fragment: string): number[] {
+  return findProcesses(({ cmdline }) => cmdline.some((arg) => arg.includes(fragment)));
+}
+
+/** TCP ports in LISTEN state on any address, from /proc/net/tcp and tcp6. */
+export function listeningPorts(): Set<number> {
+  const ports = new Set<number>();
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length < 4 || fields[3] !== '0A') continue;
+      const port = Number.parseInt(fields[1]!.split(':').pop()!, 16);
+      if (Number.isFinite(port)) ports.add(port);
+    }
+  }
+  return ports;
+}
+
+/** Resident memory of a process in bytes (VmRSS), 0 when it is gone. */
+export function rssBytes(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export function signal(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
