@@ -80,10 +80,20 @@ function valueAt(input: unknown, parts: readonly PropertyKey[]): unknown {
 
 function showValue(value: unknown): string {
   if (value === undefined) return 'nothing';
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   const json = JSON.stringify(value);
   if (json === undefined) return String(value);
   return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
+
+const EXPECTED: Record<string, string> = {
+  array: 'a list',
+  object: 'a mapping of fields',
+  int: 'a whole number',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'true or false',
+};
 
 /** One issue as "path: what is wrong (the value)". */
 function describeIssue(issue: z.core.$ZodIssue, input: unknown, pathPrefix: readonly PropertyKey[]): string {
@@ -94,12 +104,16 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown, pathPrefix: read
       const keys = issue.keys.map((k) => `"${k}"`).join(', ');
       return `${where}: unknown key ${keys}; check the spelling against the documented fields`;
     }
-    case 'invalid_type':
-      if (value === undefined) return `${where}: missing; this field is required (${issue.expected})`;
-      return `${where}: ${showValue(value)} is not a ${issue.expected}`;
+    case 'invalid_type': {
+      const expected = EXPECTED[issue.expected] ?? `a ${issue.expected}`;
+      if (value === undefined) return `${where}: missing; this field is required (${expected})`;
+      if (typeof value === 'number' && !Number.isFinite(value)) return `${where}: ${showValue(value)} is not a finite number`;
+      return `${where}: ${showValue(value)} is not ${expected}`;
+    }
     case 'invalid_value':
       return `${where}: ${showValue(value)} is not one of ${issue.values.map((v) => String(v)).join(', ')}`;
     case 'invalid_union':
+      if (issue.path[issue.path.length - 1] === 'kind') return `${where}: ${showValue(value)} is not one of dashboard, alert, human`;
       if (value && typeof value === 'object' && 'kind' in value) {
         return `${where}.kind: ${showValue((value as { kind: unknown }).kind)} is not one of dashboard, alert, human`;
       }
@@ -107,7 +121,9 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown, pathPrefix: read
     case 'too_small':
       if (issue.origin === 'array') return `${where}: needs at least ${String(issue.minimum)} item(s)`;
       if (issue.origin === 'string') return `${where}: must not be empty`;
-      return `${where}: ${showValue(value)} is below the minimum ${String(issue.minimum)}`;
+      return issue.inclusive === false
+        ? `${where}: ${showValue(value)} must be above ${String(issue.minimum)}`
+        : `${where}: ${showValue(value)} is below the minimum ${String(issue.minimum)}`;
     case 'too_big':
       if (issue.origin === 'array') return `${where}: has more than ${String(issue.maximum)} items`;
       if (issue.origin === 'string') return `${where}: is longer than ${String(issue.maximum)} characters`;
