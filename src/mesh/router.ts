@@ -170,19 +170,21 @@ export class WeightedRouter implements AsyncDisposable {
     const startWall = performance.now();
     const workload = this.pickWorkload();
     const endpoint = workload === undefined ? undefined : this.pickEndpoint(workload);
+    const record = (code: number, reachedPod: boolean) => {
+      const now = this.options.clock.now();
+      const latency = performance.now() - startWall;
+      const labels = { namespace: this.options.namespace, workload: workload ?? 'unknown', service: this.options.service, responseCode: code };
+      // The client side sees every answer; the pod's sidecar only those that reached the pod.
+      this.options.metrics.record({ ...labels, reporter: 'source' }, now, latency);
+      if (reachedPod) this.options.metrics.record({ ...labels, reporter: 'destination' }, now, latency);
+    };
     if (workload === undefined || endpoint === undefined) {
       req.resume();
+      record(503, false);
       res.writeHead(503, { 'content-type': 'text/plain' });
       res.end('no healthy upstream');
       return;
     }
-    const record = (code: number) => {
-      this.options.metrics.record(
-        { namespace: this.options.namespace, workload, service: this.options.service, responseCode: code },
-        this.options.clock.now(),
-        performance.now() - startWall,
-      );
-    };
     const upstream = http.request(
       {
         host: endpoint.host,
@@ -197,15 +199,16 @@ export class WeightedRouter implements AsyncDisposable {
         const code = upstreamRes.statusCode ?? 502;
         res.writeHead(code, upstreamRes.headers);
         upstreamRes.pipe(res);
-        upstreamRes.once('end', () => record(code));
-        upstreamRes.once('error', () => record(code));
+        upstreamRes.once('end', () => record(code, true));
+        upstreamRes.once('error', () => record(code, true));
       },
     );
     upstream.once('timeout', () => upstream.destroy(new Error('upstream timeout')));
     upstream.once('error', (err) => {
       const timedOut = err.message === 'upstream timeout';
       const code = timedOut ? 504 : 503;
-      record(code);
+      // A timeout reached the pod (it is slow); a connect error did not.
+      record(code, timedOut);
       if (!res.headersSent) {
         res.writeHead(code, { 'content-type': 'text/plain' });
         res.end(timedOut ? 'upstream request timeout' : 'upstream connect error or disconnect/reset before headers');

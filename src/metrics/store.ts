@@ -1,11 +1,17 @@
 import { ISTIO_DURATION_BUCKETS_MS, histogramQuantile, type MetricsSource, type ServiceQuery, type WorkloadQuery } from './types.ts';
 
-/** The labels Istio's destination-side telemetry puts on a request, the ones Flagger's queries use. */
+/**
+ * The labels Istio's telemetry puts on a request. `reporter` is who saw it: 'destination' is the
+ * pod's sidecar (what Flagger's queries read; only requests a pod received), 'source' is the
+ * client side (every answer the user got, including the mesh's own 503 "no healthy upstream";
+ * what a service dashboard and its alerts read). Defaults to 'destination'.
+ */
 export interface RequestLabels {
   namespace: string;
   workload: string;
   service: string;
   responseCode: number;
+  reporter?: 'source' | 'destination';
 }
 
 interface Bucket {
@@ -17,7 +23,7 @@ interface Bucket {
 }
 
 interface Series {
-  labels: Omit<RequestLabels, 'responseCode'>;
+  labels: Omit<RequestLabels, 'responseCode' | 'reporter'> & { reporter: 'source' | 'destination' };
   /** Scenario second → counts in that second. */
   seconds: Map<number, Bucket>;
   /** Cumulative totals per response code, for the Prometheus exposition. */
@@ -38,10 +44,11 @@ export class MetricsStore implements MetricsSource {
   constructor(private readonly now: () => number) {}
 
   record(labels: RequestLabels, atMs: number, latencyMs: number): void {
-    const key = `${labels.namespace}\u0000${labels.workload}\u0000${labels.service}`;
+    const reporter = labels.reporter ?? 'destination';
+    const key = `${reporter}\u0000${labels.namespace}\u0000${labels.workload}\u0000${labels.service}`;
     let series = this.series.get(key);
     if (!series) {
-      series = { labels: { namespace: labels.namespace, workload: labels.workload, service: labels.service }, seconds: new Map(), byCode: new Map() };
+      series = { labels: { namespace: labels.namespace, workload: labels.workload, service: labels.service, reporter }, seconds: new Map(), byCode: new Map() };
       this.series.set(key, series);
     }
     const second = Math.floor(atMs / 1000);
@@ -103,13 +110,13 @@ export class MetricsStore implements MetricsSource {
   }
 
   async requestSuccessRate(query: WorkloadQuery): Promise<number | undefined> {
-    const sum = this.sumWindow((s) => s.labels.namespace === query.namespace && s.labels.workload === query.workload, query.windowMs);
+    const sum = this.sumWindow((s) => s.labels.reporter === 'destination' && s.labels.namespace === query.namespace && s.labels.workload === query.workload, query.windowMs);
     if (sum.total === 0) return undefined;
     return ((sum.total - sum.errors) / sum.total) * 100;
   }
 
   async requestDurationP99(query: WorkloadQuery): Promise<number | undefined> {
-    const sum = this.sumWindow((s) => s.labels.namespace === query.namespace && s.labels.workload === query.workload, query.windowMs);
+    const sum = this.sumWindow((s) => s.labels.reporter === 'destination' && s.labels.namespace === query.namespace && s.labels.workload === query.workload, query.windowMs);
     const cumulative: number[] = [];
     let running = 0;
     for (let i = 0; i < ISTIO_DURATION_BUCKETS_MS.length; i++) {
@@ -120,7 +127,7 @@ export class MetricsStore implements MetricsSource {
   }
 
   async serviceErrorRate(query: ServiceQuery): Promise<number | undefined> {
-    const sum = this.sumWindow((s) => s.labels.namespace === query.namespace && s.labels.service === query.service, query.windowMs);
+    const sum = this.sumWindow((s) => s.labels.reporter === 'source' && s.labels.namespace === query.namespace && s.labels.service === query.service, query.windowMs);
     if (sum.total === 0) return undefined;
     return sum.errors / sum.total;
   }
@@ -141,7 +148,7 @@ export class MetricsStore implements MetricsSource {
     for (const series of this.series.values()) {
       for (const [code, totals] of series.byCode) {
         const labels =
-          `reporter="destination",destination_workload="${escapeLabel(series.labels.workload)}",` +
+          `reporter="${series.labels.reporter}",destination_workload="${escapeLabel(series.labels.workload)}",` +
           `destination_workload_namespace="${escapeLabel(series.labels.namespace)}",` +
           `destination_service="${escapeLabel(series.labels.service)}",response_code="${code}"`;
         lines.push(`istio_requests_total{${labels}} ${totals.count}`);

@@ -23,7 +23,7 @@ export interface MetricsSource {
   requestSuccessRate(query: WorkloadQuery): Promise<number | undefined>;
   /** Flagger's request-duration: p99 in milliseconds; undefined when there is no data. */
   requestDurationP99(query: WorkloadQuery): Promise<number | undefined>;
-  /** Share (0..1) of 5xx answers of a service; undefined when there was no traffic. */
+  /** Share (0..1) of 5xx answers of a service as its clients saw them (reporter="source"); undefined when there was no traffic. */
   serviceErrorRate(query: ServiceQuery): Promise<number | undefined>;
 }
 

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { VirtualClock } from '../common/clock.ts';
+import { createRandom } from '../common/random.ts';
+import { MetricsStore } from '../metrics/store.ts';
+import { alertOperatorSchema, dashboardOperatorSchema } from '../scenario/schema.ts';
+import { AlertOperator } from './alert.ts';
+import { DashboardOperator } from './dashboard.ts';
+import type { Operator, OperatorContext, OperatorResult } from './types.ts';
+
+/** Drives an operator on a virtual clock while 10 req/s reach the service, `errorShare(t)` failing. */
+async function watch(operator: Operator, errorShare: (tMs: number) => number, untilMs: number, seed = 1) {
+  const clock = new VirtualClock(0);
+  const store = new MetricsStore(() => clock.now());
+  const notes: Array<{ atMs: number; kind: string; detail?: string }> = [];
+  const abort = new AbortController();
+  let rollbackAt: number | undefined;
+  const ctx: OperatorContext = {
+    clock,
+    metrics: store,
+    namespace: 'ns',
+    service: 'svc',
+    random: createRandom(seed),
+    releaseMs: 0,
+    signal: abort.signal,
+    rollback: async () => {
+      rollbackAt = clock.now();
+    },
+    note: (atMs, kind, detail) => notes.push({ atMs, kind, detail }),
+  };
+  let result: OperatorResult | undefined;
+  const done = operator.watch(ctx).then((r) => (result = r));
+  for (let t = 0; t < untilMs && result === undefined; t += 1000) {
+    const failing = Math.round(10 * errorShare(t));
+    for (let i = 0; i < 10; i++) store.record({ namespace: 'ns', workload: 'svc-canary', service: 'svc', responseCode: i < failing ? 500 : 200, reporter: 'source' }, t + 500, 2);
+    await clock.advance(1000);
+  }
+  abort.abort(new Error('run ended'));
+  await done;
+  return { result: result!, notes, rollbackAt };
+}
+
+describe('dashboard operator', () => {
+  it('notices a bad panel at a look and rolls back after the reaction time', async () => {
+    const op = new DashboardOperator(dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 1, lookIntervalS: 60, reaction: { medianS: 45, p90S: 120 } }));
+    const { result, notes, rollbackAt } = await watch(op, () => 0.1, 600_000);
+    expect(result.detectMs).toBeDefined();
+    // The first look falls within one look interval of the release.
+    expect(result.detectMs!).toBeLessThanOrEqual(60_000);
+    expect(result.mitigateMs).toBe(rollbackAt);
+    expect(result.mitigateMs! - result.detectMs!).toBeGreaterThan(0);
+    expect(notes.find((n) => n.kind === 'operator-noticed')?.detail).toBe('panel shows 10.00% errors');
+  });
+
+  it('never rolls back while the panel stays under the visible threshold', async () => {
+    const op = new DashboardOperator(dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 1 }));
+    const { result, rollbackAt, notes } = await watch(op, () => 0.005, 600_000);
+    expect(result).toEqual({});
+    expect(rollbackAt).toBeUndefined();
+    expect(notes.filter((n) => n.kind === 'operator-look').length).toBeGreaterThanOrEqual(9);
+  });
+
+  it('with pNotice 0 looks and never notices', async () => {
+    const op = new DashboardOperator(dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 0 }));
+    const { result, notes } = await watch(op, () => 1, 300_000);
+    expect(result).toEqual({});
+    expect(notes.some((n) => n.detail?.includes('not noticed this time'))).toBe(true);
+  });
+
+  it('draws the same times from the same seed', async () => {
+    const settings = dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 0.5 });
+    const a = await watch(new DashboardOperator(settings), () => 0.2, 900_000, 42);
+    const b = await watch(new DashboardOperator(settings), () => 0.2, 900_000, 42);
+    expect(a.result).toEqual(b.result);
+  });
+});
+
+describe('alert operator', () => {
+  it('goes pending, fires after `for`, pages after group_wait, then the person acknowledges and acts', async () => {
+    const op = new AlertOperator(alertOperatorSchema.parse({ kind: 'alert', forS: 60, evaluationIntervalS: 15, groupWaitS: 30 }));
+    const { result, notes } = await watch(op, () => 0.1, 3_600_000);
+    const at = (kind: string) => notes.find((n) => n.kind === kind)?.atMs;
+    const pending = at('alert-pending')!;
+    const firing = at('alert-firing')!;
+    expect(pending).toBeLessThanOrEqual(15_000 + 1_000);
+    // Fires at the first evaluation at least `for` after pending: exactly 4 evaluations later.
+    expect(firing - pending).toBe(60_000);
+    expect(at('alert-notified')! - firing).toBe(30_000);
+    expect(result.detectMs).toBe(at('operator-noticed'));
+    expect(result.detectMs!).toBeGreaterThan(at('alert-notified')!);
+    expect(result.mitigateMs!).toBeGreaterThan(result.detectMs!);
+  });
+
+  it('clears a pending alert when the error rate drops before `for` has passed', async () => {
+    const op = new AlertOperator(alertOperatorSchema.parse({ kind: 'alert', forS: 120, evaluationIntervalS: 15, ruleWindowS: 30 }));
+    // A 30-second blip of errors, then clean.
+    const { result, notes } = await watch(op, (t) => (t >= 20_000 && t < 50_000 ? 1 : 0), 600_000);
+    expect(notes.some((n) => n.kind === 'alert-pending')).toBe(true);
+    expect(notes.some((n) => n.kind === 'alert-resolved')).toBe(true);
+    expect(notes.some((n) => n.kind === 'alert-firing')).toBe(false);
+    expect(result).toEqual({});
+  });
+});
