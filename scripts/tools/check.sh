@@ -50,6 +50,9 @@ row flagger-crd.yaml "$FLAGGER_VERSION" "$(crd_names "$CRDS/flagger-crd.yaml")" 
 istio=$(crd_names "$CRDS/istio-crds.yaml")
 [[ $istio == *virtualservices.networking.istio.io* ]] || istio=""
 row istio-crds.yaml "$ISTIO_API_VERSION" "$istio" "destinationrules.networking.istio.io"
+stages=""
+[[ -f $DIR/kwok/stages.yaml ]] && stages="$(grep -c '^kind: Stage' "$DIR/kwok/stages.yaml") stages"
+row kwok/stages.yaml "$KWOK_VERSION" "$stages" "5 stages"
 if [[ -f $DIR/tools.env ]]; then echo "env: $DIR/tools.env"; else echo "env: $DIR/tools.env missing"; bad=1; fi
 
 if [[ $bad -ne 0 ]]; then

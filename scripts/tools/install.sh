@@ -7,6 +7,7 @@
 #
 # Cache: ${CANARY_MTTR_TOOLS_DIR:-$HOME/.cache/canary-mttr/tools}
 #   bin/     all binaries            crds/   flagger-crd.yaml, istio-crds.yaml
+#   kwok/    stages.yaml (kwok's own fast node/pod stages: a standalone kwok has none built in)
 #   go/      GOMODCACHE + GOCACHE    src/    generated wrapper modules (kubernetes, etcd)
 #   stamps/  installed versions      logs/   one build log per tool
 #   tools.env  PATH + CANARY_MTTR_* variables for tests
@@ -17,7 +18,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 source "$HERE/versions.env"
 
-ALL_TOOLS=(prometheus wrk istio-crds flagger kwok helm k6 etcd kubernetes)
+ALL_TOOLS=(prometheus wrk istio-crds kwok-stages flagger kwok helm k6 etcd kubernetes)
 
 DIR=${CANARY_MTTR_TOOLS_DIR:-$HOME/.cache/canary-mttr/tools}
 mkdir -p "$DIR"
@@ -126,6 +127,29 @@ install_istio_crds() {
   dir=$(go_mod_field "istio.io/api@$ISTIO_API_VERSION" Dir)
   node "$HERE/extract-crds.mjs" "$dir/kubernetes/customresourcedefinitions.gen.yaml" "$CRDS/istio-crds.yaml" \
     virtualservices.networking.istio.io destinationrules.networking.istio.io
+}
+
+# A standalone `kwok` (unlike kwokctl) has no built-in stages: without a Stage config it exits with
+# "no stages found". These are the stages kwokctl uses by default (node-fast init + heartbeat, pod-fast
+# ready/complete/delete), taken from the kwok module at the pinned version.
+want_kwok_stages() { echo "sigs.k8s.io/kwok $KWOK_VERSION stages"; }
+outputs_kwok_stages() { echo "$DIR/kwok/stages.yaml"; }
+install_kwok_stages() {
+  need_go kwok-stages
+  local dir f out=$DIR/kwok/stages.yaml
+  dir=$(go_mod_field "sigs.k8s.io/kwok@$KWOK_VERSION" Dir)
+  mkdir -p "$DIR/kwok"
+  {
+    echo "# Copied by scripts/tools/install.sh from sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
+    for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml \
+      pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+      [[ -f $dir/kustomize/stage/$f ]] || { echo "missing $dir/kustomize/stage/$f" >&2; return 1; }
+      echo "---"
+      sed '/^---[[:space:]]*$/d' "$dir/kustomize/stage/$f"
+    done
+  } >"$out.tmp"
+  mv -f "$out.tmp" "$out"
+  grep -c '^kind: Stage' "$out"
 }
 
 want_flagger() { echo "github.com/fluxcd/flagger $FLAGGER_VERSION"; }
@@ -290,6 +314,7 @@ export CANARY_MTTR_PROMETHEUS="$BIN/prometheus"
 export CANARY_MTTR_WRK="$BIN/wrk"
 export CANARY_MTTR_FLAGGER_CRD="$CRDS/flagger-crd.yaml"
 export CANARY_MTTR_ISTIO_CRDS="$CRDS/istio-crds.yaml"
+export CANARY_MTTR_KWOK_STAGES="$DIR/kwok/stages.yaml"
 export CANARY_MTTR_KUBERNETES_VERSION="$KUBERNETES_VERSION"
 export CANARY_MTTR_FLAGGER_VERSION="$FLAGGER_VERSION"
 EOF

@@ -8,7 +8,11 @@ and writes a report folder with journal.jsonl, runs.csv, summary.json, report.md
 
 Options:
   --experiment FILE   experiment plan (default experiments/quick.yaml)
-  --platform NAME     local (embedded, no cluster; the default)
+  --platform NAME     local (embedded, no cluster; the default) or kube (a real cluster)
+  --kubeconfig FILE   kube: the kubeconfig (default $KUBECONFIG, then ~/.kube/config)
+  --context NAME      kube: the kubeconfig context (default its current context)
+  --prometheus-url U  kube: Prometheus's HTTP API (default: the local control plane's)
+  --service-url U     kube: where the load goes (default: the local control plane's mesh)
   --out DIR           report folder (default reports/<experiment>-<timestamp>)
   --seed N            base seed, overrides the plan's (runs derive their own seeds from it)
   --reps N            repetitions per arm and scenario, overrides the plan's
@@ -46,6 +50,10 @@ export interface ExperimentArgs {
   reps?: number;
   timeScale?: number;
   resume?: string;
+  kubeconfig?: string;
+  context?: string;
+  prometheusUrl?: string;
+  serviceUrl?: string;
   help: boolean;
 }
 
@@ -82,6 +90,10 @@ export function parseExperimentArgs(argv: string[]): ExperimentArgs {
       reps: { type: 'string' },
       'time-scale': { type: 'string' },
       resume: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
+      'prometheus-url': { type: 'string' },
+      'service-url': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     false,
@@ -98,6 +110,10 @@ export function parseExperimentArgs(argv: string[]): ExperimentArgs {
     reps: number('--reps', values.reps as string | undefined, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000, 'a whole number from 1 to 10000'),
     timeScale: number('--time-scale', values['time-scale'] as string | undefined, (n) => n >= 0.1 && n <= 200, 'a number from 0.1 to 200 (scenario seconds per wall second)'),
     resume: values.resume as string | undefined,
+    kubeconfig: values.kubeconfig as string | undefined,
+    context: values.context as string | undefined,
+    prometheusUrl: values['prometheus-url'] as string | undefined,
+    serviceUrl: values['service-url'] as string | undefined,
     help: values.help as boolean,
   };
 }

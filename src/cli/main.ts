@@ -8,12 +8,15 @@ import { JOURNAL_FILE, readJournal, truncateTornTail } from '../experiment/journ
 import { planRuns } from '../experiment/plan.ts';
 import { reapLeftovers } from '../platform/pid-file.ts';
 import { runExperiment } from '../experiment/runner.ts';
+import { defaultStateDir, readState } from '../cluster/state.ts';
+import { KubePlatform } from '../platform/kube/kube-platform.ts';
+import { loadKubeConfig, probeCluster } from '../platform/kube/kubeconfig.ts';
 import { LocalPlatform } from '../platform/local/local-platform.ts';
 import { PlatformNames, type Platform } from '../platform/types.ts';
 import { writeComparison } from '../report/compare.ts';
 import { writeReport } from '../report/write-report.ts';
 import { displayPath, loadExperimentFile, type LoadedExperiment } from '../scenario/load-files.ts';
-import { COMPARE_HELP, EXPERIMENT_HELP, parseCompareArgs, parseExperimentArgs, parseReportArgs, REPORT_HELP } from './args.ts';
+import { COMPARE_HELP, type ExperimentArgs, EXPERIMENT_HELP, parseCompareArgs, parseExperimentArgs, parseReportArgs, REPORT_HELP } from './args.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -35,12 +38,36 @@ function timestamp(date = new Date()): string {
 }
 
 /** Picks the platform implementation: the one place that knows the concrete classes. */
-function createPlatform(name: string, options: { timeScale: number; experiment: string }): Platform {
-  if (name === 'local') return new LocalPlatform(options);
-  if (name === 'kube') {
-    throw new UsageError('--platform kube: the cluster platform is not part of this build yet; use --platform local');
+async function createPlatform(args: ExperimentArgs, options: { timeScale: number; experiment: string; planFile: string }, io: Io): Promise<Platform> {
+  if (args.platform === 'local') return new LocalPlatform(options);
+  if (args.platform !== 'kube') throw new UsageError(`--platform: "${args.platform}" is not a platform; use one of ${PlatformNames.join(', ')}`);
+  if (options.timeScale !== 1) {
+    throw new UsageError(
+      `${displayPath(options.planFile, io.cwd)}: timeScale: ${options.timeScale} cannot apply on --platform kube (a cluster runs in real time); use a plan with timeScale 1 such as experiments/quick-kube.yaml, or pass --time-scale 1`,
+    );
   }
-  throw new UsageError(`--platform: "${name}" is not a platform; use one of ${PlatformNames.join(', ')}`);
+  const kubeConfig = loadKubeConfig({ kubeconfig: args.kubeconfig, context: args.context });
+  await probeCluster(kubeConfig);
+  const kubeconfigPath = args.kubeconfig ?? process.env.KUBECONFIG?.split(':')[0];
+  // The local control plane (npm run cluster:up -- --provider local) says where its mesh and
+  // Prometheus listen; any other cluster needs the two URLs given.
+  const state = readState(defaultStateDir());
+  const local = state && kubeconfigPath && path.resolve(kubeconfigPath) === path.resolve(state.kubeconfig) ? state : undefined;
+  const prometheusUrl = args.prometheusUrl ?? local?.prometheusUrl;
+  if (!prometheusUrl) {
+    throw new UsageError('--prometheus-url: required for this cluster (the operators and checks read its HTTP API), e.g. after kubectl -n istio-system port-forward svc/prometheus-server 9090:80 pass --prometheus-url http://127.0.0.1:9090');
+  }
+  if (!args.serviceUrl && !local) {
+    throw new UsageError('--service-url: required for this cluster (where the load goes), e.g. after kubectl -n istio-ingress port-forward svc/istio-ingressgateway 8080:80 pass --service-url http://127.0.0.1:8080');
+  }
+  return new KubePlatform({
+    kubeConfig,
+    kubeconfigPath,
+    prometheusUrl,
+    experiment: options.experiment,
+    serviceUrl: (namespace, service) =>
+      args.serviceUrl ?? readState(defaultStateDir())?.routers.find((r) => r.namespace === namespace && r.apex === service)?.url,
+  });
 }
 
 async function experimentCommand(argv: string[], io: Io, logger: Logger, signal: AbortSignal): Promise<number> {
@@ -93,7 +120,7 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
     }
   }
   const plan = planRuns(loaded, { seed, repetitions });
-  const platform = createPlatform(args.platform, { timeScale, experiment: loaded.experiment.name });
+  const platform = await createPlatform(args, { timeScale, experiment: loaded.experiment.name, planFile: loaded.file }, io);
   if (args.resume !== undefined) {
     logger.info(`Resuming ${loaded.experiment.name}: ${done.size} of ${plan.length} runs already journaled, ${plan.length - done.size} to go`);
   } else {

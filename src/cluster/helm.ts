@@ -125,7 +125,14 @@ export async function helmTemplate(chartDir: string, values: Record<string, unkn
   return objects;
 }
 
-/** `helm lint` of `chartDir` with `values`. Resolves with the verdict; rejects only if helm cannot run. */
+/**
+ * `helm lint` of `chartDir` with `values`, then a `helm template` with the same values. Resolves
+ * with the verdict; rejects only if helm cannot run.
+ *
+ * The render is needed because Helm 3's lint mode turns a template's `fail` into an INFO log line
+ * and passes: checks a schema cannot express (the weights summing to 100, ascending stepWeights)
+ * would otherwise pass lint and only stop `helm install`.
+ */
 export async function helmLint(chartDir: string, values: Record<string, unknown>, options: HelmLintOptions = {}): Promise<HelmLintResult> {
   const env = options.env ?? process.env;
   const helm = requireHelm(env);
@@ -135,10 +142,9 @@ export async function helmLint(chartDir: string, values: Record<string, unknown>
   const result = await withValuesFile(values, (file) =>
     runCommand(helm, [...args, '--values', file], { env, signal: options.signal, timeoutMs: options.timeoutMs ?? 60_000 }),
   );
-  const output = `${result.stdout}${result.stderr}`;
   const errors: string[] = [];
   let inError = false;
-  for (const raw of output.split('\n')) {
+  for (const raw of `${result.stdout}${result.stderr}`.split('\n')) {
     const line = raw.trim();
     if (line.startsWith('[ERROR]')) {
       inError = true;
@@ -149,5 +155,18 @@ export async function helmLint(chartDir: string, values: Record<string, unknown>
       errors.push(line);
     }
   }
-  return { ok: result.code === 0, errors: [...new Set(errors)], output };
+  let ok = result.code === 0;
+  let output = `${result.stdout}${result.stderr}`;
+  if (ok) {
+    try {
+      await helmTemplate(chartDir, values, { env, signal: options.signal, timeoutMs: options.timeoutMs, namespace: options.namespace ?? 'default', releaseName: 'lint' });
+    } catch (err) {
+      if (options.signal?.aborted || !(err instanceof PlatformError)) throw err;
+      ok = false;
+      const rendered = `[ERROR] templates/: ${err.message.replace(/^helm template [^:]*: /, '')}`;
+      errors.push(rendered);
+      output += `${rendered}\n`;
+    }
+  }
+  return { ok, errors: [...new Set(errors)], output };
 }

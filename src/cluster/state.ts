@@ -40,6 +40,12 @@ export interface ClusterState {
   error?: string;
   /** The process that owns the cluster (the detached supervisor, or a test / fidelity run). */
   ownerPid: number;
+  /**
+   * 'supervisor': the detached process of `cluster:up`, which `cluster:down` asks to stop (SIGTERM);
+   * 'embedded': a test or fidelity run, whose owner `cluster:down` leaves alone (only the cluster's
+   * own processes are stopped).
+   */
+  ownerKind: 'supervisor' | 'embedded';
   startedAt: string;
   /** Wall milliseconds from start to ready. */
   startupMs?: number;

@@ -1,0 +1,334 @@
+import path from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import createDebug from 'debug';
+import type { Clock } from '../../common/clock.ts';
+import { PlatformError } from '../../common/errors.ts';
+import type { Random } from '../../common/random.ts';
+import { requireHelm } from '../../cluster/helm.ts';
+import { kubeRequest, resourcePath } from '../../cluster/kube-rest.ts';
+import { ListWatch, type ListResult, type ObjectMeta } from '../../cluster/list-watch.ts';
+import { runCommand } from '../../cluster/preflight.ts';
+import type { MetricsSource } from '../../metrics/types.ts';
+import type { Arm, EnvironmentFault, ReleaseSettings, Scenario } from '../../scenario/schema.ts';
+import { Marks } from '../../timeline/compute.ts';
+import type { ArmSession, Platform, RunLabels, TimelineSink } from '../types.ts';
+import { redact, secretsOf } from './kubeconfig.ts';
+import { PrometheusMetrics } from './prometheus.ts';
+
+const debug = createDebug('canary-mttr:kube');
+
+export const KUBE_SERVICE = 'sms-checker';
+const CHARTS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../faulty-app/charts');
+
+export interface KubePlatformOptions {
+  kubeConfig: KubeConfig;
+  /** The kubeconfig file, passed to helm. */
+  kubeconfigPath?: string;
+  /** Prometheus HTTP API base URL the harness can reach. */
+  prometheusUrl: string;
+  /** Where the load goes for a namespace's apex service; re-asked after each install. */
+  serviceUrl: (namespace: string, service: string) => string | undefined;
+  experiment: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+interface Canary extends ObjectMeta {
+  status?: { phase?: string; failedChecks?: number; canaryWeight?: number; lastTransitionTime?: string };
+}
+interface KubeEvent extends ObjectMeta {
+  message?: string;
+  reason?: string;
+  type?: string;
+  count?: number;
+  involvedObject?: { kind?: string; name?: string };
+  lastTimestamp?: string;
+  eventTime?: string;
+}
+interface VirtualService extends ObjectMeta {
+  spec?: { http?: Array<{ route?: Array<{ destination?: { host?: string; subset?: string }; weight?: number }> }> };
+}
+
+function buildValues(release: ReleaseSettings, which: 'stable' | 'release') {
+  const stable = which === 'stable';
+  return {
+    image: { repository: 'faulty-app', tag: stable ? release.stableVersion : release.version },
+    version: stable ? release.stableVersion : release.version,
+    fault: stable
+      ? { mode: 'none', errorRate: 1, latencyMs: 0, onsetS: 0 }
+      : { mode: release.fault, errorRate: release.errorRate, latencyMs: release.latencyMs, onsetS: release.onsetS },
+  };
+}
+
+/** A label value: lowercase alphanumerics and dashes, at most 63 characters. */
+const labelValue = (s: string) => s.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 63) || 'x';
+
+/**
+ * The experiment on a real cluster (DESIGN §8): real Helm releases, the real Flagger Canary, the
+ * cluster's Prometheus; timestamps from watches on the Canary, its Events and the VirtualService.
+ * The cluster runs in real time, so the experiment's time scale must be 1.
+ */
+export class KubePlatform implements Platform {
+  readonly name = 'kube' as const;
+  private readonly sessions = new Set<KubeArmSession>();
+  constructor(private readonly options: KubePlatformOptions) {}
+
+  async open(arm: Arm, scenario: Scenario, options: { clock: Clock; seed: number; experiment: string }): Promise<ArmSession> {
+    if (options.clock.timeScale !== 1) {
+      throw new PlatformError(`kube: time scale ${options.clock.timeScale}× is not possible on a cluster (Flagger runs in real time); use --time-scale 1`);
+    }
+    const namespace = labelValue(`canary-mttr-${arm}`);
+    const session = new KubeArmSession(arm, scenario, namespace, options.clock, this.options);
+    await session.prepare();
+    this.sessions.add(session);
+    return session;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const s of this.sessions) await s[Symbol.asyncDispose]().catch((err) => debug('close: %O', err));
+  }
+}
+
+class KubeArmSession implements ArmSession {
+  readonly service = KUBE_SERVICE;
+  readonly metrics: MetricsSource;
+  private timeline: TimelineSink = () => undefined;
+  private readonly abort = new AbortController();
+  private watches: Array<ListWatch<ObjectMeta>> = [];
+  private lastStatus = '';
+  private readonly eventCounts = new Map<string, number>();
+  private lastCanaryWeight: number | undefined;
+  private stableRevision: number | undefined;
+  private labels: RunLabels = { experiment: 'adhoc', run: '0' };
+
+  constructor(
+    readonly arm: Arm,
+    private readonly scenario: Scenario,
+    readonly namespace: string,
+    private readonly clock: Clock,
+    private readonly options: KubePlatformOptions,
+  ) {
+    this.metrics = new PrometheusMetrics(options.prometheusUrl);
+  }
+
+  get serviceUrl(): string {
+    const base = this.options.serviceUrl(this.namespace, KUBE_SERVICE);
+    if (!base) throw new PlatformError(`kube: no address for service ${KUBE_SERVICE}.${this.namespace}; is the mesh (or its port-forward) up?`);
+    return `${base.replace(/\/$/, '')}/sms`;
+  }
+
+  describe(): Record<string, string> {
+    return { platform: 'kube', context: this.options.kubeConfig.getCurrentContext(), mesh: 'Istio VirtualService', metrics: `Prometheus ${this.options.prometheusUrl}` };
+  }
+
+  private get kc(): KubeConfig {
+    return this.options.kubeConfig;
+  }
+
+  private fail(what: string, err: unknown): never {
+    const message = redact((err as Error)?.message ?? String(err), secretsOf(this.kc));
+    throw new PlatformError(`kube: ${what}: ${message.split('\n')[0]}`);
+  }
+
+  /** Creates the labelled namespace and starts the watches that write the timeline. */
+  async prepare(): Promise<void> {
+    try {
+      await kubeRequest(this.kc, {
+        method: 'POST',
+        path: '/api/v1/namespaces',
+        body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: this.namespace, labels: { 'canary-mttr/experiment': labelValue(this.options.experiment) } } },
+      });
+    } catch (err) {
+      if (!/409|AlreadyExists|already exists/i.test(String((err as Error).message))) this.fail(`cannot create namespace ${this.namespace}`, err);
+    }
+    const signal = this.abort.signal;
+    const list = <T>(p: string, fieldSelector?: string) => () =>
+      kubeRequest<ListResult<T>>(this.kc, { method: 'GET', path: fieldSelector ? `${p}?fieldSelector=${encodeURIComponent(fieldSelector)}` : p });
+    const vsPath = resourcePath('networking.istio.io/v1', 'virtualservices', this.namespace);
+    const vs = new ListWatch<VirtualService>({
+      kubeConfig: this.kc, path: vsPath, list: list<VirtualService>(vsPath), signal, label: `${this.namespace}/virtualservices`,
+      onChange: (type, o) => this.onVirtualService(type, o),
+    });
+    this.watches.push(vs as ListWatch<ObjectMeta>);
+    if (this.arm === 'flagger') {
+      const canaryPath = resourcePath('flagger.app/v1beta1', 'canaries', this.namespace);
+      const eventsPath = `/api/v1/namespaces/${this.namespace}/events`;
+      this.watches.push(
+        new ListWatch<Canary>({
+          kubeConfig: this.kc, path: canaryPath, list: list<Canary>(canaryPath), signal, label: `${this.namespace}/canaries`,
+          onChange: (type, o) => this.onCanary(type, o),
+        }) as ListWatch<ObjectMeta>,
+        new ListWatch<KubeEvent>({
+          kubeConfig: this.kc, path: eventsPath, fieldSelector: 'involvedObject.kind=Canary', list: list<KubeEvent>(eventsPath, 'involvedObject.kind=Canary'),
+          signal, label: `${this.namespace}/events`, onChange: (type, o) => this.onEvent(type, o),
+        }) as ListWatch<ObjectMeta>,
+      );
+    }
+    await Promise.all(this.watches.map((w) => w.start()));
+  }
+
+  /** Each phase change once, however often a re-list after a dropped watch reports it. */
+  private onCanary(type: string, canary: Canary): void {
+    if (type === 'DELETED' || canary.metadata?.name !== KUBE_SERVICE) return;
+    const s = canary.status ?? {};
+    const key = `${s.phase}/${s.failedChecks ?? 0}/${s.canaryWeight ?? 0}`;
+    if (key === this.lastStatus) return;
+    this.lastStatus = key;
+    this.timeline({
+      atMs: this.clock.now(),
+      kind: Marks.flaggerEvent,
+      detail: `status: phase ${s.phase} failedChecks ${s.failedChecks ?? 0} canaryWeight ${s.canaryWeight ?? 0}`,
+      phase: s.phase,
+      failedChecks: s.failedChecks ?? 0,
+      canaryWeight: s.canaryWeight ?? 0,
+      objectTime: s.lastTransitionTime,
+    });
+  }
+
+  /** Flagger's events; an aggregated repeat (count + 1) is a new occurrence. */
+  private onEvent(type: string, event: KubeEvent): void {
+    if (type === 'DELETED' || event.involvedObject?.name !== KUBE_SERVICE) return;
+    const uid = event.metadata?.uid ?? `${event.metadata?.name}`;
+    const count = event.count ?? 1;
+    const seen = this.eventCounts.get(uid) ?? 0;
+    if (count <= seen) return;
+    this.eventCounts.set(uid, count);
+    this.timeline({ atMs: this.clock.now(), kind: Marks.flaggerEvent, detail: event.message ?? '', objectTime: event.lastTimestamp ?? event.eventTime });
+  }
+
+  private onVirtualService(type: string, vs: VirtualService): void {
+    if (type === 'DELETED' || vs.metadata?.name !== KUBE_SERVICE) return;
+    const routes = vs.spec?.http?.[0]?.route ?? [];
+    const isCanary = (r: (typeof routes)[number]) => r.destination?.subset === 'canary' || (r.destination?.host ?? '').endsWith('-canary');
+    const canary = routes.filter(isCanary).reduce((sum, r) => sum + (r.weight ?? 0), 0);
+    if (canary === this.lastCanaryWeight) return;
+    this.lastCanaryWeight = canary;
+    this.timeline({
+      atMs: this.clock.now(),
+      kind: Marks.routes,
+      detail: routes.map((r) => `${r.destination?.subset ?? r.destination?.host}=${r.weight ?? 0}`).join(' '),
+      canaryWeight: canary,
+    });
+  }
+
+  private async helm(args: string[], signal: AbortSignal, timeoutMs = 300_000): Promise<string> {
+    const helm = requireHelm(this.options.env);
+    const common = ['--namespace', this.namespace, '--kube-context', this.kc.getCurrentContext()];
+    if (this.options.kubeconfigPath) common.push('--kubeconfig', this.options.kubeconfigPath);
+    const result = await runCommand(helm, [...args, ...common], { env: this.options.env, signal, timeoutMs });
+    if (result.code !== 0) {
+      throw new PlatformError(`kube: helm ${args[0]} failed: ${redact(result.stderr.trim().split('\n').pop() ?? '', secretsOf(this.kc))}`);
+    }
+    return result.stdout;
+  }
+
+  private async upgrade(values: Record<string, unknown>, signal: AbortSignal): Promise<void> {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'canary-mttr-values-'));
+    try {
+      const file = path.join(dir, 'values.json');
+      await writeFile(file, JSON.stringify({ experiment: labelValue(this.labels.experiment), run: labelValue(this.labels.run), ...values }));
+      const chart = path.join(CHARTS, this.arm === 'flagger' ? 'flagger' : 'manual');
+      await this.helm(['upgrade', '--install', KUBE_SERVICE, chart, '-f', file, '--wait', '--timeout', '5m0s'], signal);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  private flaggerValues(which: 'stable' | 'release') {
+    const f = this.scenario.flagger;
+    return {
+      ...buildValues(this.scenario.release, which),
+      progressDeadlineSeconds: Math.round(f.progressDeadlineS),
+      analysis: {
+        interval: `${f.interval / 1000}s`,
+        threshold: f.threshold,
+        maxWeight: f.maxWeight,
+        stepWeight: f.stepWeights ? 0 : f.stepWeight,
+        stepWeights: f.stepWeights ?? [],
+        metrics: {
+          requestSuccessRate: f.requestSuccessRate ? { enabled: true, min: f.requestSuccessRate.min, interval: `${f.requestSuccessRate.interval / 1000}s` } : { enabled: false },
+          requestDuration: f.requestDuration ? { enabled: true, max: f.requestDuration.max, interval: `${f.requestDuration.interval / 1000}s` } : { enabled: false },
+        },
+      },
+      smokeTest: { enabled: f.smokeTest },
+    };
+  }
+
+  private manualValues(canary: 'none' | 'release') {
+    const w = canary === 'none' ? 0 : this.scenario.manual.canaryWeight;
+    const stable = buildValues(this.scenario.release, 'stable');
+    const released = buildValues(this.scenario.release, 'release');
+    return {
+      stable: { image: stable.image, version: stable.version, fault: stable.fault },
+      canary: { image: released.image, version: released.version, fault: released.fault },
+      trafficManagement: { weights: { stable: 100 - w, canary: w } },
+    };
+  }
+
+  async restore(run: RunLabels, timeline: TimelineSink, _random: Random, signal: AbortSignal): Promise<void> {
+    this.timeline = timeline;
+    this.labels = run;
+    if (this.arm === 'manual') {
+      await this.upgrade(this.manualValues('none'), signal);
+      this.stableRevision = await this.currentRevision(signal);
+      return;
+    }
+    await this.upgrade(this.flaggerValues('stable'), signal);
+    // A target reverted to the stable build is a new revision for Flagger: wait until it has run
+    // through (Succeeded) or the Canary is freshly Initialized, with the canary scaled down.
+    await this.waitFor(async () => {
+      const c = await kubeRequest<Canary>(this.kc, { method: 'GET', path: resourcePath('flagger.app/v1beta1', 'canaries', this.namespace, KUBE_SERVICE) }).catch(() => undefined);
+      const phase = c?.status?.phase;
+      return phase === 'Initialized' || phase === 'Succeeded';
+    }, 15 * 60_000, signal, 'the Canary to settle (Initialized or Succeeded)');
+  }
+
+  private async currentRevision(signal: AbortSignal): Promise<number> {
+    const out = await this.helm(['history', KUBE_SERVICE, '--max', '1', '-o', 'json'], signal, 60_000);
+    const history = JSON.parse(out) as Array<{ revision: number }>;
+    return history[history.length - 1]?.revision ?? 1;
+  }
+
+  private async waitFor(check: () => Promise<boolean>, timeoutMs: number, signal: AbortSignal, what: string): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!(await check())) {
+      signal.throwIfAborted();
+      if (Date.now() > end) throw new PlatformError(`kube: timed out after ${timeoutMs / 1000} s waiting for ${what} in ${this.namespace}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  /** Manual: helm upgrade with the canary build at its weight. Flagger: the new build only. */
+  async release(signal: AbortSignal): Promise<void> {
+    if (this.arm === 'manual') await this.upgrade(this.manualValues('release'), signal);
+    else await this.upgrade(this.flaggerValues('release'), signal);
+  }
+
+  /** Manual: a real `helm rollback` to the stable revision. */
+  async rollback(signal: AbortSignal): Promise<void> {
+    const args = ['rollback', KUBE_SERVICE];
+    if (this.stableRevision !== undefined) args.push(String(this.stableRevision));
+    await this.helm([...args, '--wait', '--timeout', '5m0s'], signal);
+    this.timeline({ atMs: this.clock.now(), kind: Marks.rollbackDone, detail: 'helm rollback done' });
+  }
+
+  instructions(): string {
+    const ctx = this.kc.getCurrentContext();
+    return (
+      `Released ${this.scenario.release.version} as a canary at ${this.scenario.manual.canaryWeight}% of ${KUBE_SERVICE}.${this.namespace}.\n` +
+      `Watch the "canary-mttr" Grafana dashboard (error rate and canary weight). To roll back, run:\n` +
+      `  helm rollback ${KUBE_SERVICE} ${this.stableRevision ?? ''} --namespace ${this.namespace} --kube-context ${ctx}\n` +
+      'or type "rollback" here.'
+    );
+  }
+
+  async injectEnvironmentFault(fault: EnvironmentFault): Promise<void> {
+    throw new PlatformError(`kube: environment fault ${fault.fault} is only available on the local platform`);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.abort.abort(new Error('session closed'));
+    await Promise.all(this.watches.map((w) => w.done().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,61 @@
+import { PlatformError } from '../../common/errors.ts';
+import type { MetricsSource, ServiceQuery, WorkloadQuery } from '../../metrics/types.ts';
+
+const range = (ms: number) => `${Math.max(1, Math.round(ms / 1000))}s`;
+
+/**
+ * The same queries through Prometheus's HTTP API: Flagger's built-in Istio checks (DESIGN §5)
+ * and the service dashboard's error rate (reporter="source": what clients saw).
+ */
+export class PrometheusMetrics implements MetricsSource {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly timeoutMs = 5_000,
+  ) {}
+
+  async query(promql: string): Promise<number | undefined> {
+    const url = `${this.baseUrl.replace(/\/$/, '')}/api/v1/query?query=${encodeURIComponent(promql)}`;
+    let body: { status?: string; error?: string; data?: { result?: Array<{ value?: [number, string] }> } };
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
+      body = (await res.json()) as typeof body;
+    } catch (err) {
+      throw new PlatformError(`prometheus: query failed at ${this.baseUrl}: ${(err as Error).message}`);
+    }
+    if (body.status !== 'success') throw new PlatformError(`prometheus: ${body.error ?? 'query failed'}`);
+    const value = body.data?.result?.[0]?.value?.[1];
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    return Number.isNaN(n) ? undefined : n;
+  }
+
+  static successRateQuery(q: WorkloadQuery): string {
+    const sel = `reporter="destination",destination_workload_namespace="${q.namespace}",destination_workload=~"${q.workload}"`;
+    return (
+      `sum(rate(istio_requests_total{${sel},response_code!~"5.*"}[${range(q.windowMs)}])) / ` +
+      `sum(rate(istio_requests_total{${sel}}[${range(q.windowMs)}])) * 100`
+    );
+  }
+
+  static durationQuery(q: WorkloadQuery): string {
+    const sel = `reporter="destination",destination_workload_namespace="${q.namespace}",destination_workload=~"${q.workload}"`;
+    return `histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{${sel}}[${range(q.windowMs)}])) by (le))`;
+  }
+
+  static errorRateQuery(q: ServiceQuery): string {
+    const sel = `reporter="source",destination_workload_namespace="${q.namespace}",destination_service=~"${q.service}.*"`;
+    return `sum(rate(istio_requests_total{${sel},response_code=~"5.*"}[${range(q.windowMs)}])) / sum(rate(istio_requests_total{${sel}}[${range(q.windowMs)}]))`;
+  }
+
+  requestSuccessRate(q: WorkloadQuery): Promise<number | undefined> {
+    return this.query(PrometheusMetrics.successRateQuery(q));
+  }
+
+  requestDurationP99(q: WorkloadQuery): Promise<number | undefined> {
+    return this.query(PrometheusMetrics.durationQuery(q));
+  }
+
+  serviceErrorRate(q: ServiceQuery): Promise<number | undefined> {
+    return this.query(PrometheusMetrics.errorRateQuery(q));
+  }
+}
