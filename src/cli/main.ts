@@ -1,4 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +9,7 @@ import { JOURNAL_FILE, readJournal, truncateTornTail } from '../experiment/journ
 import { planRuns } from '../experiment/plan.ts';
 import { reapLeftovers } from '../platform/pid-file.ts';
 import { runExperiment } from '../experiment/runner.ts';
+import { kubeRequest } from '../cluster/kube-rest.ts';
 import { defaultStateDir, readState } from '../cluster/state.ts';
 import { KubePlatform } from '../platform/kube/kube-platform.ts';
 import { loadKubeConfig, probeCluster } from '../platform/kube/kubeconfig.ts';
@@ -178,7 +180,31 @@ function compareCommand(argv: string[], io: Io, logger: Logger): number {
   return 0;
 }
 
-const COMMANDS = 'experiment, report, compare';
+/**
+ * Removes what crashed runs left behind: app processes listed in pid files of dead harnesses, and,
+ * with a kubeconfig, every namespace labelled canary-mttr/experiment on the cluster.
+ */
+async function cleanupCommand(argv: string[], io: Io, logger: Logger): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { kubeconfig: { type: 'string' }, context: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (values.help) {
+    io.stdout.write('Usage: npm run cleanup -- [--kubeconfig FILE] [--context NAME]\n\nRemoves leftover app processes of crashed runs and, given a cluster, every namespace labelled canary-mttr/experiment.\n');
+    return 0;
+  }
+  const leftovers = reapLeftovers();
+  const killed = leftovers.reduce((n, l) => n + l.killed.length, 0);
+  logger.info(`Local: removed ${killed} leftover process(es)${killed ? `: ${leftovers.flatMap((l) => l.killed.map((k) => `${k.label} pid ${k.pid}`)).join(', ')}` : ''}`);
+  if (values.kubeconfig === undefined && values.context === undefined && process.env.KUBECONFIG === undefined) return 0;
+  const kc = loadKubeConfig({ kubeconfig: values.kubeconfig as string | undefined, context: values.context as string | undefined });
+  await probeCluster(kc);
+  const list = await kubeRequest<{ items: Array<{ metadata: { name: string } }> }>(kc, { method: 'GET', path: '/api/v1/namespaces?labelSelector=canary-mttr%2Fexperiment' });
+  for (const ns of list.items) {
+    await kubeRequest(kc, { method: 'DELETE', path: `/api/v1/namespaces/${ns.metadata.name}` });
+  }
+  logger.info(`Cluster "${kc.getCurrentContext()}": deleted ${list.items.length} namespace(s)${list.items.length ? `: ${list.items.map((n) => n.metadata.name).join(', ')}` : ''}`);
+  return 0;
+}
+
+const COMMANDS = 'experiment, report, compare, cleanup';
 
 /** Runs one command; known errors become one line on stderr and an exit code. */
 export async function main(argv: string[], io: Io, signal: AbortSignal): Promise<number> {
@@ -192,6 +218,8 @@ export async function main(argv: string[], io: Io, signal: AbortSignal): Promise
         return reportCommand(rest, io, logger);
       case 'compare':
         return compareCommand(rest, io, logger);
+      case 'cleanup':
+        return await cleanupCommand(rest, io, logger);
       default:
         throw new UsageError(`${command === undefined ? 'no command' : `"${command}" is not a command`}; use one of ${COMMANDS}`);
     }
