@@ -140,9 +140,11 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
     if (!signal.aborted) throw err;
     interrupted = true;
   } finally {
-    if (existsSync(path.join(outDir, 'journal.jsonl'))) {
-      const written = writeReport(outDir);
-      logger.info(`Report: ${displayPath(path.join(outDir, 'report.md'), io.cwd)} (${written.runs} runs; runs.csv, summary.json beside it)`);
+    if (existsSync(path.join(outDir, 'journal.jsonl')) && readJournal(path.join(outDir, 'journal.jsonl')).runs.length > 0) {
+      const written = await writeReport(outDir);
+      logger.info(
+        `Report: ${displayPath(path.join(outDir, 'report.html'), io.cwd)} and report.md (${written.runs} runs; runs.csv, summary.json and charts/ beside them)`,
+      );
     }
   }
   if (interrupted) {
@@ -152,7 +154,7 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
   return 0;
 }
 
-function reportCommand(argv: string[], io: Io, logger: Logger): number {
+async function reportCommand(argv: string[], io: Io, logger: Logger): Promise<number> {
   const args = parseReportArgs(argv);
   if (args.help) {
     io.stdout.write(`${REPORT_HELP}\n`);
@@ -160,13 +162,13 @@ function reportCommand(argv: string[], io: Io, logger: Logger): number {
   }
   if (!args.dir) throw new UsageError('report: name the report folder, e.g. npm run report -- reports/quick-20261126-070000Z');
   const dir = path.resolve(io.cwd, args.dir);
-  const written = writeReport(dir);
+  const written = await writeReport(dir);
   for (const problem of written.problems) logger.warn(problem);
-  logger.info(`Report: ${displayPath(path.join(dir, 'report.md'), io.cwd)} (${written.runs} runs)`);
+  logger.info(`Report: ${displayPath(path.join(dir, 'report.html'), io.cwd)} and report.md (${written.runs} runs)`);
   return 0;
 }
 
-function compareCommand(argv: string[], io: Io, logger: Logger): number {
+async function compareCommand(argv: string[], io: Io, logger: Logger): Promise<number> {
   const args = parseCompareArgs(argv);
   if (args.help) {
     io.stdout.write(`${COMPARE_HELP}\n`);
@@ -174,7 +176,7 @@ function compareCommand(argv: string[], io: Io, logger: Logger): number {
   }
   const [a, b] = args.dirs.map((d) => path.resolve(io.cwd, d)) as [string, string];
   const out = path.resolve(io.cwd, args.out ?? path.join(PROJECT_ROOT, 'reports', `compare-${path.basename(a)}-vs-${path.basename(b)}`));
-  const written = writeComparison(a, b, out);
+  const written = await writeComparison(a, b, out);
   for (const problem of written.model.problems) logger.warn(problem);
   logger.info(`Comparison: ${written.files.map((f) => displayPath(f, io.cwd)).join(', ')}`);
   return 0;
@@ -215,9 +217,9 @@ export async function main(argv: string[], io: Io, signal: AbortSignal): Promise
       case 'experiment':
         return await experimentCommand(rest, io, logger, signal);
       case 'report':
-        return reportCommand(rest, io, logger);
+        return await reportCommand(rest, io, logger);
       case 'compare':
-        return compareCommand(rest, io, logger);
+        return await compareCommand(rest, io, logger);
       case 'cleanup':
         return await cleanupCommand(rest, io, logger);
       default:

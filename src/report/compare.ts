@@ -5,7 +5,10 @@ import { JOURNAL_FILE, readJournal, type ExperimentHeader } from '../experiment/
 import { displayPath } from '../scenario/load-files.ts';
 import { compareArms, describe } from '../stats/index.ts';
 import { bootstrapSeed, fmt, groupCells, runRowsFromCsv, type RunRow } from './build-model.ts';
+import type { TopLevelSpec } from 'vega-lite';
+import { renderHtml } from './html.ts';
 import { renderMarkdown } from './markdown.ts';
+import { writeCharts } from './render-chart.ts';
 import type { ReportModel, ReportTable } from './model.ts';
 import { runsCsvRows } from './runs-csv.ts';
 
@@ -121,7 +124,47 @@ export function buildComparisonModel(a: LoadedReport, b: LoadedReport): ReportMo
   };
 }
 
-export function writeComparison(dirA: string, dirB: string, outDir: string): { files: string[]; model: ReportModel } {
+/** MTTR of both reports overlaid: per scenario, a box and the runs of each arm in A and in B. */
+export function overlaySpec(a: LoadedReport, b: LoadedReport): TopLevelSpec {
+  const values = [
+    ...a.rows.map((r) => ({ ...r, report: 'A' })),
+    ...b.rows.map((r) => ({ ...r, report: 'B' })),
+  ].flatMap((r) => {
+    const seconds = r.mttrS ?? r.censoredAtS;
+    if (seconds === undefined) return [];
+    return [{ report: r.report, arm: r.arm, group: `${r.arm} · ${r.report}`, scenario: r.sweep ? `${r.scenario} (${r.sweep})` : r.scenario, seconds, status: r.mttrS === undefined ? 'censored' : 'recovered' }];
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'MTTR, report A against report B', subtitle: 'boxes over recovered runs; every run a point; hollow = censored at its censoring time' },
+    data: { values },
+    facet: { row: { field: 'scenario', type: 'nominal', title: null } },
+    spec: {
+      width: 520,
+      height: { step: 26 },
+      encoding: {
+        y: { field: 'group', type: 'nominal', title: null, sort: ['manual · A', 'manual · B', 'flagger · A', 'flagger · B'] },
+        x: { field: 'seconds', type: 'quantitative', title: 'MTTR = recover − impact (scenario s)' },
+      },
+      layer: [
+        { transform: [{ filter: "datum.status === 'recovered'" }], mark: { type: 'boxplot', extent: 'min-max', opacity: 0.35 }, encoding: { color: { field: 'report', type: 'nominal', title: 'report' } } },
+        {
+          transform: [{ filter: "datum.status === 'recovered'" }],
+          mark: { type: 'point', size: 40, filled: true, shape: 'circle' },
+          encoding: { color: { field: 'report', type: 'nominal', title: 'report' } },
+        },
+        {
+          transform: [{ filter: "datum.status === 'censored'" }],
+          mark: { type: 'point', size: 60, filled: false, shape: 'triangle-right', strokeWidth: 1.5 },
+          encoding: { color: { field: 'report', type: 'nominal', title: 'report' } },
+        },
+      ],
+    },
+    resolve: { scale: { x: 'shared', y: 'independent' } },
+  } as TopLevelSpec;
+}
+
+export async function writeComparison(dirA: string, dirB: string, outDir: string): Promise<{ files: string[]; model: ReportModel }> {
   const a = loadReport(dirA);
   const b = loadReport(dirB);
   const model = buildComparisonModel(a, b);
@@ -129,7 +172,10 @@ export function writeComparison(dirA: string, dirB: string, outDir: string): { f
     throw new ReportError(`${displayPath(dirA)} and ${displayPath(dirB)} share no scenario and arm; nothing to compare`);
   }
   mkdirSync(outDir, { recursive: true });
+  const charts = await writeCharts(outDir, [{ id: 'mttr-overlay', title: 'MTTR, A against B', spec: overlaySpec(a, b) }]);
   const md = path.join(outDir, 'compare.md');
-  writeFileSync(md, renderMarkdown(model));
-  return { files: [md], model };
+  writeFileSync(md, renderMarkdown(model, charts));
+  const html = path.join(outDir, 'compare.html');
+  writeFileSync(html, renderHtml(model, charts));
+  return { files: [md, html], model };
 }

@@ -81,11 +81,20 @@ class Ids {
   }
 }
 
+/**
+ * A narrow numeric column may wrap "179.8 [161.6–198.0]" between estimate and interval, never
+ * inside the interval (browsers break after an en dash).
+ */
+function numericCell(text: string, numeric: boolean): string {
+  const escaped = escapeHtml(text);
+  return numeric ? escaped.replace(/\[[^\]]*\]/g, (group) => `<span class="nw">${group}</span>`) : escaped;
+}
+
 function renderTable(table: ReportTable, ids: Ids, showTitle: boolean): string {
   const id = ids.take(`t-${table.id}`);
   const cls = (i: number) => (table.align?.[i] === 'r' ? ' class="num"' : '');
   const head = table.columns.map((c, i) => `<th scope="col"${cls(i)}>${escapeHtml(c)}</th>`).join('');
-  const body = table.rows.map((row) => `<tr>${row.map((cell, i) => `<td${cls(i)}>${escapeHtml(cell)}</td>`).join('')}</tr>`).join('\n');
+  const body = table.rows.map((row) => `<tr>${row.map((cell, i) => `<td${cls(i)}>${numericCell(cell, table.align?.[i] === 'r')}</td>`).join('')}</tr>`).join('\n');
   return [
     `<div class="table-block" id="${id}">`,
     showTitle ? `<h3>${escapeHtml(table.title)}</h3>` : '',
@@ -146,7 +155,7 @@ function formatParameter(path: string, value: unknown): string {
     if (/Ms$/.test(path)) return `${value} ms`;
     return String(value);
   }
-  if (Array.isArray(value)) return value.map((v) => String(v)).join(', ');
+  if (Array.isArray(value)) return value.length === 0 ? 'none' : value.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))).join(', ');
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
 }
@@ -171,6 +180,7 @@ const GROUP_TITLES: Record<string, string> = {
   recovery: 'recovery and deadline',
   flagger: 'Flagger analysis',
   manual: 'manual canary and operator',
+  environmentFaults: 'environment faults',
 };
 
 function renderScenarios(model: ReportModel, id: string, ids: Ids): string {
@@ -193,8 +203,12 @@ function renderScenarios(model: ReportModel, id: string, ids: Ids): string {
   for (let start = 0; start < entries.length; start += 6) {
     const chunk = entries.slice(start, start + 6);
     const flat = chunk.map(({ s }) => new Map(flattenScenario(withoutNameAndDescription(s))));
-    const paths: string[] = [];
-    for (const m of flat) for (const p of m.keys()) if (!paths.includes(p)) paths.push(p);
+    // Union of the entries' fields, grouped by section: an alert operator's fields belong beside
+    // a dashboard operator's, not after every other section.
+    const seen: string[] = [];
+    for (const m of flat) for (const p of m.keys()) if (!seen.includes(p)) seen.push(p);
+    const groups = [...new Set(seen.map((p) => p.split('.')[0]!))];
+    const paths = groups.flatMap((g) => seen.filter((p) => p.split('.')[0] === g));
     const head = `<tr><th scope="col">parameter</th>${chunk.map(({ label }) => `<th scope="col" class="num">${escapeHtml(label)}</th>`).join('')}</tr>`;
     const rows: string[] = [
       `<tr><th scope="row">arms run</th>${chunk.map(({ i }) => `<td class="num">${escapeHtml(armsOf(i))}</td>`).join('')}</tr>`,
@@ -316,7 +330,7 @@ const CSS = `
 * { box-sizing: border-box; }
 html { -webkit-text-size-adjust: 100%; }
 body { margin: 0; color: var(--fg); background: #fff; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", Verdana, sans-serif; }
-main { max-width: 1240px; margin: 0 auto; padding: 24px 28px 48px; }
+main { max-width: 1320px; margin: 0 auto; padding: 24px 20px 48px; }
 h1 { font-size: 1.7em; margin: 0 0 .2em; line-height: 1.2; }
 h2 { font-size: 1.3em; margin: 2em 0 .6em; padding-bottom: .2em; border-bottom: 1px solid var(--line); }
 h3 { font-size: 1.05em; margin: 1.4em 0 .4em; }
@@ -332,12 +346,12 @@ nav.toc h2 { font-size: 1em; margin: 0 0 .3em; border: 0; padding: 0; }
 nav.toc ol { margin: 0; padding-left: 1.4em; columns: 2; column-gap: 2.5em; }
 nav.toc li { break-inside: avoid; }
 .table-wrap { overflow-x: auto; margin: .4em 0 1em; }
-table { border-collapse: collapse; font-size: .9em; font-variant-numeric: tabular-nums; }
-th, td { padding: .3em .6em; border-bottom: 1px solid var(--line); vertical-align: top; text-align: left; }
+table { border-collapse: collapse; font-size: .86em; font-variant-numeric: tabular-nums; }
+th, td { padding: .3em .5em; border-bottom: 1px solid var(--line); vertical-align: top; text-align: left; }
 thead th { background: var(--soft); border-bottom: 2px solid var(--line); font-weight: 600; }
 tbody tr:nth-child(even) > * { background: #fafafa; }
 th.num, td.num { text-align: right; }
-td.num, td code { white-space: nowrap; }
+.nw, td code { white-space: nowrap; }
 tbody th { font-weight: normal; }
 table.params tr.group th { background: var(--soft); font-weight: 600; padding-top: .5em; }
 table.params tr.differs td, table.params tr.differs th { background: var(--hl); }
@@ -357,6 +371,11 @@ footer { margin-top: 3em; padding-top: .8em; border-top: 1px solid var(--line); 
   h3 { break-after: avoid; }
   figure.chart, .table-block, tr { break-inside: avoid; }
   .table-wrap, .chart-svg { overflow: visible; }
+  /* A printed page cannot scroll: wide tables shrink, breaking inside words if they must. */
+  table { font-size: 7.5pt; width: 100%; }
+  th, td { padding: .15em .3em; }
+  thead th { overflow-wrap: anywhere; }
+  .nw, td code { white-space: normal; }
   a { color: inherit; text-decoration: none; }
   tbody tr:nth-child(even) > * { background: none; }
 }

@@ -1,3 +1,4 @@
+import type { TopLevelSpec } from 'vega-lite';
 import { describe } from '../stats/index.ts';
 import { fmt, type RunRow } from './build-model.ts';
 import type { ReportTable } from './model.ts';
@@ -100,4 +101,41 @@ export function catchesParagraphs(cells: readonly MatrixCell[], faulty: Readonly
     out.push(sentences.join(' '));
   }
   return out;
+}
+
+/**
+ * The matrix as a heatmap: fault × arm, colour = median failed requests (log scale), with the
+ * outcome counts written in each cell.
+ */
+export function matrixHeatmapSpec(cells: readonly MatrixCell[]): TopLevelSpec {
+  const values = cells.map((c) => ({
+    fault: c.scenario,
+    arm: c.arm,
+    failed: c.medianFailed ?? 0,
+    colour: (c.medianFailed ?? 0) + 1,
+    outcome: outcomeText(c).replace(/ \(n \d+\)$/, ''),
+    mttr: c.medianMttrS === undefined ? '' : `MTTR ${fmt(c.medianMttrS)} s`,
+  }));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'Fault × arm', subtitle: 'colour: median failed requests per run; text: outcomes and median MTTR' },
+    data: { values },
+    width: 260,
+    height: { step: 36 },
+    encoding: {
+      x: { field: 'arm', type: 'nominal', title: 'arm', sort: ['manual', 'flagger'], axis: { labelAngle: 0 } },
+      y: { field: 'fault', type: 'nominal', title: 'fault', sort: null },
+    },
+    layer: [
+      {
+        mark: { type: 'rect', stroke: 'white' },
+        encoding: {
+          color: { field: 'colour', type: 'quantitative', scale: { type: 'log', scheme: 'orangered' }, title: 'failed requests + 1' },
+          tooltip: [{ field: 'fault' }, { field: 'arm' }, { field: 'outcome' }, { field: 'failed', title: 'median failed requests' }],
+        },
+      },
+      { mark: { type: 'text', baseline: 'bottom', dy: -1, fontSize: 9 }, encoding: { text: { field: 'outcome' } } },
+      { mark: { type: 'text', baseline: 'top', dy: 1, fontSize: 9 }, encoding: { text: { field: 'mttr' } } },
+    ],
+  } as TopLevelSpec;
 }

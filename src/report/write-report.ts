@@ -3,9 +3,12 @@ import path from 'node:path';
 import { ReportError } from '../common/errors.ts';
 import { JOURNAL_FILE, readJournal } from '../experiment/journal.ts';
 import { displayPath } from '../scenario/load-files.ts';
-import { buildReportModel } from './build-model.ts';
+import { buildReportModel, runRowsFromCsv } from './build-model.ts';
 import { renderMarkdown } from './markdown.ts';
-import { renderRunsCsv } from './runs-csv.ts';
+import { renderHtml } from './html.ts';
+import { matrixCells, matrixHeatmapSpec } from './matrix.ts';
+import { reportChartSpecs, writeCharts } from './render-chart.ts';
+import { renderRunsCsv, runsCsvRows } from './runs-csv.ts';
 import { summarizeCells } from './summary.ts';
 
 export interface WrittenReport {
@@ -14,8 +17,11 @@ export interface WrittenReport {
   files: string[];
 }
 
-/** (Re)writes runs.csv, summary.json and report.md of a report folder from its journal. */
-export function writeReport(dir: string): WrittenReport {
+/**
+ * (Re)writes runs.csv, summary.json, report.md, report.html and charts/ of a report folder from
+ * its journal. A damaged journal line is named and skipped; the rest still renders.
+ */
+export async function writeReport(dir: string): Promise<WrittenReport> {
   const shown = displayPath(dir);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new ReportError(`${shown}: no such report folder; pass a folder written by npm run experiment`);
@@ -29,6 +35,9 @@ export function writeReport(dir: string): WrittenReport {
   if (!journal.header) {
     throw new ReportError(`${displayPath(journalFile)}: no experiment header line; the journal is empty or damaged`);
   }
+  if (journal.runs.length === 0) {
+    throw new ReportError(`${shown}: the journal holds no finished run yet; nothing to report`);
+  }
   const cells = summarizeCells(journal.runs);
   const model = buildReportModel(journal.header, journal.runs, problems);
   const files = ['runs.csv', 'summary.json', 'report.md'].map((f) => path.join(dir, f));
@@ -38,6 +47,13 @@ export function writeReport(dir: string): WrittenReport {
     files[1]!,
     `${JSON.stringify({ experiment: journal.header.name, platform: journal.header.platform, timeScale: journal.header.timeScale, seed: journal.header.seed, runs: journal.runs.length, planned: journal.header.plannedRuns.length, cells, tables, problems }, null, 2)}\n`,
   );
-  writeFileSync(files[2]!, renderMarkdown(model));
+  const specs = reportChartSpecs(dir, journal.header, journal.runs);
+  const matrix = model.sections.find((sec) => sec.id === 'fault-matrix');
+  if (matrix) specs.push({ id: 'fault-matrix', title: 'Fault × arm: failed requests and outcomes', spec: matrixHeatmapSpec(matrixCells(runRowsFromCsv(runsCsvRows(journal.header.name, journal.runs)))) });
+  const charts = await writeCharts(dir, specs);
+  writeFileSync(files[2]!, renderMarkdown(model, charts));
+  const html = path.join(dir, 'report.html');
+  writeFileSync(html, renderHtml(model, charts));
+  files.push(html, ...charts.map((c) => path.join(dir, c.svgPath)));
   return { runs: journal.runs.length, problems, files };
 }
