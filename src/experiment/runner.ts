@@ -305,7 +305,8 @@ function fmtS(value: number | undefined): string {
 
 export function progressLine(run: PlannedRun, entry: RunEntry, position: number, total: number): string {
   const m = entry.metrics;
-  const head = `[${String(position).padStart(String(total).length)}/${total}] ${run.scenario.name} ${run.arm.padEnd(7)} r${run.repetition}: ${m.outcome.padEnd(11)}`;
+  const cell = run.sweepLabel ? `${run.scenario.name} (${run.sweepLabel})` : run.scenario.name;
+  const head = `[${String(position).padStart(String(total).length)}/${total}] ${cell} ${run.arm.padEnd(7)} r${run.repetition}: ${m.outcome.padEnd(11)}`;
   if (m.outcome === 'aborted') return `${head} ${m.abortReason}`;
   return `${head} MTTR ${fmtS(m.mttrS)}  release→recover ${fmtS(m.ttrReleaseS)}  failed ${m.failedRequests}/${m.totalRequests}  (${(entry.wallMs / 1000).toFixed(1)} s wall)`;
 }
