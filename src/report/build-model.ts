@@ -311,6 +311,8 @@ export function buildReportModel(header: ExperimentHeader, runs: RunEntry[], pro
     `Platform **${header.platform}**, time scale **${header.timeScale}×** (durations are scenario seconds), seed ${header.seed}, started ${header.startedAt}. ` +
       `${runs.length} of ${header.plannedRuns.length} planned runs journaled.`,
   ];
+  const generators = [...new Set(runs.map((r) => r.load.generator))];
+  intro.push(`Load generator: ${generators.join(', ') || '—'} (open model, constant arrival rate; per-request records in requests/).`);
   if (header.description) intro.unshift(header.description.trim());
   sections.push({ id: 'summary', title: 'Runs per arm', paragraphs: intro, tables: [summaryTable(rows)] });
   const comparison = comparisonTables(rows, faulty);
