@@ -18,6 +18,7 @@ Options:
   --reps N            repetitions per arm and scenario, overrides the plan's
   --time-scale X      scenario seconds per wall second, overrides the plan's (1 = real time)
   --resume DIR        finish an interrupted experiment in its report folder (same plan and seed)
+  --load NAME         builtin (default on local), k6, or auto (k6 when installed; default on kube)
   -h, --help          this text
 
 Ctrl-C stops after cleaning up; runs already finished stay in the journal and the report.`;
@@ -54,6 +55,7 @@ export interface ExperimentArgs {
   context?: string;
   prometheusUrl?: string;
   serviceUrl?: string;
+  load?: string;
   help: boolean;
 }
 
@@ -94,10 +96,14 @@ export function parseExperimentArgs(argv: string[]): ExperimentArgs {
       context: { type: 'string' },
       'prometheus-url': { type: 'string' },
       'service-url': { type: 'string' },
+      load: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     false,
   );
+  if (values.load !== undefined && !['builtin', 'k6', 'auto'].includes(values.load as string)) {
+    throw new UsageError(`--load: "${values.load}" is not a load generator; use builtin, k6 or auto`);
+  }
   if (values.resume !== undefined) {
     const clash = ['experiment', 'out', 'seed', 'reps', 'time-scale'].find((k) => values[k] !== undefined);
     if (clash) throw new UsageError(`--resume: cannot be combined with --${clash}; a resumed experiment keeps the plan, folder and seed it started with`);
@@ -114,6 +120,7 @@ export function parseExperimentArgs(argv: string[]): ExperimentArgs {
     context: values.context as string | undefined,
     prometheusUrl: values['prometheus-url'] as string | undefined,
     serviceUrl: values['service-url'] as string | undefined,
+    load: values.load as string | undefined,
     help: values.help as boolean,
   };
 }

@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../common/logger.ts';
 import { JOURNAL_FILE, readJournal, truncateTornTail } from '../experiment/journal.ts';
 import { planRuns } from '../experiment/plan.ts';
 import { reapLeftovers } from '../platform/pid-file.ts';
-import { runExperiment } from '../experiment/runner.ts';
+import { runExperiment, type LoadChoice } from '../experiment/runner.ts';
 import { kubeRequest } from '../cluster/kube-rest.ts';
 import { defaultStateDir, readState } from '../cluster/state.ts';
 import { KubePlatform } from '../platform/kube/kube-platform.ts';
@@ -135,6 +135,7 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
     await runExperiment({
       loaded, plan, platform, outDir, timeScale, seed, logger, signal, stdin: io.stdin, stdout: io.stdout,
       done, resume: args.resume !== undefined, repetitions,
+      load: (args.load as LoadChoice | undefined) ?? (args.platform === 'kube' ? 'auto' : 'builtin'),
     });
   } catch (err) {
     if (!signal.aborted) throw err;

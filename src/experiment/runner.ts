@@ -6,7 +6,8 @@ import { ScaledClock, sleepWall } from '../common/clock.ts';
 import { HarnessError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { createRandom, deriveSeed } from '../common/random.ts';
-import { BuiltinLoadGenerator } from '../load/builtin-generator.ts';
+import { BuiltinLoadGenerator, type LoadGenerator, type LoadSummary, type StartedLoad } from '../load/builtin-generator.ts';
+import { K6LoadGenerator } from '../load/k6-generator.ts';
 import { isFailure, type RequestRecord } from '../load/types.ts';
 import { createOperator } from '../operator/create.ts';
 import type { OperatorResult } from '../operator/types.ts';
@@ -39,6 +40,32 @@ export interface RunnerOptions {
   resume?: boolean;
   /** The --reps override, recorded in the header for resume. */
   repetitions?: number;
+  /** Which load generator: built-in (default), k6, or auto (k6 when installed, else built-in). */
+  load?: LoadChoice;
+}
+
+export const LoadChoices = ['builtin', 'k6', 'auto'] as const;
+export type LoadChoice = (typeof LoadChoices)[number];
+
+interface ChosenLoad {
+  generator: LoadGenerator;
+  name: string;
+}
+
+/**
+ * Picks the load generator once per experiment. `auto` falls back to the built-in generator when
+ * k6 is not installed, and the name written into every run says so.
+ */
+async function chooseLoad(choice: LoadChoice, logger: Logger): Promise<ChosenLoad> {
+  if (choice === 'builtin') return { generator: new BuiltinLoadGenerator(), name: 'built-in' };
+  try {
+    const k6 = await K6LoadGenerator.create();
+    return { generator: k6, name: k6.describe() };
+  } catch (err) {
+    if (choice === 'k6') throw err;
+    logger.warn(`Load: k6 is not installed (${(err as Error).message.split(';')[0]}); using the built-in generator.`);
+    return { generator: new BuiltinLoadGenerator(), name: 'built-in (k6 not installed)' };
+  }
 }
 
 /** How often the run loop looks at the clock and the records, wall ms. */
@@ -73,6 +100,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
     appendJournal(journal, header);
   }
   const clock = new ScaledClock(options.timeScale);
+  const chosen = await chooseLoad(options.load ?? 'builtin', logger);
   const sessions = new Map<string, ArmSession>();
   const finished: RunEntry[] = [];
   const todo = plan.filter((p) => !options.done?.has(p.runId));
@@ -86,7 +114,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
         sessions.set(key, session);
       }
       const wallStart = performance.now();
-      const entry = await executeRun(run, session, clock, options);
+      const entry = await executeRun(run, session, clock, options, chosen);
       entry.wallMs = Math.round(performance.now() - wallStart);
       appendJournal(journal, entry);
       finished.push(entry);
@@ -105,7 +133,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
   return finished;
 }
 
-async function executeRun(run: PlannedRun, session: ArmSession, clock: ScaledClock, options: RunnerOptions): Promise<RunEntry> {
+async function executeRun(run: PlannedRun, session: ArmSession, clock: ScaledClock, options: RunnerOptions, chosen: ChosenLoad): Promise<RunEntry> {
   const { scenario } = run;
   const { signal } = options;
   const random = createRandom(run.seed);
@@ -151,13 +179,13 @@ async function executeRun(run: PlannedRun, session: ArmSession, clock: ScaledClo
     }
   };
   const runSignal = AbortSignal.any([signal, runAbort.signal]);
-  const load = new BuiltinLoadGenerator();
-  let started: ReturnType<BuiltinLoadGenerator['start']> | undefined;
+  const load = chosen.generator;
+  let started: StartedLoad | undefined;
   let operatorDone: Promise<OperatorResult> | undefined;
   const loadSummary = async () => {
     const s = await started!.stop();
     const { sendLag, ...rest } = s;
-    return { ...rest, sendLagP99WallMs: Math.round(sendLag.p99WallMs * 100) / 100, generator: 'built-in' };
+    return { ...pickLoadSummary(rest), sendLagP99WallMs: Math.round(sendLag.p99WallMs * 100) / 100, generator: chosen.name };
   };
   try {
     await session.restore({ experiment: options.loaded.experiment.name, run: run.runId }, mark, createRandom(deriveSeed(run.seed, 'restore')), runSignal);
@@ -175,6 +203,8 @@ async function executeRun(run: PlannedRun, session: ArmSession, clock: ScaledClo
       },
     });
 
+    // k6 takes up to a second to start its VUs: the warm-up counts from its first request.
+    if ('ready' in started) await Promise.race([(started as { ready: Promise<void> }).ready, clock.sleep(30_000, runSignal)]);
     // Warm-up: the baseline must be healthy before anything is released.
     const warmupMs = scenario.warmup.durationS * 1000;
     const plannedReleaseMs = clock.now() + warmupMs;
@@ -268,6 +298,12 @@ async function executeRun(run: PlannedRun, session: ArmSession, clock: ScaledClo
     if (started) await started.stop().catch(() => undefined);
     if (operatorDone) await operatorDone.catch(() => undefined);
   }
+}
+
+/** The LoadSummary fields a journal keeps (a generator may report more). */
+function pickLoadSummary(s: Omit<LoadSummary, 'sendLag'>): Omit<LoadSummary, 'sendLag'> {
+  const { scheduled, sent, completed, failed, timedOut, errored, dropped, recorded, maxInFlightSeen, achievedRps, scenarioDurationMs, wallDurationMs } = s;
+  return { scheduled, sent, completed, failed, timedOut, errored, dropped, recorded, maxInFlightSeen, achievedRps, scenarioDurationMs, wallDurationMs };
 }
 
 function emptyLoad(): RunEntry['load'] {

@@ -28,7 +28,7 @@ export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.P
   return { child, done, stdout: () => stdout };
 }
 
-export async function runCli(args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export async function runCli(args: string[], options: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   const { child, done } = startCli(args, options);
   child.stdin!.end();
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
