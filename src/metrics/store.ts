@@ -111,7 +111,10 @@ export class MetricsStore implements MetricsSource {
 
   async requestSuccessRate(query: WorkloadQuery): Promise<number | undefined> {
     const sum = this.sumWindow((s) => s.labels.reporter === 'destination' && s.labels.namespace === query.namespace && s.labels.workload === query.workload, query.windowMs);
-    if (sum.total === 0) return undefined;
+    // Flagger's query divides the rate of non-5xx answers by the rate of all answers. When every
+    // answer was a 5xx, Prometheus has no non-5xx series at all: the quotient is an empty vector,
+    // which Flagger reports as "no values found", not as 0%.
+    if (sum.total === 0 || sum.total === sum.errors) return undefined;
     return ((sum.total - sum.errors) / sum.total) * 100;
   }
 
