@@ -243,6 +243,7 @@ async function executeRun(run: PlannedRun, session: ArmSession, clock: ScaledClo
         releaseMs,
         signal: runAbort.signal,
         note: (atMs, kind, detail) => mark({ atMs, kind, detail }),
+        externalRollback: session.externalRollback?.(runAbort.signal),
         rollback: async () => {
           mark({ atMs: clock.now(), kind: Marks.rollbackIssued, detail: 'helm rollback' });
           await session.rollback(runSignal);

@@ -21,11 +21,18 @@ export class HumanOperator implements Operator {
   async watch(ctx: OperatorContext): Promise<OperatorResult> {
     this.output.write(`${this.instructions()}\nType "rollback" and Enter to roll back the canary.\n`);
     const lines = createInterface({ input: this.input, terminal: false });
+    let external = false;
     try {
       const typed = await new Promise<number | undefined>((resolve, reject) => {
         const onAbort = () => reject(ctx.signal.reason);
         if (ctx.signal.aborted) return onAbort();
         ctx.signal.addEventListener('abort', onAbort, { once: true });
+        // A person may also roll back outside the harness (helm rollback); the platform sees it.
+        void ctx.externalRollback?.then((atMs) => {
+          ctx.signal.removeEventListener('abort', onAbort);
+          external = true;
+          resolve(atMs);
+        });
         lines.on('line', (line) => {
           if (/^\s*(rollback|r)\s*$/i.test(line)) {
             ctx.signal.removeEventListener('abort', onAbort);
@@ -38,6 +45,10 @@ export class HumanOperator implements Operator {
         lines.once('close', () => undefined);
       });
       if (typed === undefined) return {};
+      if (external) {
+        ctx.note(typed, 'operator-rollback', 'rolled back outside the harness');
+        return { detectMs: typed, mitigateMs: typed };
+      }
       ctx.note(typed, 'operator-rollback', 'typed at the terminal');
       await ctx.rollback();
       return { detectMs: typed, mitigateMs: typed };

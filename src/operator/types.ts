@@ -18,6 +18,11 @@ export interface OperatorContext {
   rollback: () => Promise<void>;
   /** Adds a line to the run's timeline (e.g. "alert firing"). */
   note: (atMs: number, kind: string, detail?: string) => void;
+  /**
+   * Resolves with the time a rollback was seen that the harness did not issue (a person ran
+   * `helm rollback` on a cluster); never resolves where the platform cannot see one.
+   */
+  externalRollback?: Promise<number>;
 }
 
 export interface OperatorResult {

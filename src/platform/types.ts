@@ -43,6 +43,11 @@ export interface ArmSession extends AsyncDisposable {
    * that cannot inject it throw a PlatformError, which the runner records in the timeline.
    */
   injectEnvironmentFault(fault: EnvironmentFault, signal: AbortSignal): Promise<void>;
+  /**
+   * Manual arm, where the platform can see it: resolves with the time the canary's weight went
+   * back to 0 after the release without the harness asking (a person's `helm rollback`).
+   */
+  externalRollback?(signal: AbortSignal): Promise<number>;
 }
 
 export interface Platform extends AsyncDisposable {

@@ -99,6 +99,10 @@ class KubeArmSession implements ArmSession {
   private lastCanaryWeight: number | undefined;
   private stableRevision: number | undefined;
   private labels: RunLabels = { experiment: 'adhoc', run: '0' };
+  /** Set from the release until the run's rollback: a weight back at 0 meanwhile is a rollback. */
+  private released = false;
+  private harnessRollback = false;
+  private externalWaiters: Array<(atMs: number) => void> = [];
 
   constructor(
     readonly arm: Arm,
@@ -201,7 +205,15 @@ class KubeArmSession implements ArmSession {
     const isCanary = (r: (typeof routes)[number]) => r.destination?.subset === 'canary' || (r.destination?.host ?? '').endsWith('-canary');
     const canary = routes.filter(isCanary).reduce((sum, r) => sum + (r.weight ?? 0), 0);
     if (canary === this.lastCanaryWeight) return;
+    const wasExposed = (this.lastCanaryWeight ?? 0) > 0;
     this.lastCanaryWeight = canary;
+    if (this.arm === 'manual' && this.released && !this.harnessRollback && wasExposed && canary === 0) {
+      // Nobody in the harness rolled back: a person did (helm rollback, or a values edit).
+      const atMs = this.clock.now();
+      this.timeline({ atMs, kind: Marks.rollbackIssued, detail: 'rollback outside the harness (VirtualService weight back to 0)' });
+      this.timeline({ atMs, kind: Marks.rollbackDone, detail: 'seen on the VirtualService' });
+      for (const resolve of this.externalWaiters.splice(0)) resolve(atMs);
+    }
     this.timeline({
       atMs: this.clock.now(),
       kind: Marks.routes,
@@ -269,6 +281,9 @@ class KubeArmSession implements ArmSession {
   async restore(run: RunLabels, timeline: TimelineSink, _random: Random, signal: AbortSignal): Promise<void> {
     this.timeline = timeline;
     this.labels = run;
+    this.released = false;
+    this.harnessRollback = false;
+    this.externalWaiters = [];
     if (this.arm === 'manual') {
       await this.upgrade(this.manualValues('none'), signal);
       this.stableRevision = await this.currentRevision(signal);
@@ -301,12 +316,21 @@ class KubeArmSession implements ArmSession {
 
   /** Manual: helm upgrade with the canary build at its weight. Flagger: the new build only. */
   async release(signal: AbortSignal): Promise<void> {
+    this.released = true;
     if (this.arm === 'manual') await this.upgrade(this.manualValues('release'), signal);
     else await this.upgrade(this.flaggerValues('release'), signal);
   }
 
   /** Manual: a real `helm rollback` to the stable revision. */
+  externalRollback(signal: AbortSignal): Promise<number> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return;
+      this.externalWaiters.push(resolve);
+    });
+  }
+
   async rollback(signal: AbortSignal): Promise<void> {
+    this.harnessRollback = true;
     const args = ['rollback', KUBE_SERVICE];
     if (this.stableRevision !== undefined) args.push(String(this.stableRevision));
     await this.helm([...args, '--wait', '--timeout', '5m0s'], signal);
