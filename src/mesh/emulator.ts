@@ -127,9 +127,21 @@ export function serviceNameOf(host: string, namespace: string): string {
  * its pods. Without the Service yet, Flagger's naming is assumed: `<apex>-primary` is its own
  * workload and `<apex>-canary` is the target Deployment `<apex>`.
  */
-export function resolveWorkload(host: string, namespace: string, services: readonly V1Service[], deployments: readonly V1Deployment[]): string {
+export function resolveWorkload(
+  host: string,
+  namespace: string,
+  services: readonly V1Service[],
+  deployments: readonly V1Deployment[],
+  subset?: string,
+): string {
   const name = serviceNameOf(host, namespace);
   const inNamespace = deployments.filter((d) => d.metadata?.namespace === namespace);
+  // A DestinationRule subset (the manual chart's stable/canary) is the Deployment of the service
+  // with that track: the charts name it <service>-<subset>.
+  if (subset) {
+    const tracked = `${name}-${subset}`;
+    if (inNamespace.some((d) => d.metadata?.name === tracked)) return tracked;
+  }
   const service = services.find((s) => s.metadata?.namespace === namespace && s.metadata?.name === name);
   const selector = service?.spec?.selector;
   if (selector && Object.keys(selector).length > 0) {
@@ -153,7 +165,7 @@ export function resolveWorkload(host: string, namespace: string, services: reado
  * without a weight takes everything (Istio's rule); otherwise a missing weight is 0 and the
  * weights must add up to 100, as Istio's validation demands.
  */
-export function routesFromVirtualService(vs: VirtualService, resolve: (host: string) => string): { ok: true; routes: RouteDestination[] } | { ok: false; problem: string } {
+export function routesFromVirtualService(vs: VirtualService, resolve: (host: string, subset?: string) => string): { ok: true; routes: RouteDestination[] } | { ok: false; problem: string } {
   const where = `VirtualService ${vs.metadata?.namespace ?? ''}/${vs.metadata?.name ?? ''}`;
   const route = vs.spec?.http?.[0]?.route ?? [];
   if (route.length === 0) return { ok: false, problem: `${where}: http[0].route is empty` };
@@ -162,7 +174,7 @@ export function routesFromVirtualService(vs: VirtualService, resolve: (host: str
     const host = entry.destination?.host;
     if (!host) return { ok: false, problem: `${where}: http[0].route[${i}].destination.host is missing` };
     const weight = entry.weight ?? (route.length === 1 ? 100 : 0);
-    const workload = resolve(host);
+    const workload = resolve(host, entry.destination?.subset);
     byWorkload.set(workload, (byWorkload.get(workload) ?? 0) + weight);
   }
   const total = [...byWorkload.values()].reduce((a, b) => a + b, 0);
@@ -551,7 +563,7 @@ export class MeshEmulator implements AsyncDisposable {
           continue;
         }
       }
-      const result = routesFromVirtualService(vs, (host) => resolveWorkload(host, namespace, services, deployments));
+      const result = routesFromVirtualService(vs, (host, subset) => resolveWorkload(host, namespace, services, deployments, subset));
       if (!result.ok) {
         if (this.problems.get(key) !== result.problem) debug('%s', result.problem);
         this.problems.set(key, result.problem);
