@@ -289,9 +289,21 @@ class KubeArmSession implements ArmSession {
       this.stableRevision = await this.currentRevision(signal);
       return;
     }
+    // Reverting the target's image would be a new revision that Flagger analyses, and that analysis
+    // needs traffic (without it: "no values", a failed check, a rollback of the revert). So the
+    // restore reinstalls the release: a fresh Canary that Flagger initialises on the stable build.
+    const installed = await this.helm(['list', '--filter', `^${KUBE_SERVICE}$`, '-q'], signal, 60_000);
+    if (installed.trim() !== '') {
+      await this.helm(['uninstall', KUBE_SERVICE, '--wait', '--timeout', '2m0s'], signal);
+      // Flagger's primary Deployment and Services go with the Canary (owner references).
+      await this.waitFor(
+        async () => (await kubeRequest(this.kc, { method: 'GET', path: resourcePath('apps/v1', 'deployments', this.namespace, `${KUBE_SERVICE}-primary`) }).then(() => false, () => true)),
+        120_000,
+        signal,
+        `deployment ${KUBE_SERVICE}-primary to be deleted`,
+      );
+    }
     await this.upgrade(this.flaggerValues('stable'), signal);
-    // A target reverted to the stable build is a new revision for Flagger: wait until it has run
-    // through (Succeeded) or the Canary is freshly Initialized, with the canary scaled down.
     await this.waitFor(async () => {
       const c = await kubeRequest<Canary>(this.kc, { method: 'GET', path: resourcePath('flagger.app/v1beta1', 'canaries', this.namespace, KUBE_SERVICE) }).catch(() => undefined);
       const phase = c?.status?.phase;
