@@ -49,6 +49,8 @@ export interface ClusterState {
   startedAt: string;
   /** Wall milliseconds from start to ready. */
   startupMs?: number;
+  /** Resident memory of the cluster's processes when it became ready, bytes. */
+  memoryBytes?: number;
   kubeconfig: string;
   apiServerUrl?: string;
   prometheusUrl?: string;

@@ -31,12 +31,26 @@ import {
   type ClusterPorts,
 } from './components.ts';
 import { httpGet, waitUntil } from './probe.ts';
+import { stopLocalClusterFromState } from './stop.ts';
 
 const debug = createDebug('canary-mttr:cluster');
 
 /** util-linux's setpriv: makes a child die with its parent even when the parent is SIGKILLed. */
 const SETPRIV = '/usr/bin/setpriv';
 export const FAKE_NODE = 'kwok-node-0';
+
+/**
+ * A ProcessRegistry whose children get PR_SET_PDEATHSIG=SIGKILL (via `setpriv --pdeathsig`, which
+ * then execs the real program under the same pid): the registry's exit hook covers every way out
+ * of the owner except SIGKILL and a crash of the runtime, and this covers those, so neither a
+ * control-plane component nor an app process can outlive the process that owns the cluster.
+ */
+export class DieWithOwnerRegistry extends ProcessRegistry {
+  private readonly wrap = existsSync(SETPRIV);
+  override spawn(command: string, args: string[], options: { env: NodeJS.ProcessEnv; label: string }): ManagedProcess {
+    return this.wrap ? super.spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args], options) : super.spawn(command, args, options);
+  }
+}
 
 export interface LocalClusterOptions {
   stateDir: string;
@@ -115,8 +129,13 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
   const name = options.name ?? clusterNameFor(stateDir);
   const tools = resolveTools(options.env);
   const previous = readState(stateDir);
-  if (previous && (previous.status === 'starting' || previous.status === 'ready' || previous.status === 'stopping') && isAlive(previous.ownerPid) && previous.ownerPid !== process.pid) {
+  if (previous && (previous.status === 'starting' || previous.status === 'ready' || previous.status === 'stopping') && isAlive(previous.ownerPid)) {
     throw new PlatformError(`local cluster: ${stateDir} is in use by a running cluster (owner pid ${previous.ownerPid}); run npm run cluster:down -- --provider local --state-dir ${stateDir} first`);
+  }
+  if (previous && previous.status !== 'stopped') {
+    // A crashed owner: whatever of its cluster still runs would hold the data dirs reused below.
+    const swept = await stopLocalClusterFromState(stateDir);
+    if (swept.stopped > 0) logger.warn(`[cluster] stopped ${swept.stopped} leftover process(es) of the previous cluster in ${stateDir}`);
   }
   const p = clusterPaths(stateDir);
   for (const dir of [p.etcdData, p.certs, p.prometheusData]) rmSync(dir, { recursive: true, force: true });
@@ -148,7 +167,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
   writeState(state);
 
   const env: NodeJS.ProcessEnv = { PATH: options.env?.PATH ?? process.env.PATH, HOME: options.env?.HOME ?? process.env.HOME };
-  const registry = new ProcessRegistry({ experiment: name });
+  const registry = new DieWithOwnerRegistry({ experiment: name });
   const components: Component[] = [];
   let mesh: MeshEmulator | undefined;
   const deadline = performance.now() + (options.timeoutMs ?? 180_000);
@@ -157,8 +176,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
 
   const start = (component: string, binary: string, args: string[]): Component => {
     const logFile = path.join(p.logs, `${component}.log`);
-    const usePdeathsig = existsSync(SETPRIV);
-    const proc = registry.spawn(usePdeathsig ? SETPRIV : binary, usePdeathsig ? ['--pdeathsig', 'KILL', '--', binary, ...args] : args, { env, label: component });
+    const proc = registry.spawn(binary, args, { env, label: component });
     const log = createWriteStream(logFile, { flags: 'w' });
     proc.child.stdout?.pipe(log, { end: false });
     proc.child.stderr?.pipe(log, { end: false });
@@ -281,9 +299,17 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
       logger.info(`[cluster] flagger ready in ${elapsedS(t)}`);
     }
 
+    const memory = () => {
+      const byComponent: Record<string, number> = {};
+      for (const c of components) if (!c.process.hasExited && c.process.pid) byComponent[c.name] = rssBytes(c.process.pid);
+      byComponent['apps (faulty-app)'] = registry.pids.filter((pid) => !components.some((c) => c.process.pid === pid)).reduce((sum, pid) => sum + rssBytes(pid), 0);
+      byComponent['owner process (mesh emulator)'] = rssBytes(process.pid);
+      return { components: byComponent, totalBytes: Object.values(byComponent).reduce((a, b) => a + b, 0) };
+    };
     const startupMs = performance.now() - t0;
     state.status = 'ready';
     state.startupMs = Math.round(startupMs);
+    state.memoryBytes = memory().totalBytes;
     writeState(state);
     const startedMesh = mesh;
     return {
@@ -300,13 +326,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
       get pids() {
         return components.map((c) => c.process.pid).filter((pid): pid is number => pid !== undefined);
       },
-      memory() {
-        const byComponent: Record<string, number> = {};
-        for (const c of components) if (!c.process.hasExited && c.process.pid) byComponent[c.name] = rssBytes(c.process.pid);
-        byComponent['apps (faulty-app)'] = registry.pids.filter((pid) => !components.some((c) => c.process.pid === pid)).reduce((sum, pid) => sum + rssBytes(pid), 0);
-        byComponent['owner process (mesh emulator)'] = rssBytes(process.pid);
-        return { components: byComponent, totalBytes: Object.values(byComponent).reduce((a, b) => a + b, 0) };
-      },
+      memory,
       state: () => structuredClone(state),
       stop,
       [Symbol.asyncDispose]: stop,

@@ -1,0 +1,181 @@
+/**
+ * `npm run fidelity -- [--reps N] [--scenario NAME] [--interval 10s] [--threshold 2] [--out DIR] [--model-time-scale X]`
+ *
+ * Runs one scenario (default faulty-500 with interval 10 s and threshold 2) N times on the real
+ * Flagger of a local control plane and N times on the local platform's Flagger model, and writes
+ * fidelity.md / fidelity.json: median release → detection (first Halt) and release → rollback
+ * ("Rolling back") of each, their difference, and whether the model is within one analysis
+ * interval of the real Flagger (issue 4, acceptance 4).
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { HarnessError, isHarnessError, UsageError } from '../common/errors.ts';
+import { createLogger } from '../common/logger.ts';
+import { startLocalCluster } from '../cluster/local/cluster.ts';
+import { defaultToolsDir, parseToolsEnv, resolveTools } from '../cluster/tools.ts';
+import { parseDurationMs } from '../scenario/duration.ts';
+import { deepMerge, displayPath, readYamlFile, resolveScenarioFile, validate } from '../scenario/load-files.ts';
+import { scenarioSchema, type Scenario } from '../scenario/schema.ts';
+import { runOnModel } from './model-runs.ts';
+import { runOnRealFlagger } from './real-flagger.ts';
+import { compareArms, fidelityNotes, renderFidelityMarkdown, summarize } from './report.ts';
+
+const CLI_FILE = fileURLToPath(import.meta.url);
+const PROJECT_ROOT = path.resolve(path.dirname(CLI_FILE), '../..');
+
+export const FIDELITY_HELP = `Usage: npm run fidelity -- [options]
+
+Runs a scenario on the real Flagger (local control plane; needs npm run tools:install) and on
+the local platform's Flagger model, and writes fidelity.md and fidelity.json.
+
+Options:
+  --reps N               releases on each side (default 3)
+  --scenario NAME|FILE   scenario (default faulty-500)
+  --interval D           Flagger analysis interval, e.g. 10s (default 10s)
+  --threshold N          failed checks before rollback (default 2)
+  --model-time-scale X   time scale of the model's runs (default 1, real time like the real Flagger)
+  --seed N               seed of the model's runs (default 1)
+  --out DIR              report folder (default reports/fidelity-<timestamp>)
+  -h, --help             this text`;
+
+class Interrupted extends HarnessError {
+  constructor() {
+    super('E_INTERRUPTED', 'interrupted', 130);
+  }
+}
+
+function timestamp(date = new Date()): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
+}
+
+function intArg(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag}: "${raw}" is not a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/** The scenario file with the fidelity overrides, validated like an experiment's overrides. */
+export function loadFidelityScenario(ref: string, intervalText: string, threshold: number): Scenario {
+  const file = resolveScenarioFile(ref, path.join(PROJECT_ROOT, 'experiments/fidelity.yaml'), path.join(PROJECT_ROOT, 'scenarios'));
+  const raw = readYamlFile(file) ?? {};
+  const base = validate(scenarioSchema, raw, displayPath(file));
+  const merged = deepMerge(raw, { flagger: { interval: intervalText, threshold }, recovery: { cleanWindowS: 10 } });
+  const scenario = validate(scenarioSchema, merged, `${displayPath(file)} (with --interval ${intervalText} --threshold ${threshold})`);
+  return { ...scenario, name: base.name ?? path.basename(file).replace(/\.ya?ml$/, '') };
+}
+
+export async function main(argv: string[], io: { stdout: Writable; stderr: Writable; signal: AbortSignal; cwd: string }): Promise<number> {
+  const logger = createLogger(io.stdout, io.stderr);
+  try {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args: argv,
+        options: {
+          reps: { type: 'string' },
+          scenario: { type: 'string', default: 'faulty-500' },
+          interval: { type: 'string', default: '10s' },
+          threshold: { type: 'string' },
+          'model-time-scale': { type: 'string' },
+          seed: { type: 'string' },
+          out: { type: 'string' },
+          help: { type: 'boolean', short: 'h', default: false },
+        },
+        allowPositionals: false,
+        strict: true,
+      }));
+    } catch (err) {
+      const unknown = /Unknown option '([^']+)'/.exec((err as Error).message);
+      throw new UsageError(unknown ? `${unknown[1]}: unknown option; see --help` : `${(err as Error).message.split('\n')[0]}; see --help`);
+    }
+    if (values.help) {
+      io.stdout.write(`${FIDELITY_HELP}\n`);
+      return 0;
+    }
+    const reps = intArg('--reps', values.reps, 3, 1, 50);
+    const threshold = intArg('--threshold', values.threshold, 2, 1, 20);
+    const seed = intArg('--seed', values.seed, 1, 0, 2 ** 32 - 1);
+    const timeScale = values['model-time-scale'] === undefined ? 1 : Number(values['model-time-scale']);
+    if (!(timeScale >= 1 && timeScale <= 50)) throw new UsageError(`--model-time-scale: "${values['model-time-scale']}" is not a number from 1 to 50`);
+    const intervalText = values.interval!;
+    const intervalMs = parseDurationMs(intervalText);
+    if (intervalMs === undefined || intervalMs < 10_000) throw new UsageError(`--interval: "${intervalText}" is not a duration of at least 10s (Flagger's minimum), e.g. 10s or 30s`);
+    const scenario = loadFidelityScenario(values.scenario!, intervalText, threshold);
+    const tools = resolveTools();
+    const out = path.resolve(io.cwd, values.out ?? path.join(PROJECT_ROOT, 'reports', `fidelity-${timestamp()}`));
+    if (existsSync(out) && readdirSync(out).length > 0) throw new UsageError(`--out: ${displayPath(out, io.cwd)} already exists and is not empty; pass a new folder`);
+    mkdirSync(out, { recursive: true });
+    const toolsEnv = existsSync(path.join(defaultToolsDir(), 'tools.env')) ? parseToolsEnv(readFileSync(path.join(defaultToolsDir(), 'tools.env'), 'utf8')) : {};
+    const versions = {
+      flagger: process.env.CANARY_MTTR_FLAGGER_VERSION ?? toolsEnv.CANARY_MTTR_FLAGGER_VERSION ?? '?',
+      kubernetes: process.env.CANARY_MTTR_KUBERNETES_VERSION ?? toolsEnv.CANARY_MTTR_KUBERNETES_VERSION ?? '?',
+    };
+    const started = new Date();
+    const t0 = performance.now();
+    logger.info(`Fidelity: ${scenario.name} (interval ${intervalMs / 1000} s, threshold ${threshold}), ${reps} release${reps === 1 ? '' : 's'} on the real Flagger, then ${reps} on the model; writing ${displayPath(out, io.cwd)}/`);
+
+    let real;
+    {
+      const stateDir = path.join(out, 'cluster');
+      await using cluster = await startLocalCluster({ stateDir, logger, signal: io.signal, env: { ...process.env, CANARY_MTTR_TOOLS_DIR: tools.toolsDir } });
+      logger.info(`Local control plane up in ${(cluster.startupMs / 1000).toFixed(1)} s (${(cluster.memory().totalBytes / 1024 ** 3).toFixed(2)} GB resident); logs in ${displayPath(cluster.logsDir, io.cwd)}/`);
+      real = await runOnRealFlagger({ cluster, scenario, reps, logger, signal: io.signal, seed });
+    }
+    const model = await runOnModel({ scenario, reps, timeScale, seed, outDir: path.join(out, 'model'), logger, signal: io.signal });
+    for (const run of model) {
+      logger.info(`model         r${run.rep}: ${run.outcome}; release → New revision ${fmt(run.newRevisionS)}, → first Halt ${fmt(run.detectS)}, → Rolling back ${fmt(run.rollbackS)}`);
+    }
+    const wallS = (performance.now() - t0) / 1000;
+    const settings = {
+      intervalS: intervalMs / 1000,
+      threshold,
+      maxWeight: scenario.flagger.maxWeight,
+      stepWeight: scenario.flagger.stepWeight,
+      rateRps: scenario.load.rateRps,
+      warmupS: scenario.warmup.durationS,
+    };
+    const notes = fidelityNotes(real, model);
+    const markdown = renderFidelityMarkdown({ scenarioName: scenario.name, settings, real, model, modelTimeScale: timeScale, versions, startedAt: started.toISOString(), wallS, notes });
+    writeFileSync(path.join(out, 'fidelity.md'), markdown);
+    const verdict = compareArms(summarize(real), summarize(model), settings.intervalS);
+    writeFileSync(path.join(out, 'fidelity.json'), `${JSON.stringify({ scenario: scenario.name, settings, versions, real, model, summary: { real: summarize(real), model: summarize(model) }, verdict }, null, 2)}\n`);
+    const r = summarize(real);
+    const m = summarize(model);
+    logger.info(
+      `Median release → detect: real ${fmt(r.medianDetectS)}, model ${fmt(m.medianDetectS)}; release → rollback: real ${fmt(r.medianRollbackS)}, model ${fmt(m.medianRollbackS)} ` +
+        `(model − real ${verdict.rollbackDiffS === undefined ? '—' : `${verdict.rollbackDiffS.toFixed(1)} s`}): ${verdict.withinOneInterval ? 'within' : 'NOT within'} one analysis interval (${settings.intervalS} s).`,
+    );
+    logger.info(`Report: ${displayPath(path.join(out, 'fidelity.md'), io.cwd)}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof Interrupted || (io.signal.aborted && !isHarnessError(err))) return 130;
+    if (isHarnessError(err)) {
+      io.stderr.write(`${err.message}\n`);
+      return err.exitCode;
+    }
+    io.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+function fmt(s: number | undefined): string {
+  return s === undefined ? '—' : `${s.toFixed(1)} s`;
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === CLI_FILE) {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (name: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write(`\n${name}: stopping and cleaning up (again to exit at once)\n`);
+    controller.abort(new Interrupted());
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, signal: controller.signal, cwd: process.cwd() });
+}

@@ -1,0 +1,17 @@
+/** One release of the fidelity scenario, on the real Flagger or on the model. Times are seconds after the release. */
+export interface FidelityRun {
+  rep: number;
+  /** Namespace (real Flagger) or run id (model). */
+  id: string;
+  /** `New revision detected! …`: the first tick after the release (its phase `a` in DESIGN §5). */
+  newRevisionS?: number;
+  /** First failed check: `Halt … advancement …` (or failedChecks ≥ 1). */
+  detectS?: number;
+  /** `Rolling back … failed checks threshold reached N` (or phase Failed). */
+  rollbackS?: number;
+  /** Text of the first Halt event. */
+  detectMessage?: string;
+  outcome: 'rolled_back' | 'promoted' | 'neither';
+  failedRequests: number;
+  totalRequests: number;
+}
