@@ -124,8 +124,8 @@ describe('Flagger model, tick by tick', () => {
       'Starting canary analysis for podinfo.test',
       'Advance podinfo.test canary weight 10',
       // Every answer a 5xx: Prometheus has no non-5xx series, so Flagger finds "no values" (not 0%).
-      'Halt advancement no values found for istio metric request-success-rate probably podinfo.test is not receiving traffic',
-      'Halt advancement no values found for istio metric request-success-rate probably podinfo.test is not receiving traffic',
+      'Halt advancement no values found for istio metric request-success-rate probably podinfo.test is not receiving traffic: running query failed: no values found',
+      'Halt advancement no values found for istio metric request-success-rate probably podinfo.test is not receiving traffic: running query failed: no values found',
       'Rolling back podinfo.test failed checks threshold reached 2',
       'Canary failed! Scaling down podinfo.test',
     ]);
@@ -184,7 +184,7 @@ describe('Flagger model, tick by tick', () => {
     const ticker = await releaseAndRun(h, 5_000, 5_000 + 5 * INTERVAL_MS);
     await ticker.stop();
     expect(h.messages()).toContain(
-      'Halt advancement no values found for istio metric request-success-rate probably podinfo.test is not receiving traffic',
+      'Halt advancement no values found for istio metric request-success-rate probably podinfo.test is not receiving traffic: running query failed: no values found',
     );
     expect(h.messages().filter((m) => m.startsWith('Halt advancement no values')).length).toBe(2);
     expect(eventAt(h, 'Rolling back')).toBe(5_000 + 4 * INTERVAL_MS);

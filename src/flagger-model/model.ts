@@ -212,7 +212,7 @@ export class FlaggerCanaryModel {
   private async runAnalysis(nowMs: number): Promise<boolean> {
     const query = (windowMs: number) => ({ namespace: this.id.namespace, workload: this.id.name, windowMs });
     const noValues = (metric: string) =>
-      `Halt advancement no values found for istio metric ${metric} probably ${this.ref} is not receiving traffic`;
+      `Halt advancement no values found for istio metric ${metric} probably ${this.ref} is not receiving traffic: running query failed: no values found`;
     const rate = this.settings.requestSuccessRate;
     if (rate) {
       let value: number | undefined;

@@ -1,0 +1,125 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { helmTemplate, type KubeObject } from '../../cluster/helm.ts';
+import { kubeRequest, resourcePath } from '../../cluster/kube-rest.ts';
+import { startLocalCluster, type StartedLocalCluster } from '../../cluster/local/cluster.ts';
+import { IN_CLUSTER_TIER, PROJECT_ROOT, requireTools } from '../../cluster/local/cluster-test-support.ts';
+import type { RunEntry } from '../../experiment/journal.ts';
+import { runCli } from '../../test-support/cli.ts';
+
+// The kube platform against the local control plane: the real kube-apiserver with Flagger's and
+// Istio's CRDs, the real Flagger, real Helm, Prometheus and the mesh emulator.
+const PLURALS: Record<string, string> = {
+  Deployment: 'deployments',
+  Service: 'services',
+  VirtualService: 'virtualservices',
+  DestinationRule: 'destinationrules',
+  Canary: 'canaries',
+  ServiceAccount: 'serviceaccounts',
+  ConfigMap: 'configmaps',
+};
+
+describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run by npm run test:cluster)', () => {
+  let cluster: StartedLocalCluster;
+  let stateDir: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    requireTools();
+    stateDir = mkdtempSync(path.join(tmpdir(), 'canary-mttr-kube-'));
+    dir = mkdtempSync(path.join(tmpdir(), 'kube-platform-'));
+    cluster = await startLocalCluster({ stateDir, timeoutMs: 150_000 });
+  }, 180_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('every object both charts render is accepted by the real API server (server-side dry run)', async () => {
+    const kc = cluster.kubeConfig;
+    const namespace = 'dry-run';
+    await kubeRequest(kc, { method: 'POST', path: '/api/v1/namespaces', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } } });
+    const sets: Array<[string, Record<string, unknown>]> = [
+      ['manual', {}],
+      ['manual', { trafficManagement: { weights: { stable: 90, canary: 10 } }, canary: { fault: { mode: 'http500', errorRate: 0.05 } } }],
+      ['flagger', {}],
+      ['flagger', { analysis: { interval: '10s', threshold: 2, stepWeights: [5, 10, 25, 50] }, smokeTest: { enabled: false } }],
+    ];
+    let accepted = 0;
+    for (const [chart, values] of sets) {
+      const objects: KubeObject[] = await helmTemplate(path.join(PROJECT_ROOT, 'faulty-app/charts', chart), values, { namespace, releaseName: 'sms-checker' });
+      expect(objects.length).toBeGreaterThan(0);
+      for (const object of objects) {
+        const plural = PLURALS[object.kind];
+        expect(plural, `a plural for ${object.kind}`).toBeDefined();
+        const created = await kubeRequest<KubeObject>(kc, {
+          method: 'POST',
+          path: `${resourcePath(object.apiVersion, plural!, namespace)}?dryRun=All&fieldValidation=Strict`,
+          body: { ...object, metadata: { ...object.metadata, namespace } },
+        });
+        expect(created.kind).toBe(object.kind);
+        accepted++;
+      }
+    }
+    console.log(`[kube] ${accepted} rendered objects accepted by the API server (dry run, strict field validation)`);
+  });
+
+  it('runs both arms with real Helm and the real Flagger and writes a report', async () => {
+    const plan = path.join(dir, 'plan.yaml');
+    writeFileSync(
+      plan,
+      [
+        'name: kube-cluster-test',
+        'timeScale: 1',
+        'seed: 5',
+        'repetitions: 1',
+        'runs:',
+        '  - scenario: faulty-500',
+        '    arms: [manual, flagger]',
+        '    overrides:',
+        '      flagger: { interval: 10s, threshold: 1, smokeTest: false }',
+        '      recovery: { cleanWindowS: 20, deadlineS: 300 }',
+        '      warmup: { durationS: 10 }',
+        '      manual: { operator: { kind: dashboard, lookIntervalS: 15, pNotice: 1, reaction: { medianS: 10, p90S: 20 } } }',
+      ].join('\n'),
+    );
+    const out = path.join(dir, 'report');
+    const started = Date.now();
+    const r = await runCli(['experiment', '--platform', 'kube', '--kubeconfig', cluster.kubeconfigPath, '--experiment', plan, '--out', out, '--load', 'builtin'], {
+      timeoutMs: 540_000,
+      env: { CANARY_MTTR_CLUSTER_DIR: stateDir },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const rows = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    const runs = readFileSync(path.join(out, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'run') as RunEntry[];
+    const flagger = runs.find((x) => x.arm === 'flagger')!;
+    const manual = runs.find((x) => x.arm === 'manual')!;
+    expect(rows.map((x) => [x.arm, x.outcome, x.platform])).toEqual([
+      ['manual', 'rolled_back', 'kube'],
+      ['flagger', 'rolled_back', 'kube'],
+    ]);
+    // The real Flagger's own events, read from the API.
+    const events = flagger.timeline.filter((e) => e.kind === 'flagger-event').map((e) => e.detail ?? '');
+    expect(events.some((e) => e.startsWith('New revision detected! Scaling up sms-checker.canary-mttr-flagger'))).toBe(true);
+    expect(events.some((e) => e.startsWith('Rolling back sms-checker.canary-mttr-flagger failed checks threshold reached 1'))).toBe(true);
+    expect(flagger.timeline.some((e) => e.kind === 'flagger-event' && e.phase === 'Failed')).toBe(true);
+    // Each phase change once.
+    const phases = flagger.timeline.filter((e) => e.kind === 'flagger-event' && e.detail?.startsWith('status:')).map((e) => e.detail);
+    expect(new Set(phases).size).toBe(phases.length);
+    // The manual rollback was a real helm rollback, seen on the VirtualService.
+    expect(manual.timeline.some((e) => e.kind === 'rollback-issued' && e.detail === 'helm rollback')).toBe(true);
+    expect(manual.timeline.some((e) => e.kind === 'rollback-done' && e.detail === 'helm rollback done')).toBe(true);
+    expect(manual.timeline.some((e) => e.kind === 'routes' && e.canaryWeight === 10)).toBe(true);
+    const releaseToRollback = (Number(rows[1]!.mitigate_ms) - Number(rows[1]!.release_ms)) / 1000;
+    console.log(`[kube] both arms in ${((Date.now() - started) / 1000).toFixed(0)} s; Flagger release→Rolling back ${releaseToRollback.toFixed(1)} s (law: (30, 40] plus start-up)`);
+    expect(releaseToRollback).toBeGreaterThan(30);
+    expect(releaseToRollback).toBeLessThan(60);
+    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toContain('Platform **kube**');
+  }, 600_000);
+});
