@@ -63,8 +63,26 @@ export class ListWatch<T extends ObjectMeta> {
     this.firstSync.catch(() => undefined);
   }
 
+  private cutCurrent: ((err: Error) => void) | undefined;
+
+  /**
+   * Drops the current watch connection as a network failure would; the loop lists again and
+   * reports only what changed meanwhile. Used by tests (and CANARY_MTTR_CUT_WATCH_EVERY_MS) to
+   * prove that no change is lost or repeated across a disconnect.
+   */
+  cut(): void {
+    this.cutCurrent?.(new Error('watch connection cut'));
+  }
+
   /** Starts the loop; resolves after the first list has been applied. */
   async start(): Promise<void> {
+    // Fault injection for tests: cut every watch connection this often (wall ms).
+    const every = Number(process.env.CANARY_MTTR_CUT_WATCH_EVERY_MS ?? 0);
+    if (every > 0 && !this.loop) {
+      const timer = setInterval(() => this.cut(), every);
+      timer.unref();
+      this.options.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+    }
     this.loop ??= this.run().catch((err) => {
       if (!this.options.signal.aborted) debug('%s: loop ended: %O', this.options.label, err);
       this.rejectFirstSync(err);
@@ -159,6 +177,10 @@ export class ListWatch<T extends ObjectMeta> {
       const onAbort = () => {
         controller?.abort();
         finish(undefined);
+      };
+      this.cutCurrent = (err) => {
+        controller?.abort();
+        finish(err);
       };
       signal.addEventListener('abort', onAbort, { once: true });
       const query: Record<string, string | number | boolean | undefined> = {

@@ -69,6 +69,39 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
     console.log(`[kube] ${accepted} rendered objects accepted by the API server (dry run, strict field validation)`);
   });
 
+  it('keeps every Canary phase change once while its watches are cut every 2 s', async () => {
+    const plan = path.join(dir, 'cut.yaml');
+    writeFileSync(
+      plan,
+      [
+        'name: kube-watch-cut',
+        'timeScale: 1',
+        'repetitions: 1',
+        'runs:',
+        '  - scenario: faulty-500',
+        '    arms: [flagger]',
+        '    overrides: { flagger: { interval: 10s, threshold: 1, smokeTest: false }, recovery: { cleanWindowS: 10, deadlineS: 300 }, warmup: { durationS: 5 } }',
+      ].join('\n'),
+    );
+    const out = path.join(dir, 'cut-report');
+    const r = await runCli(['experiment', '--platform', 'kube', '--kubeconfig', cluster.kubeconfigPath, '--experiment', plan, '--out', out, '--load', 'builtin'], {
+      timeoutMs: 400_000,
+      env: { CANARY_MTTR_CLUSTER_DIR: stateDir, CANARY_MTTR_CUT_WATCH_EVERY_MS: '2000' },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const run = readFileSync(path.join(out, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.type === 'run') as RunEntry;
+    expect(run.metrics.outcome).toBe('rolled_back');
+    const phases = run.timeline.filter((e) => e.kind === 'flagger-event' && e.detail?.startsWith('status:')).map((e) => e.detail!);
+    // Each distinct status once, in the order Flagger went through them, across some 30 disconnects.
+    expect(new Set(phases).size).toBe(phases.length);
+    const phaseOrder = phases.map((p) => /phase (\w+)/.exec(p)![1]).filter((p, i, a) => p !== a[i - 1]);
+    expect(phaseOrder.slice(-3)).toEqual(['Initialized', 'Progressing', 'Failed']);
+    const events = run.timeline.filter((e) => e.kind === 'flagger-event' && !e.detail?.startsWith('status:')).map((e) => e.detail!);
+    expect(events.filter((e) => e.startsWith('Rolling back'))).toHaveLength(1);
+    expect(events.filter((e) => e.startsWith('New revision detected'))).toHaveLength(1);
+  }, 420_000);
+
   it('runs both arms with real Helm and the real Flagger and writes a report', async () => {
     const plan = path.join(dir, 'plan.yaml');
     writeFileSync(
