@@ -15,6 +15,8 @@ import type { Figure } from '../src/bench/table.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BENCH_DIR = path.join(PROJECT_ROOT, 'bench');
+/** tsx's loader as a URL, so `node --import` finds it whatever the working directory. */
+export const TSX = import.meta.resolve('tsx');
 
 export interface BenchContext {
   registry: ProcessRegistry;
@@ -99,7 +101,7 @@ export async function runProcess(
   ctx: BenchContext,
   command: string,
   args: string[],
-  options: { env: NodeJS.ProcessEnv; label: string; timeoutMs: number; cwd?: string },
+  options: { env: NodeJS.ProcessEnv; label: string; timeoutMs: number },
 ): Promise<ProcessResult> {
   ctx.signal.throwIfAborted();
   const started = performance.now();

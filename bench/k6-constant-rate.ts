@@ -2,7 +2,7 @@
 // rate of POST /sms against one faulty-app process, the same bodies the built-in generator sends.
 // k6 runs TypeScript itself (esbuild inside k6); tsc checks it against bench/k6-env.d.ts.
 //
-//   k6 run -e URL=http://127.0.0.1:PORT/sms -e RATE=5000 -e DURATION_S=5 -e SUMMARY=out.json \
+//   URL=http://127.0.0.1:PORT/sms RATE=5000 DURATION_S=5 SUMMARY=out.json k6 run \
 //     bench/k6-constant-rate.ts
 import http from 'k6/http';
 
@@ -11,9 +11,9 @@ const durationS = Number(__ENV.DURATION_S ?? '5');
 const url = __ENV.URL ?? '';
 const summaryPath = __ENV.SUMMARY ?? '';
 
-// One VU per request in flight. Loopback answers in about a millisecond, so a few dozen VUs cover
-// thousands of requests per second; a VU allocated mid-test costs its JS runtime's start-up, so
-// enough are allocated up front that a healthy step never allocates (k6 warns and drops otherwise).
+// One VU per request in flight. The benchmark sets VUS = MAX_VUS = the built-in generator's
+// maxInFlight, so both tools may have as many requests outstanding, and every VU is allocated up
+// front (a VU allocated mid-test costs its JS runtime's start-up, and k6 drops iterations meanwhile).
 const preAllocatedVUs = Number(__ENV.VUS ?? Math.max(100, Math.ceil(rate / 10)));
 
 export const options = {
@@ -27,7 +27,8 @@ export const options = {
       duration: `${durationS}s`,
       preAllocatedVUs,
       maxVUs: Number(__ENV.MAX_VUS ?? preAllocatedVUs * 4),
-      // As the built-in generator's step: requests still out when the window ends get a short drain.
+      // The benchmark passes 0s: requests still out when the window closes are not counted, as
+      // the built-in step counts only answers completed inside its window.
       gracefulStop: __ENV.GRACEFUL_STOP ?? '2s',
     },
   },

@@ -9,9 +9,11 @@
  * rate with per-request records. Prints one JSON line (LoadChildResult). With `cpuProfile`, the
  * load window alone (not tsx's start-up) is profiled through the inspector.
  */
+import { subscribe } from 'node:diagnostics_channel';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { readSchedStat, schedStatDelta } from '../src/bench/schedstat.ts';
 import { ScaledClock, sleepWall } from '../src/common/clock.ts';
 import { BuiltinLoadGenerator } from '../src/load/builtin-generator.ts';
 import { isFailure, type RequestRecord } from '../src/load/types.ts';
@@ -52,6 +54,19 @@ export interface LoadChildResult {
   /** This process's CPU over the window and drain, as a share of one core. */
   cpuShare: number;
   eventLoopDelayP99Ms: number;
+  eventLoopDelayMaxMs: number;
+  /**
+   * Main thread, over the window and drain (kernel schedstat): wall ms spent runnable but waiting
+   * for a core. On a shared machine this is the stall no code change removes.
+   */
+  runQueueWaitMs: number | undefined;
+  /** The same main thread's time on a core, wall ms. */
+  onCpuMs: number | undefined;
+  /** Cumulative send-lag p99 every 500 ms of the window: shows when the lag was incurred. */
+  lagP99SeriesMs: number[];
+  /** TCP connections the generator opened (its keep-alive agent opens one per request it cannot
+   * give an idle socket): many more than a handful means answers came back too slowly. */
+  connectionsOpened: number;
 }
 
 async function main(): Promise<void> {
@@ -63,11 +78,14 @@ async function main(): Promise<void> {
     await session.post('Profiler.setSamplingInterval', { interval: 500 });
     await session.post('Profiler.start');
   }
+  let connectionsOpened = 0;
+  subscribe('net.client.socket', () => connectionsOpened++);
   const clock = new ScaledClock(1);
   const records: RequestRecord[] = [];
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
   const cpuBefore = process.cpuUsage();
+  const schedBefore = readSchedStat('self', process.pid);
   const wallBefore = performance.now();
   const load = new BuiltinLoadGenerator().start({
     url: input.url,
@@ -77,11 +95,15 @@ async function main(): Promise<void> {
     maxInFlight: input.maxInFlight,
     onRecord: (record) => records.push(record),
   });
+  const lagP99SeriesMs: number[] = [];
+  const sampler = setInterval(() => lagP99SeriesMs.push(Math.round(load.stats.sendLag.p99WallMs * 10) / 10), 500);
   await sleepWall(input.durationMs);
+  clearInterval(sampler);
   const windowEndWall = performance.now();
   const summary = await load.stop();
   const drainMs = performance.now() - windowEndWall;
   const cpu = process.cpuUsage(cpuBefore);
+  const sched = schedStatDelta(schedBefore, readSchedStat('self', process.pid));
   const wallMs = performance.now() - wallBefore;
   delay.disable();
   if (session) {
@@ -121,6 +143,11 @@ async function main(): Promise<void> {
     drainMs,
     cpuShare: (cpu.user + cpu.system) / 1000 / wallMs,
     eventLoopDelayP99Ms: delay.percentile(99) / 1e6,
+    eventLoopDelayMaxMs: delay.max / 1e6,
+    runQueueWaitMs: sched?.runQueueWaitMs,
+    onCpuMs: sched?.onCpuMs,
+    lagP99SeriesMs,
+    connectionsOpened,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -17,13 +17,16 @@ export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.CANARY_MTTR_STATE_DIR ?? path.join(homedir(), '.cache', 'canary-mttr', 'state');
 }
 
+let fileSeq = 0;
+
 export class PidFile {
   private readonly file: string;
   private readonly record: PidRecord;
 
   constructor(experiment: string, dir = path.join(stateDir(), 'processes')) {
     mkdirSync(dir, { recursive: true });
-    this.file = path.join(dir, `harness-${process.pid}.json`);
+    // One file per registry: a process may run several (a benchmark runs platforms side by side).
+    this.file = path.join(dir, `harness-${process.pid}-${++fileSeq}.json`);
     this.record = { harnessPid: process.pid, startedAt: new Date().toISOString(), experiment, children: [] };
     this.flush();
   }
@@ -82,7 +85,7 @@ export interface Leftovers {
 export function reapLeftovers(dir = path.join(stateDir(), 'processes')): Leftovers[] {
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => /^harness-\d+\.json$/.test(f));
+    files = readdirSync(dir).filter((f) => /^harness-\d+(-\d+)?\.json$/.test(f));
   } catch {
     return [];
   }

@@ -1,0 +1,93 @@
+/**
+ * Runs an experiment plan inside the bench process, as `npm run experiment` does (the same
+ * LocalPlatform and runExperiment), with the probes of probes.ts installed, and optionally under
+ * the V8 profiler. Used by the timestamp-accuracy and overhead benchmarks.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { readSchedStat, schedStatDelta, type SchedStat } from '../src/bench/schedstat.ts';
+import type { Logger } from '../src/common/logger.ts';
+import type { RunEntry } from '../src/experiment/journal.ts';
+import { planRuns, type PlannedRun } from '../src/experiment/plan.ts';
+import { runExperiment } from '../src/experiment/runner.ts';
+import { LocalPlatform } from '../src/platform/local/local-platform.ts';
+import { loadExperimentFile, type LoadedExperiment } from '../src/scenario/load-files.ts';
+import { PROJECT_ROOT, type BenchContext } from './context.ts';
+import { installProbes, probePlatform, type ProbeLog } from '../src/bench/probes.ts';
+
+export interface InstrumentedExperiment {
+  loaded: LoadedExperiment;
+  plan: PlannedRun[];
+  timeScale: number;
+  entries: RunEntry[];
+  log: ProbeLog;
+  /** When each run's progress line was logged: right after its journal line was written and synced. */
+  journaledWallMs: number[];
+  startWallMs: number;
+  endWallMs: number;
+  outDir: string;
+  /** This process's main thread over the experiment: on a core, and waiting for one. */
+  sched: SchedStat | undefined;
+}
+
+export async function runInstrumented(
+  ctx: BenchContext,
+  planFile: string,
+  options: { repetitions?: number; label: string; cpuProfile?: string },
+): Promise<InstrumentedExperiment> {
+  const loaded = loadExperimentFile(planFile, path.join(PROJECT_ROOT, 'scenarios'));
+  const plan = planRuns(loaded, { repetitions: options.repetitions });
+  const timeScale = loaded.experiment.timeScale;
+  const outDir = mkdtempSync(path.join(ctx.workDir, `${options.label}-`));
+  const journaledWallMs: number[] = [];
+  const logger: Logger = {
+    info: (line) => {
+      journaledWallMs.push(performance.now());
+      ctx.log(`    ${line}`);
+    },
+    warn: (line) => ctx.log(`    warning: ${line}`),
+  };
+  const probes = installProbes();
+  const session = options.cpuProfile ? new Session() : undefined;
+  let entries: RunEntry[] = [];
+  const schedBefore = readSchedStat('self', process.pid);
+  const startWallMs = performance.now();
+  try {
+    if (session) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+    }
+    await using platform = probePlatform(new LocalPlatform({ timeScale, experiment: `bench-${options.label}-${process.pid}` }), probes.log);
+    entries = await runExperiment({
+      loaded,
+      plan,
+      platform,
+      outDir,
+      timeScale,
+      seed: loaded.experiment.seed,
+      logger,
+      signal: ctx.signal,
+      // No human operator in these plans; nothing may read the bench's own stdin.
+      stdin: Readable.from([]),
+      stdout: new Writable({ write: (_chunk, _enc, done) => done() }),
+      repetitions: options.repetitions,
+    });
+  } finally {
+    probes.uninstall();
+    if (session) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(options.cpuProfile!, JSON.stringify(profile));
+      session.disconnect();
+    }
+  }
+  const sched = schedStatDelta(schedBefore, readSchedStat('self', process.pid));
+  return { loaded, plan, timeScale, entries, log: probes.log, journaledWallMs, startWallMs, endWallMs: performance.now(), outDir, sched };
+}
+
+/** The entries of `list` stamped inside [fromMs, toMs). */
+export function within<T extends { wallMs: number }>(list: readonly T[], fromMs: number, toMs: number): T[] {
+  return list.filter((e) => e.wallMs >= fromMs && e.wallMs < toMs);
+}
