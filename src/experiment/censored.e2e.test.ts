@@ -1,0 +1,49 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../test-support/cli.ts';
+
+// Releases that never recover: an operator who never notices, and a Flagger analysis that never
+// fails (no checks: the faulty build is promoted). Both are kept and shown, never dropped.
+const dir = mkdtempSync(path.join(tmpdir(), 'censored-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('runs without recovery', () => {
+  it('are censored at the deadline (or promoted), kept in runs.csv and the report, and the next run starts', async () => {
+    const plan = path.join(dir, 'plan.yaml');
+    writeFileSync(
+      plan,
+      [
+        'name: censored-check',
+        'timeScale: 30',
+        'repetitions: 2',
+        'runs:',
+        '  - { scenario: faulty-500, arms: [manual], overrides: { manual: { operator: { kind: dashboard, pNotice: 0 } }, recovery: { cleanWindowS: 5, deadlineS: 120 }, warmup: { durationS: 5 } } }',
+        '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, requestSuccessRate: null, requestDuration: null, maxWeight: 20 }, recovery: { cleanWindowS: 5, deadlineS: 150 }, warmup: { durationS: 5 } } }',
+      ].join('\n'),
+    );
+    const out = path.join(dir, 'out');
+    const r = await runCli(['experiment', '--experiment', plan, '--out', out], { timeoutMs: 150_000 });
+    expect(r.code).toBe(0);
+    const rows = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    expect(rows).toHaveLength(4);
+    const manual = rows.filter((x) => x.arm === 'manual');
+    for (const row of manual) {
+      expect(row.outcome).toBe('censored');
+      expect(row.mttr_s).toBe('');
+      // Censored at the deadline: 120 s after the release, counted from the first failure.
+      expect(Number(row.censored_at_s)).toBeGreaterThan(100);
+      expect(Number(row.censored_at_s)).toBeLessThanOrEqual(120);
+    }
+    for (const row of rows.filter((x) => x.arm === 'flagger')) {
+      expect(row.outcome).toBe('promoted');
+      expect(Number(row.failed_requests)).toBeGreaterThan(0);
+      expect(row.censored_at_s).not.toBe('');
+    }
+    const md = readFileSync(path.join(out, 'report.md'), 'utf8');
+    expect(md).toContain('| faulty-500 | manual | 2 | 0 | 0 | 2 |');
+    for (const row of manual) expect(md).toContain(`| ${row.run_id} | censored | no recovery within the deadline; censored`);
+  }, 170_000);
+});
