@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +46,7 @@ afterAll(() => {
 });
 
 function journalRuns(): string[] {
+  if (!existsSync(path.join(out, 'journal.jsonl'))) return [];
   return readFileSync(path.join(out, 'journal.jsonl'), 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '')
@@ -68,17 +69,20 @@ describe('interrupt and resume', () => {
     for (let k = 0; k < KILLS; k++) {
       const args = started ? ['experiment', '--resume', out] : ['experiment', '--experiment', plan, '--out', out];
       const cli = startCli(args, { env });
-      started = true;
       // The next start removes what a SIGKILLed harness left behind.
       if (leftoversAfterKill.length > 0) {
         await waitFor(() => leftoversAfterKill.every((pid) => !processesLabelled(name).includes(pid)), 15_000, 'leftovers to be removed');
       }
-      await new Promise((r) => setTimeout(r, 800 + random.next() * 2_500));
+      await new Promise((r) => setTimeout(r, 1_200 + random.next() * 2_500));
       const signal = k % 2 === 0 ? 'SIGINT' : 'SIGKILL';
       cli.child.kill(signal);
       const result = await cli.done;
+      // A kill that lands before the harness wrote its journal (still loading) leaves nothing to resume.
+      started = existsSync(path.join(out, 'journal.jsonl'));
       if (signal === 'SIGINT') {
-        expect([0, 130]).toContain(result.code);
+        // 130 after cleanup, 0 when it had just finished, or killed by the signal itself when it
+        // arrived before the handler was installed (node still loading the CLI's modules).
+        expect(result.code === 0 || result.code === 130 || result.signal === 'SIGINT').toBe(true);
         expect(processesLabelled(name)).toEqual([]);
         leftoversAfterKill = [];
       } else {
@@ -88,7 +92,7 @@ describe('interrupt and resume', () => {
       const runs = journalRuns();
       expect(new Set(runs).size).toBe(runs.length);
     }
-    const final = await runCli(['experiment', '--resume', out], { timeoutMs: 120_000 });
+    const final = await runCli(started ? ['experiment', '--resume', out] : ['experiment', '--experiment', plan, '--out', out], { timeoutMs: 120_000, env });
     expect(final.code).toBe(0);
     expect(processesLabelled(name)).toEqual([]);
     const header = JSON.parse(readFileSync(path.join(out, 'journal.jsonl'), 'utf8').split('\n')[0]!);

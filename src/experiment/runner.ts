@@ -79,7 +79,9 @@ const WATCH_POLL_WALL_MS = 25;
  */
 export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]> {
   const { loaded, plan, outDir, logger, signal } = options;
-  mkdirSync(path.join(outDir, 'requests'), { recursive: true });
+  // The journal's header is the first thing in a new folder: a folder that holds anything else
+  // holds a journal, so `--resume` always finds one and `--out` never reuses a half-made folder.
+  mkdirSync(outDir, { recursive: true });
   const journal = path.join(outDir, JOURNAL_FILE);
   if (!options.resume) {
     const header: ExperimentHeader = {
@@ -99,6 +101,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
     };
     appendJournal(journal, header);
   }
+  mkdirSync(path.join(outDir, 'requests'), { recursive: true });
   const clock = new ScaledClock(options.timeScale);
   const chosen = await chooseLoad(options.load ?? 'builtin', logger);
   const sessions = new Map<string, ArmSession>();
