@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { cmdlineOf, isAlive } from '../cluster/procfs.ts';
 
 /**
  * A record, on disk, of every child process this harness has alive, so that the next start can
@@ -54,22 +55,7 @@ export class PidFile {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function commandOf(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-  } catch {
-    return undefined;
-  }
-}
+const commandOf = (pid: number) => cmdlineOf(pid)?.join(' ');
 
 export interface Leftovers {
   harnessPid: number;
@@ -99,10 +85,10 @@ export function reapLeftovers(dir = path.join(stateDir(), 'processes')): Leftove
       rmSync(file, { force: true });
       continue;
     }
-    if (record.harnessPid !== process.pid && alive(record.harnessPid) && commandOf(record.harnessPid)?.includes('node')) continue;
+    if (record.harnessPid !== process.pid && isAlive(record.harnessPid) && commandOf(record.harnessPid)?.includes('node')) continue;
     const killed: Leftovers['killed'] = [];
     for (const child of record.children) {
-      if (!alive(child.pid) || commandOf(child.pid) !== child.command) continue;
+      if (!isAlive(child.pid) || commandOf(child.pid) !== child.command) continue;
       try {
         process.kill(child.pid, 'SIGKILL');
         killed.push({ pid: child.pid, label: child.label });

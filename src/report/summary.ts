@@ -1,4 +1,5 @@
 import type { RunEntry } from '../experiment/journal.ts';
+import { describe } from '../stats/index.ts';
 import { Outcomes, type Outcome } from '../timeline/types.ts';
 
 export interface Spread {
@@ -22,22 +23,10 @@ export interface CellSummary {
   failedRequests: Spread;
 }
 
-/**
- * Median and quartiles with R's default (type 7) quantiles: linear interpolation between order
- * statistics, what most readers' tools print.
- */
+/** Median and quartiles (R type 7, from the statistics library) of the defined values. */
 export function spread(values: readonly (number | undefined)[]): Spread {
-  const xs = values.filter((v): v is number => v !== undefined && Number.isFinite(v)).sort((a, b) => a - b);
-  if (xs.length === 0) return { n: 0 };
-  return { n: xs.length, median: type7(xs, 0.5), q1: type7(xs, 0.25), q3: type7(xs, 0.75) };
-}
-
-function type7(sorted: number[], p: number): number {
-  if (sorted.length === 1) return sorted[0]!;
-  const h = (sorted.length - 1) * p;
-  const lo = Math.floor(h);
-  const hi = Math.ceil(h);
-  return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
+  const d = describe(values.filter((v): v is number => v !== undefined && Number.isFinite(v)));
+  return d.n === 0 ? { n: 0 } : { n: d.n, median: d.median, q1: d.q1, q3: d.q3 };
 }
 
 export function summarizeCells(runs: readonly RunEntry[]): CellSummary[] {

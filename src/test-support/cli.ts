@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { processesWithLabel } from '../cluster/procfs.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MAIN = path.join(PROJECT_ROOT, 'src/cli/main.ts');
@@ -41,20 +41,7 @@ export async function runCli(args: string[], options: { cwd?: string; timeoutMs?
 
 /** Pids of live processes whose environment carries CANARY_MTTR_EXPERIMENT=<name>. */
 export function processesLabelled(experiment: string): number[] {
-  const wanted = `CANARY_MTTR_EXPERIMENT=${experiment}`;
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const env = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // A zombie has been reaped by nobody yet but holds no port and runs nothing.
-      if (env.includes(wanted) && !/^\d+ \(.*\) Z /.test(stat)) pids.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return pids;
+  return processesWithLabel(experiment);
 }
 
 export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
