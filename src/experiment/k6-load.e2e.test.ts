@@ -31,7 +31,7 @@ describe('load generators in an experiment', () => {
     expect(r.code).toBe(0);
     const [row] = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
     expect(row!.load_generator).toMatch(/^k6 v1\.\d+\.\d+$/);
-    expect(row!.outcome).toBe('rolled_back');
+    expect(row!.outcome, row!.abort_reason).toBe('rolled_back');
     const records = readRequestsFile(path.join(out, 'requests', `${row!.run_id}.csv`));
     expect(records.length).toBeGreaterThan(100);
     expect(new Set(records.map((x) => x.version))).toEqual(new Set(['v1', 'v2']));

@@ -40,6 +40,13 @@ export function readRequestsFile(file: string): RequestRecord[] {
   return out;
 }
 
-function round(ms: number): number {
+/**
+ * Scenario times are kept to the microsecond everywhere they are written (requests/*.csv,
+ * runs.csv, the journal), so a figure in runs.csv is recomputed exactly from the request records:
+ * `sent_ms >= release_ms` selects the very requests that `total_requests` counted.
+ */
+export function toMicroseconds(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
+
+const round = toMicroseconds;

@@ -18,7 +18,7 @@ import { computeRunMetrics, fateSealedAt, isPromoted, Marks } from '../timeline/
 import type { RunMetrics, TimelineEntry } from '../timeline/types.ts';
 import { appendJournal, JOURNAL_FILE, type ExperimentHeader, type RunEntry } from './journal.ts';
 import type { PlannedRun } from './plan.ts';
-import { writeRequestsFile } from './requests-file.ts';
+import { toMicroseconds, writeRequestsFile } from './requests-file.ts';
 
 const debug = createDebug('canary-mttr:runner');
 
@@ -70,6 +70,18 @@ async function chooseLoad(choice: LoadChoice, logger: Logger): Promise<ChosenLoa
 
 /** How often the run loop looks at the clock and the records, wall ms. */
 const WATCH_POLL_WALL_MS = 25;
+/** Wall time a slow-starting load generator (k6) gets to send its first request before the warm-up starts anyway. */
+const LOAD_READY_WALL_MS = 30_000;
+
+/** Waits for `ready`, at most LOAD_READY_WALL_MS of wall time, leaving no timer behind. */
+async function untilReady(ready: Promise<void>, signal: AbortSignal): Promise<void> {
+  const done = new AbortController();
+  try {
+    await Promise.race([ready, sleepWall(LOAD_READY_WALL_MS, AbortSignal.any([signal, done.signal]))]);
+  } finally {
+    done.abort();
+  }
+}
 
 /**
  * Runs the plan: for each run, restore → warm up and verify steady state → release → watch →
@@ -144,7 +156,7 @@ async function executeRun(run: PlannedRun, session: ArmSession, clock: ScaledClo
   const runStartMs = clock.now();
   const timeline: TimelineEntry[] = [];
   const records: RequestRecord[] = [];
-  const rel = (ms: number) => ms - runStartMs;
+  const rel = (ms: number) => toMicroseconds(ms - runStartMs);
   const mark = (entry: TimelineEntry) => timeline.push({ ...entry, atMs: rel(entry.atMs) });
   const base = {
     type: 'run' as const,
@@ -206,8 +218,9 @@ async function executeRun(run: PlannedRun, session: ArmSession, clock: ScaledClo
       },
     });
 
-    // k6 takes up to a second to start its VUs: the warm-up counts from its first request.
-    if ('ready' in started) await Promise.race([(started as { ready: Promise<void> }).ready, clock.sleep(30_000, runSignal)]);
+    // k6 takes from 50 ms to several seconds (a busy machine) to start its VUs: the warm-up
+    // counts from its first request. The wait is wall time: compressed, it would be too short.
+    if ('ready' in started) await untilReady((started as { ready: Promise<void> }).ready, runSignal);
     // Warm-up: the baseline must be healthy before anything is released.
     const warmupMs = scenario.warmup.durationS * 1000;
     const plannedReleaseMs = clock.now() + warmupMs;

@@ -1,7 +1,8 @@
 import { stringify } from 'csv-stringify/sync';
 import type { RunEntry } from '../experiment/journal.ts';
+import { toMicroseconds } from '../experiment/requests-file.ts';
 
-/** Columns of runs.csv, in order. Durations are scenario seconds; empty when undefined. */
+/** Columns of runs.csv, in order. Times (`*_ms`) are scenario ms to the microsecond, as in requests/*.csv; durations (`*_s`) are scenario seconds; empty when undefined. */
 export const RUNS_CSV_COLUMNS = [
   'experiment',
   'run_id',
@@ -32,7 +33,7 @@ export const RUNS_CSV_COLUMNS = [
   'abort_reason',
 ] as const;
 
-const ms = (v: number | undefined) => (v === undefined ? '' : Math.round(v));
+const ms = (v: number | undefined) => (v === undefined ? '' : toMicroseconds(v));
 const sec = (v: number | undefined) => (v === undefined ? '' : Number(v.toFixed(3)));
 
 export function runsCsvRows(experiment: string, runs: readonly RunEntry[]): Array<Record<(typeof RUNS_CSV_COLUMNS)[number], string | number>> {

@@ -1,0 +1,45 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { RunEntry } from '../experiment/journal.ts';
+import { toMicroseconds, writeRequestsFile } from '../experiment/requests-file.ts';
+import type { RequestRecord } from '../load/types.ts';
+import { computeRunMetrics, Marks } from '../timeline/compute.ts';
+import { runsCsvRows } from './runs-csv.ts';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'runs-csv-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('runs.csv and requests/*.csv', () => {
+  it('select the same requests at the release boundary, to the microsecond', () => {
+    // The release lands 0.3 ms after one request and 0.2 ms before the next: whole-millisecond
+    // rounding of either file would count one of them on the wrong side.
+    const releaseMs = toMicroseconds(1000.4567);
+    const records: RequestRecord[] = [999.1, 1000.1567, 1000.4567, 1000.6567, 1001.9].map((t) => ({
+      sentMs: toMicroseconds(t),
+      doneMs: toMicroseconds(t + 3),
+      latencyMs: 3,
+      status: t > 1000.2 ? 500 : 200,
+      version: t > 1000.2 ? 'v2' : 'v1',
+    }));
+    const metrics = computeRunMetrics({
+      arm: 'flagger',
+      releaseMs,
+      deadlineMs: releaseMs + 60_000,
+      endMs: 5_000,
+      releaseVersion: 'v2',
+      cleanWindowMs: 1_000,
+      records,
+      timeline: [{ atMs: releaseMs, kind: Marks.release }],
+    });
+    expect(metrics.totalRequests).toBe(3);
+    const file = path.join(dir, 'r.csv');
+    writeRequestsFile(file, records);
+    const row = runsCsvRows('e', [{ runId: 'r', arm: 'flagger', scenario: 's', repetition: 1, seed: 1, timeScale: 1, platform: {}, load: { generator: 'builtin' }, metrics } as unknown as RunEntry])[0]!;
+    const lines = readFileSync(file, 'utf8').trim().split('\n').slice(1);
+    const after = lines.filter((l) => Number(l.split(',')[0]) >= Number(row.release_ms));
+    expect(after).toHaveLength(Number(row.total_requests));
+    expect(after.filter((l) => Number(l.split(',')[3]) >= 500)).toHaveLength(Number(row.failed_requests));
+  });
+});
