@@ -20,7 +20,7 @@ export interface AppConfig {
   faultMode: FaultMode;
   /** FAULT_ERROR_RATE: share of POST /sms requests answered 500 when faultMode is http500. Default 1. */
   faultErrorRate: number;
-  /** FAULT_LATENCY_MS: delay added to POST /sms answers when faultMode is latency. Default 0. */
+  /** FAULT_LATENCY_MS: least time a POST /sms answer takes, from its arrival, when faultMode is latency. Default 0. */
   faultLatencyMs: number;
   /**
    * FAULT_ONSET_S: seconds after start (the moment the server listens) before the fault applies.

@@ -131,11 +131,21 @@ export async function startServer(config: AppConfig, options: StartServerOptions
         return;
       }
     } else if (faultActive && config.faultMode === 'latency' && config.faultLatencyMs > 0) {
-      const timer = setTimeout(() => {
-        pendingDelays.delete(timer);
-        answerSms(res, body, startedMs);
-      }, config.faultLatencyMs);
-      pendingDelays.add(timer);
+      // Node's timers may fire up to a millisecond early against performance.now(): the timer
+      // is armed again for what is left, so every answer takes at least faultLatencyMs.
+      const wait = (): void => {
+        const leftMs = config.faultLatencyMs - (performance.now() - startedMs);
+        if (leftMs <= 0) {
+          answerSms(res, body, startedMs);
+          return;
+        }
+        const timer = setTimeout(() => {
+          pendingDelays.delete(timer);
+          wait();
+        }, Math.ceil(leftMs));
+        pendingDelays.add(timer);
+      };
+      wait();
       return;
     }
     answerSms(res, body, startedMs);
