@@ -18,6 +18,7 @@ import { PlatformNames, type Platform } from '../platform/types.ts';
 import { writeComparison } from '../report/compare.ts';
 import { writeReport } from '../report/write-report.ts';
 import { displayPath, loadExperimentFile, type LoadedExperiment } from '../scenario/load-files.ts';
+import { abortOnInterrupt, folderTimestamp, Interrupted, isEntryModule } from './entry.ts';
 import { COMPARE_HELP, type ExperimentArgs, EXPERIMENT_HELP, parseCompareArgs, parseExperimentArgs, parseReportArgs, REPORT_HELP } from './args.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -27,16 +28,6 @@ export interface Io {
   stderr: Writable;
   stdin: Readable;
   cwd: string;
-}
-
-class Interrupted extends HarnessError {
-  constructor() {
-    super('E_INTERRUPTED', 'interrupted', 130);
-  }
-}
-
-function timestamp(date = new Date()): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
 }
 
 /** Picks the platform implementation: the one place that knows the concrete classes. */
@@ -116,7 +107,7 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
     loaded = loadExperimentFile(experimentFile, path.join(PROJECT_ROOT, 'scenarios'));
     timeScale = args.timeScale ?? loaded.experiment.timeScale;
     seed = args.seed ?? loaded.experiment.seed;
-    outDir = path.resolve(io.cwd, args.out ?? path.join(PROJECT_ROOT, 'reports', `${loaded.experiment.name}-${timestamp()}`));
+    outDir = path.resolve(io.cwd, args.out ?? path.join(PROJECT_ROOT, 'reports', `${loaded.experiment.name}-${folderTimestamp()}`));
     if (existsSync(outDir) && readdirSync(outDir).length > 0) {
       throw new UsageError(`--out: ${displayPath(outDir, io.cwd)} already exists and is not empty; pass a new folder so no result is overwritten`);
     }
@@ -237,29 +228,9 @@ export async function main(argv: string[], io: Io, signal: AbortSignal): Promise
   }
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  return entry !== undefined && path.resolve(entry) === fileURLToPath(import.meta.url);
-}
-
-if (isMain()) {
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = (name: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts === 1) {
-      process.stderr.write(`\n${name}: stopping the current run and cleaning up (press Ctrl-C again to stop at once)\n`);
-      controller.abort(new Interrupted());
-    } else {
-      // Second interrupt: leave now; the registry's exit hook kills every child process.
-      process.exit(130);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, cwd: process.cwd() }, controller.signal);
-  process.exitCode = code;
+if (isEntryModule(import.meta.url)) {
+  const signal = abortOnInterrupt((name) => `\n${name}: stopping the current run and cleaning up (press Ctrl-C again to stop at once)\n`);
+  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, cwd: process.cwd() }, signal);
   // stdin may hold the event loop open (human operator); nothing else should be pending.
   process.stdin.destroy();
 }
-

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { sleepWall } from '../common/clock.ts';
 import { HarnessError, isHarnessError, PlatformError, UsageError } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
+import { abortOnInterrupt, Interrupted, isEntryModule } from '../cli/entry.ts';
 import { runClusterCli } from './kind.ts';
 import { startLocalCluster } from './local/cluster.ts';
 import { stopLocalClusterFromState } from './local/stop.ts';
@@ -47,12 +48,6 @@ export interface CliIo {
   stderr: Writable;
   env: NodeJS.ProcessEnv;
   signal: AbortSignal;
-}
-
-class Interrupted extends HarnessError {
-  constructor() {
-    super('E_INTERRUPTED', 'interrupted', 130);
-  }
 }
 
 interface ParsedArgs {
@@ -269,24 +264,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  return entry !== undefined && path.resolve(entry) === CLI_FILE;
-}
-
-if (isMain()) {
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = (name: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts === 1) {
-      process.stderr.write(`${name}: stopping the cluster (again to exit at once; children die with this process)\n`);
-      controller.abort(new Interrupted());
-    } else {
-      process.exit(130);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal });
+if (isEntryModule(import.meta.url)) {
+  const signal = abortOnInterrupt((name) => `${name}: stopping the cluster (again to exit at once; children die with this process)\n`);
+  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal });
 }

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { HarnessError, isHarnessError, UsageError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
+import { abortOnInterrupt, folderTimestamp, Interrupted, isEntryModule } from '../cli/entry.ts';
 import { startLocalCluster } from '../cluster/local/cluster.ts';
 import { defaultToolsDir, parseToolsEnv, resolveTools } from '../cluster/tools.ts';
 import { parseDurationMs } from '../scenario/duration.ts';
@@ -40,16 +41,6 @@ Options:
   --seed N               seed of the model's runs (default 1)
   --out DIR              report folder (default reports/fidelity-<timestamp>)
   -h, --help             this text`;
-
-class Interrupted extends HarnessError {
-  constructor() {
-    super('E_INTERRUPTED', 'interrupted', 130);
-  }
-}
-
-function timestamp(date = new Date()): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
-}
 
 function intArg(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
@@ -106,7 +97,7 @@ export async function main(argv: string[], io: { stdout: Writable; stderr: Writa
     if (intervalMs === undefined || intervalMs < 10_000) throw new UsageError(`--interval: "${intervalText}" is not a duration of at least 10s (Flagger's minimum), e.g. 10s or 30s`);
     const scenario = loadFidelityScenario(values.scenario!, intervalText, threshold);
     const tools = resolveTools();
-    const out = path.resolve(io.cwd, values.out ?? path.join(PROJECT_ROOT, 'reports', `fidelity-${timestamp()}`));
+    const out = path.resolve(io.cwd, values.out ?? path.join(PROJECT_ROOT, 'reports', `fidelity-${folderTimestamp()}`));
     if (existsSync(out) && readdirSync(out).length > 0) throw new UsageError(`--out: ${displayPath(out, io.cwd)} already exists and is not empty; pass a new folder`);
     mkdirSync(out, { recursive: true });
     const toolsEnv = existsSync(path.join(defaultToolsDir(), 'tools.env')) ? parseToolsEnv(readFileSync(path.join(defaultToolsDir(), 'tools.env'), 'utf8')) : {};
@@ -166,16 +157,7 @@ function fmt(s: number | undefined): string {
   return s === undefined ? '—' : `${s.toFixed(1)} s`;
 }
 
-if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === CLI_FILE) {
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = (name: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write(`\n${name}: stopping and cleaning up (again to exit at once)\n`);
-    controller.abort(new Interrupted());
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, signal: controller.signal, cwd: process.cwd() });
+if (isEntryModule(import.meta.url)) {
+  const signal = abortOnInterrupt((name) => `\n${name}: stopping and cleaning up (again to exit at once)\n`);
+  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, signal, cwd: process.cwd() });
 }

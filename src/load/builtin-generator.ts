@@ -103,6 +103,33 @@ export interface LoadSummary {
   sendLag: SendLagStats;
 }
 
+type LoadCounts = Omit<LoadSummary, 'achievedRps' | 'scenarioDurationMs' | 'wallDurationMs' | 'sendLag'>;
+
+/** A LoadSummary from a generator's counters and its scheduling window. */
+export function loadSummary(c: LoadCounts, scenarioDurationMs: number, wallDurationMs: number, sendLag: SendLagStats): LoadSummary {
+  return {
+    scheduled: c.scheduled,
+    sent: c.sent,
+    completed: c.completed,
+    failed: c.failed,
+    timedOut: c.timedOut,
+    errored: c.errored,
+    dropped: c.dropped,
+    recorded: c.recorded,
+    maxInFlightSeen: c.maxInFlightSeen,
+    achievedRps: scenarioDurationMs > 0 ? (c.sent * 1000) / scenarioDurationMs : 0,
+    scenarioDurationMs,
+    wallDurationMs,
+    sendLag,
+  };
+}
+
+/** The error stop() rejects with when the caller's onRecord threw and the load was stopped. */
+export function onRecordError(cause: unknown): LoadError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new LoadError(`load: the onRecord callback threw, so the load was stopped: ${reason}`, { cause });
+}
+
 /** Puts a service under load and turns every request into a RequestRecord. */
 export interface LoadGenerator {
   start(options: LoadOptions): StartedLoad;
@@ -455,35 +482,13 @@ class BuiltinLoad implements StartedLoad {
       summary.dropped,
       summary.sendLag.p99WallMs,
     );
-    if (this.recordFailed) {
-      const reason =
-        this.recordError instanceof Error ? this.recordError.message : String(this.recordError);
-      throw new LoadError(
-        `load: the onRecord callback threw, so the load was stopped: ${reason}`,
-        { cause: this.recordError },
-      );
-    }
+    if (this.recordFailed) throw onRecordError(this.recordError);
     return summary;
   }
 
   private summarize(): LoadSummary {
     const c = this.counters;
-    const scenarioDurationMs = this.endMs - this.startMs;
-    return {
-      scheduled: c.scheduled,
-      sent: c.sent,
-      completed: c.completed,
-      failed: c.failed,
-      timedOut: c.timedOut,
-      errored: c.errored,
-      dropped: c.dropped,
-      recorded: c.recorded,
-      maxInFlightSeen: c.maxInFlightSeen,
-      achievedRps: scenarioDurationMs > 0 ? (c.sent * 1000) / scenarioDurationMs : 0,
-      scenarioDurationMs,
-      wallDurationMs: this.endWallMs - this.startWallMs,
-      sendLag: c.sendLag,
-    };
+    return loadSummary(c, this.endMs - this.startMs, this.endWallMs - this.startWallMs, c.sendLag);
   }
 
   private logError(err: unknown): void {

@@ -7,7 +7,7 @@ import createDebug from 'debug';
 import { findExecutable, runCommand, toolsCacheDir } from '../cluster/preflight.ts';
 import { sleepWall, type Clock } from '../common/clock.ts';
 import { ProcessRegistry, type ExitInfo, type ManagedProcess } from '../platform/processes.ts';
-import type { LiveStats, LoadGenerator, LoadOptions, LoadSummary, SendLagStats, StartedLoad } from './builtin-generator.ts';
+import { loadSummary, onRecordError, type LiveStats, type LoadGenerator, type LoadOptions, type LoadSummary, type SendLagStats, type StartedLoad } from './builtin-generator.ts';
 import { LoadError } from './errors.ts';
 import { captureClockMapping, epochMsOf, K6OutputParser, scenarioMsOf, type ClockMapping } from './k6-output.ts';
 import type { RequestRecord } from './types.ts';
@@ -478,10 +478,7 @@ export class K6Load implements StartedLoad {
       summary.k6CpuMs ?? '?',
     );
     if (this.failure) throw this.failure;
-    if (this.recordFailed) {
-      const reason = this.recordError instanceof Error ? this.recordError.message : String(this.recordError);
-      throw new LoadError(`load: the onRecord callback threw, so the load was stopped: ${reason}`, { cause: this.recordError });
-    }
+    if (this.recordFailed) throw onRecordError(this.recordError);
     return summary;
   }
 
@@ -491,19 +488,7 @@ export class K6Load implements StartedLoad {
     // The window starts at k6's first slot, not at start(): k6's start-up sends nothing.
     const scenarioDurationMs = first === undefined ? 0 : Math.max(0, this.endMs - scenarioMsOf(this.mapping, first));
     return {
-      scheduled: c.sent + c.dropped,
-      sent: c.sent,
-      completed: c.completed,
-      failed: c.failed,
-      timedOut: c.timedOut,
-      errored: c.errored,
-      dropped: c.dropped,
-      recorded: c.recorded,
-      maxInFlightSeen: c.maxInFlightSeen,
-      achievedRps: scenarioDurationMs > 0 ? (c.sent * 1000) / scenarioDurationMs : 0,
-      scenarioDurationMs,
-      wallDurationMs: scenarioDurationMs / this.mapping.timeScale,
-      sendLag: this.stats.sendLag,
+      ...loadSummary({ ...c, scheduled: c.sent + c.dropped }, scenarioDurationMs, scenarioDurationMs / this.mapping.timeScale, this.stats.sendLag),
       generator: this.generatorOptions.version,
       startupWallMs: this.firstRequestWallMs === undefined ? undefined : this.firstRequestWallMs - this.startWallMs,
       malformedLines: c.malformed,

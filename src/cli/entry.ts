@@ -1,0 +1,40 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HarnessError } from '../common/errors.ts';
+
+/** What a command's work is aborted with on the first Ctrl-C or SIGTERM; the exit code is 130. */
+export class Interrupted extends HarnessError {
+  constructor() {
+    super('E_INTERRUPTED', 'interrupted', 130);
+  }
+}
+
+/** True when the module at `moduleUrl` (its import.meta.url) is the script node was started with. */
+export function isEntryModule(moduleUrl: string): boolean {
+  const entry = process.argv[1];
+  return entry !== undefined && path.resolve(entry) === fileURLToPath(moduleUrl);
+}
+
+/**
+ * A signal the first SIGINT or SIGTERM aborts with Interrupted, after writing `notice(name)` to
+ * stderr, so the command stops and cleans up. A second one exits at once with 130; the process
+ * registry's exit hook still kills every child process.
+ */
+export function abortOnInterrupt(notice: (name: NodeJS.Signals) => string): AbortSignal {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (name: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write(notice(name));
+    controller.abort(new Interrupted());
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return controller.signal;
+}
+
+/** A report folder's time stamp: 20261126-093812Z. */
+export function folderTimestamp(date = new Date()): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
+}
