@@ -2,7 +2,7 @@
  * Benchmark 4, harness overhead: per run, the wall time spent outside the scenario's own phases
  * (src/bench/overhead.ts), as a share of the run's wall time, on the local platform. Runs
  * experiments/quick.yaml with one repetition per cell (faulty-500 manual and Flagger, healthy
- * Flagger) inside this process, with the probes of bench/probes.ts stamping each phase:
+ * Flagger) inside this process, with the probes of src/bench/probes.ts stamping each phase:
  *
  *   run wall   restore() entered → the run's progress line, logged right after its journal line
  *              was written and fsynced

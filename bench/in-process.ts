@@ -1,6 +1,6 @@
 /**
  * Runs an experiment plan inside the bench process, as `npm run experiment` does (the same
- * LocalPlatform and runExperiment), with the probes of probes.ts installed, and optionally under
+ * LocalPlatform and runExperiment), with the probes of probes.ts attached, and optionally under
  * the V8 profiler. Used by the timestamp-accuracy and overhead benchmarks.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { runExperiment } from '../src/experiment/runner.ts';
 import { LocalPlatform } from '../src/platform/local/local-platform.ts';
 import { loadExperimentFile, type LoadedExperiment } from '../src/scenario/load-files.ts';
 import { PROJECT_ROOT, type BenchContext } from './context.ts';
-import { installProbes, probePlatform, type ProbeLog } from '../src/bench/probes.ts';
+import { createProbes, probePlatform, type ProbeLog } from '../src/bench/probes.ts';
 
 export interface InstrumentedExperiment {
   loaded: LoadedExperiment;
@@ -49,7 +49,7 @@ export async function runInstrumented(
     },
     warn: (line) => ctx.log(`    warning: ${line}`),
   };
-  const probes = installProbes();
+  const probes = createProbes();
   const session = options.cpuProfile ? new Session() : undefined;
   let entries: RunEntry[] = [];
   const schedBefore = readSchedStat('self', process.pid);
@@ -60,7 +60,7 @@ export async function runInstrumented(
       await session.post('Profiler.enable');
       await session.post('Profiler.start');
     }
-    await using platform = probePlatform(new LocalPlatform({ timeScale, experiment: `bench-${options.label}-${process.pid}` }), probes.log);
+    await using platform = probePlatform(new LocalPlatform({ timeScale, experiment: `bench-${options.label}-${process.pid}`, observer: probes.observer }), probes.log);
     entries = await runExperiment({
       loaded,
       plan,
@@ -74,9 +74,9 @@ export async function runInstrumented(
       stdin: Readable.from([]),
       stdout: new Writable({ write: (_chunk, _enc, done) => done() }),
       repetitions: options.repetitions,
+      wrapLoad: probes.wrapLoad,
     });
   } finally {
-    probes.uninstall();
     if (session) {
       const { profile } = await session.post('Profiler.stop');
       writeFileSync(options.cpuProfile!, JSON.stringify(profile));

@@ -2,7 +2,7 @@
  * Benchmark 3, timestamp accuracy on the local platform: runs bench/timestamp-accuracy.yaml
  * (faulty-500 under Flagger, interval 10 s, threshold 1, 10× compression, 3 repetitions) inside
  * this process and compares the journal's impact, detect, mitigate and recover times with the
- * components' own observations (bench/probes.ts, src/bench/ground-truth.ts):
+ * components' own observations (src/bench/probes.ts, src/bench/ground-truth.ts):
  *
  *   detect    model emitting its first `Halt …`/`Rolling back …` event   vs the journal's detectMs
  *   mitigate  router applying canary weight 0 after it                   vs mitigateMs

@@ -1,75 +1,87 @@
-import http from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ScaledClock, sleepWall } from '../common/clock.ts';
-import { FlaggerCanaryModel, type CanaryWorkloads } from '../flagger-model/model.ts';
+import { planRuns } from '../experiment/plan.ts';
+import { runExperiment } from '../experiment/runner.ts';
 import { BuiltinLoadGenerator } from '../load/builtin-generator.ts';
-import { WeightedRouter } from '../mesh/router.ts';
-import { MetricsStore } from '../metrics/store.ts';
-import type { ArmSession, Platform } from '../platform/types.ts';
-import { flaggerSchema } from '../scenario/schema.ts';
-import { installProbes, probePlatform, type InstalledProbes } from './probes.ts';
+import { LocalPlatform } from '../platform/local/local-platform.ts';
+import { loadExperimentFile } from '../scenario/load-files.ts';
+import { Marks } from '../timeline/compute.ts';
+import { createProbes, probePlatform } from './probes.ts';
 
-let probes: InstalledProbes | undefined;
-afterEach(() => {
-  probes?.uninstall();
-  probes = undefined;
-});
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const dir = mkdtempSync(path.join(tmpdir(), 'probes-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function post(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const body = '{"sms":"hello"}';
-    const req = http.request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
-      res.resume();
-      res.once('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.once('error', reject);
-    req.end(body);
-  });
-}
-
-describe('installProbes', () => {
-  it("sees a real router's route changes and answers, stamped on the probe's clock", async () => {
-    probes = installProbes();
-    const clock = new ScaledClock(10);
-    const store = new MetricsStore(() => clock.now());
-    const router = await new WeightedRouter({ clock, metrics: store, namespace: 'ns', service: 'svc' }).start();
-    try {
-      const before = performance.now();
-      router.setRoutes([{ workload: 'svc', weight: 100 }]);
-      // No endpoint: the router itself answers 503 "no healthy upstream" and records it.
-      expect(await post(`${router.url}/sms`)).toBe(503);
-      const { routes, responses } = probes.log;
-      expect(routes).toEqual([{ wallMs: expect.any(Number), routes: [{ workload: 'svc', weight: 100 }] }]);
-      expect(routes[0]!.wallMs).toBeGreaterThanOrEqual(before);
-      expect(responses).toEqual([{ wallMs: expect.any(Number), clockMs: expect.any(Number), status: 503, workload: 'svc' }]);
-      // The wrapper hands every record on to the store.
-      expect(await store.serviceErrorRate({ namespace: 'ns', service: 'svc', windowMs: 60_000 })).toBe(1);
-    } finally {
-      await router.stop();
+describe('probes', () => {
+  it('see every route change, answer, Flagger event, load and session phase of a real in-process run, and change none of it', async () => {
+    const planFile = path.join(dir, 'plan.yaml');
+    writeFileSync(
+      planFile,
+      [
+        'name: probes',
+        'timeScale: 20',
+        'repetitions: 1',
+        'runs:',
+        '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 } } }',
+      ].join('\n'),
+    );
+    const loaded = loadExperimentFile(planFile, path.join(ROOT, 'scenarios'));
+    const probes = createProbes();
+    const before = performance.now();
+    let entries;
+    {
+      await using platform = probePlatform(new LocalPlatform({ timeScale: 20, experiment: `probes-test-${process.pid}`, observer: probes.observer }), probes.log);
+      entries = await runExperiment({
+        loaded,
+        plan: planRuns(loaded, {}),
+        platform,
+        outDir: path.join(dir, 'out'),
+        timeScale: 20,
+        seed: loaded.experiment.seed,
+        logger: { info: () => undefined, warn: () => undefined },
+        signal: new AbortController().signal,
+        stdin: Readable.from([]),
+        stdout: new Writable({ write: (_c, _e, done) => done() }),
+        wrapLoad: probes.wrapLoad,
+      });
     }
-  });
+    const [entry] = entries;
+    expect(entry!.metrics.outcome).toBe('rolled_back');
+    const { log } = probes;
 
-  it('listens to every Flagger model once it is reset, and stamps the load generator stop and drain', async () => {
-    probes = installProbes();
-    let revision = 'v1';
-    const workloads: CanaryWorkloads = {
-      targetRevision: () => revision,
-      scaleUpCanary: async () => undefined,
-      canaryReadiness: () => 'starting',
-      primaryReady: () => true,
-      setRoutes: async () => undefined,
-      promote: async () => undefined,
-      scaleDownCanary: async () => undefined,
-      smokeTest: async () => undefined,
-    };
-    const model = new FlaggerCanaryModel({ name: 'svc', namespace: 'ns' }, flaggerSchema.parse({}), workloads, new MetricsStore(() => 0));
-    model.reset();
-    model.reset();
-    revision = 'v2';
-    await model.tick(1234);
-    expect(probes.log.events).toEqual([{ wallMs: expect.any(Number), atMs: 1234, message: 'New revision detected! Scaling up svc.ns' }]);
+    // The model's events: the very ones the run journaled, in order, each stamped after the start.
+    const journaled = entry!.timeline.filter((e) => e.kind === Marks.flaggerEvent).map((e) => e.detail);
+    expect(log.events.map((e) => e.message)).toEqual(journaled);
+    expect(log.events.some((e) => e.message.startsWith('Rolling back'))).toBe(true);
+    expect(log.events.every((e) => e.wallMs >= before)).toBe(true);
 
-    const load = new BuiltinLoadGenerator().start({
+    // Routes: the canary got traffic, and all of it went back to the primary.
+    expect(log.routes.some((r) => r.routes.some((d) => d.workload === 'sms-checker' && d.weight > 0))).toBe(true);
+    expect(log.routes.at(-1)!.routes.find((d) => d.workload === 'sms-checker')?.weight ?? 0).toBe(0);
+
+    // Answers: the router's own view, 500s from the canary only; as many as the client counted
+    // from the release on (the client also counts the warm-up, so at least that many overall).
+    expect(log.responses.filter((r) => r.status === 500).every((r) => r.workload === 'sms-checker')).toBe(true);
+    expect(log.responses.filter((r) => r.status === 500).length).toBeGreaterThanOrEqual(entry!.metrics.failedRequests);
+    expect(log.responses.length).toBeGreaterThanOrEqual(entry!.metrics.totalRequests);
+
+    // One load, stopped once and drained after; one restore and one release, in that order.
+    expect(log.loads).toHaveLength(1);
+    expect(log.loads[0]!.stopCalledWallMs).toBeGreaterThanOrEqual(log.loads[0]!.startWallMs);
+    expect(log.loads[0]!.stopDoneWallMs).toBeGreaterThanOrEqual(log.loads[0]!.stopCalledWallMs!);
+    expect(log.opens.map((o) => o.arm)).toEqual(['flagger']);
+    expect(log.restores).toHaveLength(1);
+    expect(log.releases).toHaveLength(1);
+    expect(log.releases[0]!.startWallMs).toBeGreaterThanOrEqual(log.restores[0]!.doneWallMs!);
+  }, 90_000);
+
+  it('wrapLoad stamps the first stop and its drain, and hands back what stop() returns', async () => {
+    const probes = createProbes();
+    const load = probes.wrapLoad(new BuiltinLoadGenerator()).start({
       url: 'http://127.0.0.1:9/sms',
       rateRps: 50,
       clock: new ScaledClock(1),
@@ -78,39 +90,13 @@ describe('installProbes', () => {
       onRecord: () => undefined,
     });
     await sleepWall(50);
-    await load.stop();
-    await load.stop();
+    const first = await load.stop();
+    const second = await load.stop();
+    expect(second).toBe(first);
+    expect(first.sent).toBeGreaterThan(0);
     const [entry] = probes.log.loads;
+    expect(probes.log.loads).toHaveLength(1);
     expect(entry!.stopCalledWallMs).toBeGreaterThanOrEqual(entry!.startWallMs);
     expect(entry!.stopDoneWallMs).toBeGreaterThanOrEqual(entry!.stopCalledWallMs!);
-  });
-
-  it('puts the prototypes back on uninstall and refuses a second installation', () => {
-    const original = MetricsStore.prototype.record;
-    probes = installProbes();
-    expect(MetricsStore.prototype.record).not.toBe(original);
-    expect(() => installProbes()).toThrow('probes: already installed');
-    probes.uninstall();
-    probes = undefined;
-    expect(MetricsStore.prototype.record).toBe(original);
-  });
-});
-
-describe('probePlatform', () => {
-  it("stamps each session's restore and release, and still returns what they return", async () => {
-    probes = installProbes();
-    const calls: string[] = [];
-    const session = {
-      restore: async () => void calls.push('restore'),
-      release: async () => void calls.push('release'),
-    } as unknown as ArmSession;
-    const inner: Platform = { name: 'local', open: async () => session, [Symbol.asyncDispose]: async () => undefined };
-    const opened = await probePlatform(inner, probes.log).open('flagger', {} as never, {} as never);
-    await opened.restore({ experiment: 'e', run: 'r' }, () => undefined, {} as never, new AbortController().signal);
-    await opened.release(new AbortController().signal);
-    expect(calls).toEqual(['restore', 'release']);
-    expect(probes.log.opens).toHaveLength(1);
-    expect(probes.log.restores[0]!.doneWallMs).toBeGreaterThanOrEqual(probes.log.restores[0]!.startWallMs);
-    expect(probes.log.releases[0]!.doneWallMs).toBeGreaterThanOrEqual(probes.log.releases[0]!.startWallMs);
   });
 });

@@ -1,26 +1,23 @@
 /**
  * Independent observers for the timestamp-accuracy and overhead benchmarks. They watch the local
- * platform's parts through their public methods, each observation stamped with this process's
- * own monotonic clock (performance.now()) at the moment it happens:
+ * platform's parts through its observer hooks, each observation stamped with this process's own
+ * monotonic clock (performance.now()) at the moment it happens:
  *
- * - every WeightedRouter, once started, gets a route listener (WeightedRouter.onRoutes);
- * - MetricsStore.record is wrapped: the router calls it when it has finished forwarding (or
- *   answering) a request, so it is the router's view of each response;
- * - every FlaggerCanaryModel gets an event listener (onEvent) when it is reset for a run;
- * - BuiltinLoadGenerator.start is wrapped to stamp when the load starts and when its stop() is
- *   called and resolves (the drain);
- * - the sessions a platform opens get their restore() and release() stamped.
+ * - every router's route changes (LocalObserver.routes);
+ * - every record a router hands its metrics store when it has finished forwarding (or answering)
+ *   a request: the router's view of each response (LocalObserver.record);
+ * - every Flagger model event (LocalObserver.flaggerEvent);
+ * - when the load starts, and when its stop() is called and resolves (the drain), through a
+ *   wrapper around the runner's load generator (RunnerOptions.wrapLoad);
+ * - the sessions a platform opens get their restore() and release() stamped (probePlatform).
  *
- * The project has no hook for this, so the first four are installed on the classes' prototypes
- * for the duration of one in-process experiment and removed afterwards (`uninstall`). Nothing of
- * the harness's behaviour changes: each wrapper calls the original first or last and only appends
- * to an array.
+ * Nothing of the harness's behaviour changes: each hook only appends to an array.
  */
-import { FlaggerCanaryModel } from '../flagger-model/model.ts';
-import { BuiltinLoadGenerator } from '../load/builtin-generator.ts';
-import type { LoadOptions, StartedLoad } from '../load/builtin-generator.ts';
-import { WeightedRouter, type RouteDestination } from '../mesh/router.ts';
-import { MetricsStore, type RequestLabels } from '../metrics/store.ts';
+import type { CanaryEvent } from '../flagger-model/model.ts';
+import type { LoadGenerator, LoadOptions, StartedLoad } from '../load/builtin-generator.ts';
+import type { RouteDestination } from '../mesh/router.ts';
+import type { RequestLabels } from '../metrics/store.ts';
+import type { LocalObserver } from '../platform/local/local-platform.ts';
 import type { ArmSession, Platform } from '../platform/types.ts';
 
 export interface ProbeLog {
@@ -34,71 +31,43 @@ export interface ProbeLog {
   releases: Array<{ startWallMs: number; doneWallMs?: number }>;
 }
 
-export interface InstalledProbes {
+export interface Probes {
   log: ProbeLog;
-  uninstall(): void;
+  /** For LocalPlatform's `observer` option. */
+  observer: LocalObserver;
+  /** For RunnerOptions.wrapLoad. */
+  wrapLoad(generator: LoadGenerator): LoadGenerator;
 }
 
-let installed = false;
-
-export function installProbes(): InstalledProbes {
-  if (installed) throw new Error('probes: already installed');
-  installed = true;
+export function createProbes(): Probes {
   const log: ProbeLog = { routes: [], responses: [], events: [], loads: [], opens: [], restores: [], releases: [] };
-
-  const routerStart = WeightedRouter.prototype.start;
-  WeightedRouter.prototype.start = async function start(this: WeightedRouter) {
-    const router = await routerStart.call(this);
-    router.onRoutes((routes) => log.routes.push({ wallMs: performance.now(), routes: routes.map((r) => ({ ...r })) }));
-    return router;
-  } as typeof routerStart;
-
-  const record = MetricsStore.prototype.record;
-  MetricsStore.prototype.record = function (this: MetricsStore, labels: RequestLabels, atMs: number, latencyMs: number): void {
-    if (labels.reporter === 'source') {
-      log.responses.push({ wallMs: performance.now(), clockMs: atMs, status: labels.responseCode, workload: labels.workload });
-    }
-    record.call(this, labels, atMs, latencyMs);
-  };
-
-  const subscribed = new WeakSet<FlaggerCanaryModel>();
-  const reset = FlaggerCanaryModel.prototype.reset;
-  FlaggerCanaryModel.prototype.reset = function (this: FlaggerCanaryModel): void {
-    reset.call(this);
-    if (subscribed.has(this)) return;
-    subscribed.add(this);
-    this.onEvent((event) => log.events.push({ wallMs: performance.now(), atMs: event.atMs, message: event.message }));
-  };
-
-  const loadStart = BuiltinLoadGenerator.prototype.start;
-  BuiltinLoadGenerator.prototype.start = function (this: BuiltinLoadGenerator, options: LoadOptions): StartedLoad {
-    const entry: ProbeLog['loads'][number] = { startWallMs: performance.now() };
-    log.loads.push(entry);
-    const started = loadStart.call(this, options);
-    const stop = started.stop.bind(started);
-    // An own property shadows the class method, for the runner's calls and for asyncDispose.
-    (started as { stop: () => ReturnType<StartedLoad['stop']> }).stop = () => {
-      entry.stopCalledWallMs ??= performance.now();
-      const done = stop();
-      const stamp = () => {
-        entry.stopDoneWallMs ??= performance.now();
-      };
-      done.then(stamp, stamp);
-      return done;
-    };
-    return started;
-  };
-
-  return {
-    log,
-    uninstall() {
-      WeightedRouter.prototype.start = routerStart;
-      MetricsStore.prototype.record = record;
-      FlaggerCanaryModel.prototype.reset = reset;
-      BuiltinLoadGenerator.prototype.start = loadStart;
-      installed = false;
+  const observer: LocalObserver = {
+    routes: (routes) => log.routes.push({ wallMs: performance.now(), routes: routes.map((r) => ({ ...r })) }),
+    record: (labels: RequestLabels, atMs: number) => {
+      if (labels.reporter === 'source') log.responses.push({ wallMs: performance.now(), clockMs: atMs, status: labels.responseCode, workload: labels.workload });
     },
+    flaggerEvent: (event: CanaryEvent) => log.events.push({ wallMs: performance.now(), atMs: event.atMs, message: event.message }),
   };
+  const wrapLoad = (inner: LoadGenerator): LoadGenerator => ({
+    start(options: LoadOptions): StartedLoad {
+      const entry: ProbeLog['loads'][number] = { startWallMs: performance.now() };
+      log.loads.push(entry);
+      const started = inner.start(options);
+      const stop = started.stop.bind(started);
+      // An own property shadows the class method, for the runner's calls and for asyncDispose.
+      (started as { stop: () => ReturnType<StartedLoad['stop']> }).stop = () => {
+        entry.stopCalledWallMs ??= performance.now();
+        const done = stop();
+        const stamp = () => {
+          entry.stopDoneWallMs ??= performance.now();
+        };
+        done.then(stamp, stamp);
+        return done;
+      };
+      return started;
+    },
+  });
+  return { log, observer, wrapLoad };
 }
 
 /** Wraps a platform so that each session it opens stamps restore() and release() into `log`. */

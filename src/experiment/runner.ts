@@ -42,6 +42,8 @@ export interface RunnerOptions {
   repetitions?: number;
   /** Which load generator: built-in (default), k6, or auto (k6 when installed, else built-in). */
   load?: LoadChoice;
+  /** Wraps the chosen load generator, for observers outside the harness (the benchmarks). */
+  wrapLoad?: (generator: LoadGenerator) => LoadGenerator;
 }
 
 export const LoadChoices = ['builtin', 'k6', 'auto'] as const;
@@ -116,6 +118,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
   mkdirSync(path.join(outDir, 'requests'), { recursive: true });
   const clock = new ScaledClock(options.timeScale);
   const chosen = await chooseLoad(options.load ?? 'builtin', logger);
+  if (options.wrapLoad) chosen.generator = options.wrapLoad(chosen.generator);
   const sessions = new Map<string, ArmSession>();
   const finished: RunEntry[] = [];
   const todo = plan.filter((p) => !options.done?.has(p.runId));

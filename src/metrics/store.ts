@@ -43,7 +43,19 @@ export class MetricsStore implements MetricsSource {
   /** `now` gives the scenario time a query is evaluated at. */
   constructor(private readonly now: () => number) {}
 
+  private readonly recordListeners: Array<(labels: RequestLabels, atMs: number) => void> = [];
+
+  /** Calls `listener` with every record as it is stored (for observers such as the benchmarks). Returns the unsubscribe. */
+  onRecord(listener: (labels: RequestLabels, atMs: number) => void): () => void {
+    this.recordListeners.push(listener);
+    return () => {
+      const at = this.recordListeners.indexOf(listener);
+      if (at >= 0) this.recordListeners.splice(at, 1);
+    };
+  }
+
   record(labels: RequestLabels, atMs: number, latencyMs: number): void {
+    for (const listener of this.recordListeners) listener(labels, atMs);
     const reporter = labels.reporter ?? 'destination';
     const key = `${reporter}\u0000${labels.namespace}\u0000${labels.workload}\u0000${labels.service}`;
     let series = this.series.get(key);

@@ -5,10 +5,10 @@ import createDebug from 'debug';
 import { buildApp } from '../../../faulty-app/build.ts';
 import type { Clock } from '../../common/clock.ts';
 import { deriveSeed, type Random } from '../../common/random.ts';
-import { FlaggerCanaryModel, type CanaryWorkloads } from '../../flagger-model/model.ts';
+import { FlaggerCanaryModel, type CanaryEvent, type CanaryWorkloads } from '../../flagger-model/model.ts';
 import { CanaryTicker } from '../../flagger-model/scheduler.ts';
-import { WeightedRouter } from '../../mesh/router.ts';
-import { MetricsStore } from '../../metrics/store.ts';
+import { WeightedRouter, type RouteDestination } from '../../mesh/router.ts';
+import { MetricsStore, type RequestLabels } from '../../metrics/store.ts';
 import type { Arm, EnvironmentFault, Scenario } from '../../scenario/schema.ts';
 import { Marks } from '../../timeline/compute.ts';
 import { PidFile } from '../pid-file.ts';
@@ -21,6 +21,16 @@ const debug = createDebug('canary-mttr:local');
 
 export const LOCAL_NAMESPACE = 'canary-mttr';
 export const LOCAL_SERVICE = 'sms-checker';
+
+/** Listeners on the local platform's parts, for observers outside the harness (the benchmarks). */
+export interface LocalObserver {
+  /** Every route change of every session's router. */
+  routes?(routes: readonly RouteDestination[]): void;
+  /** Every request a router records in its metrics store, as it records it. */
+  record?(labels: RequestLabels, atMs: number): void;
+  /** Every event of every Flagger model. */
+  flaggerEvent?(event: CanaryEvent): void;
+}
 
 /**
  * The embedded platform (DESIGN §8): faulty-app builds as child processes on loopback, the
@@ -35,7 +45,7 @@ export class LocalPlatform implements Platform {
   private readonly sessions = new Set<ArmSession>();
 
   constructor(
-    private readonly options: { timeScale: number; env?: NodeJS.ProcessEnv; experiment: string },
+    private readonly options: { timeScale: number; env?: NodeJS.ProcessEnv; experiment: string; observer?: LocalObserver },
   ) {
     this.registry = new ProcessRegistry({ experiment: options.experiment }, new PidFile(options.experiment));
     this.workDir = mkdtempSync(path.join(tmpdir(), 'canary-mttr-'));
@@ -63,11 +73,14 @@ export class LocalPlatform implements Platform {
       seed: deriveSeed(options.seed, `router/${arm}/${scenario.name}`),
       upstreamTimeoutWallMs: scenario.load.timeoutMs + 1_000,
     }).start();
+    const { observer } = this.options;
+    if (observer?.routes) router.onRoutes(observer.routes);
+    if (observer?.record) metrics.onRecord(observer.record);
     let podSeed = deriveSeed(options.seed, `pods/${arm}/${scenario.name}`);
     const nextSeed = () => (podSeed = deriveSeed(podSeed, 'next'));
     const session =
       arm === 'flagger'
-        ? new LocalFlaggerSession(scenario, options.clock, router, metrics, launcher, nextSeed, this.options.timeScale)
+        ? new LocalFlaggerSession(scenario, options.clock, router, metrics, launcher, nextSeed, this.options.timeScale, observer?.flaggerEvent)
         : new LocalManualSession(scenario, options.clock, router, metrics, launcher, nextSeed);
     this.sessions.add(session);
     const close = session[Symbol.asyncDispose].bind(session);
@@ -242,6 +255,7 @@ class LocalFlaggerSession extends LocalSession {
     launcher: AppLauncher,
     nextSeed: () => number,
     private readonly timeScale: number,
+    flaggerEvent?: (event: CanaryEvent) => void,
   ) {
     super(scenario, clock, router, metrics, launcher, nextSeed);
     const session = this;
@@ -278,6 +292,7 @@ class LocalFlaggerSession extends LocalSession {
         canaryWeight: event.status.canaryWeight,
       }),
     );
+    if (flaggerEvent) this.model.onEvent(flaggerEvent);
   }
 
   async restore(_run: RunLabels, timeline: TimelineSink, random: Random, signal: AbortSignal): Promise<void> {
