@@ -62,7 +62,7 @@ export function runRowsFromCsv(rows: ReadonlyArray<Record<string, string | numbe
 }
 
 export const fmt = (v: number | undefined, digits = 1): string => (v === undefined || Number.isNaN(v) ? '—' : v.toFixed(digits));
-const fmtP = (p: number | undefined) => (p === undefined ? '—' : p < 0.001 ? p.toExponential(1) : p.toFixed(3));
+export const fmtP = (p: number | undefined) => (p === undefined ? '—' : p < 0.001 ? p.toExponential(1) : p.toFixed(3));
 const ci = (i: BootstrapInterval, digits = 1) =>
   i.estimate === undefined ? '—' : `${fmt(i.estimate, digits)} [${fmt(i.lower, digits)}, ${fmt(i.upper, digits)}]`;
 
