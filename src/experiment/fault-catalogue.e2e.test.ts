@@ -77,7 +77,8 @@ describe('the Flagger model against the fault catalogue', () => {
     const r = rows.get('crash-loop')!;
     expect(r.outcome).toBe('rolled_back');
     expect(r.failed_requests).toBe('0');
-    expect(events('crash-loop').some((e) => e.startsWith('Rolling back sms-checker.canary-mttr progress deadline exceeded'))).toBe(true);
+    expect(events('crash-loop').some((e) => e.startsWith('canary deployment sms-checker.canary-mttr not ready: waiting for rollout to finish'))).toBe(true);
+    expect(events('crash-loop').some((e) => e.startsWith('Canary failed! Scaling down sms-checker.canary-mttr'))).toBe(true);
     expect(events('crash-loop').some((e) => e.startsWith('Starting canary analysis'))).toBe(false);
     // progressDeadlineS 120: the rollback comes on the first tick at least 120 s after scale-up.
     expect(releaseToRollbackS(r)).toBeGreaterThan(120);

@@ -253,9 +253,12 @@ describe('Flagger model, tick by tick', () => {
     h.workloads.canaryCrashes = true;
     const ticker = await releaseAndRun(h, 10_000, 10_000 + 4 * INTERVAL_MS);
     await ticker.stop();
-    const waiting = h.events.filter((e) => e.message.includes('not ready: waiting for rollout to finish'));
-    expect(waiting.length).toBe(1);
-    expect(eventAt(h, 'Rolling back podinfo.test progress deadline exceeded')).toBe(10_000 + 2 * INTERVAL_MS);
+    // Scaled up on the first tick; not ready on the next two; the second is past the 60 s deadline.
+    const waiting = h.events.filter((e) => e.message === 'canary deployment podinfo.test not ready: waiting for rollout to finish: 0 of 1 (readyThreshold 100%) updated replicas are available');
+    expect(waiting.map((e) => e.atMs)).toEqual([10_000 + INTERVAL_MS, 10_000 + 2 * INTERVAL_MS]);
+    expect(eventAt(h, 'Canary failed! Scaling down podinfo.test')).toBe(10_000 + 2 * INTERVAL_MS);
+    // As Flagger 1.44 does: no "Rolling back" line on this path.
+    expect(h.messages().some((m) => m.startsWith('Rolling back'))).toBe(false);
     expect(h.model.currentStatus.phase).toBe('Failed');
     expect(h.messages().some((m) => m.startsWith('Starting canary analysis'))).toBe(false);
   });

@@ -141,21 +141,14 @@ export class FlaggerCanaryModel {
       return;
     }
 
-    // IsCanaryReady: not ready is retriable until the progress deadline passes.
-    let retriable = true;
-    let notReady: string | undefined;
-    if (s.phase === 'Progressing') {
-      const readiness = this.workloads.canaryReadiness();
-      if (readiness !== 'ready') {
-        notReady = `canary deployment ${this.ref} not ready: waiting for rollout to finish: 0 of 1 (readyThreshold 100%) updated replicas are available`;
-        if (nowMs - this.canaryScaledUpAtMs >= this.settings.progressDeadlineS * 1000) {
-          retriable = false;
-          notReady = `canary deployment ${this.ref} not ready with retryable false: deployment "${this.id.name}" exceeded its progress deadline`;
-        } else {
-          this.emit(nowMs, 'Warning', notReady);
-          return;
-        }
-      }
+    // IsCanaryReady: a canary Deployment without an available pod is "not ready", retriable until
+    // the progress deadline has passed since it became unavailable (its Available condition);
+    // then Flagger records the same text once more and rolls back, with no "Rolling back" line
+    // (scheduler.go, Flagger 1.44: the not-retriable branch right after IsCanaryReady).
+    if (s.phase === 'Progressing' && this.workloads.canaryReadiness() !== 'ready') {
+      this.emit(nowMs, 'Warning', `canary deployment ${this.ref} not ready: waiting for rollout to finish: 0 of 1 (readyThreshold 100%) updated replicas are available`);
+      if (nowMs - this.canaryScaledUpAtMs >= this.settings.progressDeadlineS * 1000) await this.rollback(nowMs);
+      return;
     }
 
     if (s.phase === 'Promoting') {
@@ -172,8 +165,7 @@ export class FlaggerCanaryModel {
       return;
     }
 
-    if (s.phase === 'Progressing' && (!retriable || s.failedChecks >= this.settings.threshold)) {
-      if (!retriable) this.emit(nowMs, 'Warning', `Rolling back ${this.ref} progress deadline exceeded ${notReady}`);
+    if (s.phase === 'Progressing' && s.failedChecks >= this.settings.threshold) {
       await this.rollback(nowMs);
       return;
     }

@@ -1,6 +1,6 @@
-import type { V1Deployment, V1Service } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { buildFromTemplate, desiredState, isFaultyApp, resolveWorkload, routesFromVirtualService, serviceNameOf, type VirtualService } from './emulator.ts';
+import { buildFromTemplate, deploymentOfPod, desiredState, isFaultyApp, podStatusPatch, resolveWorkload, routesFromVirtualService, serviceNameOf, type VirtualService } from './emulator.ts';
 
 function deployment(name: string, env: Record<string, string>, extra: { image?: string; labels?: Record<string, string>; status?: V1Deployment['status']; replicas?: number; generation?: number } = {}): V1Deployment {
   return {
@@ -13,7 +13,7 @@ function deployment(name: string, env: Record<string, string>, extra: { image?: 
         spec: { containers: [{ name: 'app', image: extra.image ?? 'faulty-app:v1', env: Object.entries(env).map(([k, v]) => ({ name: k, value: v })) }] },
       },
     },
-    status: extra.status ?? { observedGeneration: 1, readyReplicas: 1, updatedReplicas: 1 },
+    status: extra.status ?? { observedGeneration: 1, replicas: 1, readyReplicas: 1, updatedReplicas: 1 },
   };
 }
 
@@ -59,13 +59,56 @@ describe('isFaultyApp', () => {
   });
 });
 
-describe('desiredState follows the controllers (kwok makes pods Ready)', () => {
-  it('runs a ready, observed generation; stops at zero replicas or no ready pod; keeps the old pod mid-rollout', () => {
+describe('desiredState follows the controllers (the pods exist; their readiness is the emulator\'s)', () => {
+  it('runs an observed generation with a pod, ready or not; stops at zero replicas or no pod; keeps the old pod mid-rollout', () => {
     expect(desiredState(deployment('a', {}))).toBe('run');
     expect(desiredState(deployment('a', {}, { replicas: 0 }))).toBe('stop');
-    expect(desiredState(deployment('a', {}, { status: { observedGeneration: 1, readyReplicas: 0, updatedReplicas: 1 } }))).toBe('stop');
-    expect(desiredState(deployment('a', {}, { generation: 2, status: { observedGeneration: 1, readyReplicas: 1, updatedReplicas: 1 } }))).toBe('keep');
-    expect(desiredState(deployment('a', {}, { generation: 2, status: { observedGeneration: 2, readyReplicas: 1, updatedReplicas: 0 } }))).toBe('keep');
+    expect(desiredState(deployment('a', {}, { status: { observedGeneration: 1, replicas: 0, updatedReplicas: 0 } }))).toBe('stop');
+    // A pod of the template that is not ready (a crash-looping build) still runs: its readiness comes from the process.
+    expect(desiredState(deployment('a', {}, { status: { observedGeneration: 1, replicas: 1, readyReplicas: 0, updatedReplicas: 1 } }))).toBe('run');
+    expect(desiredState(deployment('a', {}, { generation: 2, status: { observedGeneration: 1, replicas: 1, readyReplicas: 1, updatedReplicas: 1 } }))).toBe('keep');
+    expect(desiredState(deployment('a', {}, { generation: 2, status: { observedGeneration: 2, replicas: 1, readyReplicas: 1, updatedReplicas: 0 } }))).toBe('keep');
+  });
+});
+
+describe('pods: which Deployment, and the status patch that says what the process does', () => {
+  const pod = (labels: Record<string, string>, status: V1Pod['status'] = {}): V1Pod => ({
+    metadata: { name: 'p', namespace: 'test', labels },
+    spec: { containers: [{ name: 'app', image: 'faulty-app:v1' }] },
+    status: { phase: 'Running', ...status },
+  });
+  const unready: V1Pod['status'] = { conditions: [{ type: 'Ready', status: 'False' }], containerStatuses: [{ name: 'app', image: 'faulty-app:v1', ready: false, restartCount: 0, imageID: '' }] };
+  const ready: V1Pod['status'] = { conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: [{ name: 'app', image: 'faulty-app:v1', ready: true, restartCount: 0, imageID: '' }] };
+  const now = new Date('2026-11-26T10:00:00.123Z');
+
+  it('finds the Deployment by its selector, in the pod\'s namespace only', () => {
+    const deployments = [deployment('podinfo', {}), deployment('podinfo-primary', {})];
+    expect(deploymentOfPod(pod({ app: 'podinfo-primary', 'pod-template-hash': 'x' }), deployments)?.metadata?.name).toBe('podinfo-primary');
+    expect(deploymentOfPod(pod({ app: 'podinfo' }), deployments)?.metadata?.name).toBe('podinfo');
+    expect(deploymentOfPod(pod({ app: 'other' }), deployments)).toBeUndefined();
+    expect(deploymentOfPod({ ...pod({ app: 'podinfo' }), metadata: { namespace: 'elsewhere', labels: { app: 'podinfo' } } }, deployments)).toBeUndefined();
+  });
+
+  it('marks a pod Ready and running, or not Ready in CrashLoopBackOff with its restarts, and leaves a pod that already says so', () => {
+    expect(podStatusPatch(pod({}, unready), true, 0, now)).toEqual({
+      status: {
+        conditions: [
+          { type: 'Ready', status: 'True', reason: null, lastTransitionTime: '2026-11-26T10:00:00Z' },
+          { type: 'ContainersReady', status: 'True', reason: null, lastTransitionTime: '2026-11-26T10:00:00Z' },
+        ],
+        containerStatuses: [{ name: 'app', image: 'faulty-app:v1', ready: true, restartCount: 0, started: true, state: { running: { startedAt: '2026-11-26T10:00:00Z' }, waiting: null } }],
+      },
+    });
+    expect(podStatusPatch(pod({}, ready), false, 2, now)).toMatchObject({
+      status: {
+        conditions: [{ type: 'Ready', status: 'False', reason: 'ContainersNotReady' }, { type: 'ContainersReady', status: 'False' }],
+        containerStatuses: [{ name: 'app', ready: false, restartCount: 2, started: false, state: { waiting: { reason: 'CrashLoopBackOff' }, running: null } }],
+      },
+    });
+    expect(podStatusPatch(pod({}, ready), true, 0, now)).toBeUndefined();
+    expect(podStatusPatch(pod({}, unready), false, 0, now)).toBeUndefined();
+    // Same readiness, one more restart: patched.
+    expect(podStatusPatch(pod({}, unready), false, 1, now)).toBeDefined();
   });
 });
 

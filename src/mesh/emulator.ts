@@ -7,12 +7,15 @@ import {
   CustomObjectsApi,
   type KubeConfig,
   type V1Deployment,
+  type V1Pod,
+  type V1PodSpec,
   type V1Service,
 } from '@kubernetes/client-node';
 import createDebug from 'debug';
 import { AppConfigError, parseAppConfig } from '../../faulty-app/src/config.ts';
 import { ScaledClock, sleepWall, type Clock } from '../common/clock.ts';
 import { PlatformError } from '../common/errors.ts';
+import { kubeRequest } from '../cluster/kube-rest.ts';
 import { ListWatch, type ListResult, type ObjectMeta } from '../cluster/list-watch.ts';
 import { MetricsStore } from '../metrics/store.ts';
 import { AppLauncher, type AppInstance, type BuildSpec } from '../platform/local/app-process.ts';
@@ -46,15 +49,21 @@ function firstContainer(deployment: V1Deployment) {
 }
 
 /**
- * Which Deployments are faulty-app pods: a first container whose image is `…faulty-app…`, or that
- * sets APP_VERSION or a FAULT_* variable. Anything else (a Flagger load tester, say) is left alone
- * rather than impersonated by the wrong program.
+ * Which pods are faulty-app pods: a first container whose image is `…faulty-app…`, or that sets
+ * APP_VERSION or a FAULT_* variable. Anything else (a Flagger load tester, say) is left alone
+ * rather than impersonated by the wrong program. The kwok stage in
+ * src/cluster/local/kwok-app-pods.yaml selects the same pods.
  */
-export function isFaultyApp(deployment: V1Deployment): boolean {
-  const container = firstContainer(deployment);
+export function isFaultyAppPod(spec: V1PodSpec | undefined): boolean {
+  const container = spec?.containers?.[0];
   if (!container) return false;
   if ((container.image ?? '').includes('faulty-app')) return true;
   return (container.env ?? []).some((e) => e.name === 'APP_VERSION' || e.name.startsWith('FAULT_'));
+}
+
+/** Whether a Deployment's pods are faulty-app pods (isFaultyAppPod of its template). */
+export function isFaultyApp(deployment: V1Deployment): boolean {
+  return isFaultyAppPod(deployment.spec?.template?.spec);
 }
 
 /**
@@ -99,18 +108,51 @@ function seedOf(text: string): number {
 }
 
 /**
- * Whether the Deployment has a ready pod of its current template. kwok marks pods Ready at once,
- * so this follows the controllers: scaled to zero or no ready pod → stop; the current generation
- * observed with an updated, ready pod → run it; in between (the new ReplicaSet not yet up) → keep
- * the old pod serving, as a rolling update does.
+ * What the Deployment's pods ask for, following the controllers: scaled to zero or no pod → stop;
+ * the current generation observed with a pod of its template → run that template; in between (the
+ * new ReplicaSet not yet up) → keep the old pod serving, as a rolling update does. Whether a pod
+ * is Ready is the emulator's to say (podStatusPatch), as a kubelet's readiness probe would.
  */
 export function desiredState(deployment: V1Deployment): Desired {
   const replicas = deployment.spec?.replicas ?? 1;
   const status = deployment.status ?? {};
-  if (replicas === 0 || (status.readyReplicas ?? 0) === 0) return 'stop';
+  if (replicas === 0 || (status.replicas ?? 0) === 0) return 'stop';
   const observed = (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
   if (observed && (status.updatedReplicas ?? 0) > 0) return 'run';
   return 'keep';
+}
+
+/** The Deployment of `namespace` whose selector's matchLabels the pod's labels carry. */
+export function deploymentOfPod(pod: V1Pod, deployments: readonly V1Deployment[]): V1Deployment | undefined {
+  const labels = pod.metadata?.labels ?? {};
+  return deployments.find((d) => {
+    if (d.metadata?.namespace !== pod.metadata?.namespace) return false;
+    const selector = Object.entries(d.spec?.selector?.matchLabels ?? {});
+    return selector.length > 0 && selector.every(([k, v]) => labels[k] === v);
+  });
+}
+
+/**
+ * The status patch (strategic merge, pods/status) that makes a faulty-app pod's Ready condition
+ * and container status say what its app process does, or undefined when they already do. Not
+ * ready after restarts is CrashLoopBackOff, as a kubelet reports a container that keeps failing.
+ */
+export function podStatusPatch(pod: V1Pod, ready: boolean, restarts: number, now: Date): Record<string, unknown> | undefined {
+  const status = pod.status ?? {};
+  const readyNow = status.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  const container = status.containerStatuses?.[0];
+  const name = container?.name ?? pod.spec?.containers?.[0]?.name;
+  if (name === undefined) return undefined;
+  if (readyNow === ready && (container?.ready ?? false) === ready && (container?.restartCount ?? 0) === restarts) return undefined;
+  const at = now.toISOString().replace(/\.\d+Z$/, 'Z');
+  const condition = (type: string) => (ready ? { type, status: 'True', reason: null, lastTransitionTime: at } : { type, status: 'False', reason: 'ContainersNotReady', lastTransitionTime: at });
+  const state = ready || restarts === 0 ? { running: { startedAt: at }, waiting: null } : { waiting: { reason: 'CrashLoopBackOff', message: 'the app did not get ready' }, running: null };
+  return {
+    status: {
+      conditions: [condition('Ready'), condition('ContainersReady')],
+      containerStatuses: [{ name, image: container?.image ?? pod.spec?.containers?.[0]?.image ?? '', ready, restartCount: restarts, started: ready || restarts === 0, state }],
+    },
+  };
 }
 
 /** `podinfo-primary.test.svc.cluster.local` → `podinfo-primary` when it is in `namespace`. */
@@ -182,6 +224,8 @@ export function routesFromVirtualService(vs: VirtualService, resolve: (host: str
   return { ok: true, routes: [...byWorkload].map(([workload, weight]) => ({ workload, weight })) };
 }
 
+type RunnableBuild = Extract<TemplateBuild, { ok: true }>;
+
 /** CrashLoopBackOff: kubelet waits 10 s, then doubles up to 5 minutes. */
 const BACKOFF_START_MS = 10_000;
 const BACKOFF_MAX_MS = 300_000;
@@ -189,6 +233,8 @@ const BACKOFF_MAX_MS = 300_000;
 /** The pods of one Deployment, played by (at most) one faulty-app process at a time. */
 class EmulatedWorkload {
   private current: AppInstance | undefined;
+  /** The template revision `current` runs. */
+  private currentRevision: string | undefined;
   private pending: AppInstance | undefined;
   private generation = 0;
   private revision: string | undefined;
@@ -203,10 +249,22 @@ class EmulatedWorkload {
     private readonly launcher: AppLauncher,
     private readonly publish: (endpoints: Endpoint[]) => void,
     private readonly readyTimeoutMs: number,
+    /** Called when a restart is counted (the pods' restartCount changes). */
+    private readonly restarted: () => void = () => undefined,
   ) {}
 
   get port(): number | undefined {
     return this.current?.isReady ? this.current.port : undefined;
+  }
+
+  /** The template revision a ready process serves now: its pods are Ready, others are not. */
+  get servingRevision(): string | undefined {
+    return this.current?.isReady ? this.currentRevision : undefined;
+  }
+
+  /** Restarts of the revision being rolled out (the container's restartCount). */
+  restartsOf(revision: string | undefined): number {
+    return revision !== undefined && revision === this.revision ? this.restarts : 0;
   }
 
   get isActive(): boolean {
@@ -214,14 +272,14 @@ class EmulatedWorkload {
   }
 
   /** Runs `spec`; a new revision rolls out (new process ready → endpoint moved → old stopped). */
-  run(build: Extract<TemplateBuild, { ok: true }>): void {
+  run(build: RunnableBuild): void {
     if (build.revision === this.revision && this.isActive) return;
     this.revision = build.revision;
     this.problem = undefined;
     this.restarts = 0;
     this.clearRestart();
     this.spec = build.spec;
-    void this.rollOut(build.spec, build.seed);
+    void this.rollOut(build);
   }
 
   /** A template the app would refuse: no pod gets ready, like a crash-looping one. */
@@ -241,6 +299,7 @@ class EmulatedWorkload {
     this.publish([]);
     const stopping = [this.current, this.pending].filter((i): i is AppInstance => i !== undefined);
     this.current = undefined;
+    this.currentRevision = undefined;
     this.pending = undefined;
     await Promise.all(stopping.map((i) => i.process.stop()));
   }
@@ -250,18 +309,20 @@ class EmulatedWorkload {
     this.restartTimer = undefined;
   }
 
-  private scheduleRestart(spec: BuildSpec, seed: number, generation: number): void {
+  private scheduleRestart(build: RunnableBuild, generation: number): void {
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** this.restarts);
     this.restarts++;
+    this.restarted();
     debug('%s/%s: pod not ready; restarting in %d ms', this.namespace, this.name, delay);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
-      if (generation === this.generation) void this.rollOut(spec, seed);
+      if (generation === this.generation) void this.rollOut(build);
     }, delay);
     this.restartTimer.unref();
   }
 
-  private async rollOut(spec: BuildSpec, seed: number): Promise<void> {
+  private async rollOut(build: RunnableBuild): Promise<void> {
+    const { spec, seed } = build;
     const generation = ++this.generation;
     const label = `${this.namespace}/${this.name}#${generation}`;
     const previousPending = this.pending;
@@ -290,20 +351,23 @@ class EmulatedWorkload {
       // The cluster already replaced the old pod with this one: nothing ready serves now.
       await instance?.process.stop();
       this.current = undefined;
+      this.currentRevision = undefined;
       this.publish([]);
       if (old) await old.process.stop();
-      this.scheduleRestart(spec, seed, generation);
+      this.scheduleRestart(build, generation);
       return;
     }
     this.current = instance;
+    this.currentRevision = build.revision;
     this.publish([{ host: '127.0.0.1', port: instance.port }]);
     const started = instance;
     void started.process.exited.then(() => {
       if (this.current !== started) return;
       // The pod crashed: its endpoint goes, and it comes back after a back-off.
       this.current = undefined;
+      this.currentRevision = undefined;
       this.publish([]);
-      if (generation === this.generation) this.scheduleRestart(spec, seed, generation);
+      if (generation === this.generation) this.scheduleRestart(build, generation);
     });
     if (old) await old.process.stop();
   }
@@ -350,9 +414,10 @@ interface RouterEntry {
 
 /**
  * The stand-in for the Envoy sidecars and the pods of a cluster without a container runtime
- * (DESIGN §8, local control plane). It watches Deployments, Services and Istio VirtualServices:
- * each faulty-app Deployment with a ready pod (kwok marks pods Ready) runs as one faulty-app
- * process in the variant its pod template names; each VirtualService gets one WeightedRouter (the
+ * (DESIGN §8, local control plane). It watches Deployments, Pods, Services and Istio
+ * VirtualServices: each faulty-app Deployment with a pod runs as one faulty-app process in the
+ * variant its pod template names, and its pods are Ready exactly when that process is (kwok
+ * starts them unready; syncPods plays the readiness probe); each VirtualService gets one WeightedRouter (the
  * local platform's router) serving its apex host with the weights of http[0].route. All routers
  * record into one MetricsStore, exported with Istio's destination-side labels at `metricsUrl`
  * for Prometheus, so Flagger's built-in queries work unchanged.
@@ -364,6 +429,7 @@ export class MeshEmulator implements AsyncDisposable {
   private readonly abort = new AbortController();
   private readonly deployments: ListWatch<V1Deployment & ObjectMeta>;
   private readonly services: ListWatch<V1Service & ObjectMeta>;
+  private readonly pods: ListWatch<V1Pod & ObjectMeta>;
   private readonly virtualServices: ListWatch<VirtualService>;
   private readonly workloads = new Map<string, EmulatedWorkload>();
   private readonly endpoints = new Map<string, Endpoint[]>();
@@ -374,6 +440,8 @@ export class MeshEmulator implements AsyncDisposable {
   private pruneTimer: NodeJS.Timeout | undefined;
   private reconciling: Promise<void> = Promise.resolve();
   private reconcileQueued = false;
+  private syncing: Promise<void> = Promise.resolve();
+  private syncQueued = false;
   private stopped = false;
 
   constructor(private readonly options: MeshEmulatorOptions) {
@@ -403,6 +471,14 @@ export class MeshEmulator implements AsyncDisposable {
       onChange,
       signal,
     });
+    this.pods = new ListWatch({
+      kubeConfig: kc,
+      label: 'pods',
+      path: ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
+      list: async () => (ns ? core.listNamespacedPod({ namespace: ns }) : core.listPodForAllNamespaces()) as Promise<ListResult<V1Pod & ObjectMeta>>,
+      onChange: () => this.scheduleSyncPods(),
+      signal,
+    });
     const vsApi = { group: 'networking.istio.io', version: 'v1beta1', plural: 'virtualservices' };
     this.virtualServices = new ListWatch<VirtualService>({
       kubeConfig: kc,
@@ -424,7 +500,7 @@ export class MeshEmulator implements AsyncDisposable {
     return this.metricsPortBound;
   }
 
-  /** Serves metrics, then resolves once Deployments, Services and VirtualServices are listed. */
+  /** Serves metrics, then resolves once Deployments, Pods, Services and VirtualServices are listed. */
   async start(): Promise<this> {
     const server = http.createServer((req, res) => {
       if (req.method === 'GET' && (req.url === '/stats/prometheus' || req.url === '/metrics')) {
@@ -449,12 +525,12 @@ export class MeshEmulator implements AsyncDisposable {
     const timeoutMs = this.options.syncTimeoutMs ?? 30_000;
     const timeout = sleepWall(timeoutMs, this.abort.signal).then(
       () => {
-        throw new PlatformError(`mesh emulator: Deployments, Services and VirtualServices not listed within ${timeoutMs / 1000} s; are the Istio CRDs installed?`);
+        throw new PlatformError(`mesh emulator: Deployments, Pods, Services and VirtualServices not listed within ${timeoutMs / 1000} s; are the Istio CRDs installed?`);
       },
       () => undefined,
     );
     try {
-      await Promise.race([Promise.all([this.deployments.start(), this.services.start(), this.virtualServices.start()]), timeout]);
+      await Promise.race([Promise.all([this.deployments.start(), this.pods.start(), this.services.start(), this.virtualServices.start()]), timeout]);
     } catch (err) {
       await this.stop();
       throw err;
@@ -509,6 +585,46 @@ export class MeshEmulator implements AsyncDisposable {
     for (const entry of this.routers.values()) {
       if (entry.namespace === namespace) entry.router.setEndpoints(name, endpoints);
     }
+    this.scheduleSyncPods();
+  }
+
+  private scheduleSyncPods(): void {
+    if (this.syncQueued || this.stopped) return;
+    this.syncQueued = true;
+    this.syncing = this.syncing
+      .then(async () => {
+        this.syncQueued = false;
+        if (!this.stopped) await this.syncPods();
+      })
+      .catch((err) => debug('pod status sync failed: %O', err));
+  }
+
+  /**
+   * The kubelet's readiness probe, for the faulty-app pods kwok starts (not Ready, see
+   * src/cluster/local/kwok-app-pods.yaml): a pod is Ready when a ready process serves its
+   * template's revision, and not Ready otherwise, with the restarts of a crash-looping build.
+   */
+  private async syncPods(): Promise<void> {
+    const deployments = this.deployments.items;
+    for (const pod of this.pods.items) {
+      if (pod.metadata?.deletionTimestamp || pod.status?.phase !== 'Running' || !isFaultyAppPod(pod.spec)) continue;
+      const deployment = deploymentOfPod(pod, deployments);
+      if (!deployment) continue;
+      const build = buildFromTemplate({ metadata: deployment.metadata, spec: { selector: {}, template: { spec: pod.spec! } } });
+      const revision = build.ok ? build.revision : undefined;
+      const workload = this.workloads.get(`${deployment.metadata?.namespace ?? ''}/${deployment.metadata?.name ?? ''}`);
+      const ready = revision !== undefined && workload?.servingRevision === revision;
+      const patch = podStatusPatch(pod, ready, workload?.restartsOf(revision) ?? 0, new Date());
+      if (!patch) continue;
+      const { namespace, name } = pod.metadata!;
+      try {
+        await kubeRequest(this.options.kubeConfig, { method: 'PATCH', path: `/api/v1/namespaces/${namespace}/pods/${name}/status`, body: patch, patch: 'strategic' });
+        debug('pod %s/%s: Ready=%s', namespace, name, ready);
+      } catch (err) {
+        // Deleted meanwhile, or a conflict: the next pod event brings the sync back.
+        debug('pod %s/%s: status patch failed: %s', namespace, name, (err as Error).message);
+      }
+    }
   }
 
   private async reconcile(): Promise<void> {
@@ -528,7 +644,9 @@ export class MeshEmulator implements AsyncDisposable {
         continue;
       }
       if (!workload) {
-        workload = new EmulatedWorkload(namespace, name, this.launcher, (eps) => this.publish(namespace, name, eps), this.options.readyTimeoutMs ?? 15_000);
+        workload = new EmulatedWorkload(namespace, name, this.launcher, (eps) => this.publish(namespace, name, eps), this.options.readyTimeoutMs ?? 15_000, () =>
+          this.scheduleSyncPods(),
+        );
         this.workloads.set(key, workload);
       }
       if (desired === 'keep' && workload.isActive) continue;
@@ -584,6 +702,7 @@ export class MeshEmulator implements AsyncDisposable {
       await entry.router.stop();
     }
     if (routersChanged) this.options.onRoutersChanged?.(this.routerInfos());
+    this.scheduleSyncPods();
   }
 
   private createRouter(namespace: string, apex: string): RouterEntry {
@@ -609,7 +728,8 @@ export class MeshEmulator implements AsyncDisposable {
     this.abort.abort(new Error('mesh emulator stopped'));
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.reconciling.catch(() => undefined);
-    await Promise.allSettled([this.deployments.done(), this.services.done(), this.virtualServices.done()]);
+    await this.syncing.catch(() => undefined);
+    await Promise.allSettled([this.deployments.done(), this.pods.done(), this.services.done(), this.virtualServices.done()]);
     await Promise.allSettled([...this.workloads.values()].map((w) => w.stop()));
     this.workloads.clear();
     await Promise.allSettled([...this.routers.values()].map((r) => r.started.then(() => r.router.stop(), () => r.router.stop())));

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 
 /**
@@ -101,13 +102,17 @@ export function schedulerArgs(p: ClusterPaths, ports: ClusterPorts): string[] {
   ];
 }
 
+/** The project's own kwok stage: faulty-app pods start Running but not Ready (see the file). */
+export const KWOK_APP_POD_STAGE = fileURLToPath(new URL('./kwok-app-pods.yaml', import.meta.url));
+
 /**
  * kwok manages every Node (there is one, made by startLocalCluster) and plays the kubelet: pods
- * scheduled there become Running and Ready at once, deleted ones go away. No --server-address and
- * no --node-port, so it opens no port.
+ * scheduled there become Running and Ready at once, deleted ones go away; faulty-app pods become
+ * Running and wait for the mesh emulator to mark them Ready. No --server-address and no
+ * --node-port, so it opens no port.
  */
 export function kwokArgs(p: ClusterPaths, stagesFile: string): string[] {
-  return [`--kubeconfig=${p.kubeconfig}`, `--config=${stagesFile}`, '--manage-all-nodes=true', `--node-ip=${LOOPBACK}`, '--cidr=10.244.0.0/16'];
+  return [`--kubeconfig=${p.kubeconfig}`, `--config=${stagesFile}`, `--config=${KWOK_APP_POD_STAGE}`, '--manage-all-nodes=true', `--node-ip=${LOOPBACK}`, '--cidr=10.244.0.0/16'];
 }
 
 export function prometheusArgs(p: ClusterPaths, ports: ClusterPorts): string[] {

@@ -233,7 +233,12 @@ class KubeArmSession implements ArmSession {
     return result.stdout;
   }
 
-  private async upgrade(values: Record<string, unknown>, signal: AbortSignal): Promise<void> {
+  /**
+   * `helm upgrade --install` with these values. `wait` (restores) waits until every workload is
+   * ready; a release does not: a faulty build may never get ready, and the release is the change
+   * being applied, not its outcome.
+   */
+  private async upgrade(values: Record<string, unknown>, signal: AbortSignal, { wait }: { wait: boolean }): Promise<void> {
     const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
     const os = await import('node:os');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'canary-mttr-values-'));
@@ -241,7 +246,7 @@ class KubeArmSession implements ArmSession {
       const file = path.join(dir, 'values.json');
       await writeFile(file, JSON.stringify({ experiment: labelValue(this.labels.experiment), run: labelValue(this.labels.run), ...values }));
       const chart = path.join(CHARTS, this.arm === 'flagger' ? 'flagger' : 'manual');
-      await this.helm(['upgrade', '--install', KUBE_SERVICE, chart, '-f', file, '--wait', '--timeout', '5m0s'], signal);
+      await this.helm(['upgrade', '--install', KUBE_SERVICE, chart, '-f', file, ...(wait ? ['--wait', '--timeout', '5m0s'] : [])], signal);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -285,7 +290,7 @@ class KubeArmSession implements ArmSession {
     this.harnessRollback = false;
     this.externalWaiters = [];
     if (this.arm === 'manual') {
-      await this.upgrade(this.manualValues('none'), signal);
+      await this.upgrade(this.manualValues('none'), signal, { wait: true });
       this.stableRevision = await this.currentRevision(signal);
       return;
     }
@@ -303,7 +308,7 @@ class KubeArmSession implements ArmSession {
         `deployment ${KUBE_SERVICE}-primary to be deleted`,
       );
     }
-    await this.upgrade(this.flaggerValues('stable'), signal);
+    await this.upgrade(this.flaggerValues('stable'), signal, { wait: true });
     await this.waitFor(async () => {
       const c = await kubeRequest<Canary>(this.kc, { method: 'GET', path: resourcePath('flagger.app/v1beta1', 'canaries', this.namespace, KUBE_SERVICE) }).catch(() => undefined);
       const phase = c?.status?.phase;
@@ -329,8 +334,8 @@ class KubeArmSession implements ArmSession {
   /** Manual: helm upgrade with the canary build at its weight. Flagger: the new build only. */
   async release(signal: AbortSignal): Promise<void> {
     this.released = true;
-    if (this.arm === 'manual') await this.upgrade(this.manualValues('release'), signal);
-    else await this.upgrade(this.flaggerValues('release'), signal);
+    if (this.arm === 'manual') await this.upgrade(this.manualValues('release'), signal, { wait: false });
+    else await this.upgrade(this.flaggerValues('release'), signal, { wait: false });
   }
 
   /** Manual: a real `helm rollback` to the stable revision. */

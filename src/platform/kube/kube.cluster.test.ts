@@ -155,4 +155,44 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
     expect(releaseToRollback).toBeLessThan(60);
     expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toContain('Platform **kube**');
   }, 600_000);
+
+  it('a crash-looping canary is never Ready: the real Flagger waits for it and rolls back at its progress deadline', async () => {
+    const plan = path.join(dir, 'crash.yaml');
+    writeFileSync(
+      plan,
+      [
+        'name: kube-crash-loop',
+        'timeScale: 1',
+        'repetitions: 1',
+        'runs:',
+        '  - scenario: crash-loop',
+        '    arms: [flagger]',
+        '    overrides: { flagger: { interval: 10s, threshold: 1, smokeTest: false, progressDeadlineS: 30 }, recovery: { cleanWindowS: 10, deadlineS: 300 }, warmup: { durationS: 5 } }',
+      ].join('\n'),
+    );
+    const out = path.join(dir, 'crash-report');
+    const r = await runCli(['experiment', '--platform', 'kube', '--kubeconfig', cluster.kubeconfigPath, '--experiment', plan, '--out', out, '--load', 'builtin'], {
+      timeoutMs: 400_000,
+      env: { CANARY_MTTR_CLUSTER_DIR: stateDir },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const run = readFileSync(path.join(out, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.type === 'run') as RunEntry;
+    const events = run.timeline.filter((e) => e.kind === 'flagger-event' && !e.detail?.startsWith('status:')).map((e) => e.detail!);
+    console.log(`[kube] crash-loop events:\n  ${[...new Set(events)].join('\n  ')}`);
+    expect(run.metrics.outcome).toBe('rolled_back');
+    // Flagger saw an unavailable canary Deployment (its pod not Ready), never an analysis failure.
+    expect(events.some((e) => e.includes('not ready') && e.includes('waiting for rollout to finish'))).toBe(true);
+    expect(events.some((e) => e.startsWith('Canary failed! Scaling down sms-checker.canary-mttr-flagger'))).toBe(true);
+    expect(events.some((e) => e.startsWith('Rolling back'))).toBe(false);
+    // No traffic ever went to the canary, so no user saw the crash.
+    expect(run.timeline.some((e) => e.kind === 'routes' && (e.canaryWeight ?? 0) > 0)).toBe(false);
+    expect(run.metrics.failedRequests).toBe(0);
+    const releaseToRollback = (run.metrics.mitigateMs! - run.metrics.releaseMs) / 1000;
+    console.log(`[kube] crash-loop: release→rollback (phase Failed) ${releaseToRollback.toFixed(1)} s (progress deadline 30 s, interval 10 s)`);
+    // The canary is scaled up on the first tick after the release (within one interval), and
+    // rolled back on the first tick at least the deadline after it went unavailable.
+    expect(releaseToRollback).toBeGreaterThan(30);
+    expect(releaseToRollback).toBeLessThanOrEqual(10 + 30 + 10 + 5);
+  }, 420_000);
 });
