@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -11,6 +11,7 @@ import { LocalPlatform } from '../platform/local/local-platform.ts';
 import { loadExperimentFile } from '../scenario/load-files.ts';
 import { Marks } from '../timeline/compute.ts';
 import { createProbes, probePlatform } from './probes.ts';
+import { writePlan } from '../test-support/plan.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(path.join(tmpdir(), 'probes-'));
@@ -19,16 +20,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('probes', () => {
   it('see every route change, answer, Flagger event, load and session phase of a real in-process run, and change none of it', async () => {
     const planFile = path.join(dir, 'plan.yaml');
-    writeFileSync(
-      planFile,
-      [
-        'name: probes',
-        'timeScale: 20',
-        'repetitions: 1',
-        'runs:',
-        '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 } } }',
-      ].join('\n'),
-    );
+    writePlan(planFile, { name: 'probes', timeScale: 20, repetitions: 1 }, [
+      '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 } } }',
+    ]);
     const loaded = loadExperimentFile(planFile, path.join(ROOT, 'scenarios'));
     const probes = createProbes();
     const before = performance.now();

@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../test-support/cli.ts';
+import { writePlan } from '../test-support/plan.ts';
 
 // Releases that never recover: an operator who never notices, and a Flagger analysis that never
 // fails (no checks: the faulty build is promoted). Both are kept and shown, never dropped.
@@ -13,17 +14,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('runs without recovery', () => {
   it('are censored at the deadline (or promoted), kept in runs.csv and the report, and the next run starts', async () => {
     const plan = path.join(dir, 'plan.yaml');
-    writeFileSync(
-      plan,
-      [
-        'name: censored-check',
-        'timeScale: 30',
-        'repetitions: 2',
-        'runs:',
-        '  - { scenario: faulty-500, arms: [manual], overrides: { manual: { operator: { kind: dashboard, pNotice: 0 } }, recovery: { cleanWindowS: 5, deadlineS: 120 }, warmup: { durationS: 5 } } }',
-        '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, requestSuccessRate: null, requestDuration: null, maxWeight: 20 }, recovery: { cleanWindowS: 5, deadlineS: 150 }, warmup: { durationS: 5 } } }',
-      ].join('\n'),
-    );
+    writePlan(plan, { name: 'censored-check', timeScale: 30, repetitions: 2 }, [
+      '  - { scenario: faulty-500, arms: [manual], overrides: { manual: { operator: { kind: dashboard, pNotice: 0 } }, recovery: { cleanWindowS: 5, deadlineS: 120 }, warmup: { durationS: 5 } } }',
+      '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, requestSuccessRate: null, requestDuration: null, maxWeight: 20 }, recovery: { cleanWindowS: 5, deadlineS: 150 }, warmup: { durationS: 5 } } }',
+    ]);
     const out = path.join(dir, 'out');
     const r = await runCli(['experiment', '--experiment', plan, '--out', out], { timeoutMs: 150_000 });
     expect(r.code).toBe(0);

@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readRequestsFile } from './requests-file.ts';
 import { runCli } from '../test-support/cli.ts';
+import { writePlan } from '../test-support/plan.ts';
 
 // The experiment with k6 as the load generator (it needs npm run tools:install), and `auto`
 // falling back to the built-in generator when k6 is absent; the report says which ran.
@@ -12,16 +13,9 @@ const dir = mkdtempSync(path.join(tmpdir(), 'k6-load-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const plan = path.join(dir, 'plan.yaml');
-writeFileSync(
-  plan,
-  [
-    'name: k6-load',
-    'timeScale: 20',
-    'repetitions: 1',
-    'runs:',
-    '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 } } }',
-  ].join('\n'),
-);
+writePlan(plan, { name: 'k6-load', timeScale: 20, repetitions: 1 }, [
+  '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 } } }',
+]);
 
 describe('load generators in an experiment', () => {
   it('k6: records in the same shape, and the report names k6', async () => {

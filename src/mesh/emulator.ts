@@ -226,6 +226,38 @@ export function routesFromVirtualService(vs: VirtualService, resolve: (host: str
 
 type RunnableBuild = Extract<TemplateBuild, { ok: true }>;
 
+/**
+ * Runs `work` one call at a time. A request made while one is already waiting folds into it;
+ * one made while `work` runs queues one more call, so a change is never missed. Failures are
+ * logged, not thrown: the next change runs it again.
+ */
+class CoalescingQueue {
+  private chain: Promise<void> = Promise.resolve();
+  private queued = false;
+
+  constructor(
+    private readonly what: string,
+    private readonly work: () => Promise<void>,
+    private readonly stopped: () => boolean,
+  ) {}
+
+  /** Settles when every call asked for so far has run; never rejects. */
+  get idle(): Promise<void> {
+    return this.chain;
+  }
+
+  schedule(): void {
+    if (this.queued || this.stopped()) return;
+    this.queued = true;
+    this.chain = this.chain
+      .then(async () => {
+        this.queued = false;
+        if (!this.stopped()) await this.work();
+      })
+      .catch((err) => debug('%s failed: %O', this.what, err));
+  }
+}
+
 /** CrashLoopBackOff: kubelet waits 10 s, then doubles up to 5 minutes. */
 const BACKOFF_START_MS = 10_000;
 const BACKOFF_MAX_MS = 300_000;
@@ -438,10 +470,8 @@ export class MeshEmulator implements AsyncDisposable {
   private metricsServer: http.Server | undefined;
   private metricsPortBound = 0;
   private pruneTimer: NodeJS.Timeout | undefined;
-  private reconciling: Promise<void> = Promise.resolve();
-  private reconcileQueued = false;
-  private syncing: Promise<void> = Promise.resolve();
-  private syncQueued = false;
+  private readonly reconciles = new CoalescingQueue('reconcile', () => this.reconcile(), () => this.stopped);
+  private readonly podSyncs = new CoalescingQueue('pod status sync', () => this.syncPods(), () => this.stopped);
   private stopped = false;
 
   constructor(private readonly options: MeshEmulatorOptions) {
@@ -536,7 +566,7 @@ export class MeshEmulator implements AsyncDisposable {
       throw err;
     }
     this.scheduleReconcile();
-    await this.reconciling;
+    await this.reconciles.idle;
     return this;
   }
 
@@ -570,14 +600,7 @@ export class MeshEmulator implements AsyncDisposable {
   }
 
   private scheduleReconcile(): void {
-    if (this.reconcileQueued || this.stopped) return;
-    this.reconcileQueued = true;
-    this.reconciling = this.reconciling
-      .then(async () => {
-        this.reconcileQueued = false;
-        if (!this.stopped) await this.reconcile();
-      })
-      .catch((err) => debug('reconcile failed: %O', err));
+    this.reconciles.schedule();
   }
 
   private publish(namespace: string, name: string, endpoints: Endpoint[]): void {
@@ -589,14 +612,7 @@ export class MeshEmulator implements AsyncDisposable {
   }
 
   private scheduleSyncPods(): void {
-    if (this.syncQueued || this.stopped) return;
-    this.syncQueued = true;
-    this.syncing = this.syncing
-      .then(async () => {
-        this.syncQueued = false;
-        if (!this.stopped) await this.syncPods();
-      })
-      .catch((err) => debug('pod status sync failed: %O', err));
+    this.podSyncs.schedule();
   }
 
   /**
@@ -727,8 +743,8 @@ export class MeshEmulator implements AsyncDisposable {
     this.stopped = true;
     this.abort.abort(new Error('mesh emulator stopped'));
     if (this.pruneTimer) clearInterval(this.pruneTimer);
-    await this.reconciling.catch(() => undefined);
-    await this.syncing.catch(() => undefined);
+    await this.reconciles.idle;
+    await this.podSyncs.idle;
     await Promise.allSettled([this.deployments.done(), this.pods.done(), this.services.done(), this.virtualServices.done()]);
     await Promise.allSettled([...this.workloads.values()].map((w) => w.stop()));
     this.workloads.clear();

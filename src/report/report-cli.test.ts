@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticReport } from '../../bench/synthetic-report.ts';
 import { runCli } from '../test-support/cli.ts';
+import { writePlan } from '../test-support/plan.ts';
 
 let dir: string;
 beforeAll(() => {
@@ -58,18 +59,11 @@ describe('npm run report', () => {
 describe('npm run compare', () => {
   it('compares two real reports of npm run experiment with different seeds', async () => {
     const plan = path.join(dir, 'plan.yaml');
-    writeFileSync(
-      plan,
-      [
-        'name: compare-check',
-        'timeScale: 30',
-        'repetitions: 2',
-        'runs:',
-        '  - scenario: faulty-500',
-        '    arms: [manual, flagger]',
-        '    overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 }, manual: { operator: { kind: dashboard, lookIntervalS: 15, pNotice: 1 } } }',
-      ].join('\n'),
-    );
+    writePlan(plan, { name: 'compare-check', timeScale: 30, repetitions: 2 }, [
+      '  - scenario: faulty-500',
+      '    arms: [manual, flagger]',
+      '    overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 }, manual: { operator: { kind: dashboard, lookIntervalS: 15, pNotice: 1 } } }',
+    ]);
     const a = path.join(dir, 'seed-1');
     const b = path.join(dir, 'seed-2');
     for (const [out, seed] of [[a, '1'], [b, '2']] as const) {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,8 +7,8 @@ import { kubeRequest, resourcePath } from '../../cluster/kube-rest.ts';
 import { startLocalCluster, type StartedLocalCluster } from '../../cluster/local/cluster.ts';
 import { IN_CLUSTER_TIER, requireTools } from '../../cluster/local/cluster-test-support.ts';
 import { cmdlineOf, environOf } from '../../cluster/procfs.ts';
-import type { RunEntry } from '../../experiment/journal.ts';
 import { startCli } from '../../test-support/cli.ts';
+import { journalRuns, writePlan } from '../../test-support/plan.ts';
 
 // A fault of the environment on the kube platform: Flagger is killed in the middle of an analysis
 // and started again. The run survives (Flagger resumes from the Canary's status) or ends as
@@ -35,16 +35,9 @@ describe.skipIf(!IN_CLUSTER_TIER)('Flagger restarting mid-run on the local contr
 
   it('kills Flagger while the canary is analysed, restarts it, and the run still ends in a rollback', async () => {
     const plan = path.join(dir, 'plan.yaml');
-    writeFileSync(
-      plan,
-      [
-        'name: kube-flagger-restart',
-        'timeScale: 1',
-        'repetitions: 1',
-        'runs:',
-        '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, threshold: 2, smokeTest: false }, recovery: { cleanWindowS: 10, deadlineS: 300 }, warmup: { durationS: 5 } } }',
-      ].join('\n'),
-    );
+    writePlan(plan, { name: 'kube-flagger-restart', timeScale: 1, repetitions: 1 }, [
+      '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, threshold: 2, smokeTest: false }, recovery: { cleanWindowS: 10, deadlineS: 300 }, warmup: { durationS: 5 } } }',
+    ]);
     const out = path.join(dir, 'out');
     const cli = startCli(['experiment', '--platform', 'kube', '--kubeconfig', cluster.kubeconfigPath, '--experiment', plan, '--out', out, '--load', 'builtin'], {
       env: { CANARY_MTTR_CLUSTER_DIR: stateDir },
@@ -68,7 +61,7 @@ describe.skipIf(!IN_CLUSTER_TIER)('Flagger restarting mid-run on the local contr
     replacement = spawn(argv[0]!, argv.slice(1), { env: environ, stdio: 'ignore' });
     const result = await cli.done;
     expect(result.code).toBe(0);
-    const run = readFileSync(path.join(out, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.type === 'run') as RunEntry;
+    const run = journalRuns(out)[0]!;
     const events = run.timeline.filter((e) => e.kind === 'flagger-event').map((e) => e.detail ?? '');
     console.log(`[restart] Flagger killed ${((Date.now() - killedAt) / 1000).toFixed(0)} s before the run ended; outcome ${run.metrics.outcome}; events: ${events.filter((e) => !e.startsWith('status')).join(' | ')}`);
     if (run.metrics.outcome === 'aborted') {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -7,8 +7,8 @@ import { helmTemplate, type KubeObject } from '../../cluster/helm.ts';
 import { kubeRequest, resourcePath } from '../../cluster/kube-rest.ts';
 import { startLocalCluster, type StartedLocalCluster } from '../../cluster/local/cluster.ts';
 import { IN_CLUSTER_TIER, PROJECT_ROOT, requireTools } from '../../cluster/local/cluster-test-support.ts';
-import type { RunEntry } from '../../experiment/journal.ts';
 import { runCli } from '../../test-support/cli.ts';
+import { journalRuns, writePlan } from '../../test-support/plan.ts';
 
 // The kube platform against the local control plane: the real kube-apiserver with Flagger's and
 // Istio's CRDs, the real Flagger, real Helm, Prometheus and the mesh emulator.
@@ -33,6 +33,13 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
     dir = mkdtempSync(path.join(tmpdir(), 'kube-platform-'));
     cluster = await startLocalCluster({ stateDir, timeoutMs: 150_000 });
   }, 180_000);
+
+  /** `npm run experiment -- --platform kube` on this cluster, with the built-in load generator. */
+  const runOnCluster = (plan: string, out: string, timeoutMs: number, env: NodeJS.ProcessEnv = {}) =>
+    runCli(['experiment', '--platform', 'kube', '--kubeconfig', cluster.kubeconfigPath, '--experiment', plan, '--out', out, '--load', 'builtin'], {
+      timeoutMs,
+      env: { CANARY_MTTR_CLUSTER_DIR: stateDir, ...env },
+    });
 
   afterAll(async () => {
     await cluster?.stop();
@@ -71,26 +78,16 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
 
   it('keeps every Canary phase change once while its watches are cut every 2 s', async () => {
     const plan = path.join(dir, 'cut.yaml');
-    writeFileSync(
-      plan,
-      [
-        'name: kube-watch-cut',
-        'timeScale: 1',
-        'repetitions: 1',
-        'runs:',
-        '  - scenario: faulty-500',
-        '    arms: [flagger]',
-        '    overrides: { flagger: { interval: 10s, threshold: 1, smokeTest: false }, recovery: { cleanWindowS: 10, deadlineS: 300 }, warmup: { durationS: 5 } }',
-      ].join('\n'),
-    );
+    writePlan(plan, { name: 'kube-watch-cut', timeScale: 1, repetitions: 1 }, [
+      '  - scenario: faulty-500',
+      '    arms: [flagger]',
+      '    overrides: { flagger: { interval: 10s, threshold: 1, smokeTest: false }, recovery: { cleanWindowS: 10, deadlineS: 300 }, warmup: { durationS: 5 } }',
+    ]);
     const out = path.join(dir, 'cut-report');
-    const r = await runCli(['experiment', '--platform', 'kube', '--kubeconfig', cluster.kubeconfigPath, '--experiment', plan, '--out', out, '--load', 'builtin'], {
-      timeoutMs: 400_000,
-      env: { CANARY_MTTR_CLUSTER_DIR: stateDir, CANARY_MTTR_CUT_WATCH_EVERY_MS: '2000' },
-    });
+    const r = await runOnCluster(plan, out, 400_000, { CANARY_MTTR_CUT_WATCH_EVERY_MS: '2000' });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const run = readFileSync(path.join(out, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.type === 'run') as RunEntry;
+    const run = journalRuns(out)[0]!;
     expect(run.metrics.outcome).toBe('rolled_back');
     const phases = run.timeline.filter((e) => e.kind === 'flagger-event' && e.detail?.startsWith('status:')).map((e) => e.detail!);
     // Each distinct status once, in the order Flagger went through them, across some 30 disconnects.
@@ -104,33 +101,22 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
 
   it('runs both arms with real Helm and the real Flagger and writes a report', async () => {
     const plan = path.join(dir, 'plan.yaml');
-    writeFileSync(
-      plan,
-      [
-        'name: kube-cluster-test',
-        'timeScale: 1',
-        'seed: 5',
-        'repetitions: 1',
-        'runs:',
-        '  - scenario: faulty-500',
-        '    arms: [manual, flagger]',
-        '    overrides:',
-        '      flagger: { interval: 10s, threshold: 1, smokeTest: false }',
-        '      recovery: { cleanWindowS: 20, deadlineS: 300 }',
-        '      warmup: { durationS: 10 }',
-        '      manual: { operator: { kind: dashboard, lookIntervalS: 15, pNotice: 1, reaction: { medianS: 10, p90S: 20 } } }',
-      ].join('\n'),
-    );
+    writePlan(plan, { name: 'kube-cluster-test', timeScale: 1, seed: 5, repetitions: 1 }, [
+      '  - scenario: faulty-500',
+      '    arms: [manual, flagger]',
+      '    overrides:',
+      '      flagger: { interval: 10s, threshold: 1, smokeTest: false }',
+      '      recovery: { cleanWindowS: 20, deadlineS: 300 }',
+      '      warmup: { durationS: 10 }',
+      '      manual: { operator: { kind: dashboard, lookIntervalS: 15, pNotice: 1, reaction: { medianS: 10, p90S: 20 } } }',
+    ]);
     const out = path.join(dir, 'report');
     const started = Date.now();
-    const r = await runCli(['experiment', '--platform', 'kube', '--kubeconfig', cluster.kubeconfigPath, '--experiment', plan, '--out', out, '--load', 'builtin'], {
-      timeoutMs: 540_000,
-      env: { CANARY_MTTR_CLUSTER_DIR: stateDir },
-    });
+    const r = await runOnCluster(plan, out, 540_000);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const rows = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
-    const runs = readFileSync(path.join(out, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'run') as RunEntry[];
+    const runs = journalRuns(out);
     const flagger = runs.find((x) => x.arm === 'flagger')!;
     const manual = runs.find((x) => x.arm === 'manual')!;
     expect(rows.map((x) => [x.arm, x.outcome, x.platform])).toEqual([
@@ -158,26 +144,16 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
 
   it('a crash-looping canary is never Ready: the real Flagger waits for it and rolls back at its progress deadline', async () => {
     const plan = path.join(dir, 'crash.yaml');
-    writeFileSync(
-      plan,
-      [
-        'name: kube-crash-loop',
-        'timeScale: 1',
-        'repetitions: 1',
-        'runs:',
-        '  - scenario: crash-loop',
-        '    arms: [flagger]',
-        '    overrides: { flagger: { interval: 10s, threshold: 1, smokeTest: false, progressDeadlineS: 30 }, recovery: { cleanWindowS: 10, deadlineS: 300 }, warmup: { durationS: 5 } }',
-      ].join('\n'),
-    );
+    writePlan(plan, { name: 'kube-crash-loop', timeScale: 1, repetitions: 1 }, [
+      '  - scenario: crash-loop',
+      '    arms: [flagger]',
+      '    overrides: { flagger: { interval: 10s, threshold: 1, smokeTest: false, progressDeadlineS: 30 }, recovery: { cleanWindowS: 10, deadlineS: 300 }, warmup: { durationS: 5 } }',
+    ]);
     const out = path.join(dir, 'crash-report');
-    const r = await runCli(['experiment', '--platform', 'kube', '--kubeconfig', cluster.kubeconfigPath, '--experiment', plan, '--out', out, '--load', 'builtin'], {
-      timeoutMs: 400_000,
-      env: { CANARY_MTTR_CLUSTER_DIR: stateDir },
-    });
+    const r = await runOnCluster(plan, out, 400_000);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const run = readFileSync(path.join(out, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.type === 'run') as RunEntry;
+    const run = journalRuns(out)[0]!;
     const events = run.timeline.filter((e) => e.kind === 'flagger-event' && !e.detail?.startsWith('status:')).map((e) => e.detail!);
     console.log(`[kube] crash-loop events:\n  ${[...new Set(events)].join('\n  ')}`);
     expect(run.metrics.outcome).toBe('rolled_back');
