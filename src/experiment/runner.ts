@@ -229,6 +229,11 @@ async function executeRun(run: PlannedRun, session: ArmSession, clock: ScaledClo
     const plannedReleaseMs = clock.now() + warmupMs;
     faultTasks = scenario.environmentFaults.map((fault) => injectLater(fault, plannedReleaseMs + fault.atS * 1000));
     await clock.sleep(warmupMs, runSignal);
+    // A record comes with its answer, and answers lag their requests (k6 reads its output every
+    // 50 ms; a busy machine answers late): with requests sent but none answered yet, wait for the
+    // first answer, at most the request timeout (wall), before judging the warm-up.
+    const answerBy = performance.now() + scenario.load.timeoutMs + 2_000;
+    while (records.length === 0 && started.stats.sent > 0 && performance.now() < answerBy) await sleepWall(WATCH_POLL_WALL_MS, runSignal);
     const warm = records.filter((r) => r.sentMs >= 0);
     const warmFailed = warm.filter(isFailure).length;
     const warmRate = warm.length === 0 ? 1 : warmFailed / warm.length;
