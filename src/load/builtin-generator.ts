@@ -124,10 +124,38 @@ export function loadSummary(c: LoadCounts, scenarioDurationMs: number, wallDurat
   };
 }
 
-/** The error stop() rejects with when the caller's onRecord threw and the load was stopped. */
-export function onRecordError(cause: unknown): LoadError {
-  const reason = cause instanceof Error ? cause.message : String(cause);
-  return new LoadError(`load: the onRecord callback threw, so the load was stopped: ${reason}`, { cause });
+/**
+ * Hands records to the caller's onRecord. The first time it throws, the error is kept and `stop`
+ * runs once, in a microtask: delivery happens inside a generator's own loops (the scheduler's
+ * send loop, the k6 parser's loop over a chunk), which must not be cut short. Records delivered
+ * until the load has stopped still go to onRecord; a later throw is ignored.
+ */
+export class RecordDelivery {
+  private failed = false;
+  private cause: unknown;
+
+  constructor(
+    private readonly onRecord: (record: RequestRecord) => void,
+    private readonly stop: () => void,
+  ) {}
+
+  readonly deliver = (record: RequestRecord): void => {
+    try {
+      this.onRecord(record);
+    } catch (err) {
+      if (this.failed) return;
+      this.failed = true;
+      this.cause = err;
+      queueMicrotask(this.stop);
+    }
+  };
+
+  /** The error stop() rejects with, once onRecord has thrown; undefined otherwise. */
+  error(): LoadError | undefined {
+    if (!this.failed) return undefined;
+    const reason = this.cause instanceof Error ? this.cause.message : String(this.cause);
+    return new LoadError(`load: the onRecord callback threw, so the load was stopped: ${reason}`, { cause: this.cause });
+  }
 }
 
 /** Puts a service under load and turns every request into a RequestRecord. */
@@ -219,7 +247,7 @@ class BuiltinLoad implements StartedLoad {
   private readonly intervalMs: number;
   private readonly timeoutMs: number;
   private readonly maxInFlight: number;
-  private readonly onRecord: (record: RequestRecord) => void;
+  private readonly delivery: RecordDelivery;
   private readonly signal: AbortSignal | undefined;
   private readonly agent: http.Agent;
   private readonly prepared: PreparedRequest[];
@@ -238,8 +266,6 @@ class BuiltinLoad implements StartedLoad {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private stopPromise: Promise<LoadSummary> | undefined;
   private drained: (() => void) | undefined;
-  private recordFailed = false;
-  private recordError: unknown;
   private loggedError = false;
 
   constructor(options: LoadOptions) {
@@ -248,7 +274,7 @@ class BuiltinLoad implements StartedLoad {
     this.intervalMs = 1000 / options.rateRps;
     this.timeoutMs = options.timeoutMs;
     this.maxInFlight = options.maxInFlight;
-    this.onRecord = options.onRecord;
+    this.delivery = new RecordDelivery(options.onRecord, this.onAbort);
     this.signal = options.signal;
     // Twice the cap: a timed-out socket is destroyed at once but leaves the agent's count only on
     // its 'close' event, and the next request should not queue inside the agent meanwhile.
@@ -430,15 +456,7 @@ class BuiltinLoad implements StartedLoad {
     const c = this.counters;
     c.recorded++;
     if (isFailure(record)) c.failed++;
-    try {
-      this.onRecord(record);
-    } catch (err) {
-      if (this.recordFailed) return;
-      this.recordFailed = true;
-      this.recordError = err;
-      // Not synchronously: emit can run inside the scheduler's send loop.
-      queueMicrotask(this.onAbort);
-    }
+    this.delivery.deliver(record);
   }
 
   /** One timer for all timeouts, armed for the oldest outstanding request's deadline. */
@@ -482,7 +500,8 @@ class BuiltinLoad implements StartedLoad {
       summary.dropped,
       summary.sendLag.p99WallMs,
     );
-    if (this.recordFailed) throw onRecordError(this.recordError);
+    const recordError = this.delivery.error();
+    if (recordError) throw recordError;
     return summary;
   }
 

@@ -7,7 +7,7 @@ import createDebug from 'debug';
 import { findExecutable, runCommand, toolsCacheDir } from '../cluster/preflight.ts';
 import { sleepWall, type Clock } from '../common/clock.ts';
 import { ProcessRegistry, type ExitInfo, type ManagedProcess } from '../platform/processes.ts';
-import { loadSummary, onRecordError, type LiveStats, type LoadGenerator, type LoadOptions, type LoadSummary, type SendLagStats, type StartedLoad } from './builtin-generator.ts';
+import { loadSummary, RecordDelivery, type LiveStats, type LoadGenerator, type LoadOptions, type LoadSummary, type SendLagStats, type StartedLoad } from './builtin-generator.ts';
 import { LoadError } from './errors.ts';
 import { captureClockMapping, epochMsOf, K6OutputParser, scenarioMsOf, type ClockMapping } from './k6-output.ts';
 import type { RequestRecord } from './types.ts';
@@ -213,7 +213,7 @@ export class K6Load implements StartedLoad {
   private readonly clock: Clock;
   private readonly mapping: ClockMapping;
   private readonly parser: K6OutputParser;
-  private readonly onRecord: (record: RequestRecord) => void;
+  private readonly delivery: RecordDelivery;
   private readonly signal: AbortSignal | undefined;
   private readonly timeoutMs: number;
   private readonly generatorOptions: K6GeneratorOptions;
@@ -237,14 +237,12 @@ export class K6Load implements StartedLoad {
   private cpuMs: number | undefined;
   private endMs = 0;
   private stopPromise: Promise<K6LoadSummary> | undefined;
-  private recordFailed = false;
-  private recordError: unknown;
 
   constructor(generatorOptions: K6GeneratorOptions, options: LoadOptions) {
     validate(options);
     this.generatorOptions = generatorOptions;
     this.clock = options.clock;
-    this.onRecord = options.onRecord;
+    this.delivery = new RecordDelivery(options.onRecord, this.onAbort);
     this.signal = options.signal;
     this.timeoutMs = options.timeoutMs;
     this.ready = new Promise<void>((resolve) => {
@@ -252,7 +250,7 @@ export class K6Load implements StartedLoad {
     });
     const wallRate = options.rateRps * options.clock.timeScale;
     this.mapping = captureClockMapping(options.clock);
-    this.parser = new K6OutputParser({ mapping: this.mapping, onRecord: this.emit, intervalWallMs: 1000 / wallRate });
+    this.parser = new K6OutputParser({ mapping: this.mapping, onRecord: this.delivery.deliver, intervalWallMs: 1000 / wallRate });
     this.stats = new K6Stats(this.parser);
     this.ownRegistry = generatorOptions.processes ? undefined : new ProcessRegistry();
     log(
@@ -478,7 +476,8 @@ export class K6Load implements StartedLoad {
       summary.k6CpuMs ?? '?',
     );
     if (this.failure) throw this.failure;
-    if (this.recordFailed) throw onRecordError(this.recordError);
+    const recordError = this.delivery.error();
+    if (recordError) throw recordError;
     return summary;
   }
 
@@ -499,18 +498,6 @@ export class K6Load implements StartedLoad {
       outputFile,
     };
   }
-
-  private readonly emit = (record: RequestRecord): void => {
-    try {
-      this.onRecord(record);
-    } catch (err) {
-      if (this.recordFailed) return;
-      this.recordFailed = true;
-      this.recordError = err;
-      // Not synchronously: this runs inside the parser's loop over a chunk.
-      queueMicrotask(this.onAbort);
-    }
-  };
 }
 
 function validate(options: LoadOptions): void {
