@@ -1,6 +1,7 @@
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { HarnessError } from '../common/errors.ts';
+import { HarnessError, isHarnessError } from '../common/errors.ts';
 
 /** What a command's work is aborted with on the first Ctrl-C or SIGTERM; the exit code is 130. */
 export class Interrupted extends HarnessError {
@@ -37,4 +38,18 @@ export function abortOnInterrupt(notice: (name: NodeJS.Signals) => string): Abor
 /** A report folder's time stamp: 20261126-093812Z. */
 export function folderTimestamp(date = new Date()): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
+}
+
+/**
+ * The exit code of a command that threw `err`: 130 when interrupted, the known error's own code
+ * after its one line on stderr, and 1 after the stack of anything unexpected.
+ */
+export function exitCodeOf(err: unknown, signal: AbortSignal, stderr: Writable): number {
+  if (err instanceof Interrupted || (signal.aborted && !isHarnessError(err))) return 130;
+  if (isHarnessError(err)) {
+    stderr.write(`${err.message}\n`);
+    return err.exitCode;
+  }
+  stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
+  return 1;
 }

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { HarnessError, isHarnessError, UsageError } from '../common/errors.ts';
+import { UsageError } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { JOURNAL_FILE, readJournal, truncateTornTail } from '../experiment/journal.ts';
 import { planRuns } from '../experiment/plan.ts';
@@ -18,7 +18,7 @@ import { PlatformNames, type Platform } from '../platform/types.ts';
 import { writeComparison } from '../report/compare.ts';
 import { writeReport } from '../report/write-report.ts';
 import { displayPath, loadExperimentFile, type LoadedExperiment } from '../scenario/load-files.ts';
-import { abortOnInterrupt, folderTimestamp, Interrupted, isEntryModule } from './entry.ts';
+import { abortOnInterrupt, exitCodeOf, folderTimestamp, isEntryModule } from './entry.ts';
 import { COMPARE_HELP, type ExperimentArgs, EXPERIMENT_HELP, parseCompareArgs, parseExperimentArgs, parseReportArgs, REPORT_HELP } from './args.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -218,13 +218,7 @@ export async function main(argv: string[], io: Io, signal: AbortSignal): Promise
         throw new UsageError(`${command === undefined ? 'no command' : `"${command}" is not a command`}; use one of ${COMMANDS}`);
     }
   } catch (err) {
-    if (err instanceof Interrupted || (signal.aborted && !isHarnessError(err))) return 130;
-    if (isHarnessError(err)) {
-      io.stderr.write(`${err.message}\n`);
-      return err.exitCode;
-    }
-    io.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
-    return 1;
+    return exitCodeOf(err, signal, io.stderr);
   }
 }
 

@@ -16,9 +16,9 @@ import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { sleepWall } from '../common/clock.ts';
-import { HarnessError, isHarnessError, PlatformError, UsageError } from '../common/errors.ts';
+import { PlatformError, UsageError } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import { abortOnInterrupt, Interrupted, isEntryModule } from '../cli/entry.ts';
+import { abortOnInterrupt, exitCodeOf, Interrupted, isEntryModule } from '../cli/entry.ts';
 import { runClusterCli } from './kind.ts';
 import { startLocalCluster } from './local/cluster.ts';
 import { stopLocalClusterFromState } from './local/stop.ts';
@@ -254,13 +254,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if (args.provider !== 'local') throw new UsageError(`--provider: "${args.provider}" is not a provider; use one of ${Providers.join(', ')}`);
     return await localCommand(args, io, logger);
   } catch (err) {
-    if (err instanceof Interrupted || (io.signal.aborted && !isHarnessError(err))) return 130;
-    if (isHarnessError(err)) {
-      io.stderr.write(`${err.message}\n`);
-      return err.exitCode;
-    }
-    io.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
-    return 1;
+    return exitCodeOf(err, io.signal, io.stderr);
   }
 }
 

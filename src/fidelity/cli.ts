@@ -12,9 +12,9 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { HarnessError, isHarnessError, UsageError } from '../common/errors.ts';
+import { UsageError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
-import { abortOnInterrupt, folderTimestamp, Interrupted, isEntryModule } from '../cli/entry.ts';
+import { abortOnInterrupt, exitCodeOf, folderTimestamp, isEntryModule } from '../cli/entry.ts';
 import { startLocalCluster } from '../cluster/local/cluster.ts';
 import { defaultToolsDir, parseToolsEnv, resolveTools } from '../cluster/tools.ts';
 import { parseDurationMs } from '../scenario/duration.ts';
@@ -143,13 +143,7 @@ export async function main(argv: string[], io: { stdout: Writable; stderr: Writa
     logger.info(`Report: ${displayPath(path.join(out, 'fidelity.md'), io.cwd)}`);
     return 0;
   } catch (err) {
-    if (err instanceof Interrupted || (io.signal.aborted && !isHarnessError(err))) return 130;
-    if (isHarnessError(err)) {
-      io.stderr.write(`${err.message}\n`);
-      return err.exitCode;
-    }
-    io.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
-    return 1;
+    return exitCodeOf(err, io.signal, io.stderr);
   }
 }
 
