@@ -23,7 +23,7 @@ import { describeContention } from '../src/bench/schedstat.ts';
 import { runOverhead, scenarioPhasesMs } from '../src/bench/overhead.ts';
 import { formatSpread, spreadOf } from '../src/bench/stats.ts';
 import type { Figure } from '../src/bench/table.ts';
-import { PROJECT_ROOT, type BenchContext, type BenchOutcome, type Benchmark } from './context.ts';
+import { PROJECT_ROOT, type BenchOutcome, type Benchmark } from './context.ts';
 import { runInstrumented, type InstrumentedExperiment } from './in-process.ts';
 
 const PLAN = path.join(PROJECT_ROOT, 'experiments/quick.yaml');

@@ -23,7 +23,7 @@ import { nearestRank, spreadOf } from '../src/bench/stats.ts';
 import type { Figure } from '../src/bench/table.ts';
 import { Marks } from '../src/timeline/compute.ts';
 import { LOCAL_SERVICE } from '../src/platform/local/local-platform.ts';
-import { BENCH_DIR, type BenchContext, type BenchOutcome, type Benchmark } from './context.ts';
+import { BENCH_DIR, type BenchOutcome, type Benchmark } from './context.ts';
 import { runInstrumented, within, type InstrumentedExperiment } from './in-process.ts';
 
 const PLAN = path.join(BENCH_DIR, 'timestamp-accuracy.yaml');

@@ -154,7 +154,6 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
 async function executeRun(run: PlannedRun, session: ArmSession, clock: ScaledClock, options: RunnerOptions, chosen: ChosenLoad): Promise<RunEntry> {
   const { scenario } = run;
   const { signal } = options;
-  const random = createRandom(run.seed);
   const startedAt = new Date().toISOString();
   const runStartMs = clock.now();
   const timeline: TimelineEntry[] = [];

@@ -10,7 +10,6 @@ import { ProcessRegistry, type ExitInfo, type ManagedProcess } from '../platform
 import { loadSummary, RecordDelivery, type LiveStats, type LoadGenerator, type LoadOptions, type LoadSummary, type SendLagStats, type StartedLoad } from './builtin-generator.ts';
 import { LoadError } from './errors.ts';
 import { captureClockMapping, epochMsOf, K6OutputParser, scenarioMsOf, type ClockMapping } from './k6-output.ts';
-import type { RequestRecord } from './types.ts';
 
 const log = createDebug('canary-mttr:load');
 

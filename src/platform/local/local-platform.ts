@@ -80,7 +80,7 @@ export class LocalPlatform implements Platform {
     const nextSeed = () => (podSeed = deriveSeed(podSeed, 'next'));
     const session =
       arm === 'flagger'
-        ? new LocalFlaggerSession(scenario, options.clock, router, metrics, launcher, nextSeed, this.options.timeScale, observer?.flaggerEvent)
+        ? new LocalFlaggerSession(scenario, options.clock, router, metrics, launcher, nextSeed, observer?.flaggerEvent)
         : new LocalManualSession(scenario, options.clock, router, metrics, launcher, nextSeed);
     this.sessions.add(session);
     const close = session[Symbol.asyncDispose].bind(session);
@@ -254,7 +254,6 @@ class LocalFlaggerSession extends LocalSession {
     metrics: MetricsStore,
     launcher: AppLauncher,
     nextSeed: () => number,
-    private readonly timeScale: number,
     flaggerEvent?: (event: CanaryEvent) => void,
   ) {
     super(scenario, clock, router, metrics, launcher, nextSeed);
