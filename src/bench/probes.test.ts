@@ -1,48 +1,30 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable, Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ScaledClock, sleepWall } from '../common/clock.ts';
-import { planRuns } from '../experiment/plan.ts';
 import { readRequestsFile } from '../experiment/requests-file.ts';
-import { runExperiment } from '../experiment/runner.ts';
 import { BuiltinLoadGenerator } from '../load/builtin-generator.ts';
 import { LocalPlatform } from '../platform/local/local-platform.ts';
-import { loadExperimentFile } from '../scenario/load-files.ts';
 import { Marks } from '../timeline/compute.ts';
 import { createProbes, probePlatform } from './probes.ts';
+import { runPlanInProcess } from '../test-support/in-process.ts';
 import { writePlan } from '../test-support/plan.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(path.join(tmpdir(), 'probes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('probes', () => {
   it('see every route change, answer, Flagger event, load and session phase of a real in-process run, and change none of it', async () => {
-    const planFile = path.join(dir, 'plan.yaml');
-    writePlan(planFile, { name: 'probes', timeScale: 20, repetitions: 1 }, [
+    const planFile = writePlan(path.join(dir, 'plan.yaml'), { name: 'probes', timeScale: 20, repetitions: 1 }, [
       '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 } } }',
     ]);
-    const loaded = loadExperimentFile(planFile, path.join(ROOT, 'scenarios'));
     const probes = createProbes();
     const before = performance.now();
     let entries;
     {
       await using platform = probePlatform(new LocalPlatform({ timeScale: 20, experiment: `probes-test-${process.pid}`, observer: probes.observer }), probes.log);
-      entries = await runExperiment({
-        loaded,
-        plan: planRuns(loaded, {}),
-        platform,
-        outDir: path.join(dir, 'out'),
-        timeScale: 20,
-        seed: loaded.experiment.seed,
-        logger: { info: () => undefined, warn: () => undefined },
-        signal: new AbortController().signal,
-        stdin: Readable.from([]),
-        stdout: new Writable({ write: (_c, _e, done) => done() }),
-        wrapLoad: probes.wrapLoad,
-      });
+      entries = await runPlanInProcess(planFile, platform, path.join(dir, 'out'), { wrapLoad: probes.wrapLoad });
     }
     const [entry] = entries;
     expect(entry!.metrics.outcome).toBe('rolled_back');

@@ -1,15 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable, Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BuiltinLoadGenerator, type LoadGenerator, type LoadOptions } from '../load/builtin-generator.ts';
 import { LocalPlatform } from '../platform/local/local-platform.ts';
-import { loadExperimentFile } from '../scenario/load-files.ts';
-import { PROJECT_ROOT } from '../test-support/cli.ts';
+import { runPlanInProcess } from '../test-support/in-process.ts';
 import { writePlan } from '../test-support/plan.ts';
-import { planRuns } from './plan.ts';
-import { runExperiment } from './runner.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'warmup-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,21 +46,8 @@ describe('the warm-up', () => {
     const planFile = writePlan(path.join(dir, 'plan.yaml'), { name: 'warmup-lag', timeScale: 20, repetitions: 1 }, [
       '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 } } }',
     ]);
-    const loaded = loadExperimentFile(planFile, path.join(PROJECT_ROOT, 'scenarios'));
     await using platform = new LocalPlatform({ timeScale: 20, experiment: `warmup-test-${process.pid}` });
-    const [entry] = await runExperiment({
-      loaded,
-      plan: planRuns(loaded, {}),
-      platform,
-      outDir: path.join(dir, 'out'),
-      timeScale: 20,
-      seed: loaded.experiment.seed,
-      logger: { info: () => undefined, warn: () => undefined },
-      signal: new AbortController().signal,
-      stdin: Readable.from([]),
-      stdout: new Writable({ write: (_c, _e, done) => done() }),
-      wrapLoad: () => lagging(600),
-    });
+    const [entry] = await runPlanInProcess(planFile, platform, path.join(dir, 'out'), { wrapLoad: () => lagging(600) });
     expect(entry!.metrics.abortReason).toBeUndefined();
     expect(entry!.metrics.outcome).toBe('rolled_back');
     const steady = entry!.timeline.find((e) => e.kind === 'steady');
