@@ -5,6 +5,7 @@ import { ScaledClock, sleepWall } from '../common/clock.ts';
 import { BuiltinLoadGenerator, type LoadOptions } from './builtin-generator.ts';
 import { LoadError } from './errors.ts';
 import type { RequestRecord } from './types.ts';
+import { closedPort } from '../test-support/ports.ts';
 
 /** A real HTTP server on 127.0.0.1 that remembers what it saw. */
 interface TestServer {
@@ -47,15 +48,6 @@ async function withServer(handler: Handler, body: (server: TestServer) => Promis
 function answer(res: http.ServerResponse, status: number, version: string): void {
   res.writeHead(status, { 'x-app-version': version, 'content-type': 'application/json' });
   res.end('{"ok":true}');
-}
-
-/** A port on 127.0.0.1 with nothing listening. */
-async function closedPort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function options(url: string, records: RequestRecord[], overrides: Partial<LoadOptions> = {}): LoadOptions {

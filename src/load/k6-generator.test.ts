@@ -1,7 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -13,6 +11,7 @@ import { BuiltinLoadGenerator, type LoadOptions, type LoadSummary } from './buil
 import { LoadError } from './errors.ts';
 import { findK6, K6LoadGenerator } from './k6-generator.ts';
 import type { RequestRecord } from './types.ts';
+import { closedPort } from '../test-support/ports.ts';
 
 /** A real faulty-app process on 127.0.0.1. */
 interface App {
@@ -75,15 +74,6 @@ async function withApp(env: Record<string, string>, body: (app: App) => Promise<
       await exited;
     }
   }
-}
-
-/** A port on 127.0.0.1 with nothing listening. */
-async function closedPort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 interface Run<S extends LoadSummary> {
