@@ -8,8 +8,7 @@
  * real tools print for their version commands.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -30,6 +29,7 @@ import {
   type CommandRunner,
 } from './kind.ts';
 import type { CommandResult } from './preflight.ts';
+import { fakeTool as writeFakeTool, fakeToolsHome } from '../test-support/fake-tools.ts';
 
 const config = defaultKindConfig('/repo', { ISTIO_API_VERSION: 'v1.32.0', FLAGGER_VERSION: 'v1.44.0' });
 const ctx = ['--kube-context', 'kind-canary-mttr'];
@@ -128,12 +128,7 @@ let dir: string;
 let bin: string;
 let env: NodeJS.ProcessEnv;
 
-function fakeTool(name: string, body: string): string {
-  const file = path.join(bin, name);
-  writeFileSync(file, `#!/bin/sh\n# test double for ${name}: prints what the real one prints\n${body}\n`);
-  chmodSync(file, 0o755);
-  return file;
-}
+const fakeTool = (name: string, body: string): string => writeFakeTool(bin, name, body);
 const fakeAll = (only: readonly string[] = ['docker', 'kind', 'helm', 'kubectl']) => {
   const paths: Record<string, string> = {};
   if (only.includes('docker')) paths.docker = fakeTool('docker', `[ "$1" = "--version" ] && echo 'Docker version 28.2.2, build e6534b4' || echo 28.2.2`);
@@ -144,10 +139,7 @@ const fakeAll = (only: readonly string[] = ['docker', 'kind', 'helm', 'kubectl']
 };
 
 beforeEach(() => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'canary-mttr-kind-'));
-  bin = path.join(dir, 'bin');
-  mkdirSync(bin);
-  env = { PATH: bin, HOME: dir, CANARY_MTTR_TOOLS_DIR: path.join(dir, 'no-tools') };
+  ({ dir, bin, env } = fakeToolsHome('canary-mttr-kind-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -3,33 +3,23 @@
  * all run here (no Docker engine), so each fake is a two-line shell script that prints what the
  * real tool prints for its version command (and, for docker, for `docker info`).
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compareVersions, formatPreflight, parseVersion, runPreflight } from './preflight.ts';
+import { fakeTool as writeFakeTool, fakeToolsHome } from '../test-support/fake-tools.ts';
 
 let dir: string;
 let bin: string;
 let env: NodeJS.ProcessEnv;
 
 beforeEach(() => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'canary-mttr-preflight-'));
-  bin = path.join(dir, 'bin');
-  mkdirSync(bin);
   // Only the fakes: no /usr/bin, and an empty tools cache, so a real helm cannot be picked up.
-  env = { PATH: bin, HOME: dir, CANARY_MTTR_TOOLS_DIR: path.join(dir, 'no-tools') };
+  ({ dir, bin, env } = fakeToolsHome('canary-mttr-preflight-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A fake executable named `name` in `where`: a shell script (test double) running `body`. */
-function fakeTool(name: string, body: string, where = bin): string {
-  mkdirSync(where, { recursive: true });
-  const file = path.join(where, name);
-  writeFileSync(file, `#!/bin/sh\n# test double for ${name}: prints what the real one prints\n${body}\n`);
-  chmodSync(file, 0o755);
-  return file;
-}
+const fakeTool = (name: string, body: string, where = bin): string => writeFakeTool(where, name, body);
 
 const fakes = {
   helm: () => fakeTool('helm', `echo 'v3.22.0+g5f2d3c1'`),
