@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readRequestsFile } from './requests-file.ts';
 import { runCli } from '../test-support/cli.ts';
 import { writePlan } from '../test-support/plan.ts';
 
-// The experiment with k6 as the load generator (it needs npm run tools:install), and `auto`
-// falling back to the built-in generator when k6 is absent; the report says which ran.
+// `--load auto` falling back to the built-in generator when k6 is absent; the report says which
+// ran. The same experiment with k6 itself is in k6-load.tools.test.ts (npm run test:tools).
 const dir = mkdtempSync(path.join(tmpdir(), 'k6-load-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -18,21 +17,6 @@ writePlan(plan, { name: 'k6-load', timeScale: 20, repetitions: 1 }, [
 ]);
 
 describe('load generators in an experiment', () => {
-  it('k6: records in the same shape, and the report names k6', async () => {
-    const out = path.join(dir, 'k6');
-    const r = await runCli(['experiment', '--experiment', plan, '--out', out, '--load', 'k6'], { timeoutMs: 120_000 });
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    const [row] = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
-    expect(row!.load_generator).toMatch(/^k6 v1\.\d+\.\d+$/);
-    expect(row!.outcome, row!.abort_reason).toBe('rolled_back');
-    const records = readRequestsFile(path.join(out, 'requests', `${row!.run_id}.csv`));
-    expect(records.length).toBeGreaterThan(100);
-    expect(new Set(records.map((x) => x.version))).toEqual(new Set(['v1', 'v2']));
-    for (const rec of records.slice(0, 50)) expect(Object.keys(rec).sort()).toEqual(['doneMs', 'latencyMs', 'sentMs', 'status', 'version'].sort());
-    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toContain(`Load generator: ${row!.load_generator} (open model`);
-  }, 150_000);
-
   it('auto without k6: falls back to the built-in generator and says so', async () => {
     const out = path.join(dir, 'auto');
     const r = await runCli(['experiment', '--experiment', plan, '--out', out, '--load', 'auto'], {
