@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /**
  * What /proc says about processes and sockets. `cluster:down` runs in another process than the one
@@ -14,6 +14,44 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * When the process started, in clock ticks since boot (field 22 of /proc/<pid>/stat). With the
+ * pid it names one process for the machine's uptime: a reused pid has a later start. An exec
+ * keeps it, so it is the same before and after `setpriv` execs the real program.
+ */
+export function startTicksOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name, which is in parentheses and may hold spaces and ')'.
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    return Number.isInteger(ticks) ? ticks : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The file the process runs (the kernel's resolved path of /proc/<pid>/exe). */
+export function executableOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Who a recorded pid was: enough to tell it from an unrelated process that got the pid later. */
+export interface ProcessIdentity {
+  pid: number;
+  startTicks: number;
+  /** Real path of the executable. */
+  exe: string;
+}
+
+/** True while `identity.pid` is alive and is still that process: same start time and executable. */
+export function isSameProcess(identity: ProcessIdentity): boolean {
+  return isAlive(identity.pid) && startTicksOf(identity.pid) === identity.startTicks && executableOf(identity.pid) === identity.exe;
 }
 
 export function cmdlineOf(pid: number): string[] | undefined {
@@ -52,11 +90,6 @@ export function findProcesses(match: (info: { pid: number; cmdline: string[]; en
 export function processesWithLabel(label: string): number[] {
   const wanted = `CANARY_MTTR_EXPERIMENT=${label}`;
   return findProcesses(({ environ }) => environ()?.includes(wanted) ?? false);
-}
-
-/** Processes whose command line mentions `fragment` (e.g. the cluster's state dir). */
-export function processesMentioning(fragment: string): number[] {
-  return findProcesses(({ cmdline }) => cmdline.some((arg) => arg.includes(fragment)));
 }
 
 /** TCP ports in LISTEN state on any address, from /proc/net/tcp and tcp6. */

@@ -1,7 +1,21 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
-import { cmdlineOf, isAlive } from '../cluster/procfs.ts';
+import createDebug from 'debug';
+import { cmdlineOf, isAlive, isSameProcess, startTicksOf } from '../cluster/procfs.ts';
+
+const debug = createDebug('canary-mttr:processes');
+
+/** One child process as its pid file records it. */
+export interface PidChild {
+  pid: number;
+  label: string;
+  command: string;
+  /** Start time in clock ticks since boot (/proc/<pid>/stat); absent in files of older versions. */
+  startTicks?: number;
+  /** Real path of the executable; absent when it could not be resolved. */
+  exe?: string;
+}
 
 /**
  * A record, on disk, of every child process this harness has alive, so that the next start can
@@ -9,9 +23,11 @@ import { cmdlineOf, isAlive } from '../cluster/procfs.ts';
  */
 export interface PidRecord {
   harnessPid: number;
+  /** The harness's own start time (clock ticks since boot), to tell it from a later process with its pid. */
+  harnessStartTicks?: number;
   startedAt: string;
   experiment: string;
-  children: Array<{ pid: number; label: string; command: string }>;
+  children: PidChild[];
 }
 
 export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -28,12 +44,12 @@ export class PidFile {
     mkdirSync(dir, { recursive: true });
     // One file per registry: a process may run several (a benchmark runs platforms side by side).
     this.file = path.join(dir, `harness-${process.pid}-${++fileSeq}.json`);
-    this.record = { harnessPid: process.pid, startedAt: new Date().toISOString(), experiment, children: [] };
+    this.record = { harnessPid: process.pid, harnessStartTicks: startTicksOf(process.pid), startedAt: new Date().toISOString(), experiment, children: [] };
     this.flush();
   }
 
-  add(pid: number, label: string, command: string): void {
-    this.record.children.push({ pid, label, command });
+  add(child: PidChild): void {
+    this.record.children.push(child);
     this.flush();
   }
 
@@ -55,7 +71,45 @@ export class PidFile {
   }
 }
 
-const commandOf = (pid: number) => cmdlineOf(pid)?.join(' ');
+/** The pid files in `dir` with their paths; an unreadable one is deleted (a crash never leaves one, see flush). */
+export function readPidFiles(dir: string): Array<{ file: string; record: PidRecord }> {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((f) => /^harness-\d+(-\d+)?\.json$/.test(f));
+  } catch {
+    return [];
+  }
+  const out: Array<{ file: string; record: PidRecord }> = [];
+  for (const name of names) {
+    const file = path.join(dir, name);
+    try {
+      out.push({ file, record: JSON.parse(readFileSync(file, 'utf8')) as PidRecord });
+    } catch {
+      rmSync(file, { force: true });
+    }
+  }
+  return out;
+}
+
+/**
+ * True while the recorded child still runs as that process: same start time and executable, or,
+ * in a file written before those were recorded, the same command line. A reused pid is false.
+ */
+export function isRecordedChild(child: PidChild): boolean {
+  if (child.startTicks !== undefined && child.exe !== undefined) return isSameProcess({ pid: child.pid, startTicks: child.startTicks, exe: child.exe });
+  return isAlive(child.pid) && cmdlineOf(child.pid)?.join(' ') === child.command;
+}
+
+/**
+ * True while the harness that wrote `record` runs: its pid alive with the recorded start time. A
+ * file of an older version (no start time) counts as alive while its pid runs node, unless that
+ * pid is now this process's own.
+ */
+export function isHarnessAlive(record: PidRecord): boolean {
+  if (!isAlive(record.harnessPid)) return false;
+  if (record.harnessStartTicks !== undefined) return startTicksOf(record.harnessPid) === record.harnessStartTicks;
+  return record.harnessPid !== process.pid && (cmdlineOf(record.harnessPid)?.join(' ').includes('node') ?? false);
+}
 
 export interface Leftovers {
   harnessPid: number;
@@ -65,30 +119,17 @@ export interface Leftovers {
 
 /**
  * Finds pid files of harnesses that are no longer running and kills the children they list that
- * are still alive with the same command line (a recycled pid is left alone). Returns what it
- * removed, so the caller can say so.
+ * are still the same processes (a recycled pid is left alone); then removes the temporary folders
+ * of harnesses that are gone (see ownedTempDirPrefix). Returns the processes it removed, so the
+ * caller can say so.
  */
-export function reapLeftovers(dir = path.join(stateDir(), 'processes')): Leftovers[] {
-  let files: string[];
-  try {
-    files = readdirSync(dir).filter((f) => /^harness-\d+(-\d+)?\.json$/.test(f));
-  } catch {
-    return [];
-  }
+export function reapLeftovers(dir = path.join(stateDir(), 'processes'), tempDir = tmpdir()): Leftovers[] {
   const out: Leftovers[] = [];
-  for (const name of files) {
-    const file = path.join(dir, name);
-    let record: PidRecord;
-    try {
-      record = JSON.parse(readFileSync(file, 'utf8')) as PidRecord;
-    } catch {
-      rmSync(file, { force: true });
-      continue;
-    }
-    if (record.harnessPid !== process.pid && isAlive(record.harnessPid) && commandOf(record.harnessPid)?.includes('node')) continue;
+  for (const { file, record } of readPidFiles(dir)) {
+    if (isHarnessAlive(record)) continue;
     const killed: Leftovers['killed'] = [];
     for (const child of record.children) {
-      if (!isAlive(child.pid) || commandOf(child.pid) !== child.command) continue;
+      if (!isRecordedChild(child)) continue;
       try {
         process.kill(child.pid, 'SIGKILL');
         killed.push({ pid: child.pid, label: child.label });
@@ -99,5 +140,52 @@ export function reapLeftovers(dir = path.join(stateDir(), 'processes')): Leftove
     rmSync(file, { force: true });
     if (killed.length > 0) out.push({ harnessPid: record.harnessPid, experiment: record.experiment, killed });
   }
+  sweepStaleTempDirs(tempDir);
   return out;
+}
+
+const TEMP_PREFIX = 'canary-mttr-';
+
+/**
+ * The prefix for a temporary folder this process owns (`mkdtemp(prefix)`):
+ * `canary-mttr-<kind>-<pid>.<start ticks>-`, so that a later start can tell from the name alone
+ * whether its owner still runs, and remove it if not (sweepStaleTempDirs). A SIGKILL leaves no
+ * chance to remove it on the way out.
+ */
+export function ownedTempDirPrefix(kind: 'k6' | 'app', dir = tmpdir()): string {
+  return path.join(dir, `${TEMP_PREFIX}${kind}-${process.pid}.${startTicksOf(process.pid) ?? 0}-`);
+}
+
+/**
+ * Removes the folders made with ownedTempDirPrefix in `dir` whose owner is gone: its pid is dead
+ * or now belongs to a process that started at another time. Only folders of this user are
+ * touched. Returns the folders removed.
+ */
+export function sweepStaleTempDirs(dir = tmpdir()): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const uid = process.getuid?.();
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = /^canary-mttr-[a-z0-9]+-(\d+)\.(\d+)-[A-Za-z0-9]{6}$/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    const ticks = Number(m[2]);
+    if (pid === process.pid || (isAlive(pid) && (startTicksOf(pid) ?? 0) === ticks)) continue;
+    const folder = path.join(dir, name);
+    try {
+      const stat = statSync(folder);
+      if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid)) continue;
+      rmSync(folder, { recursive: true, force: true });
+      removed.push(folder);
+      debug('removed %s: its owner (pid %d) is gone', folder, pid);
+    } catch {
+      // Removed by someone else in the meantime.
+    }
+  }
+  return removed;
 }

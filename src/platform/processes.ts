@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, realpathSync } from 'node:fs';
 import createDebug from 'debug';
+import { startTicksOf } from '../cluster/procfs.ts';
+import { findExecutable } from '../cluster/preflight.ts';
 import type { PidFile } from './pid-file.ts';
 
 const debug = createDebug('canary-mttr:processes');
@@ -60,10 +63,31 @@ export class ManagedProcess implements AsyncDisposable {
   }
 }
 
+/** util-linux's setpriv: makes a child die with its parent even when the parent is SIGKILLed. */
+const SETPRIV = '/usr/bin/setpriv';
+const hasSetpriv = existsSync(SETPRIV);
+
+/** The real path of the file `command` runs, as /proc/<pid>/exe will name it; undefined if not found. */
+function executablePath(command: string, env: NodeJS.ProcessEnv): string | undefined {
+  const found = findExecutable(command, env);
+  try {
+    return found === undefined ? undefined : realpathSync(found);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Every child process of the harness is started here and reaped here (Playwright's
  * processLauncher does the same): `stopAll` on every path out, and a synchronous SIGKILL in the
  * process 'exit' hook as the last resort, so no app process outlives the harness.
+ *
+ * Each child also gets PR_SET_PDEATHSIG=SIGKILL (via `setpriv --pdeathsig`, which then execs the
+ * real program under the same pid): the exit hook covers every way out except SIGKILL, an
+ * out-of-memory kill and a crash of the runtime, and the kernel covers those. The signal comes
+ * when the thread that started the child ends, so children are started from the main thread only.
+ * The pid file records each child's start time and executable, so that whoever reaps leftovers
+ * signals that process and never an unrelated one that got its pid later.
  */
 export class ProcessRegistry implements AsyncDisposable {
   private readonly live = new Set<ManagedProcess>();
@@ -79,13 +103,18 @@ export class ProcessRegistry implements AsyncDisposable {
   }
 
   spawn(command: string, args: string[], options: { env: NodeJS.ProcessEnv; label: string }): ManagedProcess {
-    const child = spawn(command, args, {
+    const [file, argv] = hasSetpriv ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args];
+    const child = spawn(file, argv, {
       env: { ...options.env, ...Object.fromEntries(Object.entries(this.labels).map(([k, v]) => [`CANARY_MTTR_${k.toUpperCase()}`, v])) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const managed = new ManagedProcess(child, options.label);
     this.live.add(managed);
-    if (child.pid !== undefined) this.pidFile?.add(child.pid, options.label, [command, ...args].join(' '));
+    if (child.pid !== undefined && this.pidFile) {
+      const pid = child.pid;
+      // The command as /proc/<pid>/cmdline shows it once setpriv has exec'd it.
+      this.pidFile.add({ pid, label: options.label, command: [command, ...args].join(' '), startTicks: startTicksOf(pid), exe: executablePath(command, options.env) });
+    }
     void managed.exited.then(() => {
       this.live.delete(managed);
       if (child.pid !== undefined) this.pidFile?.remove(child.pid);

@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import createDebug from 'debug';
 import { buildApp } from '../../../faulty-app/build.ts';
@@ -11,7 +10,7 @@ import { WeightedRouter, type RouteDestination } from '../../mesh/router.ts';
 import { MetricsStore, type RequestLabels } from '../../metrics/store.ts';
 import type { Arm, EnvironmentFault, Scenario } from '../../scenario/schema.ts';
 import { Marks } from '../../timeline/compute.ts';
-import { PidFile } from '../pid-file.ts';
+import { ownedTempDirPrefix, PidFile } from '../pid-file.ts';
 import { ProcessRegistry } from '../processes.ts';
 import type { ArmSession, Platform, RunLabels, TimelineSink } from '../types.ts';
 import { AppLauncher, buildRevision, releasedBuild, smokeRequest, stableBuild } from './app-process.ts';
@@ -47,8 +46,10 @@ export class LocalPlatform implements Platform {
   constructor(
     private readonly options: { timeScale: number; env?: NodeJS.ProcessEnv; experiment: string; observer?: LocalObserver },
   ) {
+    // App processes are recorded in a pid file and die with this process (ProcessRegistry).
     this.registry = new ProcessRegistry({ experiment: options.experiment }, new PidFile(options.experiment));
-    this.workDir = mkdtempSync(path.join(tmpdir(), 'canary-mttr-'));
+    // Named after this process, so the next start removes it if a SIGKILL leaves it behind.
+    this.workDir = mkdtempSync(ownedTempDirPrefix('app'));
   }
 
   /** Pids of every app process alive now (for tests and leftover checks). */
