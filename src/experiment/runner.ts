@@ -213,6 +213,8 @@ async function executeRun(run: PlannedRun, session: ArmSession, clock: ScaledClo
       timeoutMs: scenario.load.timeoutMs,
       maxInFlight: scenario.load.maxInFlight,
       signal: runSignal,
+      // The load ends at the deadline at the latest; k6 adds its margin for the waits in between.
+      maxDurationMs: (scenario.warmup.durationS + scenario.recovery.deadlineS) * 1000,
       onRecord: (r) => {
         const record = { ...r, sentMs: rel(r.sentMs), doneMs: rel(r.doneMs) };
         records.push(record);

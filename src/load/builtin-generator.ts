@@ -34,6 +34,12 @@ export interface LoadOptions {
   onRecord: (record: RequestRecord) => void;
   /** Aborting it stops the load as `stop()` does. */
   signal?: AbortSignal;
+  /**
+   * Scenario ms after start() by which the caller will have called stop() (the run's deadline). A
+   * generator in another process (k6) ends by itself a margin after it, so a harness killed
+   * without a chance to stop it cannot leave it sending load for long.
+   */
+  maxDurationMs?: number;
   /** JSON bodies, sent in rotation. Defaults to a few `{"sms": …}` texts. */
   bodies?: readonly string[];
   /** Extra request headers. `content-type` defaults to application/json; `content-length` is set. */

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import createDebug from 'debug';
 import { findExecutable, runCommand, toolsCacheDir } from '../cluster/preflight.ts';
 import { sleepWall, type Clock } from '../common/clock.ts';
+import { ownedTempDirPrefix, PidFile } from '../platform/pid-file.ts';
 import { ProcessRegistry, type ExitInfo, type ManagedProcess } from '../platform/processes.ts';
 import { loadSummary, RecordDelivery, type LiveStats, type LoadGenerator, type LoadOptions, type LoadSummary, type SendLagStats, type StartedLoad } from './builtin-generator.ts';
 import { LoadError } from './errors.ts';
@@ -26,6 +27,13 @@ const FLUSH_WAIT_WALL_MS = 300;
 const QUIET_WAIT_WALL_MS = 1_000;
 /** After SIGINT, k6 writes what it holds and exits; it gets this long before SIGTERM/SIGKILL. */
 const EXIT_GRACE_WALL_MS = 5_000;
+/**
+ * k6's own end, in wall seconds after the last moment the caller said it would stop the load
+ * (LoadOptions.maxDurationMs): room for start-up, a slow release and the drain, after which a k6
+ * whose harness died without stopping it stops by itself. Without maxDurationMs, the whole bound.
+ */
+export const K6_DURATION_MARGIN_S = 600;
+const K6_DEFAULT_DURATION_S = 3_600;
 /** Kept of k6's stderr, for the error message when it fails. */
 const STDERR_KEEP_CHARS = 8_000;
 
@@ -99,7 +107,10 @@ export interface K6GeneratorOptions {
    * none free, and records that request as dropped. About 0.2 MB and 0.7 ms of start-up per VU.
    */
   preAllocatedVUs?: number;
-  /** k6's own duration limit in wall seconds; stop() normally ends it long before. Default 24 h. */
+  /**
+   * k6's own duration limit in wall seconds; stop() normally ends it long before. Default: the
+   * load's maxDurationMs in wall seconds plus K6_DURATION_MARGIN_S, else an hour (k6DurationS).
+   */
   maxDurationS?: number;
   /** Keep k6's JSON output in this folder (one file per load) instead of deleting it after stop(). */
   keepOutputDir?: string;
@@ -251,7 +262,9 @@ export class K6Load implements StartedLoad {
     this.mapping = captureClockMapping(options.clock);
     this.parser = new K6OutputParser({ mapping: this.mapping, onRecord: this.delivery.deliver, intervalWallMs: 1000 / wallRate });
     this.stats = new K6Stats(this.parser);
-    this.ownRegistry = generatorOptions.processes ? undefined : new ProcessRegistry();
+    // Registered in a pid file like the app processes, so the next start removes a k6 whose
+    // harness was killed before it could (the parent-death signal normally takes it down first).
+    this.ownRegistry = generatorOptions.processes ? undefined : new ProcessRegistry({}, new PidFile('k6 load'));
     log(
       'start k6 (%s) on %s at %d req/s scenario (%d req/s wall), timeout %d ms, max in flight %d',
       generatorOptions.version,
@@ -292,7 +305,8 @@ export class K6Load implements StartedLoad {
 
   private async spawn(options: LoadOptions, wallRate: number): Promise<void> {
     const g = this.generatorOptions;
-    this.tmpDir = await mkdtemp(path.join(os.tmpdir(), 'canary-mttr-k6-'));
+    // Named after this process, so the next start removes it if a SIGKILL leaves it behind.
+    this.tmpDir = await mkdtemp(ownedTempDirPrefix('k6'));
     const outputDir = g.keepOutputDir ?? this.tmpDir;
     if (g.keepOutputDir !== undefined) await mkdir(g.keepOutputDir, { recursive: true });
     this.outFile = path.join(outputDir, `k6-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`);
@@ -303,7 +317,7 @@ export class K6Load implements StartedLoad {
     const settings: Record<string, string> = {
       TARGET_URL: options.url,
       RATE: String(wallRate),
-      DURATION_S: String(g.maxDurationS ?? 86_400),
+      DURATION_S: String(g.maxDurationS ?? k6DurationS(options.maxDurationMs, options.clock.timeScale)),
       TIMEOUT_MS: String(options.timeoutMs),
       MAX_VUS: String(options.maxInFlight),
       PRE_VUS: String(Math.max(1, Math.min(preVUs, options.maxInFlight))),
@@ -499,6 +513,15 @@ export class K6Load implements StartedLoad {
   }
 }
 
+/**
+ * k6's duration in wall seconds: the scenario ms by which the caller stops the load, in wall
+ * seconds, plus K6_DURATION_MARGIN_S; an hour when the caller gave no bound.
+ */
+export function k6DurationS(maxDurationMs: number | undefined, timeScale: number): number {
+  if (maxDurationMs === undefined) return K6_DEFAULT_DURATION_S;
+  return Math.ceil(maxDurationMs / timeScale / 1000) + K6_DURATION_MARGIN_S;
+}
+
 function validate(options: LoadOptions): void {
   const { rateRps, timeoutMs, maxInFlight, clock } = options;
   if (!(Number.isFinite(rateRps) && rateRps > 0)) {
@@ -509,6 +532,9 @@ function validate(options: LoadOptions): void {
   }
   if (!(Number.isInteger(maxInFlight) && maxInFlight >= 1)) {
     throw new LoadError(`load.maxInFlight: ${maxInFlight} is not a whole number of requests of at least 1`);
+  }
+  if (options.maxDurationMs !== undefined && !(Number.isFinite(options.maxDurationMs) && options.maxDurationMs > 0)) {
+    throw new LoadError(`load.maxDurationMs: ${options.maxDurationMs} ms is not a positive duration`);
   }
   if (!(Number.isFinite(clock.timeScale) && clock.timeScale > 0)) {
     throw new LoadError(`load.clock.timeScale: ${clock.timeScale} is not a positive number`);
