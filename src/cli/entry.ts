@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { HarnessError, isHarnessError } from '../common/errors.ts';
 
-/** What a command's work is aborted with on the first Ctrl-C or SIGTERM; the exit code is 130. */
+/** What a command's work is aborted with on the first Ctrl-C, SIGTERM or SIGHUP; the exit code is 130. */
 export class Interrupted extends HarnessError {
   constructor() {
     super('E_INTERRUPTED', 'interrupted', 130);
@@ -17,9 +17,10 @@ export function isEntryModule(moduleUrl: string): boolean {
 }
 
 /**
- * A signal the first SIGINT or SIGTERM aborts with Interrupted, after writing `notice(name)` to
- * stderr, so the command stops and cleans up. A second one exits at once with 130; the process
- * registry's exit hook still kills every child process.
+ * A signal the first SIGINT, SIGTERM or SIGHUP (the terminal closed, an ssh session dropped)
+ * aborts with Interrupted, after writing `notice(name)` to stderr, so the command stops and
+ * cleans up. A second one exits at once with 130; the process registry's exit hook still kills
+ * every child process. SIGKILL cannot be caught: the children's parent-death signal covers it.
  */
 export function abortOnInterrupt(notice: (name: NodeJS.Signals) => string): AbortSignal {
   const controller = new AbortController();
@@ -32,6 +33,7 @@ export function abortOnInterrupt(notice: (name: NodeJS.Signals) => string): Abor
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
   return controller.signal;
 }
 
