@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { CoreV1Api, KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
@@ -9,6 +9,7 @@ import { buildApp } from '../../../faulty-app/build.ts';
 import { PlatformError } from '../../common/errors.ts';
 import { silentLogger, type Logger } from '../../common/logger.ts';
 import { MeshEmulator } from '../../mesh/emulator.ts';
+import { PidFile } from '../../platform/pid-file.ts';
 import { ProcessRegistry, type ManagedProcess } from '../../platform/processes.ts';
 import { kubeRequest, resourcePath } from '../kube-rest.ts';
 import { isAlive, rssBytes } from '../procfs.ts';
@@ -31,26 +32,11 @@ import {
   type ClusterPorts,
 } from './components.ts';
 import { httpGet, waitUntil } from './probe.ts';
-import { stopLocalClusterFromState } from './stop.ts';
+import { clusterProcessesDir, stopLocalClusterFromState } from './stop.ts';
 
 const debug = createDebug('canary-mttr:cluster');
 
-/** util-linux's setpriv: makes a child die with its parent even when the parent is SIGKILLed. */
-const SETPRIV = '/usr/bin/setpriv';
 export const FAKE_NODE = 'kwok-node-0';
-
-/**
- * A ProcessRegistry whose children get PR_SET_PDEATHSIG=SIGKILL (via `setpriv --pdeathsig`, which
- * then execs the real program under the same pid): the registry's exit hook covers every way out
- * of the owner except SIGKILL and a crash of the runtime, and this covers those, so neither a
- * control-plane component nor an app process can outlive the process that owns the cluster.
- */
-export class DieWithOwnerRegistry extends ProcessRegistry {
-  private readonly wrap = existsSync(SETPRIV);
-  override spawn(command: string, args: string[], options: { env: NodeJS.ProcessEnv; label: string }): ManagedProcess {
-    return this.wrap ? super.spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args], options) : super.spawn(command, args, options);
-  }
-}
 
 export interface LocalClusterOptions {
   stateDir: string;
@@ -167,7 +153,9 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
   writeState(state);
 
   const env: NodeJS.ProcessEnv = { PATH: options.env?.PATH ?? process.env.PATH, HOME: options.env?.HOME ?? process.env.HOME };
-  const registry = new DieWithOwnerRegistry({ experiment: name });
+  // Every child dies with this process (ProcessRegistry's parent-death signal), and is recorded
+  // with its start time and executable in <stateDir>/processes, the only processes cluster:down stops.
+  const registry = new ProcessRegistry({ experiment: name }, new PidFile(name, clusterProcessesDir(stateDir)));
   const components: Component[] = [];
   let mesh: MeshEmulator | undefined;
   const deadline = performance.now() + (options.timeoutMs ?? 180_000);

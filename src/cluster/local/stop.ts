@@ -2,7 +2,8 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { sleepWall } from '../../common/clock.ts';
 import { silentLogger, type Logger } from '../../common/logger.ts';
-import { cmdlineOf, isAlive, listeningPorts, processesMentioning, processesWithLabel, signal } from '../procfs.ts';
+import { isHarnessAlive, readPidFiles } from '../../platform/pid-file.ts';
+import { cmdlineOf, isAlive, isSameProcess, listeningPorts, signal, startTicksOf, type ProcessIdentity } from '../procfs.ts';
 import { clusterNameFor, readState, writeState, type ClusterState } from '../state.ts';
 import { clusterPaths } from './components.ts';
 
@@ -28,58 +29,96 @@ export function statePorts(state: ClusterState | undefined): number[] {
   return ports;
 }
 
-/** Live processes that belong to the cluster of `stateDir`: by label, and by mention of the dir. */
-export function clusterProcesses(stateDir: string, name: string): number[] {
-  const dir = path.resolve(stateDir);
-  return [...new Set([...processesWithLabel(name), ...processesMentioning(`${dir}/`)])].filter((pid) => pid !== process.pid);
+/** Where the owner of a local cluster records its child processes (ProcessRegistry's pid file). */
+export function clusterProcessesDir(stateDir: string): string {
+  return path.join(path.resolve(stateDir), 'processes');
 }
 
-async function waitGone(pids: number[], timeoutMs: number): Promise<number[]> {
+/**
+ * The cluster's processes alive now: the children its owners recorded that are still the same
+ * processes, by start time and executable. Nothing else, however its command line reads: a
+ * user's `tail -f <state>/logs/…` or `kubectl … -w` is not ours, nor is a process that got a
+ * recorded pid later.
+ */
+export function clusterProcesses(stateDir: string): ProcessIdentity[] {
+  const out = new Map<number, ProcessIdentity>();
+  for (const { record } of readPidFiles(clusterProcessesDir(stateDir))) {
+    for (const c of record.children) {
+      if (c.startTicks === undefined || c.exe === undefined || c.pid === process.pid) continue;
+      const identity = { pid: c.pid, startTicks: c.startTicks, exe: c.exe };
+      if (isSameProcess(identity)) out.set(c.pid, identity);
+    }
+  }
+  return [...out.values()];
+}
+
+/** Signals each process that is still the one recorded. */
+function signalAll(processes: ProcessIdentity[], sig: NodeJS.Signals): void {
+  for (const p of processes) if (isSameProcess(p)) signal(p.pid, sig);
+}
+
+async function waitGone(processes: ProcessIdentity[], timeoutMs: number): Promise<ProcessIdentity[]> {
   const deadline = performance.now() + timeoutMs;
-  let alive = pids.filter(isAlive);
+  let alive = processes.filter(isSameProcess);
   while (alive.length > 0 && performance.now() < deadline) {
     await sleepWall(100);
-    alive = alive.filter(isAlive);
+    alive = alive.filter(isSameProcess);
   }
   return alive;
 }
 
 /**
+ * The supervisor of `state`, if it still runs: the recorded owner pid, with the start time its
+ * pid file recorded, running `supervise` on this state dir.
+ */
+function liveSupervisor(state: ClusterState | undefined, stateDir: string): { pid: number; startTicks: number } | undefined {
+  if (state?.ownerKind !== 'supervisor' || state.ownerPid === process.pid || !isAlive(state.ownerPid)) return undefined;
+  const cmdline = cmdlineOf(state.ownerPid) ?? [];
+  if (!cmdline.includes('supervise') || !cmdline.some((a) => a === stateDir || a.startsWith(`${stateDir}/`) || a === `--state-dir=${stateDir}`)) return undefined;
+  const records = readPidFiles(clusterProcessesDir(stateDir)).filter(({ record }) => record.harnessPid === state.ownerPid);
+  const startTicks = startTicksOf(state.ownerPid);
+  // A pid file of this owner says when it started; a supervisor that has not written one yet is
+  // identified by its command line alone.
+  if (startTicks === undefined || records.some(({ record }) => record.harnessStartTicks !== undefined && record.harnessStartTicks !== startTicks)) return undefined;
+  return { pid: state.ownerPid, startTicks };
+}
+
+/**
  * `cluster:down` for the local provider, from any process: asks the supervisor to stop (SIGTERM,
- * it stops the components in order), then terminates whatever is left that carries the cluster's
- * label or names its state dir, checking each recorded pid's command line first (a pid may have
- * been reused), and finally reports any port of the state file still listening.
+ * it stops the components in order), then terminates whatever is left of the processes its owners
+ * recorded, each only while its start time and executable match the record (a pid may have been
+ * reused), and finally reports any port of the state file still listening.
  */
 export async function stopLocalClusterFromState(stateDirInput: string, options: { logger?: Logger; graceMs?: number } = {}): Promise<StopReport> {
   const logger = options.logger ?? silentLogger;
   const stateDir = path.resolve(stateDirInput);
   const state = readState(stateDir);
   const name = state?.name ?? clusterNameFor(stateDir);
-  const before = clusterProcesses(stateDir, name);
+  const before = clusterProcesses(stateDir);
 
-  if (state?.ownerKind === 'supervisor' && state.ownerPid !== process.pid && isAlive(state.ownerPid)) {
-    const cmdline = cmdlineOf(state.ownerPid) ?? [];
-    if (cmdline.includes('supervise') && cmdline.some((a) => a === stateDir || a.startsWith(`${stateDir}/`) || a === `--state-dir=${stateDir}`)) {
-      logger.info(`Stopping the supervisor of ${name} (pid ${state.ownerPid})…`);
-      signal(state.ownerPid, 'SIGTERM');
-      const left = await waitGone([state.ownerPid], options.graceMs ?? 30_000);
-      if (left.length > 0) logger.warn(`the supervisor (pid ${state.ownerPid}) did not stop within ${(options.graceMs ?? 30_000) / 1000} s; killing what is left`);
-    }
+  const supervisor = liveSupervisor(state, stateDir);
+  if (supervisor) {
+    logger.info(`Stopping the supervisor of ${name} (pid ${supervisor.pid})…`);
+    signal(supervisor.pid, 'SIGTERM');
+    const graceMs = options.graceMs ?? 30_000;
+    const deadline = performance.now() + graceMs;
+    while (isAlive(supervisor.pid) && startTicksOf(supervisor.pid) === supervisor.startTicks && performance.now() < deadline) await sleepWall(100);
+    if (isAlive(supervisor.pid)) logger.warn(`the supervisor (pid ${supervisor.pid}) did not stop within ${graceMs / 1000} s; killing what is left`);
   }
 
-  // Recorded component pids, only while their command line still runs the recorded binary.
-  const recorded = (state?.processes ?? []).filter((p) => isAlive(p.pid) && (cmdlineOf(p.pid) ?? []).some((a) => a === p.binary)).map((p) => p.pid);
-  let remaining = [...new Set([...recorded, ...clusterProcesses(stateDir, name)])];
+  let remaining = clusterProcesses(stateDir);
   if (remaining.length > 0) {
-    for (const pid of remaining) signal(pid, 'SIGTERM');
+    signalAll(remaining, 'SIGTERM');
     remaining = await waitGone(remaining, 5_000);
-    for (const pid of remaining) signal(pid, 'SIGKILL');
+    signalAll(remaining, 'SIGKILL');
     remaining = await waitGone(remaining, 3_000);
   }
   // Something may have been started while we looked (an app restarting): one more sweep.
-  const late = clusterProcesses(stateDir, name);
-  for (const pid of late) signal(pid, 'SIGKILL');
-  const survivors = [...new Set([...remaining, ...(await waitGone(late, 3_000))])];
+  const late = clusterProcesses(stateDir);
+  signalAll(late, 'SIGKILL');
+  const survivors = [...new Set([...remaining, ...(await waitGone(late, 3_000))].map((p) => p.pid))];
+  // The pid files of owners that are gone have nothing left to say.
+  for (const { file, record } of readPidFiles(clusterProcessesDir(stateDir))) if (!isHarnessAlive(record)) rmSync(file, { force: true });
 
   const listening = listeningPorts();
   const busyPorts = statePorts(state).filter((port) => listening.has(port));
