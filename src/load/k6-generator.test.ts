@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { findK6, K6LoadGenerator } from './k6-generator.ts';
+import { findK6, K6_DURATION_MARGIN_S, k6DurationS, K6LoadGenerator } from './k6-generator.ts';
 
 // What needs no k6. The load itself, through a real k6, is in k6-generator.tools.test.ts.
 
@@ -18,5 +18,15 @@ describe('K6LoadGenerator.create', () => {
     } finally {
       await rm(home, { recursive: true, force: true });
     }
+  });
+});
+
+describe('k6DurationS', () => {
+  test("k6 ends by itself a margin after the caller's bound, in wall seconds, and within an hour without one", () => {
+    // A run of 60 s warm-up and a 900 s deadline, at 10×: 96 wall seconds, plus the margin.
+    expect(k6DurationS(960_000, 10)).toBe(96 + K6_DURATION_MARGIN_S);
+    expect(k6DurationS(1_500, 1)).toBe(2 + K6_DURATION_MARGIN_S);
+    expect(K6_DURATION_MARGIN_S).toBeLessThanOrEqual(600);
+    expect(k6DurationS(undefined, 10)).toBe(3_600);
   });
 });
