@@ -4,17 +4,14 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../test-support/cli.ts';
-import { writePlan } from '../test-support/plan.ts';
+import { writeShortFlaggerPlan } from '../test-support/plan.ts';
 
 // `--load auto` falling back to the built-in generator when k6 is absent; the report says which
 // ran. The same experiment with k6 itself is in k6-load.tools.test.ts (npm run test:tools).
 const dir = mkdtempSync(path.join(tmpdir(), 'k6-load-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const plan = path.join(dir, 'plan.yaml');
-writePlan(plan, { name: 'k6-load', timeScale: 20, repetitions: 1 }, [
-  '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 } } }',
-]);
+const plan = writeShortFlaggerPlan(path.join(dir, 'plan.yaml'), 'k6-load');
 
 describe('load generators in an experiment', () => {
   it('auto without k6: falls back to the built-in generator and says so', async () => {

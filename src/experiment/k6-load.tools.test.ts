@@ -7,17 +7,14 @@ import { readRequestsFile } from './requests-file.ts';
 import { findProcesses, isAlive } from '../cluster/procfs.ts';
 import { k6DurationS } from '../load/k6-generator.ts';
 import { processesLabelled, runCli, startCli, waitFor } from '../test-support/cli.ts';
-import { writePlan } from '../test-support/plan.ts';
+import { writePlan, writeShortFlaggerPlan } from '../test-support/plan.ts';
 
 // Tools tier (npm run test:tools): the experiment with k6 as the load generator (needs k6, from
 // npm run tools:install); the report says k6 ran. The fallback without k6 is k6-load.e2e.test.ts.
 const dir = mkdtempSync(path.join(tmpdir(), 'k6-load-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const plan = path.join(dir, 'plan.yaml');
-writePlan(plan, { name: 'k6-load', timeScale: 20, repetitions: 1 }, [
-  '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 } } }',
-]);
+const plan = writeShortFlaggerPlan(path.join(dir, 'plan.yaml'), 'k6-load');
 
 describe('load generators in an experiment', () => {
   it('k6: records in the same shape, and the report names k6', async () => {

@@ -16,6 +16,13 @@ export function writePlan(file: string, header: PlanHeader, runs: readonly strin
   return file;
 }
 
+/** One short faulty-500 run under Flagger (interval 10 s, threshold 1, 5 s warm-up and clean window), at 20×. */
+export function writeShortFlaggerPlan(file: string, name: string, repetitions = 1): string {
+  return writePlan(file, { name, timeScale: 20, repetitions }, [
+    '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 } } }',
+  ]);
+}
+
 /** The runs a report folder's journal holds, in journal order. */
 export function journalRuns(outDir: string): RunEntry[] {
   return readFileSync(path.join(outDir, 'journal.jsonl'), 'utf8')
