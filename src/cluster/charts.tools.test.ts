@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { findHelm, helmLint, helmTemplate, type KubeObject } from './helm.ts';
 import { toolsCacheDir } from './preflight.ts';
@@ -178,12 +178,16 @@ let istioCrds: Crd[];
 let flaggerCrd: Crd[];
 
 beforeAll(() => {
-  // Fail, never skip: a chart test that silently does not run is a chart that is not tested.
+  if (findHelm() === undefined) return;
+  istioCrds = loadCrds(crdFile('CANARY_MTTR_ISTIO_CRDS', 'istio-crds.yaml'));
+  flaggerCrd = loadCrds(crdFile('CANARY_MTTR_FLAGGER_CRD', 'flagger-crd.yaml'));
+});
+
+beforeEach(() => {
+  // Fail each test, never skip: a chart test that silently does not run is a chart that is not tested.
   if (findHelm() === undefined) {
     throw new Error(`helm is not on PATH, in CANARY_MTTR_HELM or in ${path.join(toolsCacheDir(), 'bin')}: ${INSTALL_HINT}`);
   }
-  istioCrds = loadCrds(crdFile('CANARY_MTTR_ISTIO_CRDS', 'istio-crds.yaml'));
-  flaggerCrd = loadCrds(crdFile('CANARY_MTTR_FLAGGER_CRD', 'flagger-crd.yaml'));
 });
 
 // ---- manual chart ----------------------------------------------------------------------------

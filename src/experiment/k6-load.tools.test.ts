@@ -5,7 +5,7 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readRequestsFile } from './requests-file.ts';
 import { findProcesses, isAlive } from '../cluster/procfs.ts';
-import { k6DurationS } from '../load/k6-generator.ts';
+import { k6DurationS, K6LoadGenerator } from '../load/k6-generator.ts';
 import { processesLabelled, runCli, startCli, waitFor } from '../test-support/cli.ts';
 import { writePlan, writeShortFlaggerPlan } from '../test-support/plan.ts';
 
@@ -18,6 +18,8 @@ const plan = writeShortFlaggerPlan(path.join(dir, 'plan.yaml'), 'k6-load');
 
 describe('load generators in an experiment', () => {
   it('k6: records in the same shape, and the report names k6', async () => {
+    // Without k6 this fails here, with the message that says to run npm run tools:install.
+    await K6LoadGenerator.create();
     const out = path.join(dir, 'k6');
     const r = await runCli(['experiment', '--experiment', plan, '--out', out, '--load', 'k6'], { timeoutMs: 120_000 });
     expect(r.stderr).toBe('');
@@ -33,6 +35,7 @@ describe('load generators in an experiment', () => {
   }, 150_000);
 
   it('SIGKILL of the harness mid-run leaves no k6 or app process, and the next start removes the temporary folders', async () => {
+    await K6LoadGenerator.create();
     const name = `k6-kill-${process.pid}-${Date.now().toString(36)}`;
     const killPlan = writePlan(path.join(dir, 'kill.yaml'), { name, timeScale: 20, repetitions: 3 }, [
       '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5, deadlineS: 120 }, warmup: { durationS: 5 } } }',
