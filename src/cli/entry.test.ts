@@ -7,20 +7,27 @@ const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'entry.ts'
 
 describe('abortOnInterrupt', () => {
   for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    it(`${name} aborts the command's signal with Interrupted (exit code 130) instead of killing the process`, async () => {
+    it(`${name} aborts the command's signal with Interrupted (exit code 130), not the process`, async () => {
       // A command in its own process, as the CLI runs: it reports the abort and exits by itself.
       const script = [
         `const { abortOnInterrupt } = await import(${JSON.stringify(ENTRY)});`,
         'const signal = abortOnInterrupt((name) => `${name}: stopping\\n`);',
-        "signal.addEventListener('abort', () => { console.log(`aborted ${signal.reason.exitCode}`); process.exit(0); });",
+        "signal.addEventListener('abort', () => {",
+        '  console.log(`aborted ${signal.reason.exitCode}`);',
+        '  process.exit(0);',
+        '});',
         "console.log('ready');",
         'setInterval(() => {}, 1000);',
       ].join('\n');
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+        child.once('exit', (code, signal) => resolve({ code, signal }));
+      });
       try {
         await new Promise<void>((resolve) => {
           child.stdout!.setEncoding('utf8').on('data', (c: string) => {

@@ -1,8 +1,8 @@
 /**
- * Tools tier (npm run test:tools). The two faulty-app charts through the real helm (lint and template), with default values and
- * with the values a release sets. The rendered Istio and Flagger objects are also checked against
- * the openAPI schemas of the CRDs the local control plane installs (a structural check; the
- * server-side dry run against a real apiserver is a separate test).
+ * Tools tier (npm run test:tools). The two faulty-app charts through the real helm (lint and
+ * template), with default values and with the values a release sets. The rendered Istio and
+ * Flagger objects are also checked against the openAPI schemas of the CRDs the local control plane
+ * installs (a structural check; the server-side dry run against a real apiserver is a separate test).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
