@@ -1,5 +1,7 @@
 import { isFailure, type RequestRecord } from '../load/types.ts';
-import type { Outcome, RunMetrics, TimelineEntry } from './types.ts';
+import { Marks, type Outcome, type RunMetrics, type TimelineEntry } from './types.ts';
+
+export { Marks } from './types.ts';
 
 export interface RunObservation {
   arm: 'manual' | 'flagger';
@@ -14,20 +16,6 @@ export interface RunObservation {
   records: readonly RequestRecord[];
   timeline: readonly TimelineEntry[];
 }
-
-/** Harness marks that the runner and platforms write into the timeline. */
-export const Marks = {
-  release: 'release',
-  flaggerEvent: 'flagger-event',
-  routes: 'routes',
-  detect: 'detect',
-  rollbackIssued: 'rollback-issued',
-  rollbackDone: 'rollback-done',
-  promoted: 'promoted',
-  steady: 'steady',
-  envFaultStart: 'env-fault-start',
-  envFaultEnd: 'env-fault-end',
-} as const;
 
 function firstAt(timeline: readonly TimelineEntry[], match: (e: TimelineEntry) => boolean, fromMs: number): number | undefined {
   return timeline.find((e) => e.atMs >= fromMs && match(e))?.atMs;
