@@ -274,7 +274,7 @@ export function timingLawTable(header: ExperimentHeader, runs: readonly RunEntry
       const label = header.sweeps?.[entry];
       return [
         label ? `${s.name} (${label})` : s.name,
-        String(s.flagger.interval / 1000),
+        String(s.flagger.intervalMs / 1000),
         String(s.flagger.threshold),
         String(law.steps),
         `(${law.rollback[0]}, ${law.rollback[1]}]`,

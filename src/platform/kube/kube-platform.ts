@@ -258,14 +258,14 @@ class KubeArmSession implements ArmSession {
       ...buildValues(this.scenario.release, which),
       progressDeadlineSeconds: Math.round(f.progressDeadlineS),
       analysis: {
-        interval: `${f.interval / 1000}s`,
+        interval: `${f.intervalMs / 1000}s`,
         threshold: f.threshold,
         maxWeight: f.maxWeight,
         stepWeight: f.stepWeights ? 0 : f.stepWeight,
         stepWeights: f.stepWeights ?? [],
         metrics: {
-          requestSuccessRate: f.requestSuccessRate ? { enabled: true, min: f.requestSuccessRate.min, interval: `${f.requestSuccessRate.interval / 1000}s` } : { enabled: false },
-          requestDuration: f.requestDuration ? { enabled: true, max: f.requestDuration.max, interval: `${f.requestDuration.interval / 1000}s` } : { enabled: false },
+          requestSuccessRate: f.requestSuccessRate ? { enabled: true, min: f.requestSuccessRate.min, interval: `${f.requestSuccessRate.intervalMs / 1000}s` } : { enabled: false },
+          requestDuration: f.requestDuration ? { enabled: true, max: f.requestDuration.max, interval: `${f.requestDuration.intervalMs / 1000}s` } : { enabled: false },
         },
       },
       smokeTest: { enabled: f.smokeTest },
