@@ -263,7 +263,7 @@ export function timingLawTable(header: ExperimentHeader, runs: readonly RunEntry
     id: 'timing-law',
     title: 'Flagger timing against the analysis-loop law',
     note:
-      'Counted from the release with the first scheduler tick at a ∈ (0, interval] (DESIGN §5): all checks failing → `Rolling back` in ((threshold+2)·interval, (threshold+3)·interval]; all passing → `Succeeded` in ((steps+3)·interval, (steps+4)·interval], plus the canary\'s start-up time.',
+      'Counted from the release with the first scheduler tick at a ∈ (0, interval] (docs/design.md §5): all checks failing → `Rolling back` in ((threshold+2)·interval, (threshold+3)·interval]; all passing → `Succeeded` in ((steps+3)·interval, (steps+4)·interval], plus the canary\'s start-up time.',
     columns: ['scenario', 'interval s', 'threshold', 'steps', 'expected rollback s', 'measured release→rollback s', 'expected promotion s', 'measured release→Succeeded s'],
     align: ['l', 'r', 'r', 'r', 'l', 'l', 'l', 'l'],
     rows: entries.map(({ s, entry }) => {

@@ -1,7 +1,7 @@
 import type { Scenario } from '../scenario/schema.ts';
 import type { ReportModel, ReportTable } from './model.ts';
 
-/** The analysis-loop timing law of DESIGN §5 for a scenario's Flagger settings, in seconds. */
+/** The analysis-loop timing law of docs/design.md §5 for a scenario's Flagger settings, in seconds. */
 export function flaggerTimingLaw(scenario: Scenario): { rollback: [number, number]; promotion: [number, number]; steps: number } {
   const f = scenario.flagger;
   const intervalS = f.intervalMs / 1000;

@@ -1,5 +1,5 @@
 /**
- * Statistics for the report (DESIGN.md §7). Pure functions, no I/O; every resample draws from a
+ * Statistics for the report (docs/design.md §7). Pure functions, no I/O; every resample draws from a
  * seeded generator, so a report re-rendered from its journal prints the same numbers.
  */
 import {

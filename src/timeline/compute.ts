@@ -37,7 +37,7 @@ export function fateSealedAt(timeline: readonly TimelineEntry[], fromMs = -Infin
 }
 
 /**
- * Turns one run's request records and timeline into the quantities of DESIGN §4. Pure: the same
+ * Turns one run's request records and timeline into the quantities of docs/design.md §4. Pure: the same
  * inputs give the same numbers, so `npm run report` can recompute them from the journal.
  */
 export function computeRunMetrics(obs: RunObservation): RunMetrics {

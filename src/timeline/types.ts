@@ -38,7 +38,7 @@ export interface TimelineEntry {
 export const Outcomes = ['rolled_back', 'promoted', 'censored', 'no_impact', 'aborted'] as const;
 export type Outcome = (typeof Outcomes)[number];
 
-/** The measured quantities of one run (DESIGN §4). Times are scenario ms from the run's start. */
+/** The measured quantities of one run (docs/design.md §4). Times are scenario ms from the run's start. */
 export interface RunMetrics {
   outcome: Outcome;
   releaseMs: number;

@@ -63,7 +63,7 @@ function buildValues(release: ReleaseSettings, which: 'stable' | 'release') {
 const labelValue = (s: string) => s.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 63) || 'x';
 
 /**
- * The experiment on a real cluster (DESIGN §8): real Helm releases, the real Flagger Canary, the
+ * The experiment on a real cluster (docs/design.md §8): real Helm releases, the real Flagger Canary, the
  * cluster's Prometheus; timestamps from watches on the Canary, its Events and the VirtualService.
  * The cluster runs in real time, so the experiment's time scale must be 1.
  */

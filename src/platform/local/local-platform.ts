@@ -33,7 +33,7 @@ export interface LocalObserver {
 }
 
 /**
- * The embedded platform (DESIGN §8): faulty-app builds as child processes on loopback, the
+ * The embedded platform (docs/design.md §8): faulty-app builds as child processes on loopback, the
  * weighted router in place of the Istio data plane, the in-process metrics store in place of
  * Prometheus, and the Flagger model in place of Flagger.
  */
