@@ -64,6 +64,17 @@ describe('renderHtml helpers', () => {
     for (const bad of ['javascript:alert(1)', 'https://x', '//host/x', '/etc/passwd', 'data:text/html,x']) expect(safeRelativeHref(bad)).toBeUndefined();
   });
 
+  it('shows the parsed Flagger intervals in seconds, as the scenario files write them', () => {
+    const html = renderHtml(syntheticModel(), []);
+    // Scenarios faulty (interval 10s), slow and healthy (defaults: 30s, checks over 1m).
+    const cells = (field: string) => {
+      const row = html.match(new RegExp(`<code>${field}</code></th>(.*?)</tr>`))?.[1] ?? '';
+      return [...row.matchAll(/>([^<]+)</g)].map((m) => m[1]);
+    };
+    expect(cells('intervalMs')).toEqual(['10 s', '30 s', '30 s']);
+    expect(cells('requestSuccessRate\\.intervalMs')).toEqual(['60 s', '60 s', '60 s']);
+  });
+
   it('prefixes SVG ids and their references so inlined charts cannot collide', () => {
     const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="10"><defs><clipPath id="clip1"><rect/></clipPath></defs><g clip-path="url(#clip1)"/><use href="#clip1"/></svg>';
     expect(namespaceSvg(svg, 'chart-a')).toBe(
