@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, inlineMarkdown, namespaceSvg, safeRelativeHref } from './html.ts';
+import { syntheticModel } from './html.fixture.ts';
+import { escapeHtml, inlineMarkdown, namespaceSvg, renderHtml, safeRelativeHref } from './html.ts';
 
 // The page in a real browser is tested in html.tools.test.ts (npm run test:tools, needs Chromium).
 
@@ -11,6 +12,17 @@ describe('renderHtml helpers', () => {
     );
     expect(safeRelativeHref('requests/a b#1.csv')).toBe('requests/a%20b%231.csv');
     for (const bad of ['javascript:alert(1)', 'https://x', '//host/x', '/etc/passwd', 'data:text/html,x']) expect(safeRelativeHref(bad)).toBeUndefined();
+  });
+
+  it('shows the parsed Flagger intervals in seconds, as the scenario files write them', () => {
+    const html = renderHtml(syntheticModel(), []);
+    // Scenarios faulty (interval 10s), slow and healthy (defaults: 30s, checks over 1m).
+    const cells = (field: string) => {
+      const row = html.match(new RegExp(`<code>${field}</code></th>(.*?)</tr>`))?.[1] ?? '';
+      return [...row.matchAll(/>([^<]+)</g)].map((m) => m[1]);
+    };
+    expect(cells('intervalMs')).toEqual(['10 s', '30 s', '30 s']);
+    expect(cells('requestSuccessRate\\.intervalMs')).toEqual(['60 s', '60 s', '60 s']);
   });
 
   it('prefixes SVG ids and their references so inlined charts cannot collide', () => {

@@ -5,9 +5,9 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { writeRequestsFile } from '../experiment/requests-file.ts';
-import { makeRecords, mixedHeader, mixedRuns } from './charts/test-fixtures.ts';
+import { makeRecords } from './charts/test-fixtures.ts';
+import { syntheticModel } from './html.fixture.ts';
 import { renderHtml } from './html.ts';
-import type { ReportModel } from './model.ts';
 import { reportChartSpecs, writeCharts } from './render-chart.ts';
 
 // Tools tier (npm run test:tools): opens report.html in Debian's Chromium.
@@ -17,43 +17,6 @@ interface BrowserGlobals {
   getComputedStyle(el: unknown): { textAlign: string };
 }
 const SCREENSHOT_COPY = '/tmp/report-screenshot.png';
-
-function syntheticModel(): ReportModel {
-  const runs = mixedRuns();
-  return {
-    title: 'MTTR report: synthetic <test> & "quotes"',
-    header: mixedHeader(runs),
-    runs,
-    sections: [
-      {
-        id: 'summary',
-        title: 'Runs per arm',
-        paragraphs: ['Platform **local**, time scale **10×**; see `runs.csv`.', 'A hostile value stays text: <script>alert("x")</script> & <img src=x onerror=alert(1)>.'],
-        tables: [
-          {
-            id: 'summary',
-            title: 'Runs per arm',
-            note: 'MTTR = recover − impact; censored runs kept.',
-            columns: ['scenario', 'arm', 'n', 'MTTR median [IQR] s'],
-            align: ['l', 'l', 'r', 'r'],
-            rows: [
-              ['faulty', 'manual', '4', '152.0 [110.8–188.8]'],
-              ['faulty', 'flagger', '3', '30.0 [29.8–31.5]'],
-              ['<script>document.title="pwned"</script>', 'flagger', '1', '—'],
-            ],
-          },
-        ],
-      },
-      {
-        id: 'comparison',
-        title: 'Manual against Flagger',
-        paragraphs: [],
-        tables: [{ id: 'comparison', title: 'Differences', columns: ['scenario', 'difference F − M [95% CI] s'], align: ['l', 'r'], rows: [['faulty', '-122.0 [-171.0, -67.0]']] }],
-      },
-    ],
-    problems: ['journal.jsonl:9: incomplete last line (the harness stopped while writing it); line skipped'],
-  };
-}
 
 describe('report.html in Chromium', () => {
   it('opens offline with every chart drawn, no console error and no network request', async () => {
@@ -126,7 +89,7 @@ describe('report.html in Chromium', () => {
       // Scenario parameters, operator sources and data links.
       await expect(page.locator('#scenario-parameters th').filter({ hasText: 'slow' }).count()).resolves.toBe(1);
       await expect(page.locator('#scenario-parameters tr.differs').count()).resolves.toBeGreaterThan(0);
-      await expect(page.locator('#operator-models').innerText()).resolves.toContain('Source: assumed (DESIGN §6): a person <glancing> at the panel & reacting');
+      await expect(page.locator('#operator-models').innerText()).resolves.toContain('Source: assumed (docs/design.md §6): a person <glancing> at the panel & reacting');
       for (const f of ['runs.csv', 'summary.json', 'journal.jsonl', 'requests/']) expect(await page.locator(`#files a[href="${f}"]`).count(), f).toBe(1);
       expect(await page.locator('#runs a[href="requests/faulty-manual-r3.csv"]').count()).toBe(1);
 
