@@ -113,3 +113,10 @@ async function flushMicrotasks(): Promise<void> {
   // setImmediate lets every queued promise continuation run first.
   await new Promise<void>((resolve) => setImmediate(resolve));
 }
+
+/** Real, uncompressed time: for waits on things outside the scenario (processes, files, sockets). */
+export const wallClock: Clock = {
+  timeScale: 1,
+  now: () => performance.now(),
+  sleep: sleepWall,
+};
