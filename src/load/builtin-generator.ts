@@ -170,6 +170,12 @@ export interface StartedLoad extends AsyncDisposable {
    */
   stop(): Promise<LoadSummary>;
   readonly stats: LiveStats;
+  /**
+   * Resolves once the first request has gone out, or the load has stopped first; never rejects.
+   * A generator that runs another program (k6) needs from 50 ms to seconds of wall time to start:
+   * a caller that times a warm-up from start() waits for this first.
+   */
+  readonly ready: Promise<void>;
 }
 
 export const DEFAULT_BODIES: readonly string[] = [
@@ -324,6 +330,9 @@ class BuiltinLoad implements StartedLoad {
   get stats(): LiveStats {
     return this.counters;
   }
+
+  /** Scheduling starts in start() itself: the first request goes out on the next turn of the loop. */
+  readonly ready: Promise<void> = Promise.resolve();
 
   stop(): Promise<LoadSummary> {
     if (this.stopPromise) return this.stopPromise;
