@@ -135,7 +135,7 @@ export class FakeLoad implements StartedLoad {
 
   private async deliver(sentMs: number, answer: FakeAnswer): Promise<void> {
     const { clock } = this.options;
-    await clock.sleep(answer.latencyMs);
+    if (answer.latencyMs > 0) await clock.sleep(answer.latencyMs);
     this.counts.completed++;
     this.counts.recorded++;
     if (answer.status >= 500) this.counts.failed++;
