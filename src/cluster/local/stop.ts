@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { sleepWall } from '../../common/clock.ts';
+import { pollUntil } from '../../common/poll.ts';
 import { silentLogger, type Logger } from '../../common/logger.ts';
 import { cmdlineOf, isAlive, listeningPorts, processesMentioning, processesWithLabel, signal } from '../procfs.ts';
 import { clusterNameFor, readState, writeState, type ClusterState } from '../state.ts';
@@ -35,12 +35,8 @@ export function clusterProcesses(stateDir: string, name: string): number[] {
 }
 
 async function waitGone(pids: number[], timeoutMs: number): Promise<number[]> {
-  const deadline = performance.now() + timeoutMs;
   let alive = pids.filter(isAlive);
-  while (alive.length > 0 && performance.now() < deadline) {
-    await sleepWall(100);
-    alive = alive.filter(isAlive);
-  }
+  await pollUntil(() => (alive = alive.filter(isAlive)).length === 0, { everyMs: 100, timeoutMs });
   return alive;
 }
 
