@@ -127,9 +127,11 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
   try {
     await using _platform = platform;
     // The composition root: every implementation the runner uses is picked here.
-    const load = await chooseLoad((args.load as LoadChoice | undefined) ?? (args.platform === 'kube' ? 'auto' : 'builtin'), logger);
+    const loadChoice = (args.load as LoadChoice | undefined) ?? (args.platform === 'kube' ? 'auto' : 'builtin');
+    const load = await chooseLoad(loadChoice, logger);
+    const operators = operatorFactory({ input: io.stdin, output: io.stdout });
     await runExperiment({
-      loaded, plan, platform, clock: new ScaledClock(timeScale), load, operators: operatorFactory({ input: io.stdin, output: io.stdout }),
+      loaded, plan, platform, clock: new ScaledClock(timeScale), load, operators,
       outDir, seed, logger, signal, done, resume: args.resume !== undefined, repetitions,
     });
   } catch (err) {

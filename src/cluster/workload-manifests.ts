@@ -131,7 +131,9 @@ export async function createNamespace(kc: KubeConfig, name: string, options: { l
     },
     { everyMs: 200, timeoutMs, signal: options.signal },
   );
-  if (!found) throw new PlatformError(`namespace ${name}: no default ServiceAccount after ${timeoutMs / 1000} s; is kube-controller-manager running?`);
+  if (found) return;
+  const hint = 'is kube-controller-manager running?';
+  throw new PlatformError(`namespace ${name}: no default ServiceAccount after ${timeoutMs / 1000} s; ${hint}`);
 }
 
 /** The primary and canary weights of a VirtualService's first HTTP route, by destination host. */

@@ -22,10 +22,12 @@ describe('pollUntil', () => {
     const clock = new VirtualClock();
     const checkedAt: number[] = [];
     let settledAt: number | undefined;
-    const waiting = pollUntil(() => void checkedAt.push(clock.now()), { everyMs: 100, timeoutMs: 250, clock }).then((v) => {
-      settledAt = clock.now();
-      return v;
-    });
+    const waiting = pollUntil(() => void checkedAt.push(clock.now()), { everyMs: 100, timeoutMs: 250, clock }).then(
+      (v) => {
+        settledAt = clock.now();
+        return v;
+      },
+    );
     await clock.advance(1_000);
     await expect(waiting).resolves.toBeUndefined();
     expect(checkedAt).toEqual([0, 100, 200, 250]);
@@ -74,6 +76,8 @@ describe('pollUntil', () => {
 
   it('waits in wall time when no clock is given', async () => {
     const startWallMs = performance.now();
-    await expect(pollUntil(() => performance.now() - startWallMs >= 30, { everyMs: 10, timeoutMs: 5_000 })).resolves.toBe(true);
+    await expect(
+      pollUntil(() => performance.now() - startWallMs >= 30, { everyMs: 10, timeoutMs: 5_000 }),
+    ).resolves.toBe(true);
   });
 });

@@ -43,7 +43,8 @@ export class RunRecorder {
   readonly record = (r: RequestRecord): void => {
     const record = { ...r, sentMs: this.at(r.sentMs), doneMs: this.at(r.doneMs) };
     this.records.push(record);
-    if (isFailure(record) || record.version === this.releaseVersion) this.lastBad = Math.max(this.lastBad, record.doneMs);
+    if (isFailure(record) || record.version === this.releaseVersion)
+      this.lastBad = Math.max(this.lastBad, record.doneMs);
   };
 
   /** Run time of the last answer that failed or came from the released build; -Infinity before any. */

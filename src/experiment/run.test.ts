@@ -58,9 +58,11 @@ async function runOnDoubles(setup: Setup) {
     `recovery: { cleanWindowS: ${WINDOW_MS / 1000}, deadlineS: ${setup.deadlineS ?? 120} }`,
     ...(setup.overrides ? [setup.overrides] : []),
   ].join(', ');
-  const planFile = writePlan(`${base}.yaml`, { name: 'runner-unit', timeScale: 1, seed: 5, repetitions: setup.repetitions ?? 1 }, [
-    `  - { scenario: faulty-500, arms: [${setup.arms ?? 'flagger'}], overrides: { ${overrides} } }`,
-  ]);
+  const planFile = writePlan(
+    `${base}.yaml`,
+    { name: 'runner-unit', timeScale: 1, seed: 5, repetitions: setup.repetitions ?? 1 },
+    [`  - { scenario: faulty-500, arms: [${setup.arms ?? 'flagger'}], overrides: { ${overrides} } }`],
+  );
   const loaded = loadExperimentFile(planFile, path.join(PROJECT_ROOT, 'scenarios'));
   const clock = new VirtualClock();
   const platform = new FakePlatform(setup.script);
@@ -105,10 +107,14 @@ describe('the warm-up', () => {
   it('aborts the run on an unhealthy baseline, releasing nothing', async () => {
     const service = new FakeService();
     service.stableErrorRate = 0.5;
-    const { entries, platform, load } = await runOnDoubles({ script: { service, flagger: flaggerRollingBack(50_000) } });
+    const { entries, platform, load } = await runOnDoubles({
+      script: { service, flagger: flaggerRollingBack(50_000) },
+    });
     const [entry] = entries;
     expect(entry!.metrics.outcome).toBe('aborted');
-    expect(entry!.metrics.abortReason).toBe('baseline unhealthy during warm-up: 50.00% of 100 requests failed (limit 1.00%)');
+    expect(entry!.metrics.abortReason).toBe(
+      'baseline unhealthy during warm-up: 50.00% of 100 requests failed (limit 1.00%)',
+    );
     expect(entry!.metrics.endMs).toBe(RELEASE_MS);
     expect(at(entry!, Marks.release)).toEqual([]);
     expect(platform.sessions[0]!.released).toBe(0);
@@ -125,9 +131,12 @@ describe('the warm-up', () => {
     expect(entries[0]!.metrics.endMs).toBe(RELEASE_MS + 5_000 + 2_000);
   });
 
-  it('counts from the load\'s first request (StartedLoad.ready), not from its start', async () => {
+  it("counts from the load's first request (StartedLoad.ready), not from its start", async () => {
     const service = new FakeService();
-    const { entries } = await runOnDoubles({ script: { service, flagger: flaggerRollingBack(50_000) }, loadStartupMs: 2_500 });
+    const { entries } = await runOnDoubles({
+      script: { service, flagger: flaggerRollingBack(50_000) },
+      loadStartupMs: 2_500,
+    });
     expect(at(entries[0]!, Marks.steady)).toEqual([2_500 + RELEASE_MS]);
     expect(entries[0]!.metrics.releaseMs).toBe(2_500 + RELEASE_MS);
   });
@@ -154,7 +163,12 @@ describe('the watch', () => {
 
   it('censors a release nobody rolls back at the deadline, and stops the operator there', async () => {
     const service = new FakeService();
-    const { entries, operator, load } = await runOnDoubles({ arms: 'manual', script: { service }, operator: {}, deadlineS: 40 });
+    const { entries, operator, load } = await runOnDoubles({
+      arms: 'manual',
+      script: { service },
+      operator: {},
+      deadlineS: 40,
+    });
     const m = entries[0]!.metrics;
     const deadlineMs = RELEASE_MS + 40_000;
     expect(m.outcome).toBe('censored');
@@ -213,7 +227,7 @@ describe('an interrupt', () => {
 });
 
 describe('environment faults', () => {
-  it('are injected at their time from the release and marked; one the platform cannot inject is noted, and the run goes on', async () => {
+  it('are injected and marked at their time from the release; one the platform cannot inject is noted', async () => {
     const service = new FakeService();
     const { entries } = await runOnDoubles({
       overrides: [
@@ -227,9 +241,11 @@ describe('environment faults', () => {
     const entry = entries[0]!;
     expect(entry.metrics.outcome).toBe('rolled_back');
     expect(at(entry, Marks.envFaultStart, 'router-restart')).toEqual([RELEASE_MS - 3_000]);
-    expect(entry.timeline.filter((e) => e.kind === Marks.envFaultEnd && e.detail?.startsWith('router-restart')).map((e) => [e.atMs, e.detail])).toEqual([
-      [RELEASE_MS - 3_000, 'router-restart for 2 s: fake platform: cannot inject router-restart'],
-    ]);
+    expect(
+      entry.timeline
+        .filter((e) => e.kind === Marks.envFaultEnd && e.detail?.startsWith('router-restart'))
+        .map((e) => [e.atMs, e.detail]),
+    ).toEqual([[RELEASE_MS - 3_000, 'router-restart for 2 s: fake platform: cannot inject router-restart']]);
     expect(at(entry, Marks.envFaultStart, 'metrics-outage')).toEqual([RELEASE_MS + 5_000]);
     expect(at(entry, Marks.envFaultEnd, 'metrics-outage')).toEqual([RELEASE_MS + 15_000]);
     // A fault still running when the run ends is cut short with it, and does not hold the run up.

@@ -131,7 +131,9 @@ class Run {
     await this.within(started.ready, LOAD_READY_WALL_MS * clock.timeScale);
     const warmupMs = scenario.warmup.durationS * 1000;
     const plannedReleaseMs = clock.now() + warmupMs;
-    this.faults = scenario.environmentFaults.map((fault) => this.injectLater(fault, plannedReleaseMs + fault.atS * 1000));
+    this.faults = scenario.environmentFaults.map((fault) =>
+      this.injectLater(fault, plannedReleaseMs + fault.atS * 1000),
+    );
     await clock.sleep(warmupMs, this.signal);
     // A record comes with its answer, and answers lag their requests (k6 reads its output every
     // 50 ms; a busy machine answers late): with requests sent but none answered yet, wait for the
@@ -145,13 +147,18 @@ class Run {
     });
     const warm = records.filter((r) => r.sentMs >= 0);
     const warmRate = warm.length === 0 ? 1 : warm.filter(isFailure).length / warm.length;
-    if (warm.length === 0) return { steady: false, reason: `no request completed during the ${scenario.warmup.durationS} s warm-up` };
+    if (warm.length === 0)
+      return { steady: false, reason: `no request completed during the ${scenario.warmup.durationS} s warm-up` };
     if (warmRate > scenario.warmup.maxErrorRate) {
       const limit = `limit ${(scenario.warmup.maxErrorRate * 100).toFixed(2)}%`;
       const failed = `${(warmRate * 100).toFixed(2)}% of ${warm.length} requests failed`;
       return { steady: false, reason: `baseline unhealthy during warm-up: ${failed} (${limit})` };
     }
-    this.recorder.mark({ atMs: clock.now(), kind: Marks.steady, detail: `${warm.length} requests, ${(warmRate * 100).toFixed(2)}% failed` });
+    this.recorder.mark({
+      atMs: clock.now(),
+      kind: Marks.steady,
+      detail: `${warm.length} requests, ${(warmRate * 100).toFixed(2)}% failed`,
+    });
     return { steady: true };
   }
 
@@ -160,7 +167,11 @@ class Run {
     const { run, session, clock } = this.ctx;
     const { scenario } = run;
     const releaseMs = clock.now();
-    this.recorder.mark({ atMs: releaseMs, kind: Marks.release, detail: `${scenario.release.version} (fault ${scenario.release.fault})` });
+    this.recorder.mark({
+      atMs: releaseMs,
+      kind: Marks.release,
+      detail: `${scenario.release.version} (fault ${scenario.release.fault})`,
+    });
     await session.release(this.signal);
     if (run.arm !== 'manual') return releaseMs;
     const operator = this.ctx.operators(scenario.manual.operator, () => session.instructions());
@@ -183,7 +194,8 @@ class Run {
     this.operatorDone.then(
       // Operator-detect is the moment they noticed; recorded as its own mark for the timeline.
       (r) => {
-        if (r.detectMs !== undefined) this.recorder.mark({ atMs: r.detectMs, kind: Marks.detect, detail: `${operator.kind} operator noticed` });
+        if (r.detectMs !== undefined)
+          this.recorder.mark({ atMs: r.detectMs, kind: Marks.detect, detail: `${operator.kind} operator noticed` });
       },
       // A failed rollback ends the watch at once: waiting for the deadline would tell nothing more.
       (err: unknown) => {
@@ -208,7 +220,12 @@ class Run {
         const endsAt = this.recorder.watchEndsAt(windowMs);
         return endsAt !== undefined && this.recorder.now() >= endsAt;
       },
-      { everyMs: WATCH_POLL_WALL_MS * clock.timeScale, timeoutMs: deadlineMs - clock.now(), clock, signal: this.signal },
+      {
+        everyMs: WATCH_POLL_WALL_MS * clock.timeScale,
+        timeoutMs: deadlineMs - clock.now(),
+        clock,
+        signal: this.signal,
+      },
     );
     return clock.now();
   }
@@ -302,12 +319,37 @@ class Run {
 function pickLoadSummary(s: Omit<LoadSummary, 'sendLag'>): Omit<LoadSummary, 'sendLag'> {
   const { scheduled, sent, completed, failed, timedOut, errored, dropped, recorded, maxInFlightSeen } = s;
   const { achievedRps, scenarioDurationMs, wallDurationMs } = s;
-  return { scheduled, sent, completed, failed, timedOut, errored, dropped, recorded, maxInFlightSeen, achievedRps, scenarioDurationMs, wallDurationMs };
+  return {
+    scheduled,
+    sent,
+    completed,
+    failed,
+    timedOut,
+    errored,
+    dropped,
+    recorded,
+    maxInFlightSeen,
+    achievedRps,
+    scenarioDurationMs,
+    wallDurationMs,
+  };
 }
 
 function emptyLoad(generator: string): RunEntry['load'] {
   return {
-    scheduled: 0, sent: 0, completed: 0, failed: 0, timedOut: 0, errored: 0, dropped: 0, recorded: 0,
-    maxInFlightSeen: 0, achievedRps: 0, scenarioDurationMs: 0, wallDurationMs: 0, sendLagP99WallMs: 0, generator,
+    scheduled: 0,
+    sent: 0,
+    completed: 0,
+    failed: 0,
+    timedOut: 0,
+    errored: 0,
+    dropped: 0,
+    recorded: 0,
+    maxInFlightSeen: 0,
+    achievedRps: 0,
+    scenarioDurationMs: 0,
+    wallDurationMs: 0,
+    sendLagP99WallMs: 0,
+    generator,
   };
 }

@@ -67,7 +67,8 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
     appendJournal(journal, header);
   }
   mkdirSync(path.join(outDir, 'requests'), { recursive: true });
-  const { clock } = options;
+  const { clock, load, operators } = options;
+  const experiment = loaded.experiment.name;
   const sessions = new Map<string, ArmSession>();
   const finished: RunEntry[] = [];
   const todo = plan.filter((p) => !options.done?.has(p.runId));
@@ -77,14 +78,11 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
       const key = `${run.arm}/${run.entry}`;
       let session = sessions.get(key);
       if (!session) {
-        const experiment = loaded.experiment.name;
         session = await options.platform.open(run.arm, run.scenario, { clock, seed: options.seed, experiment });
         sessions.set(key, session);
       }
       const wallStart = performance.now();
-      const entry = await executeRun({
-        run, session, clock, load: options.load, operators: options.operators, experiment: loaded.experiment.name, outDir, signal,
-      });
+      const entry = await executeRun({ run, session, clock, load, operators, experiment, outDir, signal });
       entry.wallMs = Math.round(performance.now() - wallStart);
       appendJournal(journal, entry);
       finished.push(entry);

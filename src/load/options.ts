@@ -43,12 +43,17 @@ export function validateLoadOptions(options: LoadOptions, can: LoadCapabilities)
   try {
     url = new URL(options.url);
   } catch (err) {
-    throw new LoadError(`load.url: ${JSON.stringify(options.url)} is not a URL; expected e.g. http://127.0.0.1:8080/sms`, {
-      cause: err,
-    });
+    throw new LoadError(
+      `load.url: ${JSON.stringify(options.url)} is not a URL; expected e.g. http://127.0.0.1:8080/sms`,
+      {
+        cause: err,
+      },
+    );
   }
   if (!can.protocols.includes(url.protocol)) {
-    throw new LoadError(`load.url: ${options.url} uses ${url.protocol}; ${can.generator} loads ${can.protocols.join(' and ')} URLs only`);
+    throw new LoadError(
+      `load.url: ${options.url} uses ${url.protocol}; ${can.generator} loads ${can.protocols.join(' and ')} URLs only`,
+    );
   }
   return url;
 }

@@ -582,7 +582,8 @@ export class MeshEmulator implements AsyncDisposable {
   async waitForRouter(namespace: string, apex: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<string> {
     const url = await pollUntil(() => this.routers.get(`${namespace}/${apex}`)?.url, { everyMs: 100, ...options });
     if (url === undefined) {
-      throw new PlatformError(`mesh emulator: no VirtualService ${namespace}/${apex} served after ${options.timeoutMs / 1000} s`);
+      const waitedS = options.timeoutMs / 1000;
+      throw new PlatformError(`mesh emulator: no VirtualService ${namespace}/${apex} served after ${waitedS} s`);
     }
     return url;
   }

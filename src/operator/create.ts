@@ -23,7 +23,7 @@ export function createOperator(
   }
 }
 
-/** The operators of an experiment whose human operator (if a scenario asks for one) reads `input` and writes `output`. */
+/** The operators of an experiment: a human operator (if a scenario asks for one) reads `input`, writes `output`. */
 export function operatorFactory(io: { input: Readable; output: Writable }): OperatorFactory {
   return (settings, instructions) => createOperator(settings, { ...io, instructions });
 }
@@ -33,5 +33,8 @@ export function operatorFactory(io: { input: Readable; output: Writable }): Oper
  * nobody at the keyboard: a human operator reads an empty input, and what it prints goes nowhere.
  */
 export function unattendedOperators(): OperatorFactory {
-  return operatorFactory({ input: Readable.from([]), output: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+  return operatorFactory({
+    input: Readable.from([]),
+    output: new Writable({ write: (_chunk, _encoding, done) => done() }),
+  });
 }

@@ -46,5 +46,6 @@ export function processesLabelled(experiment: string): number[] {
 }
 
 export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  if (!(await pollUntil(check, { everyMs: 50, timeoutMs }))) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  if (await pollUntil(check, { everyMs: 50, timeoutMs })) return;
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }

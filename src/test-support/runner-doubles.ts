@@ -52,7 +52,7 @@ export class FakeService {
   }
 }
 
-/** Whether request i is one of an exact, evenly spaced `share` of all requests (i = 1/share − 1, 2/share − 1, …). */
+/** Whether request i is one of an exact, evenly spaced `share` of all requests (i = 1/share − 1, …). */
 function evenlySpread(i: number, share: number): boolean {
   return Math.floor((i + 1) * share + 1e-9) > Math.floor(i * share + 1e-9);
 }
@@ -75,7 +75,18 @@ export class FakeLoadGenerator implements LoadGenerator {
 export class FakeLoad implements StartedLoad {
   readonly ready: Promise<void>;
   stopped = false;
-  private readonly counts = { scheduled: 0, sent: 0, completed: 0, failed: 0, timedOut: 0, errored: 0, dropped: 0, recorded: 0, inFlight: 0, maxInFlightSeen: 0 };
+  private readonly counts = {
+    scheduled: 0,
+    sent: 0,
+    completed: 0,
+    failed: 0,
+    timedOut: 0,
+    errored: 0,
+    dropped: 0,
+    recorded: 0,
+    inFlight: 0,
+    maxInFlightSeen: 0,
+  };
   private readonly halt = new AbortController();
   private readonly startMs: number;
   private readonly outstanding = new Set<Promise<void>>();
@@ -91,7 +102,9 @@ export class FakeLoad implements StartedLoad {
     const signal = AbortSignal.any([this.halt.signal, ...(options.signal ? [options.signal] : [])]);
     let resolveReady!: () => void;
     this.ready = new Promise((resolve) => (resolveReady = resolve));
-    this.loop = this.run(startupMs, signal, resolveReady).catch(() => undefined).finally(resolveReady);
+    this.loop = this.run(startupMs, signal, resolveReady)
+      .catch(() => undefined)
+      .finally(resolveReady);
   }
 
   get stats(): LiveStats {
@@ -139,7 +152,13 @@ export class FakeLoad implements StartedLoad {
     this.counts.completed++;
     this.counts.recorded++;
     if (answer.status >= 500) this.counts.failed++;
-    this.options.onRecord({ sentMs, doneMs: clock.now(), latencyMs: answer.latencyMs, status: answer.status, version: answer.version });
+    this.options.onRecord({
+      sentMs,
+      doneMs: clock.now(),
+      latencyMs: answer.latencyMs,
+      status: answer.status,
+      version: answer.version,
+    });
   }
 }
 
@@ -154,7 +173,12 @@ export interface FlaggerStep {
 /** Flagger's events for a release whose every check fails: rolled back at release + `rollbackMs`. */
 export function flaggerRollingBack(rollbackMs: number): FlaggerStep[] {
   return [
-    { afterMs: rollbackMs - 30_000, message: 'Advance sms-checker.fake canary weight 10', canaryWeight: 10, phase: 'Progressing' },
+    {
+      afterMs: rollbackMs - 30_000,
+      message: 'Advance sms-checker.fake canary weight 10',
+      canaryWeight: 10,
+      phase: 'Progressing',
+    },
     { afterMs: rollbackMs - 20_000, message: 'Halt sms-checker.fake advancement success rate 90.00% < 99%' },
     { afterMs: rollbackMs, message: 'Rolling back sms-checker.fake failed checks threshold reached 2' },
     { afterMs: rollbackMs, message: 'Canary failed! Scaling down sms-checker.fake', canaryWeight: 0, phase: 'Failed' },
@@ -241,7 +265,8 @@ export class FakeSession implements ArmSession {
   }
 
   async injectEnvironmentFault(fault: EnvironmentFault, signal: AbortSignal): Promise<void> {
-    if (!(this.script.injectable ?? []).includes(fault.fault)) throw new PlatformError(`fake platform: cannot inject ${fault.fault}`);
+    if (!(this.script.injectable ?? []).includes(fault.fault))
+      throw new PlatformError(`fake platform: cannot inject ${fault.fault}`);
     await this.clock.sleep(fault.durationS * 1000, signal);
   }
 
@@ -259,7 +284,13 @@ export class FakeSession implements ArmSession {
     for (const step of this.script.flagger ?? []) {
       await this.clock.sleep(releaseMs + step.afterMs - this.clock.now(), signal);
       if (step.canaryWeight !== undefined) this.script.service.canaryWeight = step.canaryWeight;
-      this.timeline({ atMs: this.clock.now(), kind: Marks.flaggerEvent, detail: step.message, canaryWeight: step.canaryWeight, phase: step.phase });
+      this.timeline({
+        atMs: this.clock.now(),
+        kind: Marks.flaggerEvent,
+        detail: step.message,
+        canaryWeight: step.canaryWeight,
+        phase: step.phase,
+      });
     }
   }
 }

@@ -107,11 +107,8 @@ export class AppLauncher {
 
   /** Polls /readyz until it answers 200, the process exits, or `timeoutWallMs` passes. */
   async waitReady(instance: AppInstance, timeoutWallMs: number, signal?: AbortSignal): Promise<boolean> {
-    const seen = await pollUntil(async () => (instance.hasFailed ? 'failed' : (await probe(instance.port, '/readyz')) && 'ready'), {
-      everyMs: 20,
-      timeoutMs: timeoutWallMs,
-      signal,
-    });
+    const probeOnce = async () => (instance.hasFailed ? 'failed' : (await probe(instance.port, '/readyz')) && 'ready');
+    const seen = await pollUntil(probeOnce, { everyMs: 20, timeoutMs: timeoutWallMs, signal });
     if (seen !== 'ready') return false;
     instance.markReady();
     return true;
