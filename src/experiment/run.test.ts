@@ -19,6 +19,7 @@ import {
 } from '../test-support/runner-doubles.ts';
 import type { RunEntry } from './journal.ts';
 import { planRuns } from './plan.ts';
+import { WATCH_POLL_WALL_MS } from './run.ts';
 import { runExperiment } from './runner.ts';
 
 // The runner's phases on a virtual clock, against test doubles of the platform, the load and the
@@ -26,12 +27,20 @@ import { runExperiment } from './runner.ts';
 // At 10 requests per second and a canary weight of 10, request i is sent at i × 100 ms from the
 // run's start and every tenth one (i = 9, 19, …) goes to the canary. The warm-up lasts 10 s, so the
 // release is at 10 000 ms; Flagger's steps and the operator's moves count from there.
+// The clock reports the default experiment's compression (20×), so the runner converts its wall
+// durations as it does there: it looks at the run every 25 wall ms, i.e. every 500 clock ms.
 
 const dir = mkdtempSync(path.join(tmpdir(), 'runner-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+const TIME_SCALE = 20;
 const RELEASE_MS = 10_000;
 const WINDOW_MS = 10_000;
+/** The watch's first look at or after `ms`: it looks at the release and every 500 ms after. */
+const firstLookAt = (ms: number) => {
+  const everyMs = WATCH_POLL_WALL_MS * TIME_SCALE;
+  return RELEASE_MS + Math.ceil((ms - RELEASE_MS) / everyMs) * everyMs;
+};
 let planCount = 0;
 
 interface Setup {
@@ -64,7 +73,7 @@ async function runOnDoubles(setup: Setup) {
     [`  - { scenario: faulty-500, arms: [${setup.arms ?? 'flagger'}], overrides: { ${overrides} } }`],
   );
   const loaded = loadExperimentFile(planFile, path.join(PROJECT_ROOT, 'scenarios'));
-  const clock = new VirtualClock();
+  const clock = new VirtualClock(0, TIME_SCALE);
   const platform = new FakePlatform(setup.script);
   const load = new FakeLoadGenerator(setup.script.service, setup.loadStartupMs);
   const operator = new ScriptedOperator(setup.operator ?? {});
@@ -127,8 +136,8 @@ describe('the warm-up', () => {
     service.silent = true;
     const { entries } = await runOnDoubles({ script: { service } });
     expect(entries[0]!.metrics.abortReason).toBe('no request completed during the 10 s warm-up');
-    // The request timeout is 5 000 ms (faulty-500.yaml): wall ms, which are clock ms at time scale 1.
-    expect(entries[0]!.metrics.endMs).toBe(RELEASE_MS + 5_000 + 2_000);
+    // The request timeout is 5 000 ms (faulty-500.yaml) of wall time: 100 s of scenario time at 20×.
+    expect(entries[0]!.metrics.endMs).toBe(RELEASE_MS + (5_000 + 2_000) * TIME_SCALE);
   });
 
   it("counts from the load's first request (StartedLoad.ready), not from its start", async () => {
@@ -155,7 +164,8 @@ describe('the watch', () => {
     expect(m.outcome).toBe('rolled_back');
     expect(m.mitigateMs).toBe(rollbackMs);
     expect(m.recoverMs).toBe(lastBadMs);
-    expect(m.endMs).toBe(lastBadMs + WINDOW_MS);
+    expect(m.endMs).toBe(firstLookAt(lastBadMs + WINDOW_MS));
+    expect(m.endMs).toBeLessThan(lastBadMs + WINDOW_MS + WATCH_POLL_WALL_MS * TIME_SCALE);
     // Weight 10 from release + 20 s: the first canary request at 30 900 ms, answered 3 s later.
     expect(m.impactMs).toBe(30_900 + 3_000);
     expect(m.mttrS).toBeCloseTo((lastBadMs - 33_900) / 1000, 9);
@@ -195,7 +205,7 @@ describe('the watch', () => {
     // Manual: weight 10 at the release, noticed at +25 s, rollback issued at +40 s, applied 2 s later.
     expect(manual).toMatchObject({ outcome: 'rolled_back', impactMs: 10_900, detectMs: 35_000, mitigateMs: 50_000 });
     expect(manual.recoverMs).toBe(51_900);
-    expect(manual.endMs).toBe(52_000 + WINDOW_MS);
+    expect(manual.endMs).toBe(firstLookAt(52_000 + WINDOW_MS));
     // Flagger: weight 10 at +20 s, first failed check at +30 s, rolled back at +50 s.
     expect(flagger).toMatchObject({ outcome: 'rolled_back', impactMs: 30_900, detectMs: 40_000, mitigateMs: 60_000 });
     expect(flagger.recoverMs).toBe(60_000);
@@ -251,6 +261,6 @@ describe('environment faults', () => {
     // A fault still running when the run ends is cut short with it, and does not hold the run up.
     expect(at(entry, Marks.envFaultStart, 'stable-crash')).toEqual([RELEASE_MS + 55_000]);
     expect(at(entry, Marks.envFaultEnd, 'stable-crash')).toEqual([]);
-    expect(entry.metrics.endMs).toBe(RELEASE_MS + 50_000 + WINDOW_MS);
+    expect(entry.metrics.endMs).toBe(firstLookAt(RELEASE_MS + 50_000 + WINDOW_MS));
   });
 });

@@ -21,7 +21,7 @@ import { RunRecorder } from './run-recorder.ts';
 const debug = createDebug('canary-mttr:runner');
 
 /** How often the watch looks at the timeline and the records, wall ms. */
-const WATCH_POLL_WALL_MS = 25;
+export const WATCH_POLL_WALL_MS = 25;
 /** Wall time a slow-starting load generator (k6) gets to send its first request before the warm-up starts anyway. */
 const LOAD_READY_WALL_MS = 30_000;
 /** Beyond the request timeout, wall time the first answer of the warm-up may take to be read (k6). */
