@@ -214,6 +214,22 @@ describe('the watch', () => {
   });
 });
 
+describe('a failing operator', () => {
+  it('whose rollback fails ends the run at once as aborted, with the cause', async () => {
+    const service = new FakeService();
+    const { entries } = await runOnDoubles({
+      arms: 'manual',
+      script: { service, rollbackMs: 1_000, rollbackFails: 'helm rollback: exit code 1' },
+      operator: { noticeAfterMs: 20_000, rollbackAfterMs: 30_000 },
+    });
+    const m = entries[0]!.metrics;
+    expect(m.outcome).toBe('aborted');
+    expect(m.abortReason).toBe('helm rollback: exit code 1');
+    // At the watch's first look after the failure, not at the deadline 120 s after the release.
+    expect(m.endMs).toBe(firstLookAt(RELEASE_MS + 31_000));
+  });
+});
+
 describe('an interrupt', () => {
   it('mid-run stops the run and the experiment, keeps the finished runs journaled and cleans up', async () => {
     const service = new FakeService();

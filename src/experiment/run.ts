@@ -147,8 +147,9 @@ class Run {
     });
     const warm = records.filter((r) => r.sentMs >= 0);
     const warmRate = warm.length === 0 ? 1 : warm.filter(isFailure).length / warm.length;
-    if (warm.length === 0)
+    if (warm.length === 0) {
       return { steady: false, reason: `no request completed during the ${scenario.warmup.durationS} s warm-up` };
+    }
     if (warmRate > scenario.warmup.maxErrorRate) {
       const limit = `limit ${(scenario.warmup.maxErrorRate * 100).toFixed(2)}%`;
       const failed = `${(warmRate * 100).toFixed(2)}% of ${warm.length} requests failed`;

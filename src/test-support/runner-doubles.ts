@@ -192,6 +192,8 @@ export interface FakePlatformScript {
   flagger?: FlaggerStep[];
   /** Clock ms a manual rollback takes to apply. */
   rollbackMs?: number;
+  /** When set, a manual rollback fails with a PlatformError of this message instead. */
+  rollbackFails?: string;
   /** Environment faults the platform can inject: each lasts its duration. Others fail with a PlatformError. */
   injectable?: readonly EnvironmentFault['fault'][];
 }
@@ -256,6 +258,7 @@ export class FakeSession implements ArmSession {
 
   async rollback(signal: AbortSignal): Promise<void> {
     await this.clock.sleep(this.script.rollbackMs ?? 0, signal);
+    if (this.script.rollbackFails !== undefined) throw new PlatformError(this.script.rollbackFails);
     this.setWeight(0);
     this.timeline({ atMs: this.clock.now(), kind: Marks.rollbackDone, canaryWeight: 0 });
   }
