@@ -75,18 +75,9 @@ export class FakeLoadGenerator implements LoadGenerator {
 export class FakeLoad implements StartedLoad {
   readonly ready: Promise<void>;
   stopped = false;
-  private readonly counts = {
-    scheduled: 0,
-    sent: 0,
-    completed: 0,
-    failed: 0,
-    timedOut: 0,
-    errored: 0,
-    dropped: 0,
-    recorded: 0,
-    inFlight: 0,
-    maxInFlightSeen: 0,
-  };
+  private sent = 0;
+  private answered = 0;
+  private failed = 0;
   private readonly halt = new AbortController();
   private readonly startMs: number;
   private readonly outstanding = new Set<Promise<void>>();
@@ -108,7 +99,10 @@ export class FakeLoad implements StartedLoad {
   }
 
   get stats(): LiveStats {
-    return { ...this.counts, sendLag: { count: 0, meanWallMs: 0, p99WallMs: 0, maxWallMs: 0 } };
+    const { sent, answered, failed } = this;
+    const noLag = { count: 0, meanWallMs: 0, p99WallMs: 0, maxWallMs: 0 };
+    const unanswered = { timedOut: 0, errored: 0, dropped: 0, inFlight: sent - answered, maxInFlightSeen: 0 };
+    return { scheduled: sent, sent, completed: answered, failed, recorded: answered, ...unanswered, sendLag: noLag };
   }
 
   stop(): Promise<LoadSummary> {
@@ -118,7 +112,8 @@ export class FakeLoad implements StartedLoad {
       await Promise.all(this.outstanding);
       this.stopped = true;
       const ms = this.options.clock.now() - this.startMs;
-      return loadSummary(this.counts, ms, ms, this.stats.sendLag);
+      const { sendLag, ...counts } = this.stats;
+      return loadSummary(counts, ms, ms, sendLag);
     })();
     return this.stopping;
   }
@@ -134,9 +129,8 @@ export class FakeLoad implements StartedLoad {
     const intervalMs = 1000 / this.options.rateRps;
     for (let i = 0; ; i++) {
       const sentMs = clock.now();
-      this.counts.scheduled++;
       const answer = this.service.answer(i);
-      this.counts.sent++;
+      this.sent++;
       if (answer) {
         const delivered = this.deliver(sentMs, answer);
         this.outstanding.add(delivered);
@@ -149,9 +143,8 @@ export class FakeLoad implements StartedLoad {
   private async deliver(sentMs: number, answer: FakeAnswer): Promise<void> {
     const { clock } = this.options;
     if (answer.latencyMs > 0) await clock.sleep(answer.latencyMs);
-    this.counts.completed++;
-    this.counts.recorded++;
-    if (answer.status >= 500) this.counts.failed++;
+    this.answered++;
+    if (answer.status >= 500) this.failed++;
     this.options.onRecord({
       sentMs,
       doneMs: clock.now(),
