@@ -6,7 +6,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { ScaledClock } from '../src/common/clock.ts';
+import { builtinLoad } from '../src/load/choose.ts';
+import { unattendedOperators } from '../src/operator/create.ts';
 import { readSchedStat, schedStatDelta, type SchedStat } from '../src/bench/schedstat.ts';
 import type { Logger } from '../src/common/logger.ts';
 import type { RunEntry } from '../src/experiment/journal.ts';
@@ -50,6 +52,7 @@ export async function runInstrumented(
     warn: (line) => ctx.log(`    warning: ${line}`),
   };
   const probes = createProbes();
+  const load = builtinLoad();
   const session = options.cpuProfile ? new Session() : undefined;
   let entries: RunEntry[] = [];
   const schedBefore = readSchedStat('self', process.pid);
@@ -66,15 +69,14 @@ export async function runInstrumented(
       plan,
       platform,
       outDir,
-      timeScale,
+      clock: new ScaledClock(timeScale),
+      load: { ...load, generator: probes.wrapLoad(load.generator) },
+      // No human operator in these plans; nothing may read the bench's own stdin.
+      operators: unattendedOperators(),
       seed: loaded.experiment.seed,
       logger,
       signal: ctx.signal,
-      // No human operator in these plans; nothing may read the bench's own stdin.
-      stdin: Readable.from([]),
-      stdout: new Writable({ write: (_chunk, _enc, done) => done() }),
       repetitions: options.repetitions,
-      wrapLoad: probes.wrapLoad,
     });
   } finally {
     if (session) {

@@ -8,7 +8,7 @@
  *   a request: the router's view of each response (LocalObserver.record);
  * - every Flagger model event (LocalObserver.flaggerEvent);
  * - when the load starts, and when its stop() is called and resolves (the drain), through a
- *   wrapper around the runner's load generator (RunnerOptions.wrapLoad);
+ *   wrapper around the runner's load generator (RunnerOptions.load);
  * - the sessions a platform opens get their restore() and release() stamped (probePlatform).
  *
  * Nothing of the harness's behaviour changes: each hook only appends to an array.
@@ -35,7 +35,7 @@ export interface Probes {
   log: ProbeLog;
   /** For LocalPlatform's `observer` option. */
   observer: LocalObserver;
-  /** For RunnerOptions.wrapLoad. */
+  /** Wraps the runner's load generator (RunnerOptions.load). */
   wrapLoad(generator: LoadGenerator): LoadGenerator;
 }
 

@@ -3,18 +3,21 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { ScaledClock } from '../common/clock.ts';
 import { UsageError } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { JOURNAL_FILE, readJournal, truncateTornTail } from '../experiment/journal.ts';
 import { planRuns } from '../experiment/plan.ts';
 import { reapLeftovers } from '../platform/pid-file.ts';
-import { runExperiment, type LoadChoice } from '../experiment/runner.ts';
+import { runExperiment } from '../experiment/runner.ts';
 import { kubeRequest } from '../cluster/kube-rest.ts';
 import { defaultStateDir, readState } from '../cluster/state.ts';
 import { KubePlatform } from '../platform/kube/kube-platform.ts';
 import { loadKubeConfig, probeCluster } from '../platform/kube/kubeconfig.ts';
 import { LocalPlatform } from '../platform/local/local-platform.ts';
 import { PlatformNames, type Platform } from '../platform/types.ts';
+import { chooseLoad, type LoadChoice } from '../load/choose.ts';
+import { operatorFactory } from '../operator/create.ts';
 import { writeComparison } from '../report/compare.ts';
 import { writeReport } from '../report/write-report.ts';
 import { displayPath, loadExperimentFile, type LoadedExperiment } from '../scenario/load-files.ts';
@@ -123,10 +126,13 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
   let interrupted = false;
   try {
     await using _platform = platform;
+    // The composition root: every implementation the runner uses is picked here.
+    const loadChoice = (args.load as LoadChoice | undefined) ?? (args.platform === 'kube' ? 'auto' : 'builtin');
+    const load = await chooseLoad(loadChoice, logger);
+    const operators = operatorFactory({ input: io.stdin, output: io.stdout });
     await runExperiment({
-      loaded, plan, platform, outDir, timeScale, seed, logger, signal, stdin: io.stdin, stdout: io.stdout,
-      done, resume: args.resume !== undefined, repetitions,
-      load: (args.load as LoadChoice | undefined) ?? (args.platform === 'kube' ? 'auto' : 'builtin'),
+      loaded, plan, platform, clock: new ScaledClock(timeScale), load, operators,
+      outDir, seed, logger, signal, done, resume: args.resume !== undefined, repetitions,
     });
   } catch (err) {
     if (!signal.aborted) throw err;

@@ -1,7 +1,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import createDebug from 'debug';
-import { sleepWall, type Clock } from '../common/clock.ts';
+import type { Clock } from '../common/clock.ts';
 import { PlatformError } from '../common/errors.ts';
+import { pollUntil } from '../common/poll.ts';
 import { kubeRequest, resourcePath } from './kube-rest.ts';
 import { ListWatch, type ListResult, type ObjectMeta } from './list-watch.ts';
 
@@ -146,20 +147,13 @@ export class CanaryObserver implements AsyncDisposable {
 
   /** Polls `find` until it returns something, the deadline passes or the signal aborts. */
   async waitFor<T>(what: string, find: () => T | undefined, options: { timeoutMs: number; signal?: AbortSignal }): Promise<T> {
-    const deadline = performance.now() + options.timeoutMs;
-    for (;;) {
-      const found = find();
-      if (found !== undefined) return found;
-      options.signal?.throwIfAborted();
-      if (performance.now() > deadline) {
-        const s = this.status;
-        throw new PlatformError(
-          `canary ${this.options.namespace}/${this.options.name}: ${what} did not happen within ${(options.timeoutMs / 1000).toFixed(0)} s ` +
-            `(phase ${s?.phase || '—'}, weight ${s?.canaryWeight ?? '—'}, failedChecks ${s?.failedChecks ?? '—'}; last event: ${this.events.at(-1)?.message ?? 'none'})`,
-        );
-      }
-      await sleepWall(50, options.signal);
-    }
+    const found = await pollUntil(find, { everyMs: 50, ...options });
+    if (found !== undefined) return found;
+    const s = this.status;
+    throw new PlatformError(
+      `canary ${this.options.namespace}/${this.options.name}: ${what} did not happen within ${(options.timeoutMs / 1000).toFixed(0)} s ` +
+        `(phase ${s?.phase || '—'}, weight ${s?.canaryWeight ?? '—'}, failedChecks ${s?.failedChecks ?? '—'}; last event: ${this.events.at(-1)?.message ?? 'none'})`,
+    );
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { sleepWall } from '../common/clock.ts';
 import { ConfigError, PlatformError } from '../common/errors.ts';
+import { pollUntil } from '../common/poll.ts';
 import type { BuildSpec } from '../platform/local/app-process.ts';
 import type { FlaggerSettings } from '../scenario/schema.ts';
 import { KubeApiError, kubeRequest, resourcePath } from './kube-rest.ts';
@@ -118,17 +118,22 @@ export const paths = {
  */
 export async function createNamespace(kc: KubeConfig, name: string, options: { labels?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
   await kubeRequest(kc, { method: 'POST', path: paths.namespace(), body: namespaceManifest(name, options.labels) });
-  const deadline = performance.now() + (options.timeoutMs ?? 30_000);
-  for (;;) {
-    try {
-      await kubeRequest(kc, { method: 'GET', path: paths.serviceAccount(name, 'default') });
-      return;
-    } catch (err) {
-      if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
-    }
-    if (performance.now() > deadline) throw new PlatformError(`namespace ${name}: no default ServiceAccount after ${(options.timeoutMs ?? 30_000) / 1000} s; is kube-controller-manager running?`);
-    await sleepWall(200, options.signal);
-  }
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const found = await pollUntil(
+    async () => {
+      try {
+        await kubeRequest(kc, { method: 'GET', path: paths.serviceAccount(name, 'default') });
+        return true;
+      } catch (err) {
+        if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
+        return false;
+      }
+    },
+    { everyMs: 200, timeoutMs, signal: options.signal },
+  );
+  if (found) return;
+  const hint = 'is kube-controller-manager running?';
+  throw new PlatformError(`namespace ${name}: no default ServiceAccount after ${timeoutMs / 1000} s; ${hint}`);
 }
 
 /** The primary and canary weights of a VirtualService's first HTTP route, by destination host. */

@@ -60,11 +60,18 @@ interface PendingSleep {
  * against Clock behaves as if time had really passed.
  */
 export class VirtualClock implements Clock {
-  readonly timeScale = 1;
   private current: number;
   private seq = 0;
   private pending: PendingSleep[] = [];
-  constructor(startMs = 0) {
+  constructor(
+    startMs = 0,
+    /**
+     * What it reports as scenario ms per wall ms. Time still moves only when told; code that
+     * converts wall durations (a poll interval, a request timeout) through it sees them as a
+     * compressed run would.
+     */
+    readonly timeScale = 1,
+  ) {
     this.current = startMs;
   }
   now(): number {
@@ -113,3 +120,10 @@ async function flushMicrotasks(): Promise<void> {
   // setImmediate lets every queued promise continuation run first.
   await new Promise<void>((resolve) => setImmediate(resolve));
 }
+
+/** Real, uncompressed time: for waits on things outside the scenario (processes, files, sockets). */
+export const wallClock: Clock = {
+  timeScale: 1,
+  now: () => performance.now(),
+  sleep: sleepWall,
+};

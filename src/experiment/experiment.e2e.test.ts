@@ -12,8 +12,13 @@ import { processesLabelled, runCli } from '../test-support/cli.ts';
 const INTERVAL_S = 10;
 const THRESHOLD = 2;
 const STEPS = 50 / 10;
-/** Tick processing and timer overshoot at 20× compression, scenario seconds. */
-const SLACK_S = 1;
+/**
+ * Above the law's upper bound: one full tick of the Flagger model's scheduler (one interval; 500 ms
+ * of wall time at 20×), for the timer and event-loop lag of a busy machine. The law itself, tick by
+ * tick and exact, is asserted on the virtual clock (flagger-model/model.test.ts), and so is the
+ * runner's measurement of it (experiment/run.test.ts).
+ */
+const SLACK_S = INTERVAL_S;
 
 let dir: string;
 let out: string;

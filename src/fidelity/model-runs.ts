@@ -1,6 +1,9 @@
+import { ScaledClock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import { planRuns } from '../experiment/plan.ts';
 import { runExperiment } from '../experiment/runner.ts';
+import { builtinLoad } from '../load/choose.ts';
+import { unattendedOperators } from '../operator/create.ts';
 import { LocalPlatform } from '../platform/local/local-platform.ts';
 import type { LoadedExperiment } from '../scenario/load-files.ts';
 import { experimentSchema, type Scenario } from '../scenario/schema.ts';
@@ -37,7 +40,10 @@ export async function runOnModel(options: {
   };
   const plan = planRuns(loaded, { seed, repetitions: reps });
   await using platform = new LocalPlatform({ timeScale, experiment: 'fidelity-model' });
-  const entries = await runExperiment({ loaded, plan, platform, outDir, timeScale, seed, logger, signal, repetitions: reps });
+  const entries = await runExperiment({
+    loaded, plan, platform, clock: new ScaledClock(timeScale), load: builtinLoad(), operators: unattendedOperators(),
+    outDir, seed, logger, signal, repetitions: reps,
+  });
   return entries.map((entry, i): FidelityRun => {
     const m = entry.metrics;
     const release = m.releaseMs;

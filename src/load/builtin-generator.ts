@@ -4,6 +4,7 @@ import createDebug from 'debug';
 import type { Clock } from '../common/clock.ts';
 import { LoadError } from './errors.ts';
 import { LagHistogram } from './lag-histogram.ts';
+import { validateLoadOptions } from './options.ts';
 import { isFailure, type RequestRecord } from './types.ts';
 
 const log = createDebug('canary-mttr:load');
@@ -176,6 +177,12 @@ export interface StartedLoad extends AsyncDisposable {
    */
   stop(): Promise<LoadSummary>;
   readonly stats: LiveStats;
+  /**
+   * Resolves once the first request has gone out, or the load has stopped first; never rejects.
+   * A generator that runs another program (k6) needs from 50 ms to seconds of wall time to start:
+   * a caller that times a warm-up from start() waits for this first.
+   */
+  readonly ready: Promise<void>;
 }
 
 export const DEFAULT_BODIES: readonly string[] = [
@@ -330,6 +337,9 @@ class BuiltinLoad implements StartedLoad {
   get stats(): LiveStats {
     return this.counters;
   }
+
+  /** Scheduling starts in start() itself: the first request goes out on the next turn of the loop. */
+  readonly ready: Promise<void> = Promise.resolve();
 
   stop(): Promise<LoadSummary> {
     if (this.stopPromise) return this.stopPromise;
@@ -531,51 +541,7 @@ interface Target {
 }
 
 function validate(options: LoadOptions): Target {
-  const { rateRps, timeoutMs, maxInFlight, clock } = options;
-  if (!(Number.isFinite(rateRps) && rateRps > 0)) {
-    throw new LoadError(
-      `load.rateRps: ${rateRps} req/s is not a positive number of requests per scenario second`,
-    );
-  }
-  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
-    throw new LoadError(`load.timeoutMs: ${timeoutMs} ms is not a positive duration`);
-  }
-  if (!(Number.isInteger(maxInFlight) && maxInFlight >= 1)) {
-    throw new LoadError(
-      `load.maxInFlight: ${maxInFlight} is not a whole number of requests of at least 1`,
-    );
-  }
-  if (!(Number.isFinite(clock.timeScale) && clock.timeScale > 0)) {
-    throw new LoadError(`load.clock.timeScale: ${clock.timeScale} is not a positive number`);
-  }
-  const bodies = options.bodies ?? DEFAULT_BODIES;
-  if (bodies.length === 0) {
-    throw new LoadError(
-      'load.bodies: the list is empty; give at least one JSON body or leave it out',
-    );
-  }
-  bodies.forEach((body, i) => {
-    try {
-      JSON.parse(body);
-    } catch (err) {
-      const shown = JSON.stringify(body.slice(0, 40));
-      throw new LoadError(`load.bodies[${i}]: ${shown} is not JSON`, { cause: err });
-    }
-  });
-  let url: URL;
-  try {
-    url = new URL(options.url);
-  } catch (err) {
-    throw new LoadError(
-      `load.url: ${JSON.stringify(options.url)} is not a URL; expected e.g. http://127.0.0.1:8080/sms`,
-      { cause: err },
-    );
-  }
-  if (url.protocol !== 'http:') {
-    throw new LoadError(
-      `load.url: ${options.url} uses ${url.protocol}; the built-in generator speaks plain http: only`,
-    );
-  }
+  const url = validateLoadOptions(options, { protocols: ['http:'], generator: 'the built-in generator' });
   return {
     // URL keeps the brackets of an IPv6 literal; node:http wants the bare address.
     hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),

@@ -10,6 +10,7 @@ import { ownedTempDirPrefix, PidFile } from '../platform/pid-file.ts';
 import { ProcessRegistry, type ExitInfo, type ManagedProcess } from '../platform/processes.ts';
 import { loadSummary, RecordDelivery, type LiveStats, type LoadGenerator, type LoadOptions, type LoadSummary, type SendLagStats, type StartedLoad } from './builtin-generator.ts';
 import { LoadError } from './errors.ts';
+import { validateLoadOptions } from './options.ts';
 import { captureClockMapping, epochMsOf, K6OutputParser, scenarioMsOf, type ClockMapping } from './k6-output.ts';
 
 const log = createDebug('canary-mttr:load');
@@ -523,46 +524,7 @@ export function k6DurationS(maxDurationMs: number | undefined, timeScale: number
 }
 
 function validate(options: LoadOptions): void {
-  const { rateRps, timeoutMs, maxInFlight, clock } = options;
-  if (!(Number.isFinite(rateRps) && rateRps > 0)) {
-    throw new LoadError(`load.rateRps: ${rateRps} req/s is not a positive number of requests per scenario second`);
-  }
-  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
-    throw new LoadError(`load.timeoutMs: ${timeoutMs} ms is not a positive duration`);
-  }
-  if (!(Number.isInteger(maxInFlight) && maxInFlight >= 1)) {
-    throw new LoadError(`load.maxInFlight: ${maxInFlight} is not a whole number of requests of at least 1`);
-  }
-  if (options.maxDurationMs !== undefined && !(Number.isFinite(options.maxDurationMs) && options.maxDurationMs > 0)) {
-    throw new LoadError(`load.maxDurationMs: ${options.maxDurationMs} ms is not a positive duration`);
-  }
-  if (!(Number.isFinite(clock.timeScale) && clock.timeScale > 0)) {
-    throw new LoadError(`load.clock.timeScale: ${clock.timeScale} is not a positive number`);
-  }
-  if (options.bodies !== undefined) {
-    if (options.bodies.length === 0) {
-      throw new LoadError('load.bodies: the list is empty; give at least one JSON body or leave it out');
-    }
-    options.bodies.forEach((body, i) => {
-      try {
-        JSON.parse(body);
-      } catch (err) {
-        throw new LoadError(`load.bodies[${i}]: ${JSON.stringify(body.slice(0, 40))} is not JSON`, { cause: err });
-      }
-    });
-  }
-  let url: URL;
-  try {
-    url = new URL(options.url);
-  } catch (err) {
-    throw new LoadError(
-      `load.url: ${JSON.stringify(options.url)} is not a URL; expected e.g. http://127.0.0.1:8080/sms`,
-      { cause: err },
-    );
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new LoadError(`load.url: ${options.url} uses ${url.protocol}; k6 loads http: and https: URLs only`);
-  }
+  validateLoadOptions(options, { protocols: ['http:', 'https:'], generator: 'k6' });
 }
 
 function describeExit(exit: ExitInfo): string {

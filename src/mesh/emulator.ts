@@ -15,6 +15,7 @@ import createDebug from 'debug';
 import { AppConfigError, parseAppConfig } from '../../faulty-app/src/config.ts';
 import { ScaledClock, sleepWall, type Clock } from '../common/clock.ts';
 import { PlatformError } from '../common/errors.ts';
+import { pollUntil } from '../common/poll.ts';
 import { kubeRequest } from '../cluster/kube-rest.ts';
 import { ListWatch, type ListResult, type ObjectMeta } from '../cluster/list-watch.ts';
 import { MetricsStore } from '../metrics/store.ts';
@@ -579,16 +580,12 @@ export class MeshEmulator implements AsyncDisposable {
 
   /** URL of the apex host of VirtualService `namespace/apex`, once its router serves. */
   async waitForRouter(namespace: string, apex: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<string> {
-    const deadline = performance.now() + options.timeoutMs;
-    for (;;) {
-      const found = this.routers.get(`${namespace}/${apex}`);
-      if (found?.url) return found.url;
-      options.signal?.throwIfAborted();
-      if (performance.now() > deadline) {
-        throw new PlatformError(`mesh emulator: no VirtualService ${namespace}/${apex} served after ${options.timeoutMs / 1000} s`);
-      }
-      await sleepWall(100, options.signal);
+    const url = await pollUntil(() => this.routers.get(`${namespace}/${apex}`)?.url, { everyMs: 100, ...options });
+    if (url === undefined) {
+      const waitedS = options.timeoutMs / 1000;
+      throw new PlatformError(`mesh emulator: no VirtualService ${namespace}/${apex} served after ${waitedS} s`);
     }
+    return url;
   }
 
   /** What runs now, for diagnostics and tests. */

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { processesWithLabel } from '../cluster/procfs.ts';
+import { pollUntil } from '../common/poll.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MAIN = path.join(PROJECT_ROOT, 'src/cli/main.ts');
@@ -45,9 +46,6 @@ export function processesLabelled(experiment: string): number[] {
 }
 
 export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  if (await pollUntil(check, { everyMs: 50, timeoutMs })) return;
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }

@@ -1,8 +1,11 @@
 import path from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { ScaledClock } from '../common/clock.ts';
 import type { RunEntry } from '../experiment/journal.ts';
 import { planRuns } from '../experiment/plan.ts';
-import { runExperiment, type RunnerOptions } from '../experiment/runner.ts';
+import { runExperiment } from '../experiment/runner.ts';
+import type { LoadGenerator } from '../load/builtin-generator.ts';
+import { builtinLoad } from '../load/choose.ts';
+import { unattendedOperators } from '../operator/create.ts';
 import type { Platform } from '../platform/types.ts';
 import { loadExperimentFile } from '../scenario/load-files.ts';
 import { PROJECT_ROOT } from './cli.ts';
@@ -10,20 +13,26 @@ import { PROJECT_ROOT } from './cli.ts';
 /**
  * Runs an experiment file inside the test's process, as `npm run experiment` runs it (the plan,
  * its time scale and seed, runExperiment), on `platform`: quiet, and with nothing on stdin.
+ * `wrapLoad` wraps (or replaces) the built-in generator.
  */
-export async function runPlanInProcess(planFile: string, platform: Platform, outDir: string, extra: Pick<RunnerOptions, 'wrapLoad'> = {}): Promise<RunEntry[]> {
+export async function runPlanInProcess(
+  planFile: string,
+  platform: Platform,
+  outDir: string,
+  extra: { wrapLoad?: (generator: LoadGenerator) => LoadGenerator } = {},
+): Promise<RunEntry[]> {
   const loaded = loadExperimentFile(planFile, path.join(PROJECT_ROOT, 'scenarios'));
+  const load = builtinLoad();
   return runExperiment({
     loaded,
     plan: planRuns(loaded, {}),
     platform,
+    clock: new ScaledClock(loaded.experiment.timeScale),
+    load: { ...load, generator: extra.wrapLoad?.(load.generator) ?? load.generator },
+    operators: unattendedOperators(),
     outDir,
-    timeScale: loaded.experiment.timeScale,
     seed: loaded.experiment.seed,
     logger: { info: () => undefined, warn: () => undefined },
     signal: new AbortController().signal,
-    stdin: Readable.from([]),
-    stdout: new Writable({ write: (_chunk, _encoding, done) => done() }),
-    ...extra,
   });
 }

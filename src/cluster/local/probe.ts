@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { sleepWall } from '../../common/clock.ts';
 import { PlatformError } from '../../common/errors.ts';
+import { pollUntil } from '../../common/poll.ts';
 import type { ManagedProcess } from '../../platform/processes.ts';
 
 export interface ProbeResult {
@@ -56,23 +56,22 @@ export async function waitUntil(
   check: () => Promise<boolean> | boolean,
   options: { timeoutMs: number; signal?: AbortSignal; process?: ManagedProcess; logFile?: string; everyMs?: number },
 ): Promise<void> {
-  const deadline = performance.now() + options.timeoutMs;
-  for (;;) {
-    options.signal?.throwIfAborted();
-    if (options.process?.hasExited) {
-      const exit = await options.process.exited;
-      const last = options.logFile ? lastLogLine(options.logFile) : '';
-      throw new PlatformError(
-        `local cluster: ${what}: the process exited (code ${exit.code ?? exit.signal}) before it was ready${last ? `: ${last}` : ''}${options.logFile ? ` (log: ${options.logFile})` : ''}`,
-      );
-    }
-    if (await check()) return;
-    if (performance.now() > deadline) {
-      const last = options.logFile ? lastLogLine(options.logFile) : '';
-      throw new PlatformError(
-        `local cluster: ${what}: not ready after ${(options.timeoutMs / 1000).toFixed(0)} s${last ? `; last log line: ${last}` : ''}${options.logFile ? ` (log: ${options.logFile})` : ''}`,
-      );
-    }
-    await sleepWall(options.everyMs ?? 200, options.signal);
-  }
+  const ready = await pollUntil(
+    async () => {
+      if (options.process?.hasExited) {
+        const exit = await options.process.exited;
+        const last = options.logFile ? lastLogLine(options.logFile) : '';
+        throw new PlatformError(
+          `local cluster: ${what}: the process exited (code ${exit.code ?? exit.signal}) before it was ready${last ? `: ${last}` : ''}${options.logFile ? ` (log: ${options.logFile})` : ''}`,
+        );
+      }
+      return check();
+    },
+    { everyMs: options.everyMs ?? 200, timeoutMs: options.timeoutMs, signal: options.signal },
+  );
+  if (ready) return;
+  const last = options.logFile ? lastLogLine(options.logFile) : '';
+  throw new PlatformError(
+    `local cluster: ${what}: not ready after ${(options.timeoutMs / 1000).toFixed(0)} s${last ? `; last log line: ${last}` : ''}${options.logFile ? ` (log: ${options.logFile})` : ''}`,
+  );
 }

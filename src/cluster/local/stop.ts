@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { sleepWall } from '../../common/clock.ts';
+import { pollUntil } from '../../common/poll.ts';
 import { silentLogger, type Logger } from '../../common/logger.ts';
 import { isHarnessAlive, readPidFiles } from '../../platform/pid-file.ts';
 import { cmdlineOf, isAlive, isSameProcess, listeningPorts, signal, startTicksOf, type ProcessIdentity } from '../procfs.ts';
@@ -58,12 +58,8 @@ function signalAll(processes: ProcessIdentity[], sig: NodeJS.Signals): void {
 }
 
 async function waitGone(processes: ProcessIdentity[], timeoutMs: number): Promise<ProcessIdentity[]> {
-  const deadline = performance.now() + timeoutMs;
   let alive = processes.filter(isSameProcess);
-  while (alive.length > 0 && performance.now() < deadline) {
-    await sleepWall(100);
-    alive = alive.filter(isSameProcess);
-  }
+  await pollUntil(() => (alive = alive.filter(isSameProcess)).length === 0, { everyMs: 100, timeoutMs });
   return alive;
 }
 
@@ -101,8 +97,8 @@ export async function stopLocalClusterFromState(stateDirInput: string, options: 
     logger.info(`Stopping the supervisor of ${name} (pid ${supervisor.pid})…`);
     signal(supervisor.pid, 'SIGTERM');
     const graceMs = options.graceMs ?? 30_000;
-    const deadline = performance.now() + graceMs;
-    while (isAlive(supervisor.pid) && startTicksOf(supervisor.pid) === supervisor.startTicks && performance.now() < deadline) await sleepWall(100);
+    const gone = () => !isAlive(supervisor.pid) || startTicksOf(supervisor.pid) !== supervisor.startTicks;
+    await pollUntil(gone, { everyMs: 100, timeoutMs: graceMs });
     if (isAlive(supervisor.pid)) logger.warn(`the supervisor (pid ${supervisor.pid}) did not stop within ${graceMs / 1000} s; killing what is left`);
   }
 

@@ -3,6 +3,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import createDebug from 'debug';
 import type { Clock } from '../../common/clock.ts';
 import { PlatformError } from '../../common/errors.ts';
+import { pollUntil } from '../../common/poll.ts';
 import type { Random } from '../../common/random.ts';
 import { requireHelm } from '../../cluster/helm.ts';
 import { kubeRequest, resourcePath } from '../../cluster/kube-rest.ts';
@@ -323,11 +324,8 @@ class KubeArmSession implements ArmSession {
   }
 
   private async waitFor(check: () => Promise<boolean>, timeoutMs: number, signal: AbortSignal, what: string): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!(await check())) {
-      signal.throwIfAborted();
-      if (Date.now() > end) throw new PlatformError(`kube: timed out after ${timeoutMs / 1000} s waiting for ${what} in ${this.namespace}`);
-      await new Promise((r) => setTimeout(r, 500));
+    if (!(await pollUntil(check, { everyMs: 500, timeoutMs, signal }))) {
+      throw new PlatformError(`kube: timed out after ${timeoutMs / 1000} s waiting for ${what} in ${this.namespace}`);
     }
   }
 

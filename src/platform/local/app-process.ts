@@ -1,7 +1,7 @@
 import http from 'node:http';
 import createDebug from 'debug';
-import { sleepWall } from '../../common/clock.ts';
 import { PlatformError } from '../../common/errors.ts';
+import { pollUntil } from '../../common/poll.ts';
 import type { ReleaseSettings } from '../../scenario/schema.ts';
 import type { ManagedProcess, ProcessRegistry } from '../processes.ts';
 
@@ -107,16 +107,11 @@ export class AppLauncher {
 
   /** Polls /readyz until it answers 200, the process exits, or `timeoutWallMs` passes. */
   async waitReady(instance: AppInstance, timeoutWallMs: number, signal?: AbortSignal): Promise<boolean> {
-    const deadline = performance.now() + timeoutWallMs;
-    while (performance.now() < deadline && !instance.hasFailed) {
-      signal?.throwIfAborted();
-      if (await probe(instance.port, '/readyz')) {
-        instance.markReady();
-        return true;
-      }
-      await sleepWall(20, signal);
-    }
-    return false;
+    const probeOnce = async () => (instance.hasFailed ? 'failed' : (await probe(instance.port, '/readyz')) && 'ready');
+    const seen = await pollUntil(probeOnce, { everyMs: 20, timeoutMs: timeoutWallMs, signal });
+    if (seen !== 'ready') return false;
+    instance.markReady();
+    return true;
   }
 }
 

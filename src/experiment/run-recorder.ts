@@ -1,0 +1,72 @@
+import type { Clock } from '../common/clock.ts';
+import { isFailure, type RequestRecord } from '../load/types.ts';
+import { fateSealedAt, isPromoted } from '../timeline/compute.ts';
+import type { TimelineEntry } from '../timeline/types.ts';
+import { toMicroseconds } from './requests-file.ts';
+
+/**
+ * What one run observed: its timeline, its request records and the last bad moment, all in run
+ * time (scenario ms from the run's start, as the journal keeps them). Every writer (the runner,
+ * the platform's session, the operator, the load generator) goes through `mark` and `record`, so
+ * nothing else holds the run's state.
+ */
+export class RunRecorder {
+  readonly timeline: TimelineEntry[] = [];
+  readonly records: RequestRecord[] = [];
+  private readonly startMs: number;
+  private lastBad = -Infinity;
+
+  constructor(
+    private readonly clock: Clock,
+    /** The released build's x-app-version: every request it serves is a bad moment. */
+    private readonly releaseVersion: string,
+  ) {
+    this.startMs = clock.now();
+  }
+
+  /** Run time of a clock time. */
+  at(clockMs: number): number {
+    return toMicroseconds(clockMs - this.startMs);
+  }
+
+  /** Run time now. */
+  now(): number {
+    return this.at(this.clock.now());
+  }
+
+  /** Adds a timeline entry stamped in clock time (the sessions' and operators' sink). */
+  readonly mark = (entry: TimelineEntry): void => {
+    this.timeline.push({ ...entry, atMs: this.at(entry.atMs) });
+  };
+
+  /** Adds a request record stamped in clock time (the load generator's onRecord). */
+  readonly record = (r: RequestRecord): void => {
+    const record = { ...r, sentMs: this.at(r.sentMs), doneMs: this.at(r.doneMs) };
+    this.records.push(record);
+    if (isFailure(record) || record.version === this.releaseVersion)
+      this.lastBad = Math.max(this.lastBad, record.doneMs);
+  };
+
+  /** Run time of the last answer that failed or came from the released build; -Infinity before any. */
+  get lastBadMs(): number {
+    return this.lastBad;
+  }
+
+  /**
+   * Run time from which the run has seen enough, once the release's fate is sealed: a promoted
+   * release keeps serving (it is the new primary), so one window of it; a rolled-back one must show
+   * a clean window after the last bad moment. Undefined while the fate is open.
+   */
+  watchEndsAt(cleanWindowMs: number): number | undefined {
+    const sealedAt = fateSealedAt(this.timeline);
+    if (sealedAt === undefined) return undefined;
+    const promoted = this.timeline.some(isPromoted);
+    return (promoted ? sealedAt : Math.max(sealedAt, this.lastBad)) + cleanWindowMs;
+  }
+
+  /** Puts the timeline and the records in time order (they arrive in completion order). */
+  sort(): void {
+    this.timeline.sort((a, b) => a.atMs - b.atMs);
+    this.records.sort((a, b) => a.sentMs - b.sentMs);
+  }
+}

@@ -1,0 +1,282 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { VirtualClock } from '../common/clock.ts';
+import type { OperatorSettings } from '../scenario/schema.ts';
+import { loadExperimentFile } from '../scenario/load-files.ts';
+import { Marks } from '../timeline/compute.ts';
+import { PROJECT_ROOT } from '../test-support/cli.ts';
+import { journalRuns, writePlan } from '../test-support/plan.ts';
+import {
+  FakeLoadGenerator,
+  FakePlatform,
+  FakeService,
+  flaggerRollingBack,
+  ScriptedOperator,
+  type FakePlatformScript,
+  type OperatorScript,
+} from '../test-support/runner-doubles.ts';
+import type { RunEntry } from './journal.ts';
+import { planRuns } from './plan.ts';
+import { WATCH_POLL_WALL_MS } from './run.ts';
+import { runExperiment } from './runner.ts';
+
+// The runner's phases on a virtual clock, against test doubles of the platform, the load and the
+// operator (src/test-support/runner-doubles.ts): every timestamp below follows from the script.
+// At 10 requests per second and a canary weight of 10, request i is sent at i × 100 ms from the
+// run's start and every tenth one (i = 9, 19, …) goes to the canary. The warm-up lasts 10 s, so the
+// release is at 10 000 ms; Flagger's steps and the operator's moves count from there.
+// The clock reports the default experiment's compression (20×), so the runner converts its wall
+// durations as it does there: it looks at the run every 25 wall ms, i.e. every 500 clock ms.
+
+const dir = mkdtempSync(path.join(tmpdir(), 'runner-unit-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const TIME_SCALE = 20;
+const RELEASE_MS = 10_000;
+const WINDOW_MS = 10_000;
+/** The watch's first look at or after `ms`: it looks at the release and every 500 ms after. */
+const firstLookAt = (ms: number) => {
+  const everyMs = WATCH_POLL_WALL_MS * TIME_SCALE;
+  return RELEASE_MS + Math.ceil((ms - RELEASE_MS) / everyMs) * everyMs;
+};
+let planCount = 0;
+
+interface Setup {
+  arms?: string;
+  repetitions?: number;
+  /** Extra YAML of the scenario overrides (inside the braces). */
+  overrides?: string;
+  script: FakePlatformScript;
+  operator?: OperatorScript;
+  /** Clock ms the load needs before its first request. */
+  loadStartupMs?: number;
+  /** Scenario seconds from the release to the deadline. */
+  deadlineS?: number;
+  /** Called after every step of the clock, with the clock time. */
+  onTick?: (nowMs: number) => void;
+  signal?: AbortSignal;
+}
+
+async function runOnDoubles(setup: Setup) {
+  const base = path.join(dir, `plan-${++planCount}`);
+  const overrides = [
+    'load: { rateRps: 10 }',
+    'warmup: { durationS: 10 }',
+    `recovery: { cleanWindowS: ${WINDOW_MS / 1000}, deadlineS: ${setup.deadlineS ?? 120} }`,
+    ...(setup.overrides ? [setup.overrides] : []),
+  ].join(', ');
+  const planFile = writePlan(
+    `${base}.yaml`,
+    { name: 'runner-unit', timeScale: 1, seed: 5, repetitions: setup.repetitions ?? 1 },
+    [`  - { scenario: faulty-500, arms: [${setup.arms ?? 'flagger'}], overrides: { ${overrides} } }`],
+  );
+  const loaded = loadExperimentFile(planFile, path.join(PROJECT_ROOT, 'scenarios'));
+  const clock = new VirtualClock(0, TIME_SCALE);
+  const platform = new FakePlatform(setup.script);
+  const load = new FakeLoadGenerator(setup.script.service, setup.loadStartupMs);
+  const operator = new ScriptedOperator(setup.operator ?? {});
+  const operatorsMade: OperatorSettings[] = [];
+  const outDir = path.join(base, 'out');
+  const work = runExperiment({
+    loaded,
+    plan: planRuns(loaded),
+    platform,
+    clock,
+    load: { generator: load, name: 'fake load (test double)' },
+    operators: (settings) => {
+      operatorsMade.push(settings);
+      return operator;
+    },
+    outDir,
+    seed: 5,
+    logger: { info: () => undefined, warn: () => undefined },
+    signal: setup.signal ?? new AbortController().signal,
+  });
+  let settled = false;
+  const result = work.then(
+    (entries) => ({ entries, error: undefined }),
+    (error: unknown) => ({ entries: [] as RunEntry[], error }),
+  );
+  void result.then(() => (settled = true));
+  // Bounded: an hour of scenario time in 1-second steps.
+  for (let step = 0; !settled && step < 3_600; step++) {
+    await clock.advance(1_000);
+    setup.onTick?.(clock.now());
+  }
+  expect(settled).toBe(true);
+  return { ...(await result), platform, load, operator, operatorsMade, outDir, clock };
+}
+
+const at = (entry: RunEntry, kind: string, detail = '') =>
+  entry.timeline.filter((e) => e.kind === kind && (e.detail ?? '').startsWith(detail)).map((e) => e.atMs);
+
+describe('the warm-up', () => {
+  it('aborts the run on an unhealthy baseline, releasing nothing', async () => {
+    const service = new FakeService();
+    service.stableErrorRate = 0.5;
+    const { entries, platform, load } = await runOnDoubles({
+      script: { service, flagger: flaggerRollingBack(50_000) },
+    });
+    const [entry] = entries;
+    expect(entry!.metrics.outcome).toBe('aborted');
+    expect(entry!.metrics.abortReason).toBe(
+      'baseline unhealthy during warm-up: 50.00% of 100 requests failed (limit 1.00%)',
+    );
+    expect(entry!.metrics.endMs).toBe(RELEASE_MS);
+    expect(at(entry!, Marks.release)).toEqual([]);
+    expect(platform.sessions[0]!.released).toBe(0);
+    expect(load.loads[0]!.stopped).toBe(true);
+    expect(entry!.load.sent).toBe(100);
+  });
+
+  it('waits for a first answer at most the request timeout and 2 s, then aborts a silent baseline', async () => {
+    const service = new FakeService();
+    service.silent = true;
+    const { entries } = await runOnDoubles({ script: { service } });
+    expect(entries[0]!.metrics.abortReason).toBe('no request completed during the 10 s warm-up');
+    // The request timeout is 5 000 ms (faulty-500.yaml) of wall time: 100 s of scenario time at 20×.
+    expect(entries[0]!.metrics.endMs).toBe(RELEASE_MS + (5_000 + 2_000) * TIME_SCALE);
+  });
+
+  it("counts from the load's first request (StartedLoad.ready), not from its start", async () => {
+    const service = new FakeService();
+    const { entries } = await runOnDoubles({
+      script: { service, flagger: flaggerRollingBack(50_000) },
+      loadStartupMs: 2_500,
+    });
+    expect(at(entries[0]!, Marks.steady)).toEqual([2_500 + RELEASE_MS]);
+    expect(entries[0]!.metrics.releaseMs).toBe(2_500 + RELEASE_MS);
+  });
+});
+
+describe('the watch', () => {
+  it('ends a clean window after the last bad answer, not after the rollback', async () => {
+    // The canary answers 3 s late: its last answers come after Flagger's rollback at release + 50 s.
+    const service = new FakeService();
+    service.canaryLatencyMs = 3_000;
+    const { entries } = await runOnDoubles({ script: { service, flagger: flaggerRollingBack(50_000) } });
+    const m = entries[0]!.metrics;
+    const rollbackMs = RELEASE_MS + 50_000;
+    // The last canary request goes out at 59 900 ms and is answered at 62 900 ms.
+    const lastBadMs = rollbackMs - 100 + 3_000;
+    expect(m.outcome).toBe('rolled_back');
+    expect(m.mitigateMs).toBe(rollbackMs);
+    expect(m.recoverMs).toBe(lastBadMs);
+    expect(m.endMs).toBe(firstLookAt(lastBadMs + WINDOW_MS));
+    expect(m.endMs).toBeLessThan(lastBadMs + WINDOW_MS + WATCH_POLL_WALL_MS * TIME_SCALE);
+    // Weight 10 from release + 20 s: the first canary request at 30 900 ms, answered 3 s later.
+    expect(m.impactMs).toBe(30_900 + 3_000);
+    expect(m.mttrS).toBeCloseTo((lastBadMs - 33_900) / 1000, 9);
+  });
+
+  it('censors a release nobody rolls back at the deadline, and stops the operator there', async () => {
+    const service = new FakeService();
+    const { entries, operator, load } = await runOnDoubles({
+      arms: 'manual',
+      script: { service },
+      operator: {},
+      deadlineS: 40,
+    });
+    const m = entries[0]!.metrics;
+    const deadlineMs = RELEASE_MS + 40_000;
+    expect(m.outcome).toBe('censored');
+    expect(m.endMs).toBe(deadlineMs);
+    expect(m.recoverMs).toBeUndefined();
+    expect(m.impactMs).toBe(10_900);
+    expect(m.censoredAtS).toBeCloseTo((deadlineMs - 10_900) / 1000, 9);
+    expect(operator.watched).toHaveLength(1);
+    expect(operator.watched[0]!.aborted).toBe(true);
+    expect(load.loads[0]!.stopped).toBe(true);
+  });
+
+  it('lets an operator race Flagger on the same release: each arm recovers when its own rollback lands', async () => {
+    const service = new FakeService();
+    const { entries, operatorsMade } = await runOnDoubles({
+      arms: 'manual, flagger',
+      script: { service, flagger: flaggerRollingBack(50_000), rollbackMs: 2_000 },
+      operator: { noticeAfterMs: 25_000, rollbackAfterMs: 40_000 },
+    });
+    // Only the manual arm has an operator, made from its scenario's settings.
+    expect(operatorsMade.map((s) => s.kind)).toEqual(['dashboard']);
+    const manual = entries.find((e) => e.arm === 'manual')!.metrics;
+    const flagger = entries.find((e) => e.arm === 'flagger')!.metrics;
+    // Manual: weight 10 at the release, noticed at +25 s, rollback issued at +40 s, applied 2 s later.
+    expect(manual).toMatchObject({ outcome: 'rolled_back', impactMs: 10_900, detectMs: 35_000, mitigateMs: 50_000 });
+    expect(manual.recoverMs).toBe(51_900);
+    expect(manual.endMs).toBe(firstLookAt(52_000 + WINDOW_MS));
+    // Flagger: weight 10 at +20 s, first failed check at +30 s, rolled back at +50 s.
+    expect(flagger).toMatchObject({ outcome: 'rolled_back', impactMs: 30_900, detectMs: 40_000, mitigateMs: 60_000 });
+    expect(flagger.recoverMs).toBe(60_000);
+    expect(manual.mttrS).toBeCloseTo(41, 9);
+    expect(flagger.mttrS).toBeCloseTo(29.1, 9);
+  });
+});
+
+describe('a failing operator', () => {
+  it('whose rollback fails ends the run at once as aborted, with the cause', async () => {
+    const service = new FakeService();
+    const { entries } = await runOnDoubles({
+      arms: 'manual',
+      script: { service, rollbackMs: 1_000, rollbackFails: 'helm rollback: exit code 1' },
+      operator: { noticeAfterMs: 20_000, rollbackAfterMs: 30_000 },
+    });
+    const m = entries[0]!.metrics;
+    expect(m.outcome).toBe('aborted');
+    expect(m.abortReason).toBe('helm rollback: exit code 1');
+    // At the watch's first look after the failure, not at the deadline 120 s after the release.
+    expect(m.endMs).toBe(firstLookAt(RELEASE_MS + 31_000));
+  });
+});
+
+describe('an interrupt', () => {
+  it('mid-run stops the run and the experiment, keeps the finished runs journaled and cleans up', async () => {
+    const service = new FakeService();
+    const interrupt = new AbortController();
+    // Run 1 ends at 70 s (rolled back at 60 s plus the window); run 2 releases at 80 s.
+    const { entries, error, platform, load, outDir } = await runOnDoubles({
+      repetitions: 2,
+      script: { service, flagger: flaggerRollingBack(50_000) },
+      signal: interrupt.signal,
+      onTick: (nowMs) => {
+        if (nowMs === 100_000) interrupt.abort(new Error('SIGINT'));
+      },
+    });
+    expect(entries).toEqual([]);
+    expect((error as Error).message).toBe('SIGINT');
+    expect(journalRuns(outDir).map((r) => r.runId)).toEqual(['faulty-500-flagger-r1']);
+    expect(existsSync(path.join(outDir, 'requests', 'faulty-500-flagger-r2.csv'))).toBe(false);
+    expect(platform.sessions.every((s) => s.disposed)).toBe(true);
+    expect(load.loads.map((l) => l.stopped)).toEqual([true, true]);
+  });
+});
+
+describe('environment faults', () => {
+  it('are injected and marked at their time from the release; one the platform cannot inject is noted', async () => {
+    const service = new FakeService();
+    const { entries } = await runOnDoubles({
+      overrides: [
+        'environmentFaults: [',
+        '{ fault: router-restart, atS: -3, durationS: 2 },',
+        '{ fault: metrics-outage, atS: 5, durationS: 10 },',
+        '{ fault: stable-crash, atS: 55, durationS: 600 } ]',
+      ].join(' '),
+      script: { service, flagger: flaggerRollingBack(50_000), injectable: ['metrics-outage', 'stable-crash'] },
+    });
+    const entry = entries[0]!;
+    expect(entry.metrics.outcome).toBe('rolled_back');
+    expect(at(entry, Marks.envFaultStart, 'router-restart')).toEqual([RELEASE_MS - 3_000]);
+    expect(
+      entry.timeline
+        .filter((e) => e.kind === Marks.envFaultEnd && e.detail?.startsWith('router-restart'))
+        .map((e) => [e.atMs, e.detail]),
+    ).toEqual([[RELEASE_MS - 3_000, 'router-restart for 2 s: fake platform: cannot inject router-restart']]);
+    expect(at(entry, Marks.envFaultStart, 'metrics-outage')).toEqual([RELEASE_MS + 5_000]);
+    expect(at(entry, Marks.envFaultEnd, 'metrics-outage')).toEqual([RELEASE_MS + 15_000]);
+    // A fault still running when the run ends is cut short with it, and does not hold the run up.
+    expect(at(entry, Marks.envFaultStart, 'stable-crash')).toEqual([RELEASE_MS + 55_000]);
+    expect(at(entry, Marks.envFaultEnd, 'stable-crash')).toEqual([]);
+    expect(entry.metrics.endMs).toBe(firstLookAt(RELEASE_MS + 50_000 + WINDOW_MS));
+  });
+});
