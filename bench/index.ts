@@ -16,8 +16,9 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { formatMarkdownTable, formatTable, type Figure } from '../src/bench/table.ts';
-import { PidFile } from '../src/platform/pid-file.ts';
-import { ProcessRegistry } from '../src/platform/processes.ts';
+import { PidFile } from '../src/process/pid-file.ts';
+import { ProcessRegistry } from '../src/process/registry.ts';
+import { findTool } from '../src/process/tools.ts';
 import { arrivalBenchmark } from './arrival-accuracy.ts';
 import { capacityBenchmark } from './capacity.ts';
 import { BENCH_DIR, createAppBundle, loadAverage, type BenchContext, type Benchmark } from './context.ts';
@@ -95,9 +96,7 @@ function toolVersion(command: string | undefined, args: string[]): string | unde
 }
 
 function findTools(): BenchContext['tools'] {
-  const k6 = process.env.CANARY_MTTR_K6 ?? path.join(process.env.HOME ?? '', '.cache/canary-mttr/tools/bin/k6');
-  const wrk = process.env.CANARY_MTTR_WRK ?? path.join(process.env.HOME ?? '', '.cache/canary-mttr/tools/bin/wrk');
-  return { k6: existsSync(k6) ? k6 : undefined, wrk: existsSync(wrk) ? wrk : undefined };
+  return { k6: findTool('k6'), wrk: findTool('wrk') };
 }
 
 async function main(): Promise<number> {

@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { PlatformError } from '../common/errors.ts';
-import { findHelm, helmLint, helmTemplate, requireHelm, type KubeObject } from './helm.ts';
-import { toolsCacheDir } from './preflight.ts';
+import { findHelm, helmLint, helmTemplate, requireHelm, type KubeObject } from '../kube/helm.ts';
+import { toolsCacheDir } from '../process/tools.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MANUAL = path.join(ROOT, 'faulty-app/charts/manual');
@@ -484,7 +484,7 @@ describe('test guards', () => {
     const env = { PATH: '/nonexistent', CANARY_MTTR_TOOLS_DIR: '/nonexistent/tools' };
     expect(() => requireHelm(env)).toThrow(PlatformError);
     expect(() => requireHelm(env)).toThrow(
-      'helm not found (looked at CANARY_MTTR_HELM, PATH and /nonexistent/tools/bin): run npm run tools:install first',
+      'helm not found (not on PATH nor in /nonexistent/tools/bin); run npm run tools:install first, or set CANARY_MTTR_HELM',
     );
   });
 });

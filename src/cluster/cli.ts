@@ -22,8 +22,8 @@ import { abortOnInterrupt, exitCodeOf, Interrupted, isEntryModule } from '../cli
 import { runClusterCli } from './kind.ts';
 import { startLocalCluster } from './local/cluster.ts';
 import { stopLocalClusterFromState } from './local/stop.ts';
-import { isAlive } from './procfs.ts';
-import { clusterNameFor, defaultStateDir, readState, type ClusterState } from './state.ts';
+import { isAlive } from '../process/procfs.ts';
+import { clusterNameFor, defaultStateDir, readState, type ClusterState } from '../kube/cluster-state.ts';
 import { resolveTools } from './tools.ts';
 
 const CLI_FILE = fileURLToPath(import.meta.url);

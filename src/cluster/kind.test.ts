@@ -28,7 +28,7 @@ import {
   runClusterCli,
   type CommandRunner,
 } from './kind.ts';
-import type { CommandResult } from './preflight.ts';
+import type { CommandResult } from '../process/commands.ts';
 import { fakeTool as writeFakeTool, fakeToolsHome } from '../test-support/fake-tools.ts';
 
 const config = defaultKindConfig('/repo', { ISTIO_API_VERSION: 'v1.32.0', FLAGGER_VERSION: 'v1.44.0' });

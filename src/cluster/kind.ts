@@ -30,7 +30,8 @@ import { fileURLToPath } from 'node:url';
 import createDebug from 'debug';
 import { isHarnessError, PlatformError } from '../common/errors.ts';
 import { createLogger, silentLogger, type Logger } from '../common/logger.ts';
-import { formatPreflight, runCommand, runPreflight, type ClusterTool, type CommandResult, type FoundTool } from './preflight.ts';
+import { runCommand, type CommandResult } from '../process/commands.ts';
+import { formatPreflight, runPreflight, type ClusterTool, type FoundTool } from './preflight.ts';
 
 const debug = createDebug('canary-mttr:kind');
 

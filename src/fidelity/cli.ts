@@ -16,7 +16,8 @@ import { UsageError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { abortOnInterrupt, exitCodeOf, folderTimestamp, isEntryModule } from '../cli/entry.ts';
 import { startLocalCluster } from '../cluster/local/cluster.ts';
-import { defaultToolsDir, parseToolsEnv, resolveTools } from '../cluster/tools.ts';
+import { parseToolsEnv, resolveTools } from '../cluster/tools.ts';
+import { toolsCacheDir } from '../process/tools.ts';
 import { parseDurationMs } from '../scenario/duration.ts';
 import { deepMerge, displayPath, readYamlFile, resolveScenarioFile, validate } from '../scenario/load-files.ts';
 import { scenarioSchema, type Scenario } from '../scenario/schema.ts';
@@ -100,7 +101,7 @@ export async function main(argv: string[], io: { stdout: Writable; stderr: Writa
     const out = path.resolve(io.cwd, values.out ?? path.join(PROJECT_ROOT, 'reports', `fidelity-${folderTimestamp()}`));
     if (existsSync(out) && readdirSync(out).length > 0) throw new UsageError(`--out: ${displayPath(out, io.cwd)} already exists and is not empty; pass a new folder`);
     mkdirSync(out, { recursive: true });
-    const toolsEnv = existsSync(path.join(defaultToolsDir(), 'tools.env')) ? parseToolsEnv(readFileSync(path.join(defaultToolsDir(), 'tools.env'), 'utf8')) : {};
+    const toolsEnv = existsSync(path.join(toolsCacheDir(), 'tools.env')) ? parseToolsEnv(readFileSync(path.join(toolsCacheDir(), 'tools.env'), 'utf8')) : {};
     const versions = {
       flagger: process.env.CANARY_MTTR_FLAGGER_VERSION ?? toolsEnv.CANARY_MTTR_FLAGGER_VERSION ?? '?',
       kubernetes: process.env.CANARY_MTTR_KUBERNETES_VERSION ?? toolsEnv.CANARY_MTTR_KUBERNETES_VERSION ?? '?',

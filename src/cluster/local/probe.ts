@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { sleepWall } from '../../common/clock.ts';
 import { PlatformError } from '../../common/errors.ts';
-import type { ManagedProcess } from '../../platform/processes.ts';
+import type { ManagedProcess } from '../../process/registry.ts';
 
 export interface ProbeResult {
   status: number;

@@ -2,8 +2,8 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { sleepWall } from '../../common/clock.ts';
 import { silentLogger, type Logger } from '../../common/logger.ts';
-import { cmdlineOf, isAlive, listeningPorts, processesMentioning, processesWithLabel, signal } from '../procfs.ts';
-import { clusterNameFor, readState, writeState, type ClusterState } from '../state.ts';
+import { cmdlineOf, isAlive, listeningPorts, processesMentioning, processesWithLabel, signal } from '../../process/procfs.ts';
+import { clusterNameFor, readState, writeState, type ClusterState } from '../../kube/cluster-state.ts';
 import { clusterPaths } from './components.ts';
 
 export interface StopReport {

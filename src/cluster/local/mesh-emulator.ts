@@ -12,15 +12,15 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import createDebug from 'debug';
-import { AppConfigError, parseAppConfig } from '../../faulty-app/src/config.ts';
-import { ScaledClock, sleepWall, type Clock } from '../common/clock.ts';
-import { PlatformError } from '../common/errors.ts';
-import { kubeRequest } from '../cluster/kube-rest.ts';
-import { ListWatch, type ListResult, type ObjectMeta } from '../cluster/list-watch.ts';
-import { MetricsStore } from '../metrics/store.ts';
-import { AppLauncher, type AppInstance, type BuildSpec } from '../platform/local/app-process.ts';
-import type { ProcessRegistry } from '../platform/processes.ts';
-import { WeightedRouter, type Endpoint, type RouteDestination } from './router.ts';
+import { AppConfigError, parseAppConfig } from '../../../faulty-app/src/config.ts';
+import { ScaledClock, sleepWall, type Clock } from '../../common/clock.ts';
+import { PlatformError } from '../../common/errors.ts';
+import { kubeRequest } from '../../kube/kube-rest.ts';
+import { ListWatch, type ListResult, type ObjectMeta } from '../../kube/list-watch.ts';
+import { MetricsStore } from '../../metrics/store.ts';
+import { AppLauncher, type AppInstance, type BuildSpec } from '../../platform/local/app-process.ts';
+import type { ProcessRegistry } from '../../process/registry.ts';
+import { WeightedRouter, type Endpoint, type RouteDestination } from '../../mesh/router.ts';
 
 const debug = createDebug('canary-mttr:mesh-emulator');
 

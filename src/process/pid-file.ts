@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { cmdlineOf, isAlive } from '../cluster/procfs.ts';
+import { cmdlineOf, isAlive } from './procfs.ts';
 
 /**
  * A record, on disk, of every child process this harness has alive, so that the next start can
