@@ -4,6 +4,7 @@ import createDebug from 'debug';
 import type { Clock } from '../../common/clock.ts';
 import { PlatformError } from '../../common/errors.ts';
 import type { Random } from '../../common/random.ts';
+import { CanaryObserver, type CanaryStatusRecord } from '../../kube/canary-observer.ts';
 import { requireHelm } from '../../kube/helm.ts';
 import { kubeRequest, resourcePath } from '../../kube/kube-rest.ts';
 import { ListWatch, type ListResult, type ObjectMeta } from '../../kube/list-watch.ts';
@@ -33,16 +34,7 @@ export interface KubePlatformOptions {
 }
 
 interface Canary extends ObjectMeta {
-  status?: { phase?: string; failedChecks?: number; canaryWeight?: number; lastTransitionTime?: string };
-}
-interface KubeEvent extends ObjectMeta {
-  message?: string;
-  reason?: string;
-  type?: string;
-  count?: number;
-  involvedObject?: { kind?: string; name?: string };
-  lastTimestamp?: string;
-  eventTime?: string;
+  status?: { phase?: string };
 }
 interface VirtualService extends ObjectMeta {
   spec?: { http?: Array<{ route?: Array<{ destination?: { host?: string; subset?: string }; weight?: number }> }> };
@@ -94,8 +86,9 @@ class KubeArmSession implements ArmSession {
   private timeline: TimelineSink = () => undefined;
   private readonly abort = new AbortController();
   private watches: Array<ListWatch<ObjectMeta>> = [];
+  /** The Canary's watches, shared with fidelity: one path to a real Flagger's timestamps. */
+  private observer: CanaryObserver | undefined;
   private lastStatus = '';
-  private readonly eventCounts = new Map<string, number>();
   private lastCanaryWeight: number | undefined;
   private stableRevision: number | undefined;
   private labels: RunLabels = { experiment: 'adhoc', run: '0' };
@@ -154,49 +147,33 @@ class KubeArmSession implements ArmSession {
     });
     this.watches.push(vs as ListWatch<ObjectMeta>);
     if (this.arm === 'flagger') {
-      const canaryPath = resourcePath('flagger.app/v1beta1', 'canaries', this.namespace);
-      const eventsPath = `/api/v1/namespaces/${this.namespace}/events`;
-      this.watches.push(
-        new ListWatch<Canary>({
-          kubeConfig: this.kc, path: canaryPath, list: list<Canary>(canaryPath), signal, label: `${this.namespace}/canaries`,
-          onChange: (type, o) => this.onCanary(type, o),
-        }) as ListWatch<ObjectMeta>,
-        new ListWatch<KubeEvent>({
-          kubeConfig: this.kc, path: eventsPath, fieldSelector: 'involvedObject.kind=Canary', list: list<KubeEvent>(eventsPath, 'involvedObject.kind=Canary'),
-          signal, label: `${this.namespace}/events`, onChange: (type, o) => this.onEvent(type, o),
-        }) as ListWatch<ObjectMeta>,
-      );
+      this.observer = new CanaryObserver({
+        kubeConfig: this.kc,
+        namespace: this.namespace,
+        name: KUBE_SERVICE,
+        clock: this.clock,
+        onStatus: (s) => this.onCanaryStatus(s),
+        // An aggregated repeat (count + 1) is a new occurrence; the observer tells them apart.
+        onEvent: (e) => this.timeline({ atMs: e.atMs, kind: Marks.flaggerEvent, detail: e.message, objectTime: e.objectTime }),
+      });
     }
-    await Promise.all(this.watches.map((w) => w.start()));
+    await Promise.all([...this.watches.map((w) => w.start()), this.observer?.start()]);
   }
 
   /** Each phase change once, however often a re-list after a dropped watch reports it. */
-  private onCanary(type: string, canary: Canary): void {
-    if (type === 'DELETED' || canary.metadata?.name !== KUBE_SERVICE) return;
-    const s = canary.status ?? {};
-    const key = `${s.phase}/${s.failedChecks ?? 0}/${s.canaryWeight ?? 0}`;
+  private onCanaryStatus(s: CanaryStatusRecord): void {
+    const key = `${s.phase}/${s.failedChecks}/${s.canaryWeight}`;
     if (key === this.lastStatus) return;
     this.lastStatus = key;
     this.timeline({
-      atMs: this.clock.now(),
+      atMs: s.atMs,
       kind: Marks.flaggerEvent,
-      detail: `status: phase ${s.phase} failedChecks ${s.failedChecks ?? 0} canaryWeight ${s.canaryWeight ?? 0}`,
+      detail: `status: phase ${s.phase} failedChecks ${s.failedChecks} canaryWeight ${s.canaryWeight}`,
       phase: s.phase,
-      failedChecks: s.failedChecks ?? 0,
-      canaryWeight: s.canaryWeight ?? 0,
-      objectTime: s.lastTransitionTime,
+      failedChecks: s.failedChecks,
+      canaryWeight: s.canaryWeight,
+      objectTime: s.objectTime,
     });
-  }
-
-  /** Flagger's events; an aggregated repeat (count + 1) is a new occurrence. */
-  private onEvent(type: string, event: KubeEvent): void {
-    if (type === 'DELETED' || event.involvedObject?.name !== KUBE_SERVICE) return;
-    const uid = event.metadata?.uid ?? `${event.metadata?.name}`;
-    const count = event.count ?? 1;
-    const seen = this.eventCounts.get(uid) ?? 0;
-    if (count <= seen) return;
-    this.eventCounts.set(uid, count);
-    this.timeline({ atMs: this.clock.now(), kind: Marks.flaggerEvent, detail: event.message ?? '', objectTime: event.lastTimestamp ?? event.eventTime });
   }
 
   private onVirtualService(type: string, vs: VirtualService): void {
@@ -370,6 +347,6 @@ class KubeArmSession implements ArmSession {
 
   async [Symbol.asyncDispose](): Promise<void> {
     this.abort.abort(new Error('session closed'));
-    await Promise.all(this.watches.map((w) => w.done().catch(() => undefined)));
+    await Promise.all([...this.watches.map((w) => w.done().catch(() => undefined)), this.observer?.stop()]);
   }
 }
