@@ -19,7 +19,8 @@ import { PrometheusMetrics } from './prometheus.ts';
 const debug = createDebug('canary-mttr:kube');
 
 export const KUBE_SERVICE = 'sms-checker';
-const CHARTS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../faulty-app/charts');
+/** faulty-app's Helm charts: `flagger/` and `manual/`, one per arm. */
+export const CHARTS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../faulty-app/charts');
 
 export interface KubePlatformOptions {
   kubeConfig: KubeConfig;
@@ -48,6 +49,30 @@ function buildValues(release: ReleaseSettings, which: 'stable' | 'release') {
     fault: stable
       ? { mode: 'none', errorRate: 1, latencyMs: 0, onsetS: 0 }
       : { mode: release.fault, errorRate: release.errorRate, latencyMs: release.latencyMs, onsetS: release.onsetS },
+  };
+}
+
+/**
+ * The values of the Flagger arm's chart (faulty-app/charts/flagger) for a scenario: the stable or
+ * the released build, and the scenario's analysis. Fidelity installs the same chart with them.
+ */
+export function flaggerChartValues(scenario: Scenario, which: 'stable' | 'release') {
+  const f = scenario.flagger;
+  return {
+    ...buildValues(scenario.release, which),
+    progressDeadlineSeconds: Math.round(f.progressDeadlineS),
+    analysis: {
+      interval: `${f.interval / 1000}s`,
+      threshold: f.threshold,
+      maxWeight: f.maxWeight,
+      stepWeight: f.stepWeights ? 0 : f.stepWeight,
+      stepWeights: f.stepWeights ?? [],
+      metrics: {
+        requestSuccessRate: f.requestSuccessRate ? { enabled: true, min: f.requestSuccessRate.min, interval: `${f.requestSuccessRate.interval / 1000}s` } : { enabled: false },
+        requestDuration: f.requestDuration ? { enabled: true, max: f.requestDuration.max, interval: `${f.requestDuration.interval / 1000}s` } : { enabled: false },
+      },
+    },
+    smokeTest: { enabled: f.smokeTest },
   };
 }
 
@@ -230,23 +255,7 @@ class KubeArmSession implements ArmSession {
   }
 
   private flaggerValues(which: 'stable' | 'release') {
-    const f = this.scenario.flagger;
-    return {
-      ...buildValues(this.scenario.release, which),
-      progressDeadlineSeconds: Math.round(f.progressDeadlineS),
-      analysis: {
-        interval: `${f.interval / 1000}s`,
-        threshold: f.threshold,
-        maxWeight: f.maxWeight,
-        stepWeight: f.stepWeights ? 0 : f.stepWeight,
-        stepWeights: f.stepWeights ?? [],
-        metrics: {
-          requestSuccessRate: f.requestSuccessRate ? { enabled: true, min: f.requestSuccessRate.min, interval: `${f.requestSuccessRate.interval / 1000}s` } : { enabled: false },
-          requestDuration: f.requestDuration ? { enabled: true, max: f.requestDuration.max, interval: `${f.requestDuration.interval / 1000}s` } : { enabled: false },
-        },
-      },
-      smokeTest: { enabled: f.smokeTest },
-    };
+    return flaggerChartValues(this.scenario, which);
   }
 
   private manualValues(canary: 'none' | 'release') {
