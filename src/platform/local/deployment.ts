@@ -12,7 +12,11 @@ const STOP_GRACE_WALL_MS = 6_000;
 /** One roll-out: the build, the seed of its fault, and the template revision it stands for. */
 export interface RolloutBuild {
   spec: BuildSpec;
-  seed: number;
+  /**
+   * The fault's seed, or where to draw it from when the process starts (the local platform draws
+   * each pod's seed in start order, so a roll-out that waits for another does not reorder them).
+   */
+  seed: number | (() => number);
   /** The pod template's revision (the mesh emulator's pod-template-hash); none on the local platform. */
   revision?: string;
 }
@@ -105,7 +109,7 @@ export class ProcessDeployment {
     let instance: AppInstance | undefined;
     let ready = false;
     try {
-      instance = await launcher.start(build.spec, label, build.seed);
+      instance = await launcher.start(build.spec, label, typeof build.seed === 'function' ? build.seed() : build.seed);
       if (generation !== this.generation) {
         await instance.process.stop(stopGraceMs);
         return false;
@@ -236,11 +240,11 @@ export class LocalDeployment {
   }
 
   rollOut(spec: BuildSpec, signal?: AbortSignal): Promise<boolean> {
-    return this.pods.rollOut({ spec, seed: this.seed() }, signal);
+    return this.pods.rollOut({ spec, seed: this.seed }, signal);
   }
 
   rollOutInBackground(spec: BuildSpec): void {
-    this.pods.rollOutInBackground({ spec, seed: this.seed() });
+    this.pods.rollOutInBackground({ spec, seed: this.seed });
   }
 
   crash(): void {
