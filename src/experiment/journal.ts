@@ -92,11 +92,30 @@ export function readJournal(file: string): ReadJournal {
       return;
     }
     const type = (parsed as { type?: unknown })?.type;
-    if (type === 'experiment' && !out.header) out.header = parsed as ExperimentHeader;
+    if (type === 'experiment' && !out.header) out.header = withIntervalMs(parsed as ExperimentHeader);
     else if (type === 'run' && typeof (parsed as RunEntry).runId === 'string' && (parsed as RunEntry).metrics) out.runs.push(parsed as RunEntry);
     else out.problems.push({ line: i + 1, message: `unexpected entry (type ${JSON.stringify(type)})` });
   });
   return out;
+}
+
+/**
+ * Journals written before the parsed Flagger intervals were named `intervalMs` kept them under
+ * `interval` (milliseconds too); renaming them on read lets `npm run report` re-render those folders.
+ */
+function withIntervalMs(header: ExperimentHeader): ExperimentHeader {
+  const rename = (o: unknown): unknown => {
+    if (o === null || typeof o !== 'object' || !('interval' in o) || 'intervalMs' in o) return o;
+    const { interval, ...rest } = o as Record<string, unknown>;
+    return { intervalMs: interval, ...rest };
+  };
+  if (!Array.isArray(header.scenarios)) return header;
+  const scenarios = header.scenarios.map((s) => {
+    const f = rename(s.flagger) as Record<string, unknown>;
+    const checks = { requestSuccessRate: rename(f.requestSuccessRate), requestDuration: rename(f.requestDuration) };
+    return { ...s, flagger: { ...f, ...checks } as Scenario['flagger'] };
+  });
+  return { ...header, scenarios };
 }
 
 /**

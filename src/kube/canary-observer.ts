@@ -59,8 +59,8 @@ export interface CanaryObserverOptions {
 /**
  * Watches one Flagger Canary and its Events and timestamps what it sees on the harness clock: the
  * source of `detect` (first `Halt …` / failedChecks ≥ 1) and `mitigate` (`Rolling back …` / phase
- * Failed), DESIGN §4, for the kube platform (through onStatus/onEvent) and for fidelity. Event times are receipt times: Kubernetes stores
- * them with whole-second precision only.
+ * Failed), docs/design.md §4, for the kube platform (through onStatus/onEvent) and for fidelity.
+ * Event times are receipt times: Kubernetes stores them with whole-second precision only.
  */
 export class CanaryObserver implements AsyncDisposable {
   readonly events: CanaryEventRecord[] = [];
