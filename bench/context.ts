@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../faulty-app/build.ts';
 import { sleepWall } from '../src/common/clock.ts';
-import type { ManagedProcess, ProcessRegistry } from '../src/platform/processes.ts';
+import type { ManagedProcess, ProcessRegistry } from '../src/process/registry.ts';
 import type { Figure } from '../src/bench/table.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -14,10 +14,13 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, availableParallelism, loadavg, tmpdir, totalmem, release, platform as osPlatform } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
+import { integerOption, parseOptions } from '../src/cli/args.ts';
+import { exitCodeOf, runAsEntry } from '../src/cli/entry.ts';
+import { UsageError } from '../src/common/errors.ts';
 import { formatMarkdownTable, formatTable, type Figure } from '../src/bench/table.ts';
-import { PidFile } from '../src/platform/pid-file.ts';
-import { ProcessRegistry } from '../src/platform/processes.ts';
+import { PidFile } from '../src/process/pid-file.ts';
+import { ProcessRegistry } from '../src/process/registry.ts';
+import { findTool } from '../src/process/tools.ts';
 import { arrivalBenchmark } from './arrival-accuracy.ts';
 import { capacityBenchmark } from './capacity.ts';
 import { BENCH_DIR, createAppBundle, loadAverage, type BenchContext, type Benchmark } from './context.ts';
@@ -39,8 +42,6 @@ const NAMES = BENCHMARKS.map((b) => b.name);
 const USAGE = `usage: node --import tsx bench/index.ts [--only NAME[,NAME…]] [--skip NAME[,NAME…]] [--reps N] [--no-profile] [--out FILE]
 benchmarks: ${NAMES.join(', ')}`;
 
-class BenchUsageError extends Error {}
-
 interface Args {
   selected: Benchmark[];
   reps: number;
@@ -49,31 +50,30 @@ interface Args {
 }
 
 function parseBenchArgs(argv: string[]): Args | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const { values } = parseOptions(
+    argv,
+    {
       only: { type: 'string' },
       skip: { type: 'string' },
       reps: { type: 'string' },
       'no-profile': { type: 'boolean' },
       out: { type: 'string' },
-      help: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
-    strict: true,
-  });
+    false,
+  );
   if (values.help) return 'help';
   const list = (flag: string, value: string | undefined) => {
     if (value === undefined) return undefined;
     const names = value.split(',').map((s) => s.trim()).filter(Boolean);
     for (const name of names) {
-      if (!NAMES.includes(name)) throw new BenchUsageError(`--${flag}: "${name}" is not a benchmark; use one of ${NAMES.join(', ')}`);
+      if (!NAMES.includes(name)) throw new UsageError(`--${flag}: "${name}" is not a benchmark; use one of ${NAMES.join(', ')}`);
     }
     return names;
   };
   const only = list('only', values.only);
   const skip = list('skip', values.skip) ?? [];
-  const reps = values.reps === undefined ? 2 : Number(values.reps);
-  if (!Number.isInteger(reps) || reps < 1 || reps > 20) throw new BenchUsageError(`--reps: ${values.reps} is not a whole number from 1 to 20`);
+  const reps = integerOption('--reps', values.reps, 1, 20) ?? 2;
   return {
     selected: BENCHMARKS.filter((b) => (only ? only.includes(b.name) : true) && !skip.includes(b.name)),
     reps,
@@ -95,37 +95,20 @@ function toolVersion(command: string | undefined, args: string[]): string | unde
 }
 
 function findTools(): BenchContext['tools'] {
-  const k6 = process.env.CANARY_MTTR_K6 ?? path.join(process.env.HOME ?? '', '.cache/canary-mttr/tools/bin/k6');
-  const wrk = process.env.CANARY_MTTR_WRK ?? path.join(process.env.HOME ?? '', '.cache/canary-mttr/tools/bin/wrk');
-  return { k6: existsSync(k6) ? k6 : undefined, wrk: existsSync(wrk) ? wrk : undefined };
+  return { k6: findTool('k6'), wrk: findTool('wrk') };
 }
 
-async function main(): Promise<number> {
+async function main(argv: string[], signal: AbortSignal): Promise<number> {
   let args: Args | 'help';
   try {
-    args = parseBenchArgs(process.argv.slice(2));
+    args = parseBenchArgs(argv);
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
-    return 2;
+    return exitCodeOf(err, signal, process.stderr);
   }
   if (args === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = () => {
-    interrupts++;
-    if (interrupts === 1) {
-      process.stderr.write('\ninterrupted: stopping the current benchmark and its processes (Ctrl-C again to stop at once)\n');
-      controller.abort(new Error('interrupted'));
-    } else {
-      process.exit(130);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
   const tools = findTools();
   const workDir = mkdtempSync(path.join(tmpdir(), 'canary-mttr-bench-'));
   const registry = new ProcessRegistry({ experiment: `bench-${process.pid}` }, new PidFile(`bench-${process.pid}`));
@@ -134,7 +117,7 @@ async function main(): Promise<number> {
     workDir,
     reps: args.reps,
     profile: args.profile,
-    signal: controller.signal,
+    signal,
     log: (line) => process.stderr.write(`${line}\n`),
     appBundle: createAppBundle(workDir),
     tools,
@@ -148,7 +131,7 @@ async function main(): Promise<number> {
   let failed = false;
   try {
     for (const bench of args.selected) {
-      if (controller.signal.aborted) break;
+      if (signal.aborted) break;
       const loadBefore = loadAverage();
       const t0 = performance.now();
       ctx.log(`== ${bench.name}: ${bench.title} (load average ${loadBefore})`);
@@ -165,7 +148,7 @@ async function main(): Promise<number> {
         notes[bench.name] = [`load average ${loadBefore} before, ${loadAfter} after, on ${availableParallelism()} cores`, ...outcome.notes];
         for (const f of outcome.figures) ctx.log(`   ${f.figure}: ${f.value} ${f.unit} ${f.target ? `(target ${f.target}: ${f.status})` : ''}`);
       } catch (err) {
-        if (controller.signal.aborted) break;
+        if (signal.aborted) break;
         failed = true;
         const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
         ctx.log(`   ${bench.name} failed: ${message}`);
@@ -174,12 +157,10 @@ async function main(): Promise<number> {
       }
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     await registry[Symbol.asyncDispose]();
     rmSync(workDir, { recursive: true, force: true });
   }
-  if (controller.signal.aborted) {
+  if (signal.aborted) {
     process.stderr.write('interrupted: no results written\n');
     return 130;
   }
@@ -219,4 +200,8 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-process.exitCode = await main();
+await runAsEntry(
+  import.meta.url,
+  () => '\ninterrupted: stopping the current benchmark and its processes (Ctrl-C again to stop at once)\n',
+  main,
+);

@@ -36,7 +36,7 @@ A12 and the Mann–Whitney p. Writes compare.md (and compare.html with overlaid 
 (default reports/compare-<A>-vs-<B>).`;
 
 export function parseCompareArgs(argv: string[]): { dirs: string[]; out?: string; help: boolean } {
-  const { values, positionals } = parse(argv, { out: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } }, true);
+  const { values, positionals } = parseOptions(argv, { out: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } }, true);
   if (!values.help && positionals.length !== 2) {
     throw new UsageError(`compare: expected two report folders, got ${positionals.length}; usage: npm run compare -- DIR_A DIR_B [--out DIR]`);
   }
@@ -59,7 +59,11 @@ export interface ExperimentArgs {
   help: boolean;
 }
 
-function number(flag: string, raw: string | undefined, check: (n: number) => boolean, what: string): number | undefined {
+/**
+ * The number an option's text stands for, or undefined when the option was not given. Text that is
+ * not a finite number, or fails `check`, is one UsageError line: `--reps: "0" is not <what>`.
+ */
+export function numberOption(flag: string, raw: string | undefined, check: (n: number) => boolean, what: string): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(value) || !check(value)) {
@@ -68,13 +72,24 @@ function number(flag: string, raw: string | undefined, check: (n: number) => boo
   return value;
 }
 
-function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>, allowPositionals: boolean) {
+/** A whole number from `min` to `max` (numberOption's check and wording). */
+export function integerOption(flag: string, raw: string | undefined, min: number, max: number): number | undefined {
+  return numberOption(flag, raw, (n) => Number.isInteger(n) && n >= min && n <= max, `a whole number from ${min} to ${max}`);
+}
+
+/**
+ * The one argument parser of every command (experiment, report, compare, cleanup, cluster,
+ * fidelity, bench): node:util parseArgs, strict, with its errors turned into one UsageError line
+ * naming the option. `scope` says whose options these are ("--provider local") when a command has
+ * several sets.
+ */
+export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: T, allowPositionals: boolean, scope?: string) {
   try {
-    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+    return parseArgs({ args: [...argv], options, allowPositionals, strict: true });
   } catch (err) {
     const message = (err as Error).message.split('\n')[0]!;
     const unknown = /Unknown option '([^']+)'/.exec(message);
-    if (unknown) throw new UsageError(`${unknown[1]}: unknown option; see --help`);
+    if (unknown) throw new UsageError(`${unknown[1]}: unknown option${scope ? ` of ${scope}` : ''}; see --help`);
     const positional = /Unexpected argument '([^']+)'/.exec(message);
     if (positional) throw new UsageError(`"${positional[1]}": unexpected argument; options start with --, see --help`);
     throw new UsageError(`${message}; see --help`);
@@ -82,7 +97,7 @@ function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>,
 }
 
 export function parseExperimentArgs(argv: string[]): ExperimentArgs {
-  const { values } = parse(
+  const { values } = parseOptions(
     argv,
     {
       experiment: { type: 'string' },
@@ -105,16 +120,16 @@ export function parseExperimentArgs(argv: string[]): ExperimentArgs {
     throw new UsageError(`--load: "${values.load}" is not a load generator; use builtin, k6 or auto`);
   }
   if (values.resume !== undefined) {
-    const clash = ['experiment', 'out', 'seed', 'reps', 'time-scale'].find((k) => values[k] !== undefined);
+    const clash = ['experiment', 'out', 'seed', 'reps', 'time-scale'].find((k) => (values as Record<string, unknown>)[k] !== undefined);
     if (clash) throw new UsageError(`--resume: cannot be combined with --${clash}; a resumed experiment keeps the plan, folder and seed it started with`);
   }
   return {
     experiment: values.experiment as string | undefined,
     platform: values.platform as string,
     out: values.out as string | undefined,
-    seed: number('--seed', values.seed as string | undefined, (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32, 'a whole number from 0 to 4294967295'),
-    reps: number('--reps', values.reps as string | undefined, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000, 'a whole number from 1 to 10000'),
-    timeScale: number('--time-scale', values['time-scale'] as string | undefined, (n) => n >= 0.1 && n <= 200, 'a number from 0.1 to 200 (scenario seconds per wall second)'),
+    seed: numberOption('--seed', values.seed as string | undefined, (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32, 'a whole number from 0 to 4294967295'),
+    reps: numberOption('--reps', values.reps as string | undefined, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000, 'a whole number from 1 to 10000'),
+    timeScale: numberOption('--time-scale', values['time-scale'] as string | undefined, (n) => n >= 0.1 && n <= 200, 'a number from 0.1 to 200 (scenario seconds per wall second)'),
     resume: values.resume as string | undefined,
     kubeconfig: values.kubeconfig as string | undefined,
     context: values.context as string | undefined,
@@ -126,7 +141,7 @@ export function parseExperimentArgs(argv: string[]): ExperimentArgs {
 }
 
 export function parseReportArgs(argv: string[]): { dir?: string; help: boolean } {
-  const { values, positionals } = parse(argv, { help: { type: 'boolean', short: 'h', default: false } }, true);
+  const { values, positionals } = parseOptions(argv, { help: { type: 'boolean', short: 'h', default: false } }, true);
   if (positionals.length > 1) throw new UsageError(`expected one report folder, got ${positionals.length}; see --help`);
   return { dir: positionals[0], help: values.help as boolean };
 }

@@ -55,3 +55,18 @@ export function exitCodeOf(err: unknown, signal: AbortSignal, stderr: Writable):
   stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
   return 1;
 }
+
+/**
+ * The entry of every command (src/cli/main.ts, src/cluster/cli.ts, src/fidelity/cli.ts,
+ * bench/index.ts): when `moduleUrl` is the script node was started with, runs `run` with the
+ * arguments and abortOnInterrupt's signal, and sets the process's exit code from its result.
+ */
+export async function runAsEntry(
+  moduleUrl: string,
+  notice: (name: NodeJS.Signals) => string,
+  run: (argv: string[], signal: AbortSignal) => Promise<number>,
+): Promise<void> {
+  if (!isEntryModule(moduleUrl)) return;
+  const signal = abortOnInterrupt(notice);
+  process.exitCode = await run(process.argv.slice(2), signal);
+}

@@ -1,5 +1,4 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -8,10 +7,10 @@ import { UsageError } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { JOURNAL_FILE, readJournal, truncateTornTail } from '../experiment/journal.ts';
 import { planRuns } from '../experiment/plan.ts';
-import { reapLeftovers } from '../platform/pid-file.ts';
+import { reapLeftovers } from '../process/pid-file.ts';
 import { runExperiment } from '../experiment/runner.ts';
-import { kubeRequest } from '../cluster/kube-rest.ts';
-import { defaultStateDir, readState } from '../cluster/state.ts';
+import { kubeRequest } from '../kube/kube-rest.ts';
+import { defaultStateDir, readState } from '../kube/cluster-state.ts';
 import { KubePlatform } from '../platform/kube/kube-platform.ts';
 import { loadKubeConfig, probeCluster } from '../platform/kube/kubeconfig.ts';
 import { LocalPlatform } from '../platform/local/local-platform.ts';
@@ -21,8 +20,8 @@ import { operatorFactory } from '../operator/create.ts';
 import { writeComparison } from '../report/compare.ts';
 import { writeReport } from '../report/write-report.ts';
 import { displayPath, loadExperimentFile, type LoadedExperiment } from '../scenario/load-files.ts';
-import { abortOnInterrupt, exitCodeOf, folderTimestamp, isEntryModule } from './entry.ts';
-import { COMPARE_HELP, type ExperimentArgs, EXPERIMENT_HELP, parseCompareArgs, parseExperimentArgs, parseReportArgs, REPORT_HELP } from './args.ts';
+import { exitCodeOf, folderTimestamp, runAsEntry } from './entry.ts';
+import { COMPARE_HELP, type ExperimentArgs, EXPERIMENT_HELP, parseCompareArgs, parseExperimentArgs, parseOptions, parseReportArgs, REPORT_HELP } from './args.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -185,7 +184,7 @@ async function compareCommand(argv: string[], io: Io, logger: Logger): Promise<n
  * with a kubeconfig, every namespace labelled canary-mttr/experiment on the cluster.
  */
 async function cleanupCommand(argv: string[], io: Io, logger: Logger): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { kubeconfig: { type: 'string' }, context: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  const { values } = parseOptions(argv, { kubeconfig: { type: 'string' }, context: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, false);
   if (values.help) {
     io.stdout.write('Usage: npm run cleanup -- [--kubeconfig FILE] [--context NAME]\n\nRemoves leftover app processes of crashed runs and, given a cluster, every namespace labelled canary-mttr/experiment.\n');
     return 0;
@@ -228,9 +227,13 @@ export async function main(argv: string[], io: Io, signal: AbortSignal): Promise
   }
 }
 
-if (isEntryModule(import.meta.url)) {
-  const signal = abortOnInterrupt((name) => `\n${name}: stopping the current run and cleaning up (press Ctrl-C again to stop at once)\n`);
-  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, cwd: process.cwd() }, signal);
-  // stdin may hold the event loop open (human operator); nothing else should be pending.
-  process.stdin.destroy();
-}
+await runAsEntry(
+  import.meta.url,
+  (name) => `\n${name}: stopping the current run and cleaning up (press Ctrl-C again to stop at once)\n`,
+  async (argv, signal) => {
+    const code = await main(argv, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, cwd: process.cwd() }, signal);
+    // stdin may hold the event loop open (human operator); nothing else should be pending.
+    process.stdin.destroy();
+    return code;
+  },
+);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PlatformError } from '../common/errors.ts';
-import { requireHelm } from './helm.ts';
+import { requireHelm } from '../kube/helm.ts';
 
 // The charts themselves go through the real helm in charts.tools.test.ts (npm run test:tools).
 describe('helm lookup', () => {

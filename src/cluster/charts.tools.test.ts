@@ -9,8 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { findHelm, helmLint, helmTemplate, type KubeObject } from './helm.ts';
-import { toolsCacheDir } from './preflight.ts';
+import { findHelm, helmLint, helmTemplate, type KubeObject } from '../kube/helm.ts';
+import { toolsCacheDir } from '../process/tools.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MANUAL = path.join(ROOT, 'faulty-app/charts/manual');

@@ -30,7 +30,7 @@ describe('cluster CLI (src/cluster/cli.ts): errors a user sees', () => {
     expect(await run(['sideways', '--provider', 'local'])).toEqual({ code: 2, stdout: '', stderr: '"sideways" is not a command; use up or down (see --help)\n' });
     expect(await run(['up', '--provider', 'local', '--timeout', '5'])).toEqual({ code: 2, stdout: '', stderr: '--timeout: "5" is not a number of seconds from 10 to 3600\n' });
     expect(await run(['up', '--provider', 'kind', '--state-dir', '/tmp/x'])).toEqual({ code: 2, stdout: '', stderr: '--state-dir: an option of --provider local, not of kind\n' });
-    expect(await run(['up', '--provider', 'local', 'now'])).toEqual({ code: 2, stdout: '', stderr: '"now": unexpected argument; see --help\n' });
+    expect(await run(['up', '--provider', 'local', 'now'])).toEqual({ code: 2, stdout: '', stderr: '"now": unexpected argument; options start with --, see --help\n' });
   });
 
   it('up --provider local without the tools says to run tools:install, exit code 1', async () => {

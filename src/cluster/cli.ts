@@ -13,17 +13,17 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { sleepWall } from '../common/clock.ts';
 import { PlatformError, UsageError } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import { abortOnInterrupt, exitCodeOf, Interrupted, isEntryModule } from '../cli/entry.ts';
+import { numberOption, parseOptions } from '../cli/args.ts';
+import { exitCodeOf, Interrupted, runAsEntry } from '../cli/entry.ts';
 import { runClusterCli } from './kind.ts';
 import { startLocalCluster } from './local/cluster.ts';
 import { stopLocalClusterFromState } from './local/stop.ts';
-import { isAlive } from './procfs.ts';
-import { clusterNameFor, defaultStateDir, readState, type ClusterState } from './state.ts';
+import { isAlive } from '../process/procfs.ts';
+import { clusterNameFor, defaultStateDir, readState, type ClusterState } from '../kube/cluster-state.ts';
 import { resolveTools } from './tools.ts';
 
 const CLI_FILE = fileURLToPath(import.meta.url);
@@ -74,32 +74,18 @@ function parse(argv: string[]): ParsedArgs {
   }
   const base = { command, provider, rest, stateDir: undefined, timeoutS: 180, foreground: false, help: rest.includes('--help') || rest.includes('-h') };
   if (provider !== 'local') return base;
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: {
-        'state-dir': { type: 'string' },
-        timeout: { type: 'string' },
-        foreground: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      allowPositionals: false,
-      strict: true,
-    }));
-  } catch (err) {
-    const message = (err as Error).message.split('\n')[0]!;
-    const unknown = /Unknown option '([^']+)'/.exec(message);
-    if (unknown) throw new UsageError(`${unknown[1]}: unknown option of --provider local; see --help`);
-    const positional = /Unexpected argument '([^']+)'/.exec(message);
-    if (positional) throw new UsageError(`"${positional[1]}": unexpected argument; see --help`);
-    throw new UsageError(`${message}; see --help`);
-  }
-  const timeoutRaw = values.timeout;
-  const timeoutS = timeoutRaw === undefined ? 180 : Number(timeoutRaw);
-  if (!(Number.isFinite(timeoutS) && timeoutS >= 10 && timeoutS <= 3_600)) {
-    throw new UsageError(`--timeout: "${timeoutRaw}" is not a number of seconds from 10 to 3600`);
-  }
+  const { values } = parseOptions(
+    rest,
+    {
+      'state-dir': { type: 'string' },
+      timeout: { type: 'string' },
+      foreground: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    false,
+    '--provider local',
+  );
+  const timeoutS = numberOption('--timeout', values.timeout, (s) => s >= 10 && s <= 3_600, 'a number of seconds from 10 to 3600') ?? 180;
   return { ...base, stateDir: values['state-dir'], timeoutS, foreground: values.foreground === true, help: values.help === true };
 }
 
@@ -258,7 +244,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-if (isEntryModule(import.meta.url)) {
-  const signal = abortOnInterrupt((name) => `${name}: stopping the cluster (again to exit at once; children die with this process)\n`);
-  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal });
-}
+await runAsEntry(
+  import.meta.url,
+  (name) => `${name}: stopping the cluster (again to exit at once; children die with this process)\n`,
+  (argv, signal) => main(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, signal }),
+);

@@ -28,7 +28,7 @@ import {
   runClusterCli,
   type CommandRunner,
 } from './kind.ts';
-import type { CommandResult } from './preflight.ts';
+import type { CommandResult } from '../process/commands.ts';
 import { fakeTool as writeFakeTool, fakeToolsHome } from '../test-support/fake-tools.ts';
 
 const config = defaultKindConfig('/repo', { ISTIO_API_VERSION: 'v1.32.0', FLAGGER_VERSION: 'v1.44.0' });
@@ -278,7 +278,7 @@ describe('cluster CLI', () => {
   it('rejects unknown commands and options with one line and exit code 2', async () => {
     for (const [argv, line] of [
       [['sideways'], 'cluster: "sideways" is not a command; use up or down'],
-      [['up', '--nmae', 'x'], 'cluster up: unknown option "--nmae"; see cluster --help'],
+      [['up', '--nmae', 'x'], '--nmae: unknown option of cluster up; see --help'],
       [['up', '--name', 'Bad_Name'], '--name: "Bad_Name" is not a cluster name; use lowercase letters, digits and dashes, e.g. canary-mttr'],
     ] as const) {
       const out = sink();

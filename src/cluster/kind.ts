@@ -28,9 +28,11 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import createDebug from 'debug';
-import { isHarnessError, PlatformError } from '../common/errors.ts';
+import { isHarnessError, PlatformError, UsageError } from '../common/errors.ts';
+import { parseOptions } from '../cli/args.ts';
 import { createLogger, silentLogger, type Logger } from '../common/logger.ts';
-import { formatPreflight, runCommand, runPreflight, type ClusterTool, type CommandResult, type FoundTool } from './preflight.ts';
+import { runCommand, type CommandResult } from '../process/commands.ts';
+import { formatPreflight, runPreflight, type ClusterTool, type FoundTool } from './preflight.ts';
 
 const debug = createDebug('canary-mttr:kind');
 
@@ -582,31 +584,17 @@ export interface ClusterCliIo {
 const Commands = ['up', 'down'] as const;
 type Command = (typeof Commands)[number];
 
-class CliUsage extends Error {}
-
 function parseClusterArgs(argv: readonly string[]): { command: Command; name?: string; nodeImage?: string } | 'help' {
   if (argv.includes('--help') || argv.includes('-h')) return 'help';
   const [command, ...rest] = argv;
-  if (command === undefined) throw new CliUsage('cluster: no command given; use up or down');
-  if (!(Commands as readonly string[]).includes(command)) throw new CliUsage(`cluster: "${command}" is not a command; use up or down`);
-  const allowed = command === 'up' ? ['--name', '--node-image'] : ['--name'];
-  const values: Record<string, string> = {};
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i]!;
-    const eq = arg.indexOf('=');
-    const option = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    if (!allowed.includes(option)) {
-      throw new CliUsage(`cluster ${command}: ${option.startsWith('-') ? `unknown option "${option}"` : `unexpected argument "${option}"`}; see cluster --help`);
-    }
-    const value = option === arg ? rest[++i] : arg.slice(eq + 1);
-    if (value === undefined || value === '') throw new CliUsage(`cluster ${command}: ${option} needs a value; see cluster --help`);
-    values[option] = value;
+  if (command === undefined) throw new UsageError('cluster: no command given; use up or down');
+  if (!(Commands as readonly string[]).includes(command)) throw new UsageError(`cluster: "${command}" is not a command; use up or down`);
+  const { values } = parseOptions(rest, { name: { type: 'string' }, 'node-image': { type: 'string' } }, false, `cluster ${command}`);
+  if (command === 'down' && values['node-image'] !== undefined) throw new UsageError('--node-image: unknown option of cluster down; see --help');
+  if (values.name !== undefined && !CLUSTER_NAME.test(values.name)) {
+    throw new UsageError(`--name: "${values.name}" is not a cluster name; use lowercase letters, digits and dashes, e.g. canary-mttr`);
   }
-  const name = values['--name'];
-  if (name !== undefined && !CLUSTER_NAME.test(name)) {
-    throw new CliUsage(`--name: "${name}" is not a cluster name; use lowercase letters, digits and dashes, e.g. canary-mttr`);
-  }
-  return { command: command as Command, name, nodeImage: values['--node-image'] };
+  return { command: command as Command, name: values.name, nodeImage: values['node-image'] };
 }
 
 /**
@@ -619,7 +607,7 @@ export async function runClusterCli(argv: readonly string[], io: ClusterCliIo): 
   try {
     args = parseClusterArgs(argv);
   } catch (err) {
-    if (!(err instanceof CliUsage)) throw err;
+    if (!(err instanceof UsageError)) throw err;
     io.stderr.write(`${err.message}\n`);
     return 2;
   }

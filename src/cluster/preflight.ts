@@ -11,118 +11,12 @@
  * - helm 3.12: `upgrade --install --repo` with `--set-file`, as cluster:up uses them;
  * - kubectl 1.28: the oldest client still within the skew policy of the node images above.
  */
-import { spawn } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import createDebug from 'debug';
-import { PlatformError } from '../common/errors.ts';
+import { runCommand, type CommandResult } from '../process/commands.ts';
+import { findExecutable, findTool, toolsCacheDir } from '../process/tools.ts';
 
 const debug = createDebug('canary-mttr:cluster');
-
-// ---- running a tool ----------------------------------------------------------------------------
-
-export interface CommandResult {
-  /** Exit code; null when the process was ended by a signal. */
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-export interface RunCommandOptions {
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-  signal?: AbortSignal;
-  /** Wall milliseconds before the process is killed and the call rejects. */
-  timeoutMs?: number;
-}
-
-/** Output kept per stream: the tail, since that is where a tool says what went wrong. */
-const MAX_OUTPUT_CHARS = 1_000_000;
-
-/**
- * Runs `file args` and resolves with its exit status and output, whatever the exit code. Rejects
- * only when it cannot run (not found, not executable), on `timeoutMs` (PlatformError) and on
- * `signal` (its reason); in those cases the child is killed first, so nothing outlives the call.
- */
-export function runCommand(file: string, args: readonly string[], options: RunCommandOptions = {}): Promise<CommandResult> {
-  const timeout = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
-  const signals = [options.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
-  const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
-  signal?.throwIfAborted();
-  debug('run %s %o', file, args);
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      env: options.env ?? process.env,
-      cwd: options.cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    const keep = (text: string, chunk: string) => {
-      const joined = text + chunk;
-      return joined.length > MAX_OUTPUT_CHARS ? joined.slice(-MAX_OUTPUT_CHARS) : joined;
-    };
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout = keep(stdout, c)));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr = keep(stderr, c)));
-    let settled = false;
-    const onAbort = () => {
-      child.kill('SIGTERM');
-      // A tool that ignores SIGTERM (docker build in a stuck step) still may not outlive us.
-      setTimeout(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'), 5_000).unref();
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const finish = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      fn();
-    };
-    child.once('error', (err) => finish(() => reject(err)));
-    child.once('close', (code, sig) =>
-      finish(() => {
-        if (timeout?.aborted && !options.signal?.aborted) {
-          reject(new PlatformError(`${path.basename(file)} ${args.join(' ')} did not finish within ${(options.timeoutMs ?? 0) / 1000} s`));
-        } else if (options.signal?.aborted) {
-          reject(options.signal.reason);
-        } else {
-          resolve({ code, signal: sig, stdout, stderr });
-        }
-      }),
-    );
-  });
-}
-
-// ---- finding a tool ----------------------------------------------------------------------------
-
-function isExecutableFile(file: string): boolean {
-  try {
-    if (!statSync(file).isFile()) return false;
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Absolute path of `name` on `env.PATH` (or `name` itself when it is a path), or undefined. */
-export function findExecutable(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (name.includes('/')) return isExecutableFile(name) ? path.resolve(name) : undefined;
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    // An empty PATH entry means the current directory to a shell; a tool found there by accident
-    // is not one the user installed, so empty entries are skipped.
-    if (dir === '') continue;
-    const candidate = path.join(dir, name);
-    if (isExecutableFile(candidate)) return path.resolve(candidate);
-  }
-  return undefined;
-}
-
-/** The tools cache of `npm run tools:install` (scripts/tools/install.sh). */
-export function toolsCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.CANARY_MTTR_TOOLS_DIR ?? path.join(env.HOME ?? os.homedir(), '.cache', 'canary-mttr', 'tools');
-}
 
 // ---- requirements ------------------------------------------------------------------------------
 
@@ -176,12 +70,7 @@ export const toolRequirements: Readonly<Record<ClusterTool, ToolRequirement>> = 
 
 /** Where each tool is looked for, in order. helm also comes from the tools cache. */
 export function locateTool(tool: ClusterTool, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (tool === 'helm') {
-    const explicit = env.CANARY_MTTR_HELM;
-    if (explicit && isExecutableFile(explicit)) return path.resolve(explicit);
-    return findExecutable('helm', env) ?? findExecutable(path.join(toolsCacheDir(env), 'bin', 'helm'), env);
-  }
-  return findExecutable(tool, env);
+  return tool === 'helm' ? findTool('helm', env) : findExecutable(tool, env);
 }
 
 /** Where `locateTool` looked, for the "not found" line. */

@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { PlatformError } from '../common/errors.ts';
+import { toolsCacheDir } from '../process/tools.ts';
 
 /**
  * Paths of the local control-plane tools that `npm run tools:install` (scripts/tools/install.sh)
@@ -40,10 +40,6 @@ const EXECUTABLES = new Set<keyof ToolPaths>(['etcd', 'kubeApiserver', 'kubeCont
 
 export const INSTALL_HINT = 'run npm run tools:install first';
 
-export function defaultToolsDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.CANARY_MTTR_TOOLS_DIR ?? path.join(env.HOME ?? homedir(), '.cache/canary-mttr/tools');
-}
-
 /** KEY="value" lines of tools.env (the installer writes nothing fancier). */
 export function parseToolsEnv(text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -59,7 +55,7 @@ export function parseToolsEnv(text: string): Record<string, string> {
  * path looked at and what to do.
  */
 export function resolveTools(env: NodeJS.ProcessEnv = process.env): ToolPaths {
-  const toolsDir = defaultToolsDir(env);
+  const toolsDir = toolsCacheDir(env);
   const envFile = path.join(toolsDir, 'tools.env');
   const fromFile = existsSync(envFile) ? parseToolsEnv(readFileSync(envFile, 'utf8')) : {};
   const resolved: Partial<ToolPaths> = { toolsDir };

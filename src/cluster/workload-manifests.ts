@@ -3,11 +3,11 @@ import { ConfigError, PlatformError } from '../common/errors.ts';
 import { pollUntil } from '../common/poll.ts';
 import type { BuildSpec } from '../platform/local/app-process.ts';
 import type { FlaggerSettings } from '../scenario/schema.ts';
-import { KubeApiError, kubeRequest, resourcePath } from './kube-rest.ts';
+import { KubeApiError, kubeRequest, resourcePath } from '../kube/kube-rest.ts';
 
 /**
  * The objects of one Flagger-managed faulty-app service: a target Deployment whose pod template
- * carries the build in its environment (the mesh emulator's convention, see src/mesh/emulator.ts)
+ * carries the build in its environment (the mesh emulator's convention, see src/cluster/local/mesh-emulator.ts)
  * and a Canary with the scenario's analysis. On a real cluster the same env runs the real image.
  */
 

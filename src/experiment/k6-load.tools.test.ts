@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readRequestsFile } from './requests-file.ts';
-import { findProcesses, isAlive } from '../cluster/procfs.ts';
+import { findProcesses, isAlive } from '../process/procfs.ts';
 import { k6DurationS, K6LoadGenerator } from '../load/k6-generator.ts';
 import { processesLabelled, runCli, startCli, waitFor } from '../test-support/cli.ts';
 import { writePlan, writeShortFlaggerPlan } from '../test-support/plan.ts';

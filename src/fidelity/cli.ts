@@ -10,13 +10,14 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
-import { abortOnInterrupt, exitCodeOf, folderTimestamp, isEntryModule } from '../cli/entry.ts';
+import { integerOption, numberOption, parseOptions } from '../cli/args.ts';
+import { exitCodeOf, folderTimestamp, runAsEntry } from '../cli/entry.ts';
 import { startLocalCluster } from '../cluster/local/cluster.ts';
-import { defaultToolsDir, parseToolsEnv, resolveTools } from '../cluster/tools.ts';
+import { parseToolsEnv, resolveTools } from '../cluster/tools.ts';
+import { toolsCacheDir } from '../process/tools.ts';
 import { parseDurationMs } from '../scenario/duration.ts';
 import { deepMerge, displayPath, readYamlFile, resolveScenarioFile, validate } from '../scenario/load-files.ts';
 import { scenarioSchema, type Scenario } from '../scenario/schema.ts';
@@ -42,13 +43,6 @@ Options:
   --out DIR              report folder (default reports/fidelity-<timestamp>)
   -h, --help             this text`;
 
-function intArg(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag}: "${raw}" is not a whole number from ${min} to ${max}`);
-  return n;
-}
-
 /** The scenario file with the fidelity overrides, validated like an experiment's overrides. */
 export function loadFidelityScenario(ref: string, intervalText: string, threshold: number): Scenario {
   const file = resolveScenarioFile(ref, path.join(PROJECT_ROOT, 'experiments/fidelity.yaml'), path.join(PROJECT_ROOT, 'scenarios'));
@@ -62,36 +56,28 @@ export function loadFidelityScenario(ref: string, intervalText: string, threshol
 export async function main(argv: string[], io: { stdout: Writable; stderr: Writable; signal: AbortSignal; cwd: string }): Promise<number> {
   const logger = createLogger(io.stdout, io.stderr);
   try {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          reps: { type: 'string' },
-          scenario: { type: 'string', default: 'faulty-500' },
-          interval: { type: 'string', default: '10s' },
-          threshold: { type: 'string' },
-          'model-time-scale': { type: 'string' },
-          seed: { type: 'string' },
-          out: { type: 'string' },
-          help: { type: 'boolean', short: 'h', default: false },
-        },
-        allowPositionals: false,
-        strict: true,
-      }));
-    } catch (err) {
-      const unknown = /Unknown option '([^']+)'/.exec((err as Error).message);
-      throw new UsageError(unknown ? `${unknown[1]}: unknown option; see --help` : `${(err as Error).message.split('\n')[0]}; see --help`);
-    }
+    const { values } = parseOptions(
+      argv,
+      {
+        reps: { type: 'string' },
+        scenario: { type: 'string', default: 'faulty-500' },
+        interval: { type: 'string', default: '10s' },
+        threshold: { type: 'string' },
+        'model-time-scale': { type: 'string' },
+        seed: { type: 'string' },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      false,
+    );
     if (values.help) {
       io.stdout.write(`${FIDELITY_HELP}\n`);
       return 0;
     }
-    const reps = intArg('--reps', values.reps, 3, 1, 50);
-    const threshold = intArg('--threshold', values.threshold, 2, 1, 20);
-    const seed = intArg('--seed', values.seed, 1, 0, 2 ** 32 - 1);
-    const timeScale = values['model-time-scale'] === undefined ? 1 : Number(values['model-time-scale']);
-    if (!(timeScale >= 1 && timeScale <= 50)) throw new UsageError(`--model-time-scale: "${values['model-time-scale']}" is not a number from 1 to 50`);
+    const reps = integerOption('--reps', values.reps, 1, 50) ?? 3;
+    const threshold = integerOption('--threshold', values.threshold, 1, 20) ?? 2;
+    const seed = integerOption('--seed', values.seed, 0, 2 ** 32 - 1) ?? 1;
+    const timeScale = numberOption('--model-time-scale', values['model-time-scale'], (x) => x >= 1 && x <= 50, 'a number from 1 to 50') ?? 1;
     const intervalText = values.interval!;
     const intervalMs = parseDurationMs(intervalText);
     if (intervalMs === undefined || intervalMs < 10_000) throw new UsageError(`--interval: "${intervalText}" is not a duration of at least 10s (Flagger's minimum), e.g. 10s or 30s`);
@@ -100,7 +86,7 @@ export async function main(argv: string[], io: { stdout: Writable; stderr: Writa
     const out = path.resolve(io.cwd, values.out ?? path.join(PROJECT_ROOT, 'reports', `fidelity-${folderTimestamp()}`));
     if (existsSync(out) && readdirSync(out).length > 0) throw new UsageError(`--out: ${displayPath(out, io.cwd)} already exists and is not empty; pass a new folder`);
     mkdirSync(out, { recursive: true });
-    const toolsEnv = existsSync(path.join(defaultToolsDir(), 'tools.env')) ? parseToolsEnv(readFileSync(path.join(defaultToolsDir(), 'tools.env'), 'utf8')) : {};
+    const toolsEnv = existsSync(path.join(toolsCacheDir(), 'tools.env')) ? parseToolsEnv(readFileSync(path.join(toolsCacheDir(), 'tools.env'), 'utf8')) : {};
     const versions = {
       flagger: process.env.CANARY_MTTR_FLAGGER_VERSION ?? toolsEnv.CANARY_MTTR_FLAGGER_VERSION ?? '?',
       kubernetes: process.env.CANARY_MTTR_KUBERNETES_VERSION ?? toolsEnv.CANARY_MTTR_KUBERNETES_VERSION ?? '?',
@@ -151,7 +137,8 @@ function fmt(s: number | undefined): string {
   return s === undefined ? '—' : `${s.toFixed(1)} s`;
 }
 
-if (isEntryModule(import.meta.url)) {
-  const signal = abortOnInterrupt((name) => `\n${name}: stopping and cleaning up (again to exit at once)\n`);
-  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, signal, cwd: process.cwd() });
-}
+await runAsEntry(
+  import.meta.url,
+  (name) => `\n${name}: stopping and cleaning up (again to exit at once)\n`,
+  (argv, signal) => main(argv, { stdout: process.stdout, stderr: process.stderr, signal, cwd: process.cwd() }),
+);

@@ -1,22 +1,54 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { ScaledClock, type Clock } from '../common/clock.ts';
+import { ConfigError, PlatformError } from '../common/errors.ts';
 import { createRandom, deriveSeed } from '../common/random.ts';
 import type { Logger } from '../common/logger.ts';
-import { CanaryObserver } from '../cluster/canary-observer.ts';
-import { kubeRequest } from '../cluster/kube-rest.ts';
+import { CanaryObserver } from '../kube/canary-observer.ts';
+import { helmTemplate, type KubeObject } from '../kube/helm.ts';
+import { kubeRequest, resourcePath } from '../kube/kube-rest.ts';
 import type { StartedLocalCluster } from '../cluster/local/cluster.ts';
-import { canaryManifest, createNamespace, faultyAppDeployment, paths, releasePatch, virtualServiceWeights } from '../cluster/workload-manifests.ts';
+import { createNamespace, paths, virtualServiceWeights } from '../cluster/workload-manifests.ts';
 import { BuiltinLoadGenerator } from '../load/builtin-generator.ts';
 import { isFailure, type RequestRecord } from '../load/types.ts';
-import { releasedBuild, stableBuild } from '../platform/local/app-process.ts';
+import { CHARTS, flaggerChartValues } from '../platform/kube/kube-platform.ts';
 import type { Scenario } from '../scenario/schema.ts';
 import type { FidelityRun } from './types.ts';
 
 const APP = 'sms-checker';
 
+/** The Flagger arm's objects as the kube platform installs them: faulty-app's chart, rendered by helm. */
+function renderFlaggerChart(scenario: Scenario, which: 'stable' | 'release', namespace: string, rep: number, signal: AbortSignal): Promise<KubeObject[]> {
+  const values = { ...flaggerChartValues(scenario, which), fullnameOverride: APP, experiment: 'fidelity', run: String(rep) };
+  return helmTemplate(path.join(CHARTS, 'flagger'), values, { namespace, releaseName: APP, signal });
+}
+
+const PLURALS: Record<string, string> = { Deployment: 'deployments', Canary: 'canaries' };
+
+function collectionPath(obj: KubeObject, namespace: string): string {
+  const plural = PLURALS[obj.kind];
+  if (!plural) throw new PlatformError(`fidelity: the flagger chart rendered a ${obj.kind}, which fidelity does not know how to create`);
+  return resourcePath(obj.apiVersion, plural, namespace);
+}
+
+/** Creates every object of the chart: what `helm install` would send. */
+async function install(kc: KubeConfig, objects: readonly KubeObject[], namespace: string): Promise<void> {
+  for (const obj of objects) await kubeRequest(kc, { method: 'POST', path: collectionPath(obj, namespace), body: obj });
+}
+
+/** The release: the target Deployment's pod template replaced by the chart's released one, as `helm upgrade` does. */
+async function release(kc: KubeConfig, objects: readonly KubeObject[], namespace: string): Promise<void> {
+  const target = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === APP);
+  if (!target) throw new PlatformError(`fidelity: the flagger chart rendered no Deployment ${APP}`);
+  const template = (target.spec as { template?: unknown } | undefined)?.template;
+  await kubeRequest(kc, { method: 'PATCH', path: paths.deployment(namespace, APP), patch: 'merge', body: { spec: { template } } });
+}
+
 /**
  * The scenario on the real Flagger of a local control plane, `reps` times: each repetition is a
- * fresh namespace with the stable Deployment and a new Canary (as the model's `reset` is a fresh
+ * fresh namespace with faulty-app's Flagger chart installed as the kube platform installs it (the
+ * stable Deployment and a new Canary) (as the model's `reset` is a fresh
  * Canary), a random pause (a uniform phase of the release against Flagger's ticks), steady load
  * through the mesh emulator, the warm-up, then the release of the scenario's build; the Canary's events and status are watched until it is rolled back or promoted.
  */
@@ -37,13 +69,17 @@ export async function runOnRealFlagger(options: {
   const steps = f.stepWeights?.length ?? Math.ceil(f.maxWeight / f.stepWeight);
   // Long enough for the slowest fate of the law (promotion) plus a few ticks of slack.
   const fateTimeoutMs = Math.min(scenario.recovery.deadlineS * 1000, (Math.max(f.threshold, steps) + 8) * f.intervalMs + 60_000);
+  if (f.smokeTest) {
+    throw new ConfigError('flagger.smokeTest: the pre-rollout smoke test needs a webhook receiver (Flagger load tester), which the local cluster does not run; use a scenario without it');
+  }
   const runs: FidelityRun[] = [];
   for (let rep = 1; rep <= options.reps; rep++) {
     signal.throwIfAborted();
     const ns = `fidelity-${randomBytes(3).toString('hex')}-r${rep}`;
+    const stable = await renderFlaggerChart(scenario, 'stable', ns, rep, signal);
+    const released = await renderFlaggerChart(scenario, 'release', ns, rep, signal);
     await createNamespace(kc, ns, { labels: { 'canary-mttr/fidelity': 'true' }, signal });
-    await kubeRequest(kc, { method: 'POST', path: paths.deployment(ns), body: faultyAppDeployment(ns, APP, stableBuild(scenario.release)) });
-    await kubeRequest(kc, { method: 'POST', path: paths.canary(ns), body: canaryManifest(ns, APP, f) });
+    await install(kc, stable, ns);
     const observer = await new CanaryObserver({ kubeConfig: kc, namespace: ns, name: APP, clock }).start();
     const records: RequestRecord[] = [];
     let load: ReturnType<BuiltinLoadGenerator['start']> | undefined;
@@ -65,7 +101,7 @@ export async function runOnRealFlagger(options: {
       });
       await clock.sleep(scenario.warmup.durationS * 1000, signal);
       const releaseMs = clock.now();
-      await kubeRequest(kc, { method: 'PATCH', path: paths.deployment(ns, APP), patch: 'strategic', body: releasePatch(releasedBuild(scenario.release)) });
+      await release(kc, released, ns);
       const fate = await observer.waitFor(
         'rollback or promotion',
         () => observer.firstStatus((s) => s.phase === 'Failed' || s.phase === 'Succeeded', releaseMs),

@@ -4,10 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import createDebug from 'debug';
-import { findExecutable, runCommand, toolsCacheDir } from '../cluster/preflight.ts';
+import { runCommand } from '../process/commands.ts';
+import { findTool, toolSearchPlaces } from '../process/tools.ts';
 import { sleepWall, type Clock } from '../common/clock.ts';
-import { ownedTempDirPrefix, PidFile } from '../platform/pid-file.ts';
-import { ProcessRegistry, type ExitInfo, type ManagedProcess } from '../platform/processes.ts';
+import { ownedTempDirPrefix, PidFile } from '../process/pid-file.ts';
+import { ProcessRegistry, type ExitInfo, type ManagedProcess } from '../process/registry.ts';
 import { loadSummary, RecordDelivery, type LiveStats, type LoadGenerator, type LoadOptions, type LoadSummary, type SendLagStats, type StartedLoad } from './builtin-generator.ts';
 import { LoadError } from './errors.ts';
 import { validateLoadOptions } from './options.ts';
@@ -44,17 +45,7 @@ const STDERR_KEEP_CHARS = 8_000;
  * executable file.
  */
 export function findK6(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const explicit = env.CANARY_MTTR_K6;
-  if (explicit) {
-    const found = findExecutable(explicit, env);
-    if (found) return found;
-  }
-  return findExecutable('k6', env) ?? findExecutable(path.join(toolsCacheDir(env), 'bin', 'k6'), env);
-}
-
-function searchedPlaces(env: NodeJS.ProcessEnv): string {
-  const explicit = env.CANARY_MTTR_K6 ? `CANARY_MTTR_K6=${env.CANARY_MTTR_K6} is not an executable file; ` : '';
-  return `${explicit}not on PATH nor in ${path.join(toolsCacheDir(env), 'bin')}`;
+  return findTool('k6', env);
 }
 
 /** `k6 version` as the report shows it, e.g. 'k6 v1.8.1'. */
@@ -155,7 +146,7 @@ export class K6LoadGenerator implements LoadGenerator {
     const env = options.env ?? process.env;
     const k6Path = options.k6Path ?? findK6(env);
     if (k6Path === undefined) {
-      throw new LoadError(`load: k6 not found (${searchedPlaces(env)}); ${INSTALL_HINT}, or set CANARY_MTTR_K6`);
+      throw new LoadError(`load: k6 not found (${toolSearchPlaces('k6', env)}); ${INSTALL_HINT}, or set CANARY_MTTR_K6`);
     }
     const version = await k6Version(k6Path, env);
     return new K6LoadGenerator({ ...options, k6Path, version });

@@ -8,7 +8,7 @@ import { parsePrometheusText } from '../../faulty-app/src/test-support.ts';
 import { ScaledClock } from '../common/clock.ts';
 import { MetricsStore } from '../metrics/store.ts';
 import { AppLauncher, type AppInstance } from '../platform/local/app-process.ts';
-import { ProcessRegistry } from '../platform/processes.ts';
+import { ProcessRegistry } from '../process/registry.ts';
 import { WeightedRouter } from './router.ts';
 
 // Real faulty-app processes behind the real router, over loopback HTTP.

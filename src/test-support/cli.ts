@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { processesWithLabel } from '../cluster/procfs.ts';
+import { processesWithLabel } from '../process/procfs.ts';
 import { pollUntil } from '../common/poll.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -2,9 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { processesLabelled } from '../../test-support/cli.ts';
-import { cmdlineOf, findProcesses, listeningPorts } from '../procfs.ts';
-import { readState } from '../state.ts';
+import { cmdlineOf, findProcesses, listeningPorts, processesWithLabel } from '../../process/procfs.ts';
+import { readState } from '../../kube/cluster-state.ts';
 import { resolveTools, type ToolPaths } from '../tools.ts';
 import { statePorts } from './stop.ts';
 
@@ -44,7 +43,7 @@ export function leftovers(stateDir: string, name: string, tools: ToolPaths): Lef
   const binaries = new Set([tools.etcd, tools.kubeApiserver, tools.kubeControllerManager, tools.kubeScheduler, tools.kwok, tools.flagger, tools.prometheus]);
   const byBinary = findProcesses(({ cmdline }) => binaries.has(cmdline[0] ?? '') && cmdline.some((a) => a.includes(dir)));
   const byDir = findProcesses(({ cmdline }) => cmdline.some((a) => a.includes(`${dir}/`) || a === dir));
-  const pids = [...new Set([...processesLabelled(name), ...byBinary, ...byDir])].filter((pid) => pid !== process.pid);
+  const pids = [...new Set([...processesWithLabel(name), ...byBinary, ...byDir])].filter((pid) => pid !== process.pid);
   const processes = pids.map((pid) => `${pid}: ${(cmdlineOf(pid) ?? []).join(' ').slice(0, 200)}`);
   const listening = listeningPorts();
   const ports = statePorts(readState(dir)).filter((p) => listening.has(p));

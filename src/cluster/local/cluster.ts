@@ -8,12 +8,12 @@ import { parseAllDocuments } from 'yaml';
 import { buildApp } from '../../../faulty-app/build.ts';
 import { PlatformError } from '../../common/errors.ts';
 import { silentLogger, type Logger } from '../../common/logger.ts';
-import { MeshEmulator } from '../../mesh/emulator.ts';
-import { PidFile } from '../../platform/pid-file.ts';
-import { ProcessRegistry, type ManagedProcess } from '../../platform/processes.ts';
-import { kubeRequest, resourcePath } from '../kube-rest.ts';
-import { isAlive, rssBytes } from '../procfs.ts';
-import { clusterNameFor, readState, writeState, type ClusterState, type RecordedRouter } from '../state.ts';
+import { MeshEmulator } from './mesh-emulator.ts';
+import { PidFile } from '../../process/pid-file.ts';
+import { ProcessRegistry, type ManagedProcess } from '../../process/registry.ts';
+import { kubeRequest, resourcePath } from '../../kube/kube-rest.ts';
+import { isAlive, rssBytes } from '../../process/procfs.ts';
+import { clusterNameFor, readState, writeState, type ClusterState, type RecordedRouter } from '../../kube/cluster-state.ts';
 import { resolveTools, type ToolPaths } from '../tools.ts';
 import {
   apiServerArgs,

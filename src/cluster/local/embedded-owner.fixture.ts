@@ -5,7 +5,7 @@
  * `await using` block) or waits to be killed (`wait`).
  *   node --import tsx src/cluster/local/embedded-owner.fixture.ts STATE_DIR throw|wait
  */
-import { kubeRequest } from '../kube-rest.ts';
+import { kubeRequest } from '../../kube/kube-rest.ts';
 import { createNamespace, faultyAppDeployment, paths } from '../workload-manifests.ts';
 import { startLocalCluster } from './cluster.ts';
 

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
-import { kubeRequest } from '../kube-rest.ts';
-import { findProcesses, listeningPorts } from '../procfs.ts';
-import { readState, type ClusterState } from '../state.ts';
+import { kubeRequest } from '../../kube/kube-rest.ts';
+import { findProcesses, listeningPorts } from '../../process/procfs.ts';
+import { readState, type ClusterState } from '../../kube/cluster-state.ts';
 import { createNamespace, faultyAppDeployment, paths } from '../workload-manifests.ts';
 import { stopLocalClusterFromState, statePorts } from './stop.ts';
 import {

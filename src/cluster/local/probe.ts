@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { PlatformError } from '../../common/errors.ts';
 import { pollUntil } from '../../common/poll.ts';
-import type { ManagedProcess } from '../../platform/processes.ts';
+import type { ManagedProcess } from '../../process/registry.ts';
 
 export interface ProbeResult {
   status: number;

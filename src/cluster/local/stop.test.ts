@@ -3,10 +3,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PidFile } from '../../platform/pid-file.ts';
-import { ProcessRegistry } from '../../platform/processes.ts';
-import { executableOf, isAlive, startTicksOf } from '../procfs.ts';
-import { clusterNameFor, writeState } from '../state.ts';
+import { PidFile } from '../../process/pid-file.ts';
+import { ProcessRegistry } from '../../process/registry.ts';
+import { executableOf, isAlive, startTicksOf } from '../../process/procfs.ts';
+import { clusterNameFor, writeState } from '../../kube/cluster-state.ts';
 import { clusterPaths } from './components.ts';
 import { clusterProcessesDir, stopLocalClusterFromState } from './stop.ts';
 

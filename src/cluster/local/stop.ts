@@ -2,9 +2,9 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { pollUntil } from '../../common/poll.ts';
 import { silentLogger, type Logger } from '../../common/logger.ts';
-import { isHarnessAlive, readPidFiles } from '../../platform/pid-file.ts';
-import { cmdlineOf, isAlive, isSameProcess, listeningPorts, signal, startTicksOf, type ProcessIdentity } from '../procfs.ts';
-import { clusterNameFor, readState, writeState, type ClusterState } from '../state.ts';
+import { isHarnessAlive, readPidFiles } from '../../process/pid-file.ts';
+import { cmdlineOf, isAlive, isSameProcess, listeningPorts, signal, startTicksOf, type ProcessIdentity } from '../../process/procfs.ts';
+import { clusterNameFor, readState, writeState, type ClusterState } from '../../kube/cluster-state.ts';
 import { clusterPaths } from './components.ts';
 
 export interface StopReport {

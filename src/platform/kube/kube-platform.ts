@@ -5,10 +5,11 @@ import type { Clock } from '../../common/clock.ts';
 import { PlatformError } from '../../common/errors.ts';
 import { pollUntil } from '../../common/poll.ts';
 import type { Random } from '../../common/random.ts';
-import { requireHelm } from '../../cluster/helm.ts';
-import { kubeRequest, resourcePath } from '../../cluster/kube-rest.ts';
-import { ListWatch, type ListResult, type ObjectMeta } from '../../cluster/list-watch.ts';
-import { runCommand } from '../../cluster/preflight.ts';
+import { CanaryObserver, type CanaryStatusRecord } from '../../kube/canary-observer.ts';
+import { requireHelm } from '../../kube/helm.ts';
+import { kubeRequest, resourcePath } from '../../kube/kube-rest.ts';
+import { ListWatch, type ListResult, type ObjectMeta } from '../../kube/list-watch.ts';
+import { runCommand } from '../../process/commands.ts';
 import type { MetricsSource } from '../../metrics/types.ts';
 import type { Arm, EnvironmentFault, ReleaseSettings, Scenario } from '../../scenario/schema.ts';
 import { Marks } from '../../timeline/compute.ts';
@@ -19,7 +20,8 @@ import { PrometheusMetrics } from './prometheus.ts';
 const debug = createDebug('canary-mttr:kube');
 
 export const KUBE_SERVICE = 'sms-checker';
-const CHARTS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../faulty-app/charts');
+/** faulty-app's Helm charts: `flagger/` and `manual/`, one per arm. */
+export const CHARTS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../faulty-app/charts');
 
 export interface KubePlatformOptions {
   kubeConfig: KubeConfig;
@@ -34,16 +36,7 @@ export interface KubePlatformOptions {
 }
 
 interface Canary extends ObjectMeta {
-  status?: { phase?: string; failedChecks?: number; canaryWeight?: number; lastTransitionTime?: string };
-}
-interface KubeEvent extends ObjectMeta {
-  message?: string;
-  reason?: string;
-  type?: string;
-  count?: number;
-  involvedObject?: { kind?: string; name?: string };
-  lastTimestamp?: string;
-  eventTime?: string;
+  status?: { phase?: string };
 }
 interface VirtualService extends ObjectMeta {
   spec?: { http?: Array<{ route?: Array<{ destination?: { host?: string; subset?: string }; weight?: number }> }> };
@@ -57,6 +50,30 @@ function buildValues(release: ReleaseSettings, which: 'stable' | 'release') {
     fault: stable
       ? { mode: 'none', errorRate: 1, latencyMs: 0, onsetS: 0 }
       : { mode: release.fault, errorRate: release.errorRate, latencyMs: release.latencyMs, onsetS: release.onsetS },
+  };
+}
+
+/**
+ * The values of the Flagger arm's chart (faulty-app/charts/flagger) for a scenario: the stable or
+ * the released build, and the scenario's analysis. Fidelity installs the same chart with them.
+ */
+export function flaggerChartValues(scenario: Scenario, which: 'stable' | 'release') {
+  const f = scenario.flagger;
+  return {
+    ...buildValues(scenario.release, which),
+    progressDeadlineSeconds: Math.round(f.progressDeadlineS),
+    analysis: {
+      interval: `${f.intervalMs / 1000}s`,
+      threshold: f.threshold,
+      maxWeight: f.maxWeight,
+      stepWeight: f.stepWeights ? 0 : f.stepWeight,
+      stepWeights: f.stepWeights ?? [],
+      metrics: {
+        requestSuccessRate: f.requestSuccessRate ? { enabled: true, min: f.requestSuccessRate.min, interval: `${f.requestSuccessRate.intervalMs / 1000}s` } : { enabled: false },
+        requestDuration: f.requestDuration ? { enabled: true, max: f.requestDuration.max, interval: `${f.requestDuration.intervalMs / 1000}s` } : { enabled: false },
+      },
+    },
+    smokeTest: { enabled: f.smokeTest },
   };
 }
 
@@ -95,8 +112,9 @@ class KubeArmSession implements ArmSession {
   private timeline: TimelineSink = () => undefined;
   private readonly abort = new AbortController();
   private watches: Array<ListWatch<ObjectMeta>> = [];
+  /** The Canary's watches, shared with fidelity: one path to a real Flagger's timestamps. */
+  private observer: CanaryObserver | undefined;
   private lastStatus = '';
-  private readonly eventCounts = new Map<string, number>();
   private lastCanaryWeight: number | undefined;
   private stableRevision: number | undefined;
   private labels: RunLabels = { experiment: 'adhoc', run: '0' };
@@ -155,49 +173,33 @@ class KubeArmSession implements ArmSession {
     });
     this.watches.push(vs as ListWatch<ObjectMeta>);
     if (this.arm === 'flagger') {
-      const canaryPath = resourcePath('flagger.app/v1beta1', 'canaries', this.namespace);
-      const eventsPath = `/api/v1/namespaces/${this.namespace}/events`;
-      this.watches.push(
-        new ListWatch<Canary>({
-          kubeConfig: this.kc, path: canaryPath, list: list<Canary>(canaryPath), signal, label: `${this.namespace}/canaries`,
-          onChange: (type, o) => this.onCanary(type, o),
-        }) as ListWatch<ObjectMeta>,
-        new ListWatch<KubeEvent>({
-          kubeConfig: this.kc, path: eventsPath, fieldSelector: 'involvedObject.kind=Canary', list: list<KubeEvent>(eventsPath, 'involvedObject.kind=Canary'),
-          signal, label: `${this.namespace}/events`, onChange: (type, o) => this.onEvent(type, o),
-        }) as ListWatch<ObjectMeta>,
-      );
+      this.observer = new CanaryObserver({
+        kubeConfig: this.kc,
+        namespace: this.namespace,
+        name: KUBE_SERVICE,
+        clock: this.clock,
+        onStatus: (s) => this.onCanaryStatus(s),
+        // An aggregated repeat (count + 1) is a new occurrence; the observer tells them apart.
+        onEvent: (e) => this.timeline({ atMs: e.atMs, kind: Marks.flaggerEvent, detail: e.message, objectTime: e.objectTime }),
+      });
     }
-    await Promise.all(this.watches.map((w) => w.start()));
+    await Promise.all([...this.watches.map((w) => w.start()), this.observer?.start()]);
   }
 
   /** Each phase change once, however often a re-list after a dropped watch reports it. */
-  private onCanary(type: string, canary: Canary): void {
-    if (type === 'DELETED' || canary.metadata?.name !== KUBE_SERVICE) return;
-    const s = canary.status ?? {};
-    const key = `${s.phase}/${s.failedChecks ?? 0}/${s.canaryWeight ?? 0}`;
+  private onCanaryStatus(s: CanaryStatusRecord): void {
+    const key = `${s.phase}/${s.failedChecks}/${s.canaryWeight}`;
     if (key === this.lastStatus) return;
     this.lastStatus = key;
     this.timeline({
-      atMs: this.clock.now(),
+      atMs: s.atMs,
       kind: Marks.flaggerEvent,
-      detail: `status: phase ${s.phase} failedChecks ${s.failedChecks ?? 0} canaryWeight ${s.canaryWeight ?? 0}`,
+      detail: `status: phase ${s.phase} failedChecks ${s.failedChecks} canaryWeight ${s.canaryWeight}`,
       phase: s.phase,
-      failedChecks: s.failedChecks ?? 0,
-      canaryWeight: s.canaryWeight ?? 0,
-      objectTime: s.lastTransitionTime,
+      failedChecks: s.failedChecks,
+      canaryWeight: s.canaryWeight,
+      objectTime: s.objectTime,
     });
-  }
-
-  /** Flagger's events; an aggregated repeat (count + 1) is a new occurrence. */
-  private onEvent(type: string, event: KubeEvent): void {
-    if (type === 'DELETED' || event.involvedObject?.name !== KUBE_SERVICE) return;
-    const uid = event.metadata?.uid ?? `${event.metadata?.name}`;
-    const count = event.count ?? 1;
-    const seen = this.eventCounts.get(uid) ?? 0;
-    if (count <= seen) return;
-    this.eventCounts.set(uid, count);
-    this.timeline({ atMs: this.clock.now(), kind: Marks.flaggerEvent, detail: event.message ?? '', objectTime: event.lastTimestamp ?? event.eventTime });
   }
 
   private onVirtualService(type: string, vs: VirtualService): void {
@@ -254,23 +256,7 @@ class KubeArmSession implements ArmSession {
   }
 
   private flaggerValues(which: 'stable' | 'release') {
-    const f = this.scenario.flagger;
-    return {
-      ...buildValues(this.scenario.release, which),
-      progressDeadlineSeconds: Math.round(f.progressDeadlineS),
-      analysis: {
-        interval: `${f.intervalMs / 1000}s`,
-        threshold: f.threshold,
-        maxWeight: f.maxWeight,
-        stepWeight: f.stepWeights ? 0 : f.stepWeight,
-        stepWeights: f.stepWeights ?? [],
-        metrics: {
-          requestSuccessRate: f.requestSuccessRate ? { enabled: true, min: f.requestSuccessRate.min, interval: `${f.requestSuccessRate.intervalMs / 1000}s` } : { enabled: false },
-          requestDuration: f.requestDuration ? { enabled: true, max: f.requestDuration.max, interval: `${f.requestDuration.intervalMs / 1000}s` } : { enabled: false },
-        },
-      },
-      smokeTest: { enabled: f.smokeTest },
-    };
+    return flaggerChartValues(this.scenario, which);
   }
 
   private manualValues(canary: 'none' | 'release') {
@@ -368,6 +354,6 @@ class KubeArmSession implements ArmSession {
 
   async [Symbol.asyncDispose](): Promise<void> {
     this.abort.abort(new Error('session closed'));
-    await Promise.all(this.watches.map((w) => w.done().catch(() => undefined)));
+    await Promise.all([...this.watches.map((w) => w.done().catch(() => undefined)), this.observer?.stop()]);
   }
 }

@@ -3,10 +3,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubeRequest, resourcePath } from '../../cluster/kube-rest.ts';
+import { kubeRequest, resourcePath } from '../../kube/kube-rest.ts';
 import { startLocalCluster, type StartedLocalCluster } from '../../cluster/local/cluster.ts';
 import { IN_CLUSTER_TIER, requireTools } from '../../cluster/local/cluster-test-support.ts';
-import { cmdlineOf, environOf } from '../../cluster/procfs.ts';
+import { cmdlineOf, environOf } from '../../process/procfs.ts';
 import { startCli } from '../../test-support/cli.ts';
 import { journalRuns, writePlan } from '../../test-support/plan.ts';
 

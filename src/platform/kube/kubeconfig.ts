@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { PlatformError, UsageError } from '../../common/errors.ts';
-import { kubeRequest } from '../../cluster/kube-rest.ts';
+import { kubeRequest } from '../../kube/kube-rest.ts';
 
 export interface KubeTarget {
   /** --kubeconfig; else KUBECONFIG; else ~/.kube/config. */

@@ -3,7 +3,7 @@ import createDebug from 'debug';
 import { PlatformError } from '../../common/errors.ts';
 import { pollUntil } from '../../common/poll.ts';
 import type { ReleaseSettings } from '../../scenario/schema.ts';
-import type { ManagedProcess, ProcessRegistry } from '../processes.ts';
+import type { ManagedProcess, ProcessRegistry } from '../../process/registry.ts';
 
 const debug = createDebug('canary-mttr:local');
 

@@ -12,16 +12,17 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import createDebug from 'debug';
-import { AppConfigError, parseAppConfig } from '../../faulty-app/src/config.ts';
-import { ScaledClock, sleepWall, type Clock } from '../common/clock.ts';
-import { PlatformError } from '../common/errors.ts';
-import { pollUntil } from '../common/poll.ts';
-import { kubeRequest } from '../cluster/kube-rest.ts';
-import { ListWatch, type ListResult, type ObjectMeta } from '../cluster/list-watch.ts';
-import { MetricsStore } from '../metrics/store.ts';
-import { AppLauncher, type AppInstance, type BuildSpec } from '../platform/local/app-process.ts';
-import type { ProcessRegistry } from '../platform/processes.ts';
-import { WeightedRouter, type Endpoint, type RouteDestination } from './router.ts';
+import { AppConfigError, parseAppConfig } from '../../../faulty-app/src/config.ts';
+import { ScaledClock, sleepWall, type Clock } from '../../common/clock.ts';
+import { PlatformError } from '../../common/errors.ts';
+import { pollUntil } from '../../common/poll.ts';
+import { kubeRequest } from '../../kube/kube-rest.ts';
+import { ListWatch, type ListResult, type ObjectMeta } from '../../kube/list-watch.ts';
+import { MetricsStore } from '../../metrics/store.ts';
+import { AppLauncher, type BuildSpec } from '../../platform/local/app-process.ts';
+import { ProcessDeployment } from '../../platform/local/deployment.ts';
+import type { ProcessRegistry } from '../../process/registry.ts';
+import { WeightedRouter, type Endpoint, type RouteDestination } from '../../mesh/router.ts';
 
 const debug = createDebug('canary-mttr:mesh-emulator');
 
@@ -264,55 +265,30 @@ const BACKOFF_START_MS = 10_000;
 const BACKOFF_MAX_MS = 300_000;
 
 /** The pods of one Deployment, played by (at most) one faulty-app process at a time. */
-class EmulatedWorkload {
-  private current: AppInstance | undefined;
-  /** The template revision `current` runs. */
-  private currentRevision: string | undefined;
-  private pending: AppInstance | undefined;
-  private generation = 0;
-  private revision: string | undefined;
-  private restarts = 0;
-  private restartTimer: NodeJS.Timeout | undefined;
-  spec: BuildSpec | undefined;
+class EmulatedWorkload extends ProcessDeployment {
   problem: string | undefined;
 
   constructor(
     readonly namespace: string,
     readonly name: string,
-    private readonly launcher: AppLauncher,
-    private readonly publish: (endpoints: Endpoint[]) => void,
-    private readonly readyTimeoutMs: number,
+    launcher: AppLauncher,
+    publish: (endpoints: Endpoint[]) => void,
+    readyTimeoutMs: number,
     /** Called when a restart is counted (the pods' restartCount changes). */
-    private readonly restarted: () => void = () => undefined,
-  ) {}
-
-  get port(): number | undefined {
-    return this.current?.isReady ? this.current.port : undefined;
+    restarted: () => void = () => undefined,
+  ) {
+    super({
+      label: `${namespace}/${name}`,
+      launcher,
+      publish,
+      readyTimeoutMs,
+      crashLoop: { startMs: BACKOFF_START_MS, maxMs: BACKOFF_MAX_MS, onRestart: restarted },
+    });
   }
 
-  /** The template revision a ready process serves now: its pods are Ready, others are not. */
-  get servingRevision(): string | undefined {
-    return this.current?.isReady ? this.currentRevision : undefined;
-  }
-
-  /** Restarts of the revision being rolled out (the container's restartCount). */
-  restartsOf(revision: string | undefined): number {
-    return revision !== undefined && revision === this.revision ? this.restarts : 0;
-  }
-
-  get isActive(): boolean {
-    return this.current !== undefined || this.pending !== undefined || this.restartTimer !== undefined;
-  }
-
-  /** Runs `spec`; a new revision rolls out (new process ready → endpoint moved → old stopped). */
+  /** Runs `build`; a new revision rolls out (new process ready → endpoint moved → old stopped). */
   run(build: RunnableBuild): void {
-    if (build.revision === this.revision && this.isActive) return;
-    this.revision = build.revision;
-    this.problem = undefined;
-    this.restarts = 0;
-    this.clearRestart();
-    this.spec = build.spec;
-    void this.rollOut(build);
+    if (this.rollOutInBackground(build)) this.problem = undefined;
   }
 
   /** A template the app would refuse: no pod gets ready, like a crash-looping one. */
@@ -322,87 +298,6 @@ class EmulatedWorkload {
     void this.stop().then(() => {
       this.problem = problem;
     });
-  }
-
-  async stop(): Promise<void> {
-    this.generation++;
-    this.revision = undefined;
-    this.spec = undefined;
-    this.clearRestart();
-    this.publish([]);
-    const stopping = [this.current, this.pending].filter((i): i is AppInstance => i !== undefined);
-    this.current = undefined;
-    this.currentRevision = undefined;
-    this.pending = undefined;
-    await Promise.all(stopping.map((i) => i.process.stop()));
-  }
-
-  private clearRestart(): void {
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    this.restartTimer = undefined;
-  }
-
-  private scheduleRestart(build: RunnableBuild, generation: number): void {
-    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** this.restarts);
-    this.restarts++;
-    this.restarted();
-    debug('%s/%s: pod not ready; restarting in %d ms', this.namespace, this.name, delay);
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
-      if (generation === this.generation) void this.rollOut(build);
-    }, delay);
-    this.restartTimer.unref();
-  }
-
-  private async rollOut(build: RunnableBuild): Promise<void> {
-    const { spec, seed } = build;
-    const generation = ++this.generation;
-    const label = `${this.namespace}/${this.name}#${generation}`;
-    const previousPending = this.pending;
-    this.pending = undefined;
-    if (previousPending) await previousPending.process.stop();
-    let instance: AppInstance | undefined;
-    let ready = false;
-    try {
-      instance = await this.launcher.start(spec, label, seed);
-      if (generation !== this.generation) {
-        await instance.process.stop();
-        return;
-      }
-      this.pending = instance;
-      ready = await this.launcher.waitReady(instance, this.readyTimeoutMs);
-    } catch (err) {
-      debug('%s: %s', label, (err as Error).message);
-    }
-    if (generation !== this.generation) {
-      await instance?.process.stop();
-      return;
-    }
-    this.pending = undefined;
-    const old = this.current;
-    if (!instance || !ready) {
-      // The cluster already replaced the old pod with this one: nothing ready serves now.
-      await instance?.process.stop();
-      this.current = undefined;
-      this.currentRevision = undefined;
-      this.publish([]);
-      if (old) await old.process.stop();
-      this.scheduleRestart(build, generation);
-      return;
-    }
-    this.current = instance;
-    this.currentRevision = build.revision;
-    this.publish([{ host: '127.0.0.1', port: instance.port }]);
-    const started = instance;
-    void started.process.exited.then(() => {
-      if (this.current !== started) return;
-      // The pod crashed: its endpoint goes, and it comes back after a back-off.
-      this.current = undefined;
-      this.currentRevision = undefined;
-      this.publish([]);
-      if (generation === this.generation) this.scheduleRestart(build, generation);
-    });
-    if (old) await old.process.stop();
   }
 }
 

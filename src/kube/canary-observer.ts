@@ -19,6 +19,8 @@ export interface CanaryEventRecord {
   count: number;
   /** Already there when the observer started (its time is then not an observation). */
   historic: boolean;
+  /** The API server's own time of the event (lastTimestamp or eventTime), whole seconds. */
+  objectTime?: string;
 }
 
 export interface CanaryStatusRecord {
@@ -27,10 +29,12 @@ export interface CanaryStatusRecord {
   canaryWeight: number;
   failedChecks: number;
   iterations: number;
+  /** The Canary's status.lastTransitionTime. */
+  objectTime?: string;
 }
 
 interface CanaryObject extends ObjectMeta {
-  status?: { phase?: string; canaryWeight?: number; failedChecks?: number; iterations?: number };
+  status?: { phase?: string; canaryWeight?: number; failedChecks?: number; iterations?: number; lastTransitionTime?: string };
 }
 
 interface EventObject extends ObjectMeta {
@@ -38,13 +42,26 @@ interface EventObject extends ObjectMeta {
   reason?: string;
   message?: string;
   count?: number;
+  lastTimestamp?: string;
+  eventTime?: string;
+}
+
+export interface CanaryObserverOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  name: string;
+  clock: Clock;
+  /** Called with each new status record as it is stored (the kube platform writes its timeline). */
+  onStatus?: (record: CanaryStatusRecord) => void;
+  /** Called with each new event record as it is stored. */
+  onEvent?: (record: CanaryEventRecord) => void;
 }
 
 /**
  * Watches one Flagger Canary and its Events and timestamps what it sees on the harness clock: the
- * kube platform's source of `detect` (first `Halt …` / failedChecks ≥ 1) and `mitigate`
- * (`Rolling back …` / phase Failed), docs/design.md §4. Event times are receipt times: Kubernetes stores
- * them with whole-second precision only.
+ * source of `detect` (first `Halt …` / failedChecks ≥ 1) and `mitigate` (`Rolling back …` / phase
+ * Failed), docs/design.md §4, for the kube platform (through onStatus/onEvent) and for fidelity.
+ * Event times are receipt times: Kubernetes stores them with whole-second precision only.
  */
 export class CanaryObserver implements AsyncDisposable {
   readonly events: CanaryEventRecord[] = [];
@@ -55,9 +72,7 @@ export class CanaryObserver implements AsyncDisposable {
   private readonly seenCounts = new Map<string, { count: number; message: string }>();
   private eventsSynced = false;
 
-  constructor(
-    private readonly options: { kubeConfig: KubeConfig; namespace: string; name: string; clock: Clock },
-  ) {
+  constructor(private readonly options: CanaryObserverOptions) {
     const { kubeConfig, namespace, name } = options;
     const canaryPath = resourcePath('flagger.app/v1beta1', 'canaries', namespace);
     const eventsPath = resourcePath('v1', 'events', namespace);
@@ -109,11 +124,13 @@ export class CanaryObserver implements AsyncDisposable {
       canaryWeight: s.canaryWeight ?? 0,
       failedChecks: s.failedChecks ?? 0,
       iterations: s.iterations ?? 0,
+      objectTime: s.lastTransitionTime,
     };
     const last = this.statuses.at(-1);
     if (last && last.phase === record.phase && last.canaryWeight === record.canaryWeight && last.failedChecks === record.failedChecks && last.iterations === record.iterations) return;
     this.statuses.push(record);
     debug('%s/%s status %o', this.options.namespace, this.options.name, record);
+    this.options.onStatus?.(record);
   }
 
   private onEvent(event: EventObject): void {
@@ -131,9 +148,11 @@ export class CanaryObserver implements AsyncDisposable {
       message,
       count,
       historic: !this.eventsSynced,
+      objectTime: event.lastTimestamp ?? event.eventTime,
     };
     this.events.push(record);
     debug('%s/%s event %s %s', this.options.namespace, this.options.name, record.type, record.message);
+    this.options.onEvent?.(record);
   }
 
   /** First event at or after `sinceMs` whose message contains `text`. */

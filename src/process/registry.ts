@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
 import createDebug from 'debug';
-import { startTicksOf } from '../cluster/procfs.ts';
-import { findExecutable } from '../cluster/preflight.ts';
+import { startTicksOf } from './procfs.ts';
+import { findExecutable } from './tools.ts';
 import type { PidFile } from './pid-file.ts';
 
 const debug = createDebug('canary-mttr:processes');

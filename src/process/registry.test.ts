@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { executableOf, isAlive, startTicksOf } from '../cluster/procfs.ts';
+import { executableOf, isAlive, startTicksOf } from './procfs.ts';
 import { sleepWall } from '../common/clock.ts';
 import type { PidRecord } from './pid-file.ts';
 
@@ -27,7 +27,7 @@ describe('ProcessRegistry', () => {
     const pidDir = path.join(dir, 'processes');
     // A harness in its own process: a registry with a pid file, one child (sleep), its pid on stdout.
     const script = [
-      `const { ProcessRegistry } = await import(${JSON.stringify(path.join(HERE, 'processes.ts'))});`,
+      `const { ProcessRegistry } = await import(${JSON.stringify(path.join(HERE, 'registry.ts'))});`,
       `const { PidFile } = await import(${JSON.stringify(path.join(HERE, 'pid-file.ts'))});`,
       `const registry = new ProcessRegistry({ experiment: 'pdeathsig-test' }, new PidFile('pdeathsig-test', ${JSON.stringify(pidDir)}));`,
       `const child = registry.spawn('sleep', ['300'], { env: { PATH: process.env.PATH }, label: 'sleeper' });`,

@@ -1,6 +1,6 @@
 import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { buildFromTemplate, deploymentOfPod, desiredState, isFaultyApp, podStatusPatch, resolveWorkload, routesFromVirtualService, serviceNameOf, type VirtualService } from './emulator.ts';
+import { buildFromTemplate, deploymentOfPod, desiredState, isFaultyApp, podStatusPatch, resolveWorkload, routesFromVirtualService, serviceNameOf, type VirtualService } from './mesh-emulator.ts';
 
 function deployment(name: string, env: Record<string, string>, extra: { image?: string; labels?: Record<string, string>; status?: V1Deployment['status']; replicas?: number; generation?: number } = {}): V1Deployment {
   return {

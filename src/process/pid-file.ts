@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, wri
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import createDebug from 'debug';
-import { cmdlineOf, isAlive, isSameProcess, startTicksOf } from '../cluster/procfs.ts';
+import { cmdlineOf, isAlive, isSameProcess, startTicksOf } from './procfs.ts';
 
 const debug = createDebug('canary-mttr:processes');
 

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { executableOf, isAlive, startTicksOf } from '../cluster/procfs.ts';
+import { executableOf, isAlive, startTicksOf } from './procfs.ts';
 import { ownedTempDirPrefix, reapLeftovers, type PidRecord } from './pid-file.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pid-file-test-'));

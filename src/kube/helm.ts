@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { PlatformError } from '../common/errors.ts';
-import { locateTool, runCommand, toolsCacheDir } from './preflight.ts';
+import { runCommand } from '../process/commands.ts';
+import { findTool, toolSearchPlaces } from '../process/tools.ts';
 
 /** A rendered Kubernetes object: what `helm template` prints, one per YAML document. */
 export interface KubeObject {
@@ -55,7 +56,7 @@ export interface HelmLintResult {
 
 /** Path of the helm binary, or undefined. */
 export function findHelm(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return locateTool('helm', env);
+  return findTool('helm', env);
 }
 
 /** Path of the helm binary; a PlatformError saying how to get it when there is none. */
@@ -63,7 +64,7 @@ export function requireHelm(env: NodeJS.ProcessEnv = process.env): string {
   const helm = findHelm(env);
   if (helm === undefined) {
     throw new PlatformError(
-      `helm not found (looked at CANARY_MTTR_HELM, PATH and ${path.join(toolsCacheDir(env), 'bin')}): run npm run tools:install first`,
+      `helm not found (${toolSearchPlaces('helm', env)}); run npm run tools:install first, or set CANARY_MTTR_HELM`,
     );
   }
   return helm;
