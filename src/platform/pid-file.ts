@@ -1,7 +1,8 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { cmdlineOf, isAlive } from '../cluster/procfs.ts';
+import { writeFileAtomic } from '../common/files.ts';
 
 /**
  * A record, on disk, of every child process this harness has alive, so that the next start can
@@ -48,10 +49,8 @@ export class PidFile {
   }
 
   private flush(): void {
-    // Write-then-rename, so a crash mid-write never leaves a half file for the next start.
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.record));
-    renameSync(tmp, this.file);
+    // A crash mid-write never leaves a half file for the next start.
+    writeFileAtomic(this.file, JSON.stringify(this.record));
   }
 }
 
