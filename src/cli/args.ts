@@ -41,11 +41,19 @@ Removes the app processes that crashed runs left behind. With --kubeconfig, also
 namespace labelled canary-mttr/experiment on that cluster (an exported KUBECONFIG is not used).`;
 
 export function parseCleanupArgs(argv: string[]): { kubeconfig?: string; context?: string; help: boolean } {
-  const { values } = parse(argv, { kubeconfig: { type: 'string' }, context: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } }, false);
+  const options = {
+    kubeconfig: { type: 'string' },
+    context: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  } as const;
+  const { values } = parse(argv, options, false);
   if (values.context !== undefined && values.kubeconfig === undefined) {
-    throw new UsageError('--context: only with --kubeconfig FILE; cleanup deletes namespaces on a cluster only when its kubeconfig is named');
+    throw new UsageError(
+      '--context: only with --kubeconfig FILE; cleanup deletes namespaces on a cluster only when its kubeconfig is named',
+    );
   }
-  return { kubeconfig: values.kubeconfig as string | undefined, context: values.context as string | undefined, help: values.help as boolean };
+  const kubeconfig = values.kubeconfig as string | undefined;
+  return { kubeconfig, context: values.context as string | undefined, help: values.help as boolean };
 }
 
 export function parseCompareArgs(argv: string[]): { dirs: string[]; out?: string; help: boolean } {

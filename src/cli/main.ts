@@ -21,7 +21,15 @@ import { writeReport } from '../report/write-report.ts';
 import { displayPath, loadExperimentFile, type LoadedExperiment } from '../scenario/load-files.ts';
 import { abortOnInterrupt, exitCodeOf, folderTimestamp, isEntryModule } from './entry.ts';
 import {
-  CLEANUP_HELP, COMPARE_HELP, type ExperimentArgs, EXPERIMENT_HELP, parseCleanupArgs, parseCompareArgs, parseExperimentArgs, parseReportArgs, REPORT_HELP,
+  CLEANUP_HELP,
+  COMPARE_HELP,
+  type ExperimentArgs,
+  EXPERIMENT_HELP,
+  parseCleanupArgs,
+  parseCompareArgs,
+  parseExperimentArgs,
+  parseReportArgs,
+  REPORT_HELP,
 } from './args.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -98,15 +106,20 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
   const done = new Set<string>();
   if (args.resume !== undefined) {
     outDir = path.resolve(io.cwd, args.resume);
-    if (!existsSync(path.join(outDir, JOURNAL_FILE))) {
-      throw new UsageError(`--resume: ${displayPath(path.join(outDir, JOURNAL_FILE), io.cwd)} does not exist; pass a report folder written by npm run experiment`);
+    const journalFile = path.join(outDir, JOURNAL_FILE);
+    if (!existsSync(journalFile)) {
+      throw new UsageError(
+        `--resume: ${displayPath(journalFile, io.cwd)} does not exist; pass a report folder written by npm run experiment`,
+      );
     }
   } else {
     const experimentFile = path.resolve(io.cwd, args.experiment ?? path.join(PROJECT_ROOT, 'experiments/quick.yaml'));
     loaded = loadExperimentFile(experimentFile, path.join(PROJECT_ROOT, 'scenarios'));
-    outDir = path.resolve(io.cwd, args.out ?? path.join(PROJECT_ROOT, 'reports', `${loaded.experiment.name}-${folderTimestamp()}`));
+    const defaultOut = path.join(PROJECT_ROOT, 'reports', `${loaded.experiment.name}-${folderTimestamp()}`);
+    outDir = path.resolve(io.cwd, args.out ?? defaultOut);
     if (existsSync(outDir) && !statSync(outDir).isDirectory()) {
-      throw new UsageError(`--out: ${displayPath(outDir, io.cwd)} is a file, not a folder; pass a new folder for the report`);
+      const shown = displayPath(outDir, io.cwd);
+      throw new UsageError(`--out: ${shown} is a file, not a folder; pass a new folder for the report`);
     }
   }
   // One writer per report folder, taken before the journal is read (resume cuts its torn tail).
@@ -155,12 +168,14 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
     if (isDiskError(err)) {
       // Rendering now could only replace the last good report with a worse one, and fail again.
       diskFailed = true;
-      throw new OutputError(diskErrorLine(err, io.cwd, `free some space, then finish with npm run experiment -- --resume ${displayPath(outDir, io.cwd)}`));
+      const next = `free some space, then finish with npm run experiment -- --resume ${displayPath(outDir, io.cwd)}`;
+      throw new OutputError(diskErrorLine(err, io.cwd, next));
     }
     if (!signal.aborted) throw err;
     interrupted = true;
   } finally {
-    if (!diskFailed && existsSync(path.join(outDir, 'journal.jsonl')) && readJournal(path.join(outDir, 'journal.jsonl')).runs.length > 0) {
+    const journalFile = path.join(outDir, JOURNAL_FILE);
+    if (!diskFailed && existsSync(journalFile) && readJournal(journalFile).runs.length > 0) {
       const written = await writeReport(outDir);
       logger.info(
         `Report: ${displayPath(path.join(outDir, 'report.html'), io.cwd)} and report.md (${written.runs} runs; runs.csv, summary.json and charts/ beside them)`,
@@ -183,7 +198,8 @@ async function reportCommand(argv: string[], io: Io, logger: Logger): Promise<nu
   if (!args.dir) throw new UsageError('report: name the report folder, e.g. npm run report -- reports/quick-20261126-070000Z');
   const dir = path.resolve(io.cwd, args.dir);
   // A missing folder is left to writeReport to refuse, so the lock never creates one.
-  using _lock = existsSync(dir) && statSync(dir).isDirectory() ? lockFolder(dir, 'npm run report', io, logger) : undefined;
+  const isFolder = existsSync(dir) && statSync(dir).isDirectory();
+  using _lock = isFolder ? lockFolder(dir, 'npm run report', io, logger) : undefined;
   const written = await writeReport(dir);
   for (const problem of written.problems) logger.warn(problem);
   logger.info(`Report: ${displayPath(path.join(dir, 'report.html'), io.cwd)} and report.md (${written.runs} runs)`);
@@ -250,7 +266,11 @@ export async function main(argv: string[], io: Io, signal: AbortSignal): Promise
         throw new UsageError(`${command === undefined ? 'no command' : `"${command}" is not a command`}; use one of ${COMMANDS}`);
     }
   } catch (err) {
-    return exitCodeOf(isDiskError(err) && !isHarnessError(err) ? new OutputError(diskErrorLine(err, io.cwd, 'free some space and run the command again')) : err, signal, io.stderr);
+    const known =
+      isDiskError(err) && !isHarnessError(err)
+        ? new OutputError(diskErrorLine(err, io.cwd, 'free some space and run the command again'))
+        : err;
+    return exitCodeOf(known, signal, io.stderr);
   }
 }
 

@@ -18,11 +18,24 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
  * it is cut short, the next one fails with EFBIG. Returns what the code printed.
  */
 function underFileLimit(code: string): string {
-  const r = spawnSync('bash', ['-c', `trap '' XFSZ; ulimit -f 1; exec "$0" "$@"`, process.execPath, '--import', 'tsx', '--input-type=module', '-e', code], {
-    encoding: 'utf8',
-    env: { ...process.env, TSX_DISABLE_CACHE: '1' },
-    timeout: 60_000,
-  });
+  const r = spawnSync(
+    'bash',
+    [
+      '-c',
+      `trap '' XFSZ; ulimit -f 1; exec "$0" "$@"`,
+      process.execPath,
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      code,
+    ],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, TSX_DISABLE_CACHE: '1' },
+      timeout: 60_000,
+    },
+  );
   expect(r.stderr).toBe('');
   return r.stdout.trim();
 }
@@ -65,7 +78,9 @@ describe('appendJournal on a full disk', () => {
       catch (err) { console.log(err.code, err.path); }`);
     expect(out).toBe(`EFBIG ${file}`);
     expect(readFileSync(file).equals(before)).toBe(true);
-    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+    const lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     expect(lines.map((l) => JSON.parse(l))).toEqual([header]);
   });
 
@@ -86,6 +101,10 @@ describe('readRegularFile', () => {
     expect(readRegularFile(file, 3)).toEqual({ ok: false, reason: 'too-large', size: 5 });
     expect(readRegularFile('/dev/null', 100)).toEqual({ ok: false, reason: 'not-a-file' });
     expect(readRegularFile(dir, 100)).toEqual({ ok: false, reason: 'folder' });
-    expect(readRegularFile(path.join(dir, 'nope'), 100)).toMatchObject({ ok: false, reason: 'missing', code: 'ENOENT' });
+    expect(readRegularFile(path.join(dir, 'nope'), 100)).toMatchObject({
+      ok: false,
+      reason: 'missing',
+      code: 'ENOENT',
+    });
   });
 });

@@ -1,4 +1,15 @@
-import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -9,7 +20,10 @@ import path from 'node:path';
 const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EIO']);
 
 export function isDiskError(err: unknown): err is NodeJS.ErrnoException {
-  return typeof (err as NodeJS.ErrnoException | undefined)?.code === 'string' && DISK_FULL_CODES.has((err as NodeJS.ErrnoException).code!);
+  return (
+    typeof (err as NodeJS.ErrnoException | undefined)?.code === 'string' &&
+    DISK_FULL_CODES.has((err as NodeJS.ErrnoException).code!)
+  );
 }
 
 /** Adds the file to an errno error that lacks it (write(2) errors do), so a message can name it. */
@@ -54,7 +68,12 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
 
 export type ReadRegularResult =
   | { ok: true; bytes: Buffer }
-  | { ok: false; reason: 'missing' | 'folder' | 'not-a-file' | 'too-large' | 'unreadable'; code?: string; size?: number };
+  | {
+      ok: false;
+      reason: 'missing' | 'folder' | 'not-a-file' | 'too-large' | 'unreadable';
+      code?: string;
+      size?: number;
+    };
 
 /**
  * Reads a regular file of at most `maxBytes`. Anything else is refused without reading it: a

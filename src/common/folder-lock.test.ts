@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processesLabelled, runCli, startCli, waitFor } from '../test-support/cli.ts';
-import { writePlan } from '../test-support/plan.ts';
+import { QUICK_FLAGGER_RUNS, writePlan } from '../test-support/plan.ts';
 import { UsageError } from './errors.ts';
 import { LOCK_FILE, lockReportFolder, tookOverMessage } from './folder-lock.ts';
 
@@ -36,7 +36,9 @@ describe('lockReportFolder', () => {
     expect(lockOf(folder)).toMatchObject({ pid: process.pid, command: 'npm run experiment' });
     expect(() => lockReportFolder(folder, 'npm run report')).toThrow(UsageError);
     expect(() => lockReportFolder(folder, 'npm run report')).toThrow(
-      new RegExp(`^${folder}: another writer has this report folder \\(npm run experiment, pid ${process.pid}, since \\S+\\); wait for it to finish, or pass another folder$`),
+      new RegExp(
+        `^${folder}: another writer has this report folder \\(npm run experiment, pid ${process.pid}, since \\S+\\); wait for it to finish, or pass another folder$`,
+      ),
     );
     first[Symbol.dispose]();
     // The folder was made for the lock and holds nothing else: it goes with it.
@@ -51,7 +53,10 @@ describe('lockReportFolder', () => {
     const folder = path.join(dir, 'stale');
     mkdirSync(folder);
     const pid = deadPid();
-    writeFileSync(path.join(folder, LOCK_FILE), JSON.stringify({ pid, command: 'npm run experiment', startedAt: '2026-12-01T00:00:00.000Z' }));
+    writeFileSync(
+      path.join(folder, LOCK_FILE),
+      JSON.stringify({ pid, command: 'npm run experiment', startedAt: '2026-12-01T00:00:00.000Z' }),
+    );
     const lock = lockReportFolder(folder, 'npm run report');
     expect(lockOf(folder).pid).toBe(process.pid);
     expect(tookOverMessage(lock, 'reports/x')).toBe(
@@ -60,18 +65,16 @@ describe('lockReportFolder', () => {
     lock[Symbol.dispose]();
     writeFileSync(path.join(folder, LOCK_FILE), '');
     using unreadable = lockReportFolder(folder, 'npm run report');
-    expect(tookOverMessage(unreadable, 'reports/x')).toBe('reports/x: took over the lock of a writer that is no longer running (its lock file was unreadable)');
+    expect(tookOverMessage(unreadable, 'reports/x')).toBe(
+      'reports/x: took over the lock of a writer that is no longer running (its lock file was unreadable)',
+    );
     expect(readdirSync(folder)).toEqual([LOCK_FILE]);
   });
 });
 
 describe('one writer per report folder, through the CLI', () => {
   it('refuses report and --resume while an experiment writes the folder; after a kill -9, the next writer takes over and says so', async () => {
-    const plan = writePlan(path.join(dir, 'plan.yaml'), { name, timeScale: 30, repetitions: 20 }, [
-      '  - scenario: faulty-500',
-      '    arms: [flagger]',
-      '    overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 } }',
-    ]);
+    const plan = writePlan(path.join(dir, 'plan.yaml'), { name, timeScale: 30, repetitions: 20 }, QUICK_FLAGGER_RUNS);
     const out = path.join(dir, 'report');
     const env = { CANARY_MTTR_STATE_DIR: path.join(dir, 'state') };
     const writer = startCli(['experiment', '--experiment', plan, '--out', out], { env });
@@ -81,7 +84,10 @@ describe('one writer per report folder, through the CLI', () => {
       const holder = new RegExp(
         `^${out}: another writer has this report folder \\(npm run experiment, pid ${writer.child.pid}, since \\S+\\); wait for it to finish, or pass another folder\\n$`,
       );
-      for (const args of [['report', out], ['experiment', '--resume', out]]) {
+      for (const args of [
+        ['report', out],
+        ['experiment', '--resume', out],
+      ]) {
         const r = await runCli(args, { env });
         expect(r.stderr).toMatch(holder);
         expect(r.code).toBe(2);
@@ -94,7 +100,9 @@ describe('one writer per report folder, through the CLI', () => {
     expect(lockOf(out).pid).toBe(writer.child.pid);
     const report = await runCli(['report', out], { env });
     expect(report.stderr).toMatch(
-      new RegExp(`^${out}: took over the lock of a writer that is no longer running \\(npm run experiment, pid ${writer.child.pid}, since \\S+\\)\\n$`),
+      new RegExp(
+        `^${out}: took over the lock of a writer that is no longer running \\(npm run experiment, pid ${writer.child.pid}, since \\S+\\)\\n$`,
+      ),
     );
     expect(report.code).toBe(0);
     expect(report.stdout).toMatch(/^Report: .*report\.html and report\.md \(\d+ runs\)\n$/);

@@ -48,7 +48,9 @@ export function lockReportFolder(dir: string, command: string, shown = dir): Fol
     mkdirSync(dir, { recursive: true });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new UsageError(`${shown}: cannot be made a report folder (${code}: a file is in the way, or no permission); pass another folder`);
+    throw new UsageError(
+      `${shown}: cannot be made a report folder (${code}: a file is in the way, or no permission); pass another folder`,
+    );
   }
   const file = path.join(dir, LOCK_FILE);
   const mine: LockRecord = { pid: process.pid, command, startedAt: new Date().toISOString() };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processesLabelled, runCli } from '../test-support/cli.ts';
-import { writePlan } from '../test-support/plan.ts';
+import { QUICK_FLAGGER_RUNS, writePlan } from '../test-support/plan.ts';
 import { JOURNAL_FILE, readJournal } from './journal.ts';
 
 // A full disk in the middle of an experiment, made real with a file-size limit (`ulimit -f`): the
@@ -29,11 +29,7 @@ afterAll(() => {
 
 describe('a full disk mid-experiment', () => {
   it('leaves a journal that parses and the previous report intact, with a one-line error and no re-render', async () => {
-    const plan = writePlan(path.join(dir, 'plan.yaml'), { name, timeScale: 30, repetitions: 2 }, [
-      '  - scenario: faulty-500',
-      '    arms: [flagger]',
-      '    overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 } }',
-    ]);
+    const plan = writePlan(path.join(dir, 'plan.yaml'), { name, timeScale: 30, repetitions: 2 }, QUICK_FLAGGER_RUNS);
     const first = await runCli(['experiment', '--experiment', plan, '--out', out], { timeoutMs: 180_000, env });
     expect(first.code).toBe(0);
     // As after an interruption before the second run was journaled: the report still shows both
@@ -63,7 +59,7 @@ describe('a full disk mid-experiment', () => {
     expect(parsed.problems).toEqual([]);
     expect(parsed.runs.map((run) => run.runId)).toEqual([JSON.parse(lines[1]!).runId]);
     // The previous report is untouched and still parses; no temporary file or lock is left.
-    REPORT_FILES.forEach((f, i) => expect(readFileSync(path.join(out, f)).equals(reportBefore[i]!)).toBe(true));
+    expect(REPORT_FILES.map((f) => readFileSync(path.join(out, f)))).toEqual(reportBefore);
     expect(JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')).runs).toBe(2);
     expect(readFileSync(path.join(out, 'runs.csv'), 'utf8').trim().split('\n')).toHaveLength(3);
     const everyFile = readdirSync(out, { recursive: true }).map(String);

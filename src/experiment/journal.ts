@@ -68,14 +68,20 @@ export type JournalLine = ExperimentHeader | RunEntry;
  * text ("30s"). The round trip of every shipped experiment is tested, so a duration field added to
  * the scenario schema and missing here fails that test.
  */
-const MS_DURATION_PATHS = [['flagger', 'interval'], ['flagger', 'requestSuccessRate', 'interval'], ['flagger', 'requestDuration', 'interval']] as const;
+const MS_DURATION_PATHS = [
+  ['flagger', 'interval'],
+  ['flagger', 'requestSuccessRate', 'interval'],
+  ['flagger', 'requestDuration', 'interval'],
+] as const;
 
 function durationsAsText(scenario: unknown): unknown {
   if (scenario === null || typeof scenario !== 'object') return scenario;
   const copy = structuredClone(scenario) as Record<string, unknown>;
   for (const parts of MS_DURATION_PATHS) {
     let node: unknown = copy;
-    for (const part of parts.slice(0, -1)) node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
+    for (const part of parts.slice(0, -1)) {
+      node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
+    }
     const last = parts[parts.length - 1]!;
     if (node !== null && typeof node === 'object' && typeof (node as Record<string, unknown>)[last] === 'number') {
       (node as Record<string, unknown>)[last] = `${(node as Record<string, number>)[last]}ms`;
@@ -85,7 +91,9 @@ function durationsAsText(scenario: unknown): unknown {
 }
 
 const headerScenarioSchema = z.preprocess(durationsAsText, scenarioSchema.required({ name: true }));
-const runIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,300}$/, 'must be letters, digits, dots, dashes or underscores');
+const runIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,300}$/, 'must be letters, digits, dots, dashes or underscores');
 const text = (max: number) => z.string().max(max);
 const finite = z.number().finite();
 const count = z.number().int().nonnegative();
@@ -152,7 +160,9 @@ export const runEntrySchema = z.looseObject({
   metrics: runMetricsSchema,
   timeline: z.array(timelineEntrySchema),
   // A report opens this file and links it: it must stay inside the folder's requests/.
-  requestsFile: z.string().regex(/^requests\/[A-Za-z0-9_-][A-Za-z0-9._-]{0,300}\.csv$/, "must name a .csv file in the report's requests/ folder"),
+  requestsFile: z
+    .string()
+    .regex(/^requests\/[A-Za-z0-9_-][A-Za-z0-9._-]{0,300}\.csv$/, "must name a .csv file in the report's requests/ folder"),
   load: z.looseObject({
     scheduled: count,
     sent: count,
@@ -235,14 +245,18 @@ export function readJournal(file: string): ReadJournal {
     }
     const type = (parsed as { type?: unknown })?.type;
     const where = `${shown}:${i + 1}`;
-    if (type === 'experiment' && !out.header) out.header = validate(experimentHeaderSchema, parsed, where) as ExperimentHeader;
+    if (type === 'experiment' && !out.header) {
+      out.header = validate(experimentHeaderSchema, parsed, where) as ExperimentHeader;
+    }
     else if (type === 'run') runs.push({ line: i + 1, run: validate(runEntrySchema, parsed, where) });
     else out.problems.push({ line: i + 1, message: `unexpected entry (type ${JSON.stringify(type)})` });
   });
   const scenarios = out.header?.scenarios.length;
   out.runs = runs.map(({ line, run }) => {
     if (scenarios !== undefined && run.entry >= scenarios) {
-      throw new ConfigError(`${shown}:${line}: entry: ${run.entry} is not a plan cell of the header (it lists ${scenarios}); the journal was edited`);
+      throw new ConfigError(
+        `${shown}:${line}: entry: ${run.entry} is not a plan cell of the header (it lists ${scenarios}); the journal was edited`,
+      );
     }
     return run;
   });

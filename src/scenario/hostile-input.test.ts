@@ -264,40 +264,42 @@ describe('hostile references, journals and arguments', () => {
   });
 
   describe('a journal is input too (npm run report, --resume)', () => {
-    /** A synthetic report folder whose journal line `line` (1 = header) is changed by `edit`. */
-    function tampered(name: string, line: number, edit: (json: Record<string, any>) => void): { folder: string; journal: string } {
+    /** A synthetic report folder whose journal line `line` (1 = header) has `value` at `field` (a.0.b). */
+    function tampered(name: string, line: number, field: string, value: unknown): { folder: string; journal: string } {
       const folder = path.join(dir, name);
       writeSyntheticReport(folder, 2, 50);
       const journal = path.join(folder, 'journal.jsonl');
       const lines = readFileSync(journal, 'utf8').split('\n');
       const json = JSON.parse(lines[line - 1]!);
-      edit(json);
+      const keys = field.split('.');
+      const parent = keys.slice(0, -1).reduce((node, key) => node[key] as Record<string, unknown>, json as Record<string, unknown>);
+      parent[keys[keys.length - 1]!] = value;
       lines[line - 1] = JSON.stringify(json);
       writeFileSync(journal, lines.join('\n'));
       return { folder, journal };
     }
 
     it('timeScale: 0 in the header: one line naming line and field (was a RangeError), for report and --resume', async () => {
-      const { folder, journal } = tampered('ts-zero', 1, (h) => (h.timeScale = 0));
+      const { folder, journal } = tampered('ts-zero', 1, 'timeScale', 0);
       oneLine(await command('report', [folder]), `${journal}:1: timeScale: 0 is below the minimum 0.1`);
       expect(existsSync(path.join(folder, 'report.html'))).toBe(false);
       oneLine(await experiment(['--resume', folder]), `${journal}:1: timeScale: 0 is below the minimum 0.1`);
     });
 
     it('a header scenario the plan schema refuses', async () => {
-      const { folder, journal } = tampered('bad-scenario', 1, (h) => (h.scenarios[0].manual.canaryWeight = 500));
+      const { folder, journal } = tampered('bad-scenario', 1, 'scenarios.0.manual.canaryWeight', 500);
       oneLine(await command('report', [folder]), `${journal}:1: scenarios[0].manual.canaryWeight: 500 is above the maximum 100`);
     });
 
     it('markup in a run field that must be a number', async () => {
-      const { folder, journal } = tampered('markup', 2, (r) => (r.metrics.failedRequests = '<script>alert(1)</script>'));
+      const { folder, journal } = tampered('markup', 2, 'metrics.failedRequests', '<script>alert(1)</script>');
       oneLine(await command('report', [folder]), `${journal}:2: metrics.failedRequests: "<script>alert(1)</script>" is not a number`);
       expect(existsSync(path.join(folder, 'report.html'))).toBe(false);
     });
 
     it("a requestsFile outside the folder's requests/", async () => {
       for (const target of ['../../../../etc/passwd', '/etc/passwd', 'requests/../journal.jsonl']) {
-        const { folder, journal } = tampered(`requests-${target.length}`, 3, (r) => (r.requestsFile = target));
+        const { folder, journal } = tampered(`requests-${target.length}`, 3, 'requestsFile', target);
         oneLine(await command('report', [folder]), `${journal}:3: requestsFile: ${JSON.stringify(target)} must name a .csv file in the report's requests/ folder`);
       }
     });

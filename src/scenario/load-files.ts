@@ -40,13 +40,16 @@ export function readYamlFile(file: string): unknown {
   if (!read.ok) {
     switch (read.reason) {
       case 'too-large':
-        throw new ConfigError(`${shown}: file is ${read.size} bytes, over the ${MAX_FILE_BYTES}-byte limit for plan files; is this the right file?`);
+        throw new ConfigError(
+          `${shown}: file is ${read.size} bytes, over the ${MAX_FILE_BYTES}-byte limit for plan files; is this the right file?`,
+        );
       case 'not-a-file':
         throw new ConfigError(`${shown}: not a regular file (a device, FIFO or socket); name a YAML file`);
       case 'folder':
         throw new ConfigError(`${shown}: cannot read file (EISDIR); name a YAML file, not a folder`);
       default:
-        throw new ConfigError(`${shown}: cannot read file (${read.code ?? 'error'}); ${read.reason === 'missing' ? 'check the path' : 'check the file'}`);
+        const hint = read.reason === 'missing' ? 'check the path' : 'check the file';
+        throw new ConfigError(`${shown}: cannot read file (${read.code ?? 'error'}); ${hint}`);
     }
   }
   const bytes = read.bytes;
@@ -73,7 +76,9 @@ export function readYamlFile(file: string): unknown {
   }
   if (value !== null && value !== undefined && !isPlainObject(value)) {
     const kind = TOP_LEVEL_KINDS.find(([test]) => test(value))?.[1] ?? 'not a mapping';
-    throw new ConfigError(`${shown}: (top level): the file holds ${kind}, not a mapping of fields; name a plan or scenario file (key: value lines)`);
+    throw new ConfigError(
+      `${shown}: (top level): the file holds ${kind}, not a mapping of fields; name a plan or scenario file (key: value lines)`,
+    );
   }
   return value;
 }
@@ -203,18 +208,26 @@ function isInside(file: string, dir: string): boolean {
  * experiment's own folder (symlinks resolved) and names a .yaml or .yml file: it cannot make the
  * harness read ~/.kube/config or a token. `where` prefixes the error ("plan.yaml: runs[0].scenario").
  */
-export function resolveScenarioFile(ref: string, experimentFile: string, scenariosDir: string, where = `${displayPath(experimentFile)}: scenario`): string {
+export function resolveScenarioFile(
+  ref: string,
+  experimentFile: string,
+  scenariosDir: string,
+  where = `${displayPath(experimentFile)}: scenario`,
+): string {
   const byPath = /[\\/]/.test(ref) || YAML_FILE.test(ref);
   const file = byPath ? path.resolve(path.dirname(experimentFile), ref) : path.join(scenariosDir, `${ref}.yaml`);
-  const allowed = `${displayPath(scenariosDir)}/ or the experiment's folder ${displayPath(path.dirname(experimentFile))}/`;
-  if (!YAML_FILE.test(file)) throw new ConfigError(`${where}: "${ref}" is not a .yaml or .yml file; name a scenario in ${allowed}`);
+  const planDir = path.dirname(experimentFile);
+  const allowed = `${displayPath(scenariosDir)}/ or the experiment's folder ${displayPath(planDir)}/`;
+  if (!YAML_FILE.test(file)) {
+    throw new ConfigError(`${where}: "${ref}" is not a .yaml or .yml file; name a scenario in ${allowed}`);
+  }
   let real: string;
   try {
     real = realpathSync(file);
   } catch {
     return file; // Missing: reading it says so.
   }
-  const roots = [scenariosDir, path.dirname(experimentFile)].flatMap((dir) => {
+  const roots = [scenariosDir, planDir].flatMap((dir) => {
     try {
       return [realpathSync(dir)];
     } catch {
@@ -222,7 +235,9 @@ export function resolveScenarioFile(ref: string, experimentFile: string, scenari
     }
   });
   if (!YAML_FILE.test(real) || !roots.some((root) => isInside(real, root))) {
-    throw new ConfigError(`${where}: "${ref}" is outside ${allowed} (symlinks followed); copy the scenario into one of them`);
+    throw new ConfigError(
+      `${where}: "${ref}" is outside ${allowed} (symlinks followed); copy the scenario into one of them`,
+    );
   }
   return file;
 }

@@ -25,10 +25,14 @@ export interface CliOptions {
 }
 
 /** The CLI as a user runs it: a real process, `node --import tsx src/cli/main.ts ...`. */
-export function startCli(args: string[], options: CliOptions = {}): { child: ChildProcess; done: Promise<CliResult>; stdout: () => string } {
+export function startCli(
+  args: string[],
+  options: CliOptions = {},
+): { child: ChildProcess; done: Promise<CliResult>; stdout: () => string } {
   const node = [process.execPath, '--import', 'tsx', MAIN, ...args];
   const limit = options.fileSizeLimitKiB;
-  const [command, ...argv] = limit === undefined ? node : ['bash', '-c', `trap '' XFSZ; ulimit -f ${Math.floor(limit)}; exec "$0" "$@"`, ...node];
+  const limited = ['bash', '-c', `trap '' XFSZ; ulimit -f ${Math.floor(limit ?? 0)}; exec "$0" "$@"`, ...node];
+  const [command, ...argv] = limit === undefined ? node : limited;
   const child = spawn(command!, argv, {
     cwd: options.cwd ?? PROJECT_ROOT,
     env: { ...process.env, ...(limit === undefined ? {} : { TSX_DISABLE_CACHE: '1' }), ...options.env },
