@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, statSync } from 'node:fs';
 import { writeFully } from '../common/files.ts';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.ts';
@@ -222,6 +222,14 @@ export interface ReadJournal {
   problems: JournalProblem[];
 }
 
+function readJournalText(file: string): Buffer {
+  // A FIFO or a device in its place would block the read, or never end it.
+  if (!statSync(file).isFile()) {
+    throw new ConfigError(`${displayPath(file)}: not a regular file; a journal is a file written by npm run experiment`);
+  }
+  return readFileSync(file);
+}
+
 /**
  * Reads a journal, keeping every valid line and naming each line that is not JSON (torn by a kill,
  * or damaged). A header or run that is JSON but breaks its schema was edited: that is refused with
@@ -229,7 +237,7 @@ export interface ReadJournal {
  */
 export function readJournal(file: string): ReadJournal {
   const shown = displayPath(file);
-  const text = readFileSync(file, 'utf8');
+  const text = readJournalText(file).toString('utf8');
   const lines = text.split('\n');
   const out: ReadJournal = { header: undefined, runs: [], problems: [] };
   const runs: Array<{ line: number; run: RunEntry }> = [];
@@ -268,7 +276,7 @@ export function readJournal(file: string): ReadJournal {
  * line of its own. Returns whether anything was cut; the run on that line is then run again.
  */
 export function truncateTornTail(file: string): boolean {
-  const text = readFileSync(file);
+  const text = readJournalText(file);
   if (text.length === 0 || text[text.length - 1] === 0x0a) return false;
   const lastNewline = text.lastIndexOf(0x0a);
   const fd = openSync(file, 'r+');

@@ -304,6 +304,14 @@ describe('hostile references, journals and arguments', () => {
       }
     });
 
+    it('a journal that is a FIFO is refused without blocking', async () => {
+      const folder = path.join(dir, 'fifo-journal');
+      mkdirSync(folder);
+      execFileSync('mkfifo', [path.join(folder, 'journal.jsonl')]);
+      oneLine(await command('report', [folder]), `${path.join(folder, 'journal.jsonl')}: not a regular file; a journal is a file written by npm run experiment`);
+      oneLine(await experiment(['--resume', folder]), `${path.join(folder, 'journal.jsonl')}: not a regular file; a journal is a file written by npm run experiment`);
+    });
+
     it('report.html escapes every cell, numbers included', () => {
       const folder = path.join(dir, 'escape');
       writeSyntheticReport(folder, 2, 50);
