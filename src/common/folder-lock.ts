@@ -1,8 +1,20 @@
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+} from 'node:fs';
 import path from 'node:path';
 import { cmdlineOf, isAlive } from '../cluster/procfs.ts';
 import { UsageError } from './errors.ts';
-import { writeFileAtomic } from './files.ts';
+import { writeFileAtomic, writeFully } from './files.ts';
 
 export const LOCK_FILE = '.writer.lock';
 
@@ -33,6 +45,22 @@ function holderAlive(record: LockRecord | undefined): boolean {
   return isAlive(record.pid) && (cmdlineOf(record.pid)?.[0]?.includes('node') ?? false);
 }
 
+/** Hard links whole `staged` to `file`, failing with EEXIST if it exists; O_EXCL where links are unsupported. */
+function placeLock(staged: string, file: string): void {
+  try {
+    linkSync(staged, file);
+  } catch (err) {
+    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    const fd = openSync(file, 'wx');
+    try {
+      writeFully(fd, readFileSync(staged));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
 /**
  * Makes this process the only writer of a report folder, until the lock is disposed. The lock is
  * a file in the folder naming the holder's pid; it appears atomically and whole (written aside,
@@ -60,10 +88,12 @@ export function lockReportFolder(dir: string, command: string, shown = dir): Fol
   try {
     for (let attempt = 0; ; attempt++) {
       try {
-        linkSync(staged, file);
+        placeLock(staged, file);
         break;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw err;
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if (attempt >= 3)
+          throw new UsageError(`${shown}: other writers keep taking this report folder; pass another folder`);
       }
       const holder = readLock(file);
       if (holderAlive(holder)) {
