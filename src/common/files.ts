@@ -46,16 +46,21 @@ let tempSeq = 0;
  * Replaces `file` with `data` so a reader never sees a half-written file: the data goes to a
  * temporary file in the same folder (same filesystem, so the rename is atomic), is forced to disk,
  * and is renamed over the target. On any error, a full disk included, the temporary file is
- * removed and the previous `file`, if any, is left as it was.
+ * removed and the previous `file`, if any, is left as it was. `fsync: false` keeps the atomic
+ * replace but not the durability across a power cut, for bookkeeping written during a run.
  */
-export function writeFileAtomic(file: string, data: string | Uint8Array, options: { mode?: number } = {}): void {
+export function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  options: { mode?: number; fsync?: boolean } = {},
+): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${++tempSeq}.tmp`);
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   try {
     const fd = openSync(tmp, 'wx', options.mode ?? 0o644);
     try {
       writeFully(fd, bytes);
-      fsyncSync(fd);
+      if (options.fsync !== false) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }

@@ -49,8 +49,9 @@ export class PidFile {
   }
 
   private flush(): void {
-    // A crash mid-write never leaves a half file for the next start.
-    writeFileAtomic(this.file, JSON.stringify(this.record));
+    // A crash mid-write never leaves a half file for the next start. No fsync: this is written
+    // while a run is measured (a canary starts), and a flush to disk would stall the event loop.
+    writeFileAtomic(this.file, JSON.stringify(this.record), { fsync: false });
   }
 }
 
