@@ -47,9 +47,10 @@ export function readYamlFile(file: string): unknown {
         throw new ConfigError(`${shown}: not a regular file (a device, FIFO or socket); name a YAML file`);
       case 'folder':
         throw new ConfigError(`${shown}: cannot read file (EISDIR); name a YAML file, not a folder`);
-      default:
+      default: {
         const hint = read.reason === 'missing' ? 'check the path' : 'check the file';
         throw new ConfigError(`${shown}: cannot read file (${read.code ?? 'error'}); ${hint}`);
+      }
     }
   }
   const bytes = read.bytes;
