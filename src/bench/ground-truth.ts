@@ -8,7 +8,7 @@
  * - mitigate: the router applying canary weight 0 after that check, when its route listener ran;
  * - impact: the first failed response the router finished forwarding after the release;
  * - recover: the last bad response the router forwarded (failed, or served by the canary) before
- *   a clean window, no earlier than that route change — DESIGN §4's definition, applied to the
+ *   a clean window, no earlier than that route change — the definition of docs/design.md §4, applied to the
  *   router's view instead of the client's.
  *
  * All inputs and outputs are run-relative scenario milliseconds; the benchmark converts its own

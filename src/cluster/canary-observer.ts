@@ -42,7 +42,7 @@ interface EventObject extends ObjectMeta {
 /**
  * Watches one Flagger Canary and its Events and timestamps what it sees on the harness clock: the
  * kube platform's source of `detect` (first `Halt …` / failedChecks ≥ 1) and `mitigate`
- * (`Rolling back …` / phase Failed), DESIGN §4. Event times are receipt times: Kubernetes stores
+ * (`Rolling back …` / phase Failed), docs/design.md §4. Event times are receipt times: Kubernetes stores
  * them with whole-second precision only.
  */
 export class CanaryObserver implements AsyncDisposable {

@@ -1,6 +1,6 @@
 /**
  * The kind provider of `cluster:up` / `cluster:down`: a kind cluster with Istio, Prometheus,
- * Flagger, flagger-loadtester and Grafana (issue 5, "Cluster commands"; DESIGN §2).
+ * Flagger, flagger-loadtester and Grafana (issue 5, "Cluster commands"; docs/design.md §2).
  *
  * The work is planned as data first: `kindUpPlan` / `kindDownPlan` return the steps, each a title
  * (the one progress line a user sees) and the argv arrays it runs. `kindUp` / `kindDown` run the

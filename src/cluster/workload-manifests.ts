@@ -76,13 +76,13 @@ export function canaryManifest(namespace: string, name: string, settings: Flagge
   }
   const metrics: unknown[] = [];
   if (settings.requestSuccessRate) {
-    metrics.push({ name: 'request-success-rate', thresholdRange: { min: settings.requestSuccessRate.min }, interval: promDuration(settings.requestSuccessRate.interval) });
+    metrics.push({ name: 'request-success-rate', thresholdRange: { min: settings.requestSuccessRate.min }, interval: promDuration(settings.requestSuccessRate.intervalMs) });
   }
   if (settings.requestDuration) {
-    metrics.push({ name: 'request-duration', thresholdRange: { max: settings.requestDuration.max }, interval: promDuration(settings.requestDuration.interval) });
+    metrics.push({ name: 'request-duration', thresholdRange: { max: settings.requestDuration.max }, interval: promDuration(settings.requestDuration.intervalMs) });
   }
   const analysis: Record<string, unknown> = {
-    interval: promDuration(settings.interval),
+    interval: promDuration(settings.intervalMs),
     threshold: settings.threshold,
     metrics,
   };

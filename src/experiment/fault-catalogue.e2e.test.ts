@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEntry } from './journal.ts';
 import { runCli } from '../test-support/cli.ts';
 
-// The Flagger model against each fault of the catalogue (DESIGN §9) on the local platform, with
+// The Flagger model against each fault of the catalogue (docs/design.md §9) on the local platform, with
 // the scenario files' own settings: interval 30 s, threshold 2, steps 10% → 50%, smoke test on.
 const I = 30;
 const T = 2;

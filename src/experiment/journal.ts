@@ -5,7 +5,7 @@ import { ConfigError } from '../common/errors.ts';
 import type { LoadSummary } from '../load/builtin-generator.ts';
 import { displayPath, validate } from '../scenario/load-files.ts';
 import { Arms, experimentSchema, scenarioSchema, type Scenario } from '../scenario/schema.ts';
-import { Outcomes, type RunMetrics, type TimelineEntry } from '../timeline/types.ts';
+import { type Mark, Marks, Outcomes, type RunMetrics, type TimelineEntry } from '../timeline/types.ts';
 
 export const JOURNAL_FILE = 'journal.jsonl';
 
@@ -64,28 +64,28 @@ export type JournalLine = ExperimentHeader | RunEntry;
  */
 
 /**
- * Durations a header keeps in milliseconds (the parsed scenario) but a scenario file writes as
- * text ("30s"). The round trip of every shipped experiment is tested, so a duration field added to
- * the scenario schema and missing here fails that test.
+ * Flagger intervals, which a header keeps parsed (milliseconds, as `intervalMs`; journals written
+ * before that name was introduced say `interval`) but a scenario file writes as text ("30s"). They
+ * are turned back into text so the scenario file's own schema checks them and names them again.
+ * The round trip of every shipped experiment is tested, so a duration field added to the scenario
+ * schema and missing here fails that test.
  */
-const MS_DURATION_PATHS = [
-  ['flagger', 'interval'],
-  ['flagger', 'requestSuccessRate', 'interval'],
-  ['flagger', 'requestDuration', 'interval'],
-] as const;
+const MS_INTERVAL_OBJECTS = [['flagger'], ['flagger', 'requestSuccessRate'], ['flagger', 'requestDuration']] as const;
 
 function durationsAsText(scenario: unknown): unknown {
   if (scenario === null || typeof scenario !== 'object') return scenario;
   const copy = structuredClone(scenario) as Record<string, unknown>;
-  for (const parts of MS_DURATION_PATHS) {
+  for (const parts of MS_INTERVAL_OBJECTS) {
     let node: unknown = copy;
-    for (const part of parts.slice(0, -1)) {
+    for (const part of parts) {
       node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
     }
-    const last = parts[parts.length - 1]!;
-    if (node !== null && typeof node === 'object' && typeof (node as Record<string, unknown>)[last] === 'number') {
-      (node as Record<string, unknown>)[last] = `${(node as Record<string, number>)[last]}ms`;
-    }
+    if (node === null || typeof node !== 'object') continue;
+    const o = node as Record<string, unknown>;
+    const ms = 'intervalMs' in o ? o.intervalMs : o.interval;
+    if (typeof ms !== 'number') continue;
+    delete o.intervalMs;
+    o.interval = `${ms}ms`;
   }
   return copy;
 }
@@ -116,7 +116,7 @@ export const experimentHeaderSchema = z.looseObject({
 
 const timelineEntrySchema = z.looseObject({
   atMs: finite,
-  kind: text(100),
+  kind: z.enum(Object.values(Marks) as [Mark, ...Mark[]]),
   detail: text(10_000).optional(),
   canaryWeight: finite.optional(),
   phase: text(100).optional(),
@@ -255,8 +255,7 @@ export function readJournal(file: string): ReadJournal {
     const where = `${shown}:${i + 1}`;
     if (type === 'experiment' && !out.header) {
       out.header = validate(experimentHeaderSchema, parsed, where) as ExperimentHeader;
-    }
-    else if (type === 'run') runs.push({ line: i + 1, run: validate(runEntrySchema, parsed, where) });
+    } else if (type === 'run') runs.push({ line: i + 1, run: validate(runEntrySchema, parsed, where) });
     else out.problems.push({ line: i + 1, message: `unexpected entry (type ${JSON.stringify(type)})` });
   });
   const scenarios = out.header?.scenarios.length;

@@ -36,7 +36,7 @@ export async function runOnRealFlagger(options: {
   const f = scenario.flagger;
   const steps = f.stepWeights?.length ?? Math.ceil(f.maxWeight / f.stepWeight);
   // Long enough for the slowest fate of the law (promotion) plus a few ticks of slack.
-  const fateTimeoutMs = Math.min(scenario.recovery.deadlineS * 1000, (Math.max(f.threshold, steps) + 8) * f.interval + 60_000);
+  const fateTimeoutMs = Math.min(scenario.recovery.deadlineS * 1000, (Math.max(f.threshold, steps) + 8) * f.intervalMs + 60_000);
   const runs: FidelityRun[] = [];
   for (let rep = 1; rep <= options.reps; rep++) {
     signal.throwIfAborted();
@@ -53,7 +53,7 @@ export async function runOnRealFlagger(options: {
       // Flagger ticks on a grid that starts when the Canary is picked up, and `Initialized` is
       // written on a tick: releasing a fixed time later would always land at the same phase of
       // the grid. A random pause gives the release a uniform phase, as the model's ticker has.
-      await clock.sleep(createRandom(deriveSeed(options.seed, `phase/${rep}`)).next() * f.interval, signal);
+      await clock.sleep(createRandom(deriveSeed(options.seed, `phase/${rep}`)).next() * f.intervalMs, signal);
       load = new BuiltinLoadGenerator().start({
         url: `${url}/sms`,
         rateRps: scenario.load.rateRps,

@@ -99,7 +99,7 @@ export function renderFidelityMarkdown(input: FidelityReportInput): string {
   );
   lines.push('');
   lines.push(
-    `DESIGN §5's law puts the rollback in (${lawLow}, ${lawHigh}] s after the release: the first tick comes a ∈ (0, ${intervalS}] s after it, and the rollback ${threshold + 2} intervals ` +
+    `The timing law of docs/design.md §5 puts the rollback in (${lawLow}, ${lawHigh}] s after the release: the first tick comes a ∈ (0, ${intervalS}] s after it, and the rollback ${threshold + 2} intervals ` +
       `(${lawLow} s) after that tick. The last column removes the random phase a: both should read ${lawLow}.0 s, and a difference there is a difference of mechanism, ` +
       `not of luck. With ${real.n} release${real.n === 1 ? '' : 's'} per side the medians of release → rollback can differ by up to one interval from a alone.`,
   );

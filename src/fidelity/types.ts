@@ -3,7 +3,7 @@ export interface FidelityRun {
   rep: number;
   /** Namespace (real Flagger) or run id (model). */
   id: string;
-  /** `New revision detected! …`: the first tick after the release (its phase `a` in DESIGN §5). */
+  /** `New revision detected! …`: the first tick after the release (its phase `a` in docs/design.md §5). */
   newRevisionS?: number;
   /** First failed check: `Halt … advancement …` (or failedChecks ≥ 1). */
   detectS?: number;

@@ -99,7 +99,7 @@ function setUp(flagger: FlaggerSettings): Harness {
   };
 }
 
-/** Releases at t = 0 with the first tick at `a`, as DESIGN §5 counts. */
+/** Releases at t = 0 with the first tick at `a`, as docs/design.md §5 counts. */
 async function releaseAndRun(h: Harness, firstTickMs: number, untilMs: number): Promise<CanaryTicker> {
   const ticker = new CanaryTicker(h.model, h.clock, INTERVAL_MS);
   h.workloads.revision = 'v2';

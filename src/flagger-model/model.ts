@@ -209,7 +209,7 @@ export class FlaggerCanaryModel {
     if (rate) {
       let value: number | undefined;
       try {
-        value = await this.metrics.requestSuccessRate(query(rate.interval));
+        value = await this.metrics.requestSuccessRate(query(rate.intervalMs));
       } catch (err) {
         this.emit(nowMs, 'Warning', `Prometheus query failed: ${(err as Error).message}`);
         return false;
@@ -227,7 +227,7 @@ export class FlaggerCanaryModel {
     if (duration) {
       let value: number | undefined;
       try {
-        value = await this.metrics.requestDurationP99(query(duration.interval));
+        value = await this.metrics.requestDurationP99(query(duration.intervalMs));
       } catch (err) {
         this.emit(nowMs, 'Warning', `Prometheus query failed: ${(err as Error).message}`);
         return false;

@@ -446,7 +446,7 @@ interface RouterEntry {
 
 /**
  * The stand-in for the Envoy sidecars and the pods of a cluster without a container runtime
- * (DESIGN §8, local control plane). It watches Deployments, Pods, Services and Istio
+ * (docs/design.md §8, local control plane). It watches Deployments, Pods, Services and Istio
  * VirtualServices: each faulty-app Deployment with a pod runs as one faulty-app process in the
  * variant its pod template names, and its pods are Ready exactly when that process is (kwok
  * starts them unready; syncPods plays the readiness probe); each VirtualService gets one WeightedRouter (the

@@ -5,7 +5,7 @@ import { isAbort, type Operator, type OperatorContext, type OperatorResult } fro
 /**
  * A Prometheus alerting rule `error rate > X over W for F`, evaluated every evaluationIntervalS,
  * routed through Alertmanager's group_wait to a person who acknowledges after a lognormal delay
- * and then issues the rollback after another (DESIGN §6). The rule follows Prometheus semantics:
+ * and then issues the rollback after another (docs/design.md §6). The rule follows Prometheus semantics:
  * pending from the first true evaluation, firing at the first evaluation at least `for` later,
  * back to inactive when an evaluation is false before it fires.
  */
@@ -25,7 +25,7 @@ export class AlertOperator implements Operator {
       actionMedianS: s.action.medianS,
       actionP90S: s.action.p90S,
       source:
-        'assumed (DESIGN §6 defaults): rule evaluated every 15 s; Alertmanager group_wait 30 s (its default); acknowledge p90 at the Google SRE book 5-minute on-call target',
+        'assumed (docs/design.md §6 defaults): rule evaluated every 15 s; Alertmanager group_wait 30 s (its default); acknowledge p90 at the Google SRE book 5-minute on-call target',
     };
   }
 

@@ -3,7 +3,7 @@ import type { DashboardOperatorSettings } from '../scenario/schema.ts';
 import { isAbort, type Operator, type OperatorContext, type OperatorResult } from './types.ts';
 
 /**
- * A person who glances at the error-rate panel every lookIntervalS (DESIGN §6). A look at a panel
+ * A person who glances at the error-rate panel every lookIntervalS (docs/design.md §6). A look at a panel
  * above the visible threshold is noticed with probability pNotice; then deciding and typing the
  * rollback takes a lognormal reaction time.
  */
@@ -22,7 +22,7 @@ export class DashboardOperator implements Operator {
       reactionMedianS: s.reaction.medianS,
       reactionP90S: s.reaction.p90S,
       source:
-        'assumed (DESIGN §6 defaults): a person looking at a Grafana panel once a minute; reaction lognormal, median 45 s, p90 120 s',
+        'assumed (docs/design.md §6 defaults): a person looking at a Grafana panel once a minute; reaction lognormal, median 45 s, p90 120 s',
     };
   }
 

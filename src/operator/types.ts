@@ -1,6 +1,7 @@
 import type { Clock } from '../common/clock.ts';
 import type { Random } from '../common/random.ts';
 import type { MetricsSource } from '../metrics/types.ts';
+import type { Mark } from '../timeline/types.ts';
 
 /** What an operator can see and do during one manual-arm run. */
 export interface OperatorContext {
@@ -17,7 +18,7 @@ export interface OperatorContext {
   /** Issues the rollback (helm rollback / weights back to 100/0) and resolves when it is applied. */
   rollback: () => Promise<void>;
   /** Adds a line to the run's timeline (e.g. "alert firing"). */
-  note: (atMs: number, kind: string, detail?: string) => void;
+  note: (atMs: number, kind: Mark, detail?: string) => void;
   /**
    * Resolves with the time a rollback was seen that the harness did not issue (a person ran
    * `helm rollback` on a cluster); never resolves where the platform cannot see one.

@@ -17,7 +17,7 @@ export interface RunLabels {
 export type TimelineSink = (entry: TimelineEntry) => void;
 
 /**
- * One arm of one scenario deployed on a platform (DESIGN §8): the manual setup (stable and canary
+ * One arm of one scenario deployed on a platform (docs/design.md §8): the manual setup (stable and canary
  * Deployments behind weighted routes) or the Flagger setup (target, primary, Canary).
  */
 export interface ArmSession extends AsyncDisposable {

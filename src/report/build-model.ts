@@ -4,10 +4,10 @@ import { Marks } from '../timeline/compute.ts';
 import {
   bootstrapMedianCI,
   compareArms,
-  describe,
   fisherExact,
   kaplanMeier,
   kmMedian,
+  summarize,
   type BootstrapInterval,
 } from '../stats/index.ts';
 import { flaggerTimingLaw } from './markdown.ts';
@@ -104,7 +104,7 @@ export function summaryTable(rows: readonly RunRow[]): ReportTable {
   for (const cell of groupCells(rows)) {
     const count = (o: string) => String(cell.rows.filter((r) => r.outcome === o).length);
     const mttr = defined(cell.rows.map((r) => r.mttrS));
-    const d = describe(mttr);
+    const d = summarize(mttr);
     const boot = bootstrapMedianCI(mttr, { seed: bootstrapSeed('median', cell) });
     const km = kaplanMeier(
       cell.rows
@@ -112,7 +112,7 @@ export function summaryTable(rows: readonly RunRow[]): ReportTable {
         .map((r) => (r.mttrS !== undefined ? { time: r.mttrS, event: true } : { time: r.censoredAtS!, event: false })),
     );
     const kmm = km.steps.length === 0 ? undefined : kmMedian(km, { flat: 'midpoint' });
-    const ttr = describe(defined(cell.rows.map((r) => r.ttrReleaseS)));
+    const ttr = summarize(defined(cell.rows.map((r) => r.ttrReleaseS)));
     out.push([
       cellName(cell),
       cell.arm,
@@ -127,9 +127,9 @@ export function summaryTable(rows: readonly RunRow[]): ReportTable {
       boot.estimate === undefined ? '—' : `[${fmt(boot.lower)}, ${fmt(boot.upper)}]`,
       kmm === undefined || kmm.value === undefined ? '—' : `${fmt(kmm.value)} [${fmt(kmm.lower)}, ${fmt(kmm.upper)}]`,
       ttr.n === 0 ? '—' : `${fmt(ttr.median)} [${fmt(ttr.q1)}–${fmt(ttr.q3)}]`,
-      fmt(describe(defined(cell.rows.map((r) => r.ttdS))).median),
-      fmt(describe(defined(cell.rows.map((r) => r.ttmS))).median),
-      fmt(describe(cell.rows.map((r) => r.failedRequests)).median, 0),
+      fmt(summarize(defined(cell.rows.map((r) => r.ttdS))).median),
+      fmt(summarize(defined(cell.rows.map((r) => r.ttmS))).median),
+      fmt(summarize(cell.rows.map((r) => r.failedRequests)).median, 0),
     ]);
   }
   return {
@@ -263,7 +263,7 @@ export function timingLawTable(header: ExperimentHeader, runs: readonly RunEntry
     id: 'timing-law',
     title: 'Flagger timing against the analysis-loop law',
     note:
-      'Counted from the release with the first scheduler tick at a ∈ (0, interval] (DESIGN §5): all checks failing → `Rolling back` in ((threshold+2)·interval, (threshold+3)·interval]; all passing → `Succeeded` in ((steps+3)·interval, (steps+4)·interval], plus the canary\'s start-up time.',
+      'Counted from the release with the first scheduler tick at a ∈ (0, interval] (docs/design.md §5): all checks failing → `Rolling back` in ((threshold+2)·interval, (threshold+3)·interval]; all passing → `Succeeded` in ((steps+3)·interval, (steps+4)·interval], plus the canary\'s start-up time.',
     columns: ['scenario', 'interval s', 'threshold', 'steps', 'expected rollback s', 'measured release→rollback s', 'expected promotion s', 'measured release→Succeeded s'],
     align: ['l', 'r', 'r', 'r', 'l', 'l', 'l', 'l'],
     rows: entries.map(({ s, entry }) => {
@@ -274,7 +274,7 @@ export function timingLawTable(header: ExperimentHeader, runs: readonly RunEntry
       const label = header.sweeps?.[entry];
       return [
         label ? `${s.name} (${label})` : s.name,
-        String(s.flagger.interval / 1000),
+        String(s.flagger.intervalMs / 1000),
         String(s.flagger.threshold),
         String(law.steps),
         `(${law.rollback[0]}, ${law.rollback[1]}]`,

@@ -9,7 +9,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { RunEntry } from '../experiment/journal.ts';
 import { isFailure, type RequestRecord } from '../load/types.ts';
-import { bootstrapMedianCI, describe, kaplanMeier, type KaplanMeierFit } from '../stats/index.ts';
+import { bootstrapMedianCI, kaplanMeier, summarize, type KaplanMeierFit } from '../stats/index.ts';
 import { bootstrapSeed } from './build-model.ts';
 
 export type Arm = RunEntry['arm'];
@@ -572,9 +572,9 @@ export function phaseCells(runs: readonly RunEntry[]): PhaseCell[] {
     scenario: g.scenario,
     arm: g.arm,
     n: g.rows.length,
-    ttdS: describe(g.rows.map((r) => r[0])).median!,
-    ttmS: describe(g.rows.map((r) => r[1])).median!,
-    mttrS: describe(g.rows.map((r) => r[2])).median!,
+    ttdS: summarize(g.rows.map((r) => r[0])).median!,
+    ttmS: summarize(g.rows.map((r) => r[1])).median!,
+    mttrS: summarize(g.rows.map((r) => r[2])).median!,
   }));
 }
 

@@ -4,7 +4,7 @@ import { ReportError } from '../common/errors.ts';
 import { writeFileAtomic } from '../common/files.ts';
 import { JOURNAL_FILE, readJournal, type ExperimentHeader } from '../experiment/journal.ts';
 import { displayPath } from '../scenario/load-files.ts';
-import { compareArms, describe } from '../stats/index.ts';
+import { compareArms, summarize } from '../stats/index.ts';
 import { bootstrapSeed, fmt, groupCells, runRowsFromCsv, type RunRow } from './build-model.ts';
 import type { TopLevelSpec } from 'vega-lite';
 import { renderHtml } from './html.ts';
@@ -71,7 +71,7 @@ export function buildComparisonModel(a: LoadedReport, b: LoadedReport): ReportMo
       const xa = ca.rows.map((r) => r[key] as number | undefined).filter((v): v is number => v !== undefined);
       const xb = cb.rows.map((r) => r[key] as number | undefined).filter((v): v is number => v !== undefined);
       if (xa.length === 0 || xb.length === 0) {
-        rows.push([name, ca.arm, label, String(xa.length), String(xb.length), fmt(describe(xa).median), fmt(describe(xb).median), '—', '—', '—']);
+        rows.push([name, ca.arm, label, String(xa.length), String(xb.length), fmt(summarize(xa).median), fmt(summarize(xb).median), '—', '—', '—']);
         continue;
       }
       const c = compareArms(xa, xb, { seed: bootstrapSeed(`report-compare/${String(key)}`, ca) });

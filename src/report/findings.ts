@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import { describe, mannWhitney, varghaDelaneyA12 } from '../stats/index.ts';
+import { mannWhitney, summarize, varghaDelaneyA12 } from '../stats/index.ts';
 import { fmt, fmtP, runRowsFromCsv, type RunRow } from './build-model.ts';
 import { renderTableMarkdown } from './markdown.ts';
 import { catchesParagraphs, matrixCells, matrixTable } from './matrix.ts';
@@ -35,7 +35,7 @@ export function proposalMarkdown(runsCsvFile: string): string {
   const rollbacks = flagger.map((r) => r.releaseToRollbackS).filter((s): s is number => s !== undefined);
   const under = rollbacks.filter((s) => s < PROPOSAL_LIMIT_S).length;
   const values = (rs: RunRow[], pick: (r: RunRow) => number | undefined) => rs.map(pick).filter((x): x is number => x !== undefined);
-  const median = (rs: RunRow[], pick: (r: RunRow) => number | undefined) => describe(values(rs, pick)).median;
+  const median = (rs: RunRow[], pick: (r: RunRow) => number | undefined) => summarize(values(rs, pick)).median;
   const test = (pick: (r: RunRow) => number | undefined) => {
     const [f, m] = [values(flagger, pick), values(manual, pick)];
     return { p: fmtP(mannWhitney(f, m).p), a12: fmt(varghaDelaneyA12(f, m).a12, 2) };

@@ -64,6 +64,17 @@ describe('renderHtml helpers', () => {
     for (const bad of ['javascript:alert(1)', 'https://x', '//host/x', '/etc/passwd', 'data:text/html,x']) expect(safeRelativeHref(bad)).toBeUndefined();
   });
 
+  it('shows the parsed Flagger intervals in seconds, as the scenario files write them', () => {
+    const html = renderHtml(syntheticModel(), []);
+    // Scenarios faulty (interval 10s), slow and healthy (defaults: 30s, checks over 1m).
+    const cells = (field: string) => {
+      const row = html.match(new RegExp(`<code>${field}</code></th>(.*?)</tr>`))?.[1] ?? '';
+      return [...row.matchAll(/>([^<]+)</g)].map((m) => m[1]);
+    };
+    expect(cells('intervalMs')).toEqual(['10 s', '30 s', '30 s']);
+    expect(cells('requestSuccessRate\\.intervalMs')).toEqual(['60 s', '60 s', '60 s']);
+  });
+
   it('prefixes SVG ids and their references so inlined charts cannot collide', () => {
     const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="10"><defs><clipPath id="clip1"><rect/></clipPath></defs><g clip-path="url(#clip1)"/><use href="#clip1"/></svg>';
     expect(namespaceSvg(svg, 'chart-a')).toBe(
@@ -143,7 +154,7 @@ describe('report.html in Chromium', () => {
       // Scenario parameters, operator sources and data links.
       await expect(page.locator('#scenario-parameters th').filter({ hasText: 'slow' }).count()).resolves.toBe(1);
       await expect(page.locator('#scenario-parameters tr.differs').count()).resolves.toBeGreaterThan(0);
-      await expect(page.locator('#operator-models').innerText()).resolves.toContain('Source: assumed (DESIGN §6): a person <glancing> at the panel & reacting');
+      await expect(page.locator('#operator-models').innerText()).resolves.toContain('Source: assumed (docs/design.md §6): a person <glancing> at the panel & reacting');
       for (const f of ['runs.csv', 'summary.json', 'journal.jsonl', 'requests/']) expect(await page.locator(`#files a[href="${f}"]`).count(), f).toBe(1);
       expect(await page.locator('#runs a[href="requests/faulty-manual-r3.csv"]').count()).toBe(1);
 

@@ -143,8 +143,12 @@ function renderCharts(charts: readonly ChartFile[], id: string, ids: Ids): strin
   return [`<section id="${id}">`, `<h2>Charts</h2>`, ...figures, `</section>`].join('\n');
 }
 
-/** Flagger's durations are milliseconds once parsed; everything else says its unit in its name. */
-const MS_FIELDS = new Set(['flagger.interval', 'flagger.requestSuccessRate.interval', 'flagger.requestDuration.interval']);
+/** Flagger's intervals are parsed to milliseconds but written in seconds in the files, so shown in seconds. */
+const MS_FIELDS = new Set([
+  'flagger.intervalMs',
+  'flagger.requestSuccessRate.intervalMs',
+  'flagger.requestDuration.intervalMs',
+]);
 
 function formatParameter(path: string, value: unknown): string {
   if (value === null) return 'disabled';

@@ -1,10 +1,10 @@
 import type { Scenario } from '../scenario/schema.ts';
 import type { ReportModel, ReportTable } from './model.ts';
 
-/** The analysis-loop timing law of DESIGN §5 for a scenario's Flagger settings, in seconds. */
+/** The analysis-loop timing law of docs/design.md §5 for a scenario's Flagger settings, in seconds. */
 export function flaggerTimingLaw(scenario: Scenario): { rollback: [number, number]; promotion: [number, number]; steps: number } {
   const f = scenario.flagger;
-  const intervalS = f.interval / 1000;
+  const intervalS = f.intervalMs / 1000;
   const steps = f.stepWeights ? f.stepWeights.length : Math.ceil(f.maxWeight / f.stepWeight);
   return {
     rollback: [(f.threshold + 2) * intervalS, (f.threshold + 3) * intervalS],

@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { describe } from '../stats/index.ts';
+import { summarize } from '../stats/index.ts';
 import { fmt, type RunRow } from './build-model.ts';
 import type { ReportTable } from './model.ts';
 
@@ -26,7 +26,7 @@ export function matrixCells(rows: readonly RunRow[]): MatrixCell[] {
       const mine = rows.filter((r) => r.scenario === scenario && r.arm === arm);
       if (mine.length === 0) continue;
       const count = (o: string) => mine.filter((r) => r.outcome === o).length;
-      const med = (xs: Array<number | undefined>) => describe(xs.filter((x): x is number => x !== undefined)).median;
+      const med = (xs: Array<number | undefined>) => summarize(xs.filter((x): x is number => x !== undefined)).median;
       out.push({
         scenario,
         arm,

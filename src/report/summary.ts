@@ -1,5 +1,5 @@
 import type { RunEntry } from '../experiment/journal.ts';
-import { describe } from '../stats/index.ts';
+import { summarize } from '../stats/index.ts';
 import { Outcomes, type Outcome } from '../timeline/types.ts';
 
 export interface Spread {
@@ -25,7 +25,7 @@ export interface CellSummary {
 
 /** Median and quartiles (R type 7, from the statistics library) of the defined values. */
 export function spread(values: readonly (number | undefined)[]): Spread {
-  const d = describe(values.filter((v): v is number => v !== undefined && Number.isFinite(v)));
+  const d = summarize(values.filter((v): v is number => v !== undefined && Number.isFinite(v)));
   return d.n === 0 ? { n: 0 } : { n: d.n, median: d.median, q1: d.q1, q3: d.q3 };
 }
 

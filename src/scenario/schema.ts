@@ -62,18 +62,25 @@ export const recoverySchema = z.strictObject({
   deadlineS: positiveSeconds('deadlineS').max(86_400).default(900),
 });
 
-const successRateCheck = z.strictObject({
-  /** Lowest passing success rate in percent (Flagger's thresholdRange.min). */
-  min: z.number().min(0).max(100).default(99),
-  /** Query window, Flagger's metric `interval`. */
-  interval: goDuration.prefault('1m'),
-});
-const durationCheck = z.strictObject({
-  /** Highest passing p99 request duration in milliseconds (thresholdRange.max). */
-  max: z.number().positive().max(600_000).default(500),
-  /** Query window, Flagger's metric `interval`. */
-  interval: goDuration.prefault('1m'),
-});
+/** Files say `interval: 30s` as Flagger does; once parsed the value is milliseconds, named so. */
+const intervalInMs = <T extends { interval: number }>({ interval, ...rest }: T) => ({ intervalMs: interval, ...rest });
+
+const successRateCheck = z
+  .strictObject({
+    /** Lowest passing success rate in percent (Flagger's thresholdRange.min). */
+    min: z.number().min(0).max(100).default(99),
+    /** Query window, Flagger's metric `interval`. */
+    interval: goDuration.prefault('1m'),
+  })
+  .transform(intervalInMs);
+const durationCheck = z
+  .strictObject({
+    /** Highest passing p99 request duration in milliseconds (thresholdRange.max). */
+    max: z.number().positive().max(600_000).default(500),
+    /** Query window, Flagger's metric `interval`. */
+    interval: goDuration.prefault('1m'),
+  })
+  .transform(intervalInMs);
 
 /** Flagger's `Canary.spec.analysis`, with the two built-in Istio checks. */
 export const flaggerSchema = z
@@ -111,7 +118,8 @@ export const flaggerSchema = z
     } else if (value.stepWeight > value.maxWeight) {
       ctx.addIssue({ code: 'custom', path: ['stepWeight'], message: `${value.stepWeight} is above maxWeight ${value.maxWeight}` });
     }
-  });
+  })
+  .transform(intervalInMs);
 
 const reactionSchema = z
   .strictObject({
@@ -122,7 +130,7 @@ const reactionSchema = z
   })
   .refine((r) => r.p90S >= r.medianS, { message: 'p90S must be at least medianS', path: ['p90S'] });
 
-/** A person watching the error-rate panel (DESIGN §6). */
+/** A person watching the error-rate panel (docs/design.md §6). */
 export const dashboardOperatorSchema = z.strictObject({
   kind: z.literal('dashboard'),
   /** Seconds between looks at the dashboard. */
@@ -137,7 +145,7 @@ export const dashboardOperatorSchema = z.strictObject({
   reaction: reactionSchema.prefault({ medianS: 45, p90S: 120 }),
 });
 
-/** A Prometheus-style alert that pages the operator (DESIGN §6). */
+/** A Prometheus-style alert that pages the operator (docs/design.md §6). */
 export const alertOperatorSchema = z.strictObject({
   kind: z.literal('alert'),
   /** The rule fires when the error rate over ruleWindowS exceeds this share... */

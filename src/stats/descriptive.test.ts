@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { describe as group, expect, it } from 'vitest';
-import { describe, median, quantile } from './descriptive.ts';
+import { describe, expect, it } from 'vitest';
+import { median, quantile, summarize } from './descriptive.ts';
 
 // Motor Trend cars, `mtcars$mpg` from R's datasets package (Henderson & Velleman 1981).
 // R 4.x: quantile(mtcars$mpg) → 10.400 15.425 19.200 22.800 33.900;
@@ -10,9 +10,9 @@ const MTCARS_MPG = [
   33.9, 21.5, 15.5, 15.2, 13.3, 19.2, 27.3, 26.0, 30.4, 15.8, 19.7, 15.0, 21.4,
 ];
 
-group('describe', () => {
+describe('summarize', () => {
   it('matches R summary statistics of mtcars$mpg (type-7 quartiles)', () => {
-    const d = describe(MTCARS_MPG);
+    const d = summarize(MTCARS_MPG);
     expect(d.n).toBe(32);
     expect(d.min).toBe(10.4);
     expect(d.q1).toBeCloseTo(15.425, 10);
@@ -26,7 +26,7 @@ group('describe', () => {
 
   it('uses R type 7, not another quantile definition', () => {
     // R: quantile(1:4) → 1.00 1.75 2.50 3.25 4.00 (type 6 would give 1.25 / 3.75, type 2 1.5 / 3.5)
-    expect(describe([4, 1, 3, 2])).toMatchObject({ q1: 1.75, median: 2.5, q3: 3.25 });
+    expect(summarize([4, 1, 3, 2])).toMatchObject({ q1: 1.75, median: 2.5, q3: 3.25 });
     // R: quantile(1:10, c(0.1, 0.9)) → 1.9 9.1
     const oneToTen = Array.from({ length: 10 }, (_, i) => i + 1);
     expect(quantile(oneToTen, 0.1)).toBeCloseTo(1.9, 12);
@@ -37,12 +37,12 @@ group('describe', () => {
 
   it('does not mutate its input', () => {
     const values = [3, 1, 2];
-    describe(values);
+    summarize(values);
     expect(values).toEqual([3, 1, 2]);
   });
 
   it('documents the empty and single-value cases instead of throwing', () => {
-    expect(describe([])).toEqual({
+    expect(summarize([])).toEqual({
       n: 0,
       median: undefined,
       q1: undefined,
@@ -53,20 +53,20 @@ group('describe', () => {
       min: undefined,
       max: undefined,
     });
-    expect(describe([42])).toEqual({ n: 1, median: 42, q1: 42, q3: 42, iqr: 0, mean: 42, sd: undefined, min: 42, max: 42 });
+    expect(summarize([42])).toEqual({ n: 1, median: 42, q1: 42, q3: 42, iqr: 0, mean: 42, sd: undefined, min: 42, max: 42 });
     expect(median([])).toBeUndefined();
     expect(quantile([], 0.9)).toBeUndefined();
   });
 
   it('rejects NaN and bad probabilities with the offending index and value', () => {
-    expect(() => describe([1, Number.NaN])).toThrow('describe: values[1] is NaN');
+    expect(() => summarize([1, Number.NaN])).toThrow('summarize: values[1] is NaN');
     expect(() => quantile([1], 1.5)).toThrow(RangeError);
   });
 
   it('orders its fields min ≤ q1 ≤ median ≤ q3 ≤ max, mean within [min, max] (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.double({ min: -1e9, max: 1e9, noNaN: true }), { minLength: 1, maxLength: 60 }), (values) => {
-        const d = describe(values);
+        const d = summarize(values);
         const fields = [d.min, d.q1, d.median, d.q3, d.max] as number[];
         for (let i = 1; i < fields.length; i++) expect(fields[i]).toBeGreaterThanOrEqual(fields[i - 1] as number);
         expect(d.mean).toBeGreaterThanOrEqual((d.min as number) - 1e-6);

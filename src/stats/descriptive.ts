@@ -38,8 +38,8 @@ export interface Description {
  * Empty input gives n = 0 and every other field `undefined`; one value gives sd `undefined`.
  * Throws a RangeError on a non-finite value (NaN would silently corrupt the sort).
  */
-export function describe(values: readonly number[]): Description {
-  assertFiniteValues('describe', 'values', values);
+export function summarize(values: readonly number[]): Description {
+  assertFiniteValues('summarize', 'values', values);
   const n = values.length;
   if (n === 0) {
     return {

@@ -48,7 +48,7 @@ describe('compareArms', () => {
 describe('index re-exports', () => {
   it('exposes the whole API from one module', () => {
     for (const name of [
-      'describe',
+      'summarize',
       'quantile',
       'median',
       'bootstrapMedianCI',

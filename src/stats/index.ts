@@ -1,5 +1,5 @@
 /**
- * Statistics for the report (DESIGN.md §7). Pure functions, no I/O; every resample draws from a
+ * Statistics for the report (docs/design.md §7). Pure functions, no I/O; every resample draws from a
  * seeded generator, so a report re-rendered from its journal prints the same numbers.
  */
 import {
@@ -8,11 +8,11 @@ import {
   DEFAULT_BOOTSTRAP_RESAMPLES,
   type BootstrapInterval,
 } from './bootstrap.ts';
-import { describe, type Description } from './descriptive.ts';
+import { summarize, type Description } from './descriptive.ts';
 import { varghaDelaneyA12, type A12Result } from './effect-size.ts';
 import { mannWhitney, type MannWhitneyResult } from './mann-whitney.ts';
 
-export { describe, median, quantile, type Description } from './descriptive.ts';
+export { median, quantile, summarize, type Description } from './descriptive.ts';
 export {
   bootstrapMedianCI,
   bootstrapMedianComparison,
@@ -96,8 +96,8 @@ export function compareArms(
     resamples: options.resamples ?? DEFAULT_BOOTSTRAP_RESAMPLES,
   });
   return {
-    a: describe(a),
-    b: describe(b),
+    a: summarize(a),
+    b: summarize(b),
     medianDifference: difference,
     medianRatio: ratio,
     mannWhitney: mannWhitney(b, a),

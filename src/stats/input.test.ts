@@ -3,8 +3,8 @@ import { assertFiniteValues, assertLevel, sortedCopy } from './input.ts';
 
 describe('input checks', () => {
   it('names the function, the array, the index and the value of a non-finite entry', () => {
-    expect(() => assertFiniteValues('describe', 'values', [1, 2, -Infinity])).toThrow(
-      'describe: values[2] is -Infinity; every value must be a finite number',
+    expect(() => assertFiniteValues('summarize', 'values', [1, 2, -Infinity])).toThrow(
+      'summarize: values[2] is -Infinity; every value must be a finite number',
     );
     expect(() => assertFiniteValues('f', 'x', [undefined as unknown as number])).toThrow('f: x[0] is undefined');
     expect(() => assertFiniteValues('f', 'x', [])).not.toThrow();

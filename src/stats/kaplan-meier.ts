@@ -12,7 +12,7 @@
  *
  * In this harness the "event" is recovery, and a run that hit its deadline first is censored at
  * the deadline: it is kept in the estimate (it counts as at risk until then) instead of dropped,
- * which is what DESIGN.md §7 asks for.
+ * which is what docs/design.md §7 asks for.
  */
 import { assertLevel } from './input.ts';
 import { normalQuantile } from './normal.ts';

@@ -1,5 +1,7 @@
 import { isFailure, type RequestRecord } from '../load/types.ts';
-import type { Outcome, RunMetrics, TimelineEntry } from './types.ts';
+import { Marks, type Outcome, type RunMetrics, type TimelineEntry } from './types.ts';
+
+export { Marks } from './types.ts';
 
 export interface RunObservation {
   arm: 'manual' | 'flagger';
@@ -14,20 +16,6 @@ export interface RunObservation {
   records: readonly RequestRecord[];
   timeline: readonly TimelineEntry[];
 }
-
-/** Harness marks that the runner and platforms write into the timeline. */
-export const Marks = {
-  release: 'release',
-  flaggerEvent: 'flagger-event',
-  routes: 'routes',
-  detect: 'detect',
-  rollbackIssued: 'rollback-issued',
-  rollbackDone: 'rollback-done',
-  promoted: 'promoted',
-  steady: 'steady',
-  envFaultStart: 'env-fault-start',
-  envFaultEnd: 'env-fault-end',
-} as const;
 
 function firstAt(timeline: readonly TimelineEntry[], match: (e: TimelineEntry) => boolean, fromMs: number): number | undefined {
   return timeline.find((e) => e.atMs >= fromMs && match(e))?.atMs;
@@ -49,7 +37,7 @@ export function fateSealedAt(timeline: readonly TimelineEntry[], fromMs = -Infin
 }
 
 /**
- * Turns one run's request records and timeline into the quantities of DESIGN §4. Pure: the same
+ * Turns one run's request records and timeline into the quantities of docs/design.md §4. Pure: the same
  * inputs give the same numbers, so `npm run report` can recompute them from the journal.
  */
 export function computeRunMetrics(obs: RunObservation): RunMetrics {

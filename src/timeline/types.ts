@@ -1,9 +1,30 @@
+/** Kinds of timeline line that the runner, the platforms and the operators write. */
+export const Marks = {
+  release: 'release',
+  flaggerEvent: 'flagger-event',
+  routes: 'routes',
+  detect: 'detect',
+  rollbackIssued: 'rollback-issued',
+  rollbackDone: 'rollback-done',
+  promoted: 'promoted',
+  steady: 'steady',
+  envFaultStart: 'env-fault-start',
+  envFaultEnd: 'env-fault-end',
+  operatorLook: 'operator-look',
+  operatorNoticed: 'operator-noticed',
+  operatorRollback: 'operator-rollback',
+  alertPending: 'alert-pending',
+  alertFiring: 'alert-firing',
+  alertResolved: 'alert-resolved',
+  alertNotified: 'alert-notified',
+} as const;
+export type Mark = (typeof Marks)[keyof typeof Marks];
+
 /** One line of a run's timeline: harness marks, Flagger events, route changes, operator notes. */
 export interface TimelineEntry {
   /** Scenario milliseconds on the harness clock. */
   atMs: number;
-  /** e.g. release, flagger-event, routes, operator-noticed, rollback-issued, rollback-done. */
-  kind: string;
+  kind: Mark;
   detail?: string;
   /** Canary weight after this entry, when it changed the routes. */
   canaryWeight?: number;
@@ -17,7 +38,7 @@ export interface TimelineEntry {
 export const Outcomes = ['rolled_back', 'promoted', 'censored', 'no_impact', 'aborted'] as const;
 export type Outcome = (typeof Outcomes)[number];
 
-/** The measured quantities of one run (DESIGN §4). Times are scenario ms from the run's start. */
+/** The measured quantities of one run (docs/design.md §4). Times are scenario ms from the run's start. */
 export interface RunMetrics {
   outcome: Outcome;
   releaseMs: number;

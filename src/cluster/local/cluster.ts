@@ -116,7 +116,7 @@ interface Component {
 }
 
 /**
- * Starts a local control plane without containers (DESIGN §8): etcd, kube-apiserver (bearer token,
+ * Starts a local control plane without containers (docs/design.md §8): etcd, kube-apiserver (bearer token,
  * RBAC), kube-controller-manager, kube-scheduler, kwok with one fake node, the Flagger and Istio
  * CRDs, Prometheus scraping the mesh emulator, the mesh emulator itself (in this process) and
  * Flagger. Writes `<stateDir>/kubeconfig` and `<stateDir>/cluster.json`. On any failure

@@ -1,5 +1,5 @@
 /**
- * The local control plane with the real Flagger (DESIGN §8, issue 4): a Canary is initialised,
+ * The local control plane with the real Flagger (docs/design.md §8, issue 4): a Canary is initialised,
  * the faulty-500 release is detected and rolled back, a healthy release is promoted, all asserted
  * from the API; and the mesh emulator's metrics give Prometheus the success rate the clients saw.
  * Runs under vitest.cluster.config.ts (npm run test:cluster) and needs npm run tools:install.
@@ -92,7 +92,7 @@ describe.skipIf(!IN_CLUSTER_TIER)('local control plane with the real Flagger (ru
         `[flagger] faulty-500: release → New revision ${s(newRevision!.atMs - release)}, → first Halt ${s(halt!.atMs - release)}, ` +
           `→ Rolling back ${s(rollingBack!.atMs - release)}, → phase Failed ${s(failed.atMs - release)}; ${failedByV2} user requests failed`,
       );
-      // DESIGN §5: rollback at a + (threshold + 2) × interval, a ∈ (0, interval]; one interval of slack.
+      // docs/design.md §5: rollback at a + (threshold + 2) × interval, a ∈ (0, interval]; one interval of slack.
       expect(rollingBack!.atMs - release).toBeGreaterThan(40_000);
       expect(rollingBack!.atMs - release).toBeLessThanOrEqual(60_000);
       // After the rollback the released build serves nobody.

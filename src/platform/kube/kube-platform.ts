@@ -63,7 +63,7 @@ function buildValues(release: ReleaseSettings, which: 'stable' | 'release') {
 const labelValue = (s: string) => s.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 63) || 'x';
 
 /**
- * The experiment on a real cluster (DESIGN §8): real Helm releases, the real Flagger Canary, the
+ * The experiment on a real cluster (docs/design.md §8): real Helm releases, the real Flagger Canary, the
  * cluster's Prometheus; timestamps from watches on the Canary, its Events and the VirtualService.
  * The cluster runs in real time, so the experiment's time scale must be 1.
  */
@@ -258,14 +258,14 @@ class KubeArmSession implements ArmSession {
       ...buildValues(this.scenario.release, which),
       progressDeadlineSeconds: Math.round(f.progressDeadlineS),
       analysis: {
-        interval: `${f.interval / 1000}s`,
+        interval: `${f.intervalMs / 1000}s`,
         threshold: f.threshold,
         maxWeight: f.maxWeight,
         stepWeight: f.stepWeights ? 0 : f.stepWeight,
         stepWeights: f.stepWeights ?? [],
         metrics: {
-          requestSuccessRate: f.requestSuccessRate ? { enabled: true, min: f.requestSuccessRate.min, interval: `${f.requestSuccessRate.interval / 1000}s` } : { enabled: false },
-          requestDuration: f.requestDuration ? { enabled: true, max: f.requestDuration.max, interval: `${f.requestDuration.interval / 1000}s` } : { enabled: false },
+          requestSuccessRate: f.requestSuccessRate ? { enabled: true, min: f.requestSuccessRate.min, interval: `${f.requestSuccessRate.intervalMs / 1000}s` } : { enabled: false },
+          requestDuration: f.requestDuration ? { enabled: true, max: f.requestDuration.max, interval: `${f.requestDuration.intervalMs / 1000}s` } : { enabled: false },
         },
       },
       smokeTest: { enabled: f.smokeTest },

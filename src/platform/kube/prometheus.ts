@@ -4,7 +4,7 @@ import type { MetricsSource, ServiceQuery, WorkloadQuery } from '../../metrics/t
 const range = (ms: number) => `${Math.max(1, Math.round(ms / 1000))}s`;
 
 /**
- * The same queries through Prometheus's HTTP API: Flagger's built-in Istio checks (DESIGN §5)
+ * The same queries through Prometheus's HTTP API: Flagger's built-in Istio checks (docs/design.md §5)
  * and the service dashboard's error rate (reporter="source": what clients saw).
  */
 export class PrometheusMetrics implements MetricsSource {

@@ -33,7 +33,7 @@ export interface LocalObserver {
 }
 
 /**
- * The embedded platform (DESIGN §8): faulty-app builds as child processes on loopback, the
+ * The embedded platform (docs/design.md §8): faulty-app builds as child processes on loopback, the
  * weighted router in place of the Istio data plane, the in-process metrics store in place of
  * Prometheus, and the Flagger model in place of Flagger.
  */
@@ -310,7 +310,7 @@ class LocalFlaggerSession extends LocalSession {
     // A fresh Canary on the stable target; its ticker starts at a random phase of the interval.
     this.model.reset();
     this.metrics.prune(this.clock.now() - 3_600_000);
-    const interval = this.scenario.flagger.interval;
+    const interval = this.scenario.flagger.intervalMs;
     this.ticker = new CanaryTicker(this.model, this.clock, interval);
     this.ticker.start(this.clock.now() + random.next() * interval);
   }

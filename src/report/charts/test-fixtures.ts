@@ -38,8 +38,8 @@ export function makeRun(s: SyntheticRun): RunEntry {
     s.arm !== 'manual'
       ? undefined
       : s.scenario === 'slow'
-        ? { kind: 'alert', errorRateAbove: 0.01, forS: 60, groupWaitS: 30, acknowledgeMedianS: 180, source: 'assumed (DESIGN §6): Prometheus rule, Alertmanager group_wait, on-call acknowledgement' }
-        : { kind: 'dashboard', lookIntervalS: 60, pNotice: 0.8, reactionMedianS: 45, source: 'assumed (DESIGN §6): a person <glancing> at the panel & reacting' };
+        ? { kind: 'alert', errorRateAbove: 0.01, forS: 60, groupWaitS: 30, acknowledgeMedianS: 180, source: 'assumed (docs/design.md §6): Prometheus rule, Alertmanager group_wait, on-call acknowledgement' }
+        : { kind: 'dashboard', lookIntervalS: 60, pNotice: 0.8, reactionMedianS: 45, source: 'assumed (docs/design.md §6): a person <glancing> at the panel & reacting' };
   return {
     type: 'run',
     runId: s.runId,
