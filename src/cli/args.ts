@@ -35,6 +35,27 @@ scenario and arm, and for every duration the medians, the difference B − A wit
 A12 and the Mann–Whitney p. Writes compare.md (and compare.html with overlaid charts) into --out
 (default reports/compare-<A>-vs-<B>).`;
 
+export const CLEANUP_HELP = `Usage: npm run cleanup -- [--kubeconfig FILE [--context NAME]]
+
+Removes the app processes that crashed runs left behind. With --kubeconfig, also deletes every
+namespace labelled canary-mttr/experiment on that cluster (an exported KUBECONFIG is not used).`;
+
+export function parseCleanupArgs(argv: string[]): { kubeconfig?: string; context?: string; help: boolean } {
+  const options = {
+    kubeconfig: { type: 'string' },
+    context: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  } as const;
+  const { values } = parseOptions(argv, options, false);
+  if (values.context !== undefined && values.kubeconfig === undefined) {
+    throw new UsageError(
+      '--context: only with --kubeconfig FILE; cleanup deletes namespaces on a cluster only when its kubeconfig is named',
+    );
+  }
+  const kubeconfig = values.kubeconfig as string | undefined;
+  return { kubeconfig, context: values.context as string | undefined, help: values.help as boolean };
+}
+
 export function parseCompareArgs(argv: string[]): { dirs: string[]; out?: string; help: boolean } {
   const { values, positionals } = parseOptions(argv, { out: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } }, true);
   if (!values.help && positionals.length !== 2) {

@@ -1,9 +1,11 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { ScaledClock } from '../common/clock.ts';
-import { UsageError } from '../common/errors.ts';
+import { isHarnessError, OutputError, UsageError } from '../common/errors.ts';
+import { isDiskError } from '../common/files.ts';
+import { type FolderLock, LOCK_FILE, lockReportFolder, tookOverMessage } from '../process/folder-lock.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { JOURNAL_FILE, readJournal, truncateTornTail } from '../experiment/journal.ts';
 import { planRuns } from '../experiment/plan.ts';
@@ -21,7 +23,17 @@ import { writeComparison } from '../report/compare.ts';
 import { writeReport } from '../report/write-report.ts';
 import { displayPath, loadExperimentFile, type LoadedExperiment } from '../scenario/load-files.ts';
 import { exitCodeOf, folderTimestamp, runAsEntry } from './entry.ts';
-import { COMPARE_HELP, type ExperimentArgs, EXPERIMENT_HELP, parseCompareArgs, parseExperimentArgs, parseOptions, parseReportArgs, REPORT_HELP } from './args.ts';
+import {
+  CLEANUP_HELP,
+  COMPARE_HELP,
+  type ExperimentArgs,
+  EXPERIMENT_HELP,
+  parseCleanupArgs,
+  parseCompareArgs,
+  parseExperimentArgs,
+  parseReportArgs,
+  REPORT_HELP,
+} from './args.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -65,6 +77,14 @@ async function createPlatform(args: ExperimentArgs, options: { timeScale: number
   });
 }
 
+/** Takes the folder's writer lock for this command, saying so when a dead writer's lock was taken over. */
+function lockFolder(dir: string, command: string, io: Io, logger: Logger): FolderLock {
+  const lock = lockReportFolder(dir, command, displayPath(dir, io.cwd));
+  const tookOver = tookOverMessage(lock, displayPath(dir, io.cwd));
+  if (tookOver) logger.warn(tookOver);
+  return lock;
+}
+
 async function experimentCommand(argv: string[], io: Io, logger: Logger, signal: AbortSignal): Promise<number> {
   const args = parseExperimentArgs(argv);
   if (args.help) {
@@ -80,7 +100,8 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
         leftover.killed.map((k) => `${k.label} pid ${k.pid}`).join(', '),
     );
   }
-  let loaded: LoadedExperiment;
+  // Assigned on both paths below: from the plan file, or from the journal's header on --resume.
+  let loaded!: LoadedExperiment;
   let timeScale: number;
   let seed: number;
   let outDir: string;
@@ -89,8 +110,26 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
   if (args.resume !== undefined) {
     outDir = path.resolve(io.cwd, args.resume);
     const journalFile = path.join(outDir, JOURNAL_FILE);
+    if (!existsSync(journalFile)) {
+      throw new UsageError(
+        `--resume: ${displayPath(journalFile, io.cwd)} does not exist; pass a report folder written by npm run experiment`,
+      );
+    }
+  } else {
+    const experimentFile = path.resolve(io.cwd, args.experiment ?? path.join(PROJECT_ROOT, 'experiments/quick.yaml'));
+    loaded = loadExperimentFile(experimentFile, path.join(PROJECT_ROOT, 'scenarios'));
+    const defaultOut = path.join(PROJECT_ROOT, 'reports', `${loaded.experiment.name}-${folderTimestamp()}`);
+    outDir = path.resolve(io.cwd, args.out ?? defaultOut);
+    if (existsSync(outDir) && !statSync(outDir).isDirectory()) {
+      const shown = displayPath(outDir, io.cwd);
+      throw new UsageError(`--out: ${shown} is a file, not a folder; pass a new folder for the report`);
+    }
+  }
+  // One writer per report folder, taken before the journal is read (resume cuts its torn tail).
+  using _lock = lockFolder(outDir, 'npm run experiment', io, logger);
+  if (args.resume !== undefined) {
+    const journalFile = path.join(outDir, JOURNAL_FILE);
     const shown = displayPath(journalFile, io.cwd);
-    if (!existsSync(journalFile)) throw new UsageError(`--resume: ${shown} does not exist; pass a report folder written by npm run experiment`);
     if (truncateTornTail(journalFile)) logger.warn(`${shown}: the last line was cut short by the interruption; that run will run again`);
     const journal = readJournal(journalFile);
     if (!journal.header) throw new UsageError(`--resume: ${shown} has no experiment header line; start a new experiment instead`);
@@ -105,12 +144,9 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
     }
     for (const run of journal.runs) done.add(run.runId);
   } else {
-    const experimentFile = path.resolve(io.cwd, args.experiment ?? path.join(PROJECT_ROOT, 'experiments/quick.yaml'));
-    loaded = loadExperimentFile(experimentFile, path.join(PROJECT_ROOT, 'scenarios'));
     timeScale = args.timeScale ?? loaded.experiment.timeScale;
     seed = args.seed ?? loaded.experiment.seed;
-    outDir = path.resolve(io.cwd, args.out ?? path.join(PROJECT_ROOT, 'reports', `${loaded.experiment.name}-${folderTimestamp()}`));
-    if (existsSync(outDir) && readdirSync(outDir).length > 0) {
+    if (readdirSync(outDir).some((f) => f !== LOCK_FILE)) {
       throw new UsageError(`--out: ${displayPath(outDir, io.cwd)} already exists and is not empty; pass a new folder so no result is overwritten`);
     }
   }
@@ -123,6 +159,7 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
   }
   logger.info(`Writing ${displayPath(outDir, io.cwd)}/`);
   let interrupted = false;
+  let diskFailed = false;
   try {
     await using _platform = platform;
     // The composition root: every implementation the runner uses is picked here.
@@ -134,10 +171,17 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
       outDir, seed, logger, signal, done, resume: args.resume !== undefined, repetitions,
     });
   } catch (err) {
+    if (isDiskError(err)) {
+      // Rendering now could only replace the last good report with a worse one, and fail again.
+      diskFailed = true;
+      const next = `free some space, then finish with npm run experiment -- --resume ${displayPath(outDir, io.cwd)}`;
+      throw new OutputError(diskErrorLine(err, io.cwd, next));
+    }
     if (!signal.aborted) throw err;
     interrupted = true;
   } finally {
-    if (existsSync(path.join(outDir, 'journal.jsonl')) && readJournal(path.join(outDir, 'journal.jsonl')).runs.length > 0) {
+    const journalFile = path.join(outDir, JOURNAL_FILE);
+    if (!diskFailed && existsSync(journalFile) && readJournal(journalFile).runs.length > 0) {
       const written = await writeReport(outDir);
       logger.info(
         `Report: ${displayPath(path.join(outDir, 'report.html'), io.cwd)} and report.md (${written.runs} runs; runs.csv, summary.json and charts/ beside them)`,
@@ -159,6 +203,9 @@ async function reportCommand(argv: string[], io: Io, logger: Logger): Promise<nu
   }
   if (!args.dir) throw new UsageError('report: name the report folder, e.g. npm run report -- reports/quick-20261126-070000Z');
   const dir = path.resolve(io.cwd, args.dir);
+  // A missing folder is left to writeReport to refuse, so the lock never creates one.
+  const isFolder = existsSync(dir) && statSync(dir).isDirectory();
+  using _lock = isFolder ? lockFolder(dir, 'npm run report', io, logger) : undefined;
   const written = await writeReport(dir);
   for (const problem of written.problems) logger.warn(problem);
   logger.info(`Report: ${displayPath(path.join(dir, 'report.html'), io.cwd)} and report.md (${written.runs} runs)`);
@@ -173,6 +220,7 @@ async function compareCommand(argv: string[], io: Io, logger: Logger): Promise<n
   }
   const [a, b] = args.dirs.map((d) => path.resolve(io.cwd, d)) as [string, string];
   const out = path.resolve(io.cwd, args.out ?? path.join(PROJECT_ROOT, 'reports', `compare-${path.basename(a)}-vs-${path.basename(b)}`));
+  using _lock = lockFolder(out, 'npm run compare', io, logger);
   const written = await writeComparison(a, b, out);
   for (const problem of written.model.problems) logger.warn(problem);
   logger.info(`Comparison: ${written.files.map((f) => displayPath(f, io.cwd)).join(', ')}`);
@@ -181,19 +229,20 @@ async function compareCommand(argv: string[], io: Io, logger: Logger): Promise<n
 
 /**
  * Removes what crashed runs left behind: app processes listed in pid files of dead harnesses, and,
- * with a kubeconfig, every namespace labelled canary-mttr/experiment on the cluster.
+ * only when --kubeconfig names a cluster, every namespace labelled canary-mttr/experiment on it.
+ * An exported KUBECONFIG is not enough: deleting namespaces is asked for by name, never implied.
  */
 async function cleanupCommand(argv: string[], io: Io, logger: Logger): Promise<number> {
-  const { values } = parseOptions(argv, { kubeconfig: { type: 'string' }, context: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, false);
+  const values = parseCleanupArgs(argv);
   if (values.help) {
-    io.stdout.write('Usage: npm run cleanup -- [--kubeconfig FILE] [--context NAME]\n\nRemoves leftover app processes of crashed runs and, given a cluster, every namespace labelled canary-mttr/experiment.\n');
+    io.stdout.write(`${CLEANUP_HELP}\n`);
     return 0;
   }
   const leftovers = reapLeftovers();
   const killed = leftovers.reduce((n, l) => n + l.killed.length, 0);
   logger.info(`Local: removed ${killed} leftover process(es)${killed ? `: ${leftovers.flatMap((l) => l.killed.map((k) => `${k.label} pid ${k.pid}`)).join(', ')}` : ''}`);
-  if (values.kubeconfig === undefined && values.context === undefined && process.env.KUBECONFIG === undefined) return 0;
-  const kc = loadKubeConfig({ kubeconfig: values.kubeconfig as string | undefined, context: values.context as string | undefined });
+  if (values.kubeconfig === undefined) return 0;
+  const kc = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
   await probeCluster(kc);
   const list = await kubeRequest<{ items: Array<{ metadata: { name: string } }> }>(kc, { method: 'GET', path: '/api/v1/namespaces?labelSelector=canary-mttr%2Fexperiment' });
   for (const ns of list.items) {
@@ -223,8 +272,19 @@ export async function main(argv: string[], io: Io, signal: AbortSignal): Promise
         throw new UsageError(`${command === undefined ? 'no command' : `"${command}" is not a command`}; use one of ${COMMANDS}`);
     }
   } catch (err) {
-    return exitCodeOf(err, signal, io.stderr);
+    const known =
+      isDiskError(err) && !isHarnessError(err)
+        ? new OutputError(diskErrorLine(err, io.cwd, 'free some space and run the command again'))
+        : err;
+    return exitCodeOf(known, signal, io.stderr);
   }
+}
+
+/** One line for a write the disk refused: which file, why, that nothing written before was lost, what to do. */
+function diskErrorLine(err: NodeJS.ErrnoException, cwd: string, next: string): string {
+  const file = err.path === undefined ? 'a result file' : displayPath(err.path, cwd);
+  const why = err.message.split(',')[0]!.split('\n')[0];
+  return `${file}: cannot be written (${why}); the files written before it are intact; ${next}`;
 }
 
 await runAsEntry(

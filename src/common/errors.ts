@@ -8,6 +8,7 @@ export const ErrorCodes = {
   platform: 'E_PLATFORM',
   load: 'E_LOAD',
   report: 'E_REPORT',
+  output: 'E_OUTPUT',
   interrupted: 'E_INTERRUPTED',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -49,6 +50,13 @@ export class PlatformError extends HarnessError {
 export class ReportError extends HarnessError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCodes.report, message, 1, options);
+  }
+}
+
+/** A result could not be written (a full disk, a file-size limit); what was written before stays. */
+export class OutputError extends HarnessError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.output, message, 1, options);
   }
 }
 

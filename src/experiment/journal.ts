@@ -1,7 +1,11 @@
-import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, statSync } from 'node:fs';
+import { writeFully } from '../common/files.ts';
+import { z } from 'zod';
+import { ConfigError } from '../common/errors.ts';
 import type { LoadSummary } from '../load/builtin-generator.ts';
-import type { Scenario } from '../scenario/schema.ts';
-import type { RunMetrics, TimelineEntry } from '../timeline/types.ts';
+import { displayPath, validate } from '../scenario/load-files.ts';
+import { Arms, experimentSchema, scenarioSchema, type Scenario } from '../scenario/schema.ts';
+import { type Mark, Marks, Outcomes, type RunMetrics, type TimelineEntry } from '../timeline/types.ts';
 
 export const JOURNAL_FILE = 'journal.jsonl';
 
@@ -51,15 +55,157 @@ export interface RunEntry {
 
 export type JournalLine = ExperimentHeader | RunEntry;
 
+/*
+ * A journal is input like a plan: `npm run report` and `--resume` read one that may have been
+ * edited, damaged or handed over. Its header and runs are checked with the plan's own schemas
+ * where the plan has them (time scale, seed, repetitions, scenarios), so a value the plan would
+ * refuse is refused here too, with the same one-line message, before it reaches arithmetic or HTML.
+ * Objects are loose: a field this version does not know is kept, not refused.
+ */
+
+/**
+ * Flagger intervals, which a header keeps parsed (milliseconds, as `intervalMs`; journals written
+ * before that name was introduced say `interval`) but a scenario file writes as text ("30s"). They
+ * are turned back into text so the scenario file's own schema checks them and names them again.
+ * The round trip of every shipped experiment is tested, so a duration field added to the scenario
+ * schema and missing here fails that test.
+ */
+const MS_INTERVAL_OBJECTS = [['flagger'], ['flagger', 'requestSuccessRate'], ['flagger', 'requestDuration']] as const;
+
+function durationsAsText(scenario: unknown): unknown {
+  if (scenario === null || typeof scenario !== 'object') return scenario;
+  const copy = structuredClone(scenario) as Record<string, unknown>;
+  for (const parts of MS_INTERVAL_OBJECTS) {
+    let node: unknown = copy;
+    for (const part of parts) {
+      node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
+    }
+    if (node === null || typeof node !== 'object') continue;
+    const o = node as Record<string, unknown>;
+    const ms = 'intervalMs' in o ? o.intervalMs : o.interval;
+    if (typeof ms !== 'number') continue;
+    delete o.intervalMs;
+    o.interval = `${ms}ms`;
+  }
+  return copy;
+}
+
+const headerScenarioSchema = z.preprocess(durationsAsText, scenarioSchema.required({ name: true }));
+const runIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,300}$/, 'must be letters, digits, dots, dashes or underscores');
+const text = (max: number) => z.string().max(max);
+const finite = z.number().finite();
+const count = z.number().int().nonnegative();
+
+export const experimentHeaderSchema = z.looseObject({
+  type: z.literal('experiment'),
+  name: experimentSchema.shape.name.unwrap(),
+  file: text(4096).min(1),
+  description: text(2_000),
+  platform: z.string().regex(/^[a-z0-9-]{1,40}$/, 'must be a platform name'),
+  timeScale: experimentSchema.shape.timeScale.unwrap(),
+  seed: experimentSchema.shape.seed.unwrap(),
+  startedAt: text(64),
+  plannedRuns: z.array(runIdSchema),
+  repetitions: experimentSchema.shape.repetitions.unwrap().optional(),
+  scenarios: z.array(headerScenarioSchema).min(1),
+  sweeps: z.array(text(500)).optional(),
+  node: text(64),
+});
+
+const timelineEntrySchema = z.looseObject({
+  atMs: finite,
+  kind: z.enum(Object.values(Marks) as [Mark, ...Mark[]]),
+  detail: text(10_000).optional(),
+  canaryWeight: finite.optional(),
+  phase: text(100).optional(),
+  failedChecks: finite.optional(),
+  objectTime: text(64).optional(),
+});
+
+const runMetricsSchema = z.looseObject({
+  outcome: z.enum(Outcomes),
+  releaseMs: finite,
+  impactMs: finite.optional(),
+  detectMs: finite.optional(),
+  mitigateMs: finite.optional(),
+  recoverMs: finite.optional(),
+  promotedMs: finite.optional(),
+  endMs: finite,
+  mttrS: finite.optional(),
+  ttrReleaseS: finite.optional(),
+  ttdS: finite.optional(),
+  ttmS: finite.optional(),
+  failedRequests: count,
+  totalRequests: count,
+  peakErrorRate: finite.min(0).max(1),
+  censoredAtS: finite.optional(),
+  abortReason: text(10_000).optional(),
+});
+
+export const runEntrySchema = z.looseObject({
+  type: z.literal('run'),
+  runId: runIdSchema,
+  arm: z.enum(Arms),
+  scenario: text(200),
+  entry: count,
+  sweep: z.record(z.string(), z.unknown()).optional(),
+  sweepLabel: text(500).optional(),
+  repetition: count.min(1),
+  seed: count,
+  timeScale: experimentSchema.shape.timeScale.unwrap(),
+  startedAt: text(64),
+  wallMs: finite.nonnegative(),
+  metrics: runMetricsSchema,
+  timeline: z.array(timelineEntrySchema),
+  // A report opens this file and links it: it must stay inside the folder's requests/.
+  requestsFile: z
+    .string()
+    .regex(/^requests\/[A-Za-z0-9_-][A-Za-z0-9._-]{0,300}\.csv$/, "must name a .csv file in the report's requests/ folder"),
+  load: z.looseObject({
+    scheduled: count,
+    sent: count,
+    completed: count,
+    failed: count,
+    timedOut: count,
+    errored: count,
+    dropped: count,
+    recorded: count,
+    maxInFlightSeen: count,
+    achievedRps: finite,
+    scenarioDurationMs: finite,
+    wallDurationMs: finite,
+    sendLagP99WallMs: finite,
+    generator: text(200),
+  }),
+  operator: z.record(z.string(), z.union([text(2_000), finite])).optional(),
+  platform: z.record(z.string(), text(2_000)),
+});
+
 /**
  * Appends one JSON line and forces it to disk before returning, so a run that has ended is
  * journaled even if the harness is killed a moment later.
  */
 export function appendJournal(file: string, line: JournalLine): void {
   const fd = openSync(file, 'a');
+  let start: number | undefined;
   try {
-    writeSync(fd, `${JSON.stringify(line)}\n`);
+    start = fstatSync(fd).size;
+    writeFully(fd, Buffer.from(`${JSON.stringify(line)}\n`));
     fsyncSync(fd);
+  } catch (err) {
+    // A full disk can take part of the line: cut it back to where it began, so the journal ends
+    // on a whole line and still parses (the run is lost, the runs before it are not).
+    if (start !== undefined) {
+      try {
+        ftruncateSync(fd, start);
+        fsyncSync(fd);
+      } catch {
+        // Nothing more can be done; resume cuts a torn last line too.
+      }
+    }
+    throw Object.assign(err as NodeJS.ErrnoException, { path: (err as NodeJS.ErrnoException).path ?? file });
   } finally {
     closeSync(fd);
   }
@@ -76,11 +222,25 @@ export interface ReadJournal {
   problems: JournalProblem[];
 }
 
-/** Reads a journal, keeping every valid line and naming each line that is not (torn or edited). */
+function readJournalText(file: string): Buffer {
+  // A FIFO or a device in its place would block the read, or never end it.
+  if (!statSync(file).isFile()) {
+    throw new ConfigError(`${displayPath(file)}: not a regular file; a journal is a file written by npm run experiment`);
+  }
+  return readFileSync(file);
+}
+
+/**
+ * Reads a journal, keeping every valid line and naming each line that is not JSON (torn by a kill,
+ * or damaged). A header or run that is JSON but breaks its schema was edited: that is refused with
+ * one ConfigError line naming the line, field and value.
+ */
 export function readJournal(file: string): ReadJournal {
-  const text = readFileSync(file, 'utf8');
+  const shown = displayPath(file);
+  const text = readJournalText(file).toString('utf8');
   const lines = text.split('\n');
   const out: ReadJournal = { header: undefined, runs: [], problems: [] };
+  const runs: Array<{ line: number; run: RunEntry }> = [];
   lines.forEach((raw, i) => {
     if (raw.trim() === '') return;
     let parsed: unknown;
@@ -92,30 +252,22 @@ export function readJournal(file: string): ReadJournal {
       return;
     }
     const type = (parsed as { type?: unknown })?.type;
-    if (type === 'experiment' && !out.header) out.header = withIntervalMs(parsed as ExperimentHeader);
-    else if (type === 'run' && typeof (parsed as RunEntry).runId === 'string' && (parsed as RunEntry).metrics) out.runs.push(parsed as RunEntry);
+    const where = `${shown}:${i + 1}`;
+    if (type === 'experiment' && !out.header) {
+      out.header = validate(experimentHeaderSchema, parsed, where) as ExperimentHeader;
+    } else if (type === 'run') runs.push({ line: i + 1, run: validate(runEntrySchema, parsed, where) });
     else out.problems.push({ line: i + 1, message: `unexpected entry (type ${JSON.stringify(type)})` });
   });
-  return out;
-}
-
-/**
- * Journals written before the parsed Flagger intervals were named `intervalMs` kept them under
- * `interval` (milliseconds too); renaming them on read lets `npm run report` re-render those folders.
- */
-function withIntervalMs(header: ExperimentHeader): ExperimentHeader {
-  const rename = (o: unknown): unknown => {
-    if (o === null || typeof o !== 'object' || !('interval' in o) || 'intervalMs' in o) return o;
-    const { interval, ...rest } = o as Record<string, unknown>;
-    return { intervalMs: interval, ...rest };
-  };
-  if (!Array.isArray(header.scenarios)) return header;
-  const scenarios = header.scenarios.map((s) => {
-    const f = rename(s.flagger) as Record<string, unknown>;
-    const checks = { requestSuccessRate: rename(f.requestSuccessRate), requestDuration: rename(f.requestDuration) };
-    return { ...s, flagger: { ...f, ...checks } as Scenario['flagger'] };
+  const scenarios = out.header?.scenarios.length;
+  out.runs = runs.map(({ line, run }) => {
+    if (scenarios !== undefined && run.entry >= scenarios) {
+      throw new ConfigError(
+        `${shown}:${line}: entry: ${run.entry} is not a plan cell of the header (it lists ${scenarios}); the journal was edited`,
+      );
+    }
+    return run;
   });
-  return { ...header, scenarios };
+  return out;
 }
 
 /**
@@ -123,7 +275,7 @@ function withIntervalMs(header: ExperimentHeader): ExperimentHeader {
  * line of its own. Returns whether anything was cut; the run on that line is then run again.
  */
 export function truncateTornTail(file: string): boolean {
-  const text = readFileSync(file);
+  const text = readJournalText(file);
   if (text.length === 0 || text[text.length - 1] === 0x0a) return false;
   const lastNewline = text.lastIndexOf(0x0a);
   const fd = openSync(file, 'r+');

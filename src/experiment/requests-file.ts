@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/files.ts';
 import type { RequestRecord } from '../load/types.ts';
 
 const HEADER = 'sent_ms,done_ms,latency_ms,status,version';
@@ -15,7 +16,7 @@ export function writeRequestsFile(file: string, records: readonly RequestRecord[
     const version = /^[A-Za-z0-9._-]*$/.test(r.version) ? r.version : JSON.stringify(r.version).replace(/,/g, '');
     lines[i + 1] = `${round(r.sentMs)},${round(r.doneMs)},${round(r.latencyMs)},${r.status},${version}`;
   }
-  writeFileSync(file, `${lines.join('\n')}\n`);
+  writeFileAtomic(file, `${lines.join('\n')}\n`);
 }
 
 export function readRequestsFile(file: string): RequestRecord[] {

@@ -7,11 +7,12 @@
  * ("Rolling back") of each, their difference, and whether the model is within one analysis
  * interval of the real Flagger (issue 4, acceptance 4).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../common/errors.ts';
+import { writeFileAtomic } from '../common/files.ts';
 import { createLogger } from '../common/logger.ts';
 import { integerOption, numberOption, parseOptions } from '../cli/args.ts';
 import { exitCodeOf, folderTimestamp, runAsEntry } from '../cli/entry.ts';
@@ -117,9 +118,9 @@ export async function main(argv: string[], io: { stdout: Writable; stderr: Writa
     };
     const notes = fidelityNotes(real, model);
     const markdown = renderFidelityMarkdown({ scenarioName: scenario.name, settings, real, model, modelTimeScale: timeScale, versions, startedAt: started.toISOString(), wallS, notes });
-    writeFileSync(path.join(out, 'fidelity.md'), markdown);
+    writeFileAtomic(path.join(out, 'fidelity.md'), markdown);
     const verdict = compareArms(summarize(real), summarize(model), settings.intervalS);
-    writeFileSync(path.join(out, 'fidelity.json'), `${JSON.stringify({ scenario: scenario.name, settings, versions, real, model, summary: { real: summarize(real), model: summarize(model) }, verdict }, null, 2)}\n`);
+    writeFileAtomic(path.join(out, 'fidelity.json'), `${JSON.stringify({ scenario: scenario.name, settings, versions, real, model, summary: { real: summarize(real), model: summarize(model) }, verdict }, null, 2)}\n`);
     const r = summarize(real);
     const m = summarize(model);
     logger.info(

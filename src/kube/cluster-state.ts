@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { PlatformError } from '../common/errors.ts';
+import { writeFileAtomic } from '../common/files.ts';
 
 export const STATE_FILE = 'cluster.json';
 
@@ -97,7 +98,5 @@ export function readState(stateDir: string): ClusterState | undefined {
 export function writeState(state: ClusterState): void {
   mkdirSync(state.stateDir, { recursive: true });
   const file = statePath(state.stateDir);
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
-  renameSync(tmp, file);
+  writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`);
 }

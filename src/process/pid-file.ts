@@ -1,7 +1,8 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import createDebug from 'debug';
+import { writeFileAtomic } from '../common/files.ts';
 import { cmdlineOf, isAlive, isSameProcess, startTicksOf } from './procfs.ts';
 
 const debug = createDebug('canary-mttr:processes');
@@ -64,11 +65,11 @@ export class PidFile {
   }
 
   private flush(): void {
-    // Write-then-rename, so a crash mid-write never leaves a half file for the next start.
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.record));
-    renameSync(tmp, this.file);
+    // A crash mid-write never leaves a half file for the next start. No fsync: this is written
+    // while a run is measured (a canary starts), and a flush to disk would stall the event loop.
+    writeFileAtomic(this.file, JSON.stringify(this.record), { fsync: false });
   }
+
 }
 
 /** The pid files in `dir` with their paths; an unreadable one is deleted (a crash never leaves one, see flush). */

@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ReportError } from '../common/errors.ts';
+import { writeFileAtomic } from '../common/files.ts';
 import { JOURNAL_FILE, readJournal, type ExperimentHeader } from '../experiment/journal.ts';
 import { displayPath } from '../scenario/load-files.ts';
 import { compareArms, summarize } from '../stats/index.ts';
@@ -174,8 +175,8 @@ export async function writeComparison(dirA: string, dirB: string, outDir: string
   mkdirSync(outDir, { recursive: true });
   const charts = await writeCharts(outDir, [{ id: 'mttr-overlay', title: 'MTTR, A against B', spec: overlaySpec(a, b) }]);
   const md = path.join(outDir, 'compare.md');
-  writeFileSync(md, renderMarkdown(model, charts));
+  writeFileAtomic(md, renderMarkdown(model, charts));
   const html = path.join(outDir, 'compare.html');
-  writeFileSync(html, renderHtml(model, charts));
+  writeFileAtomic(html, renderHtml(model, charts));
   return { files: [md, html], model };
 }

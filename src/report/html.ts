@@ -288,10 +288,11 @@ function renderRuns(runs: readonly RunEntry[], id: string): string {
       `<td>${escapeHtml(r.arm)}</td>`,
       `<td>${escapeHtml(cellLabel(r))}</td>`,
       `<td>${escapeHtml(m.outcome)}</td>`,
-      `<td class="num">${fmtS(m.mttrS)}</td>`,
-      `<td class="num">${fmtS(ttr)}</td>`,
-      `<td class="num">${m.censoredAtS === undefined ? '—' : fmtS(m.censoredAtS)}</td>`,
-      `<td class="num">${m.failedRequests} / ${m.totalRequests}</td>`,
+      // Escaped although the journal's schema makes them numbers: every cell is, so none is missed.
+      `<td class="num">${escapeHtml(fmtS(m.mttrS))}</td>`,
+      `<td class="num">${escapeHtml(fmtS(ttr))}</td>`,
+      `<td class="num">${escapeHtml(m.censoredAtS === undefined ? '—' : fmtS(m.censoredAtS))}</td>`,
+      `<td class="num">${escapeHtml(`${m.failedRequests} / ${m.totalRequests}`)}</td>`,
       `<td>${requests}</td>`,
     ];
     return `<tr>${cells.join('')}</tr>`;

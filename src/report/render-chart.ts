@@ -2,12 +2,13 @@
  * Vega-Lite specs to files: compiled with vega-lite, rendered headless by Vega's own SVG renderer
  * (no browser, no canvas), rasterised to PNG by resvg. The I/O side of charts.ts.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { ReportError } from '../common/errors.ts';
+import { writeFileAtomic } from '../common/files.ts';
 import type { ExperimentHeader, RunEntry } from '../experiment/journal.ts';
 import { readRequestsFile } from '../experiment/requests-file.ts';
 import type { RequestRecord } from '../load/types.ts';
@@ -138,9 +139,9 @@ export async function writeCharts(dir: string, specs: readonly ChartSpec[]): Pro
     const specPath = `${CHARTS_DIR}/${id}.vl.json`;
     const svgPath = `${CHARTS_DIR}/${id}.svg`;
     const pngPath = `${CHARTS_DIR}/${id}.png`;
-    writeFileSync(path.join(dir, specPath), specJson(spec));
-    writeFileSync(path.join(dir, svgPath), rendered.svg);
-    writeFileSync(path.join(dir, pngPath), rendered.png);
+    writeFileAtomic(path.join(dir, specPath), specJson(spec));
+    writeFileAtomic(path.join(dir, svgPath), rendered.svg);
+    writeFileAtomic(path.join(dir, pngPath), rendered.png);
     out.push({ id, title, specPath, svgPath, pngPath, svg: rendered.svg });
   }
   return out;

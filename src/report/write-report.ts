@@ -1,6 +1,7 @@
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ReportError } from '../common/errors.ts';
+import { writeFileAtomic } from '../common/files.ts';
 import { JOURNAL_FILE, readJournal } from '../experiment/journal.ts';
 import { displayPath } from '../scenario/load-files.ts';
 import { buildReportModel, runRowsFromCsv } from './build-model.ts';
@@ -19,7 +20,8 @@ export interface WrittenReport {
 
 /**
  * (Re)writes runs.csv, summary.json, report.md, report.html and charts/ of a report folder from
- * its journal. A damaged journal line is named and skipped; the rest still renders.
+ * its journal. A damaged journal line is named and skipped; the rest still renders. Every file is
+ * replaced atomically: a failure (a full disk) leaves the previous version of each file whole.
  */
 export async function writeReport(dir: string): Promise<WrittenReport> {
   const shown = displayPath(dir);
@@ -41,9 +43,9 @@ export async function writeReport(dir: string): Promise<WrittenReport> {
   const cells = summarizeCells(journal.runs);
   const model = buildReportModel(journal.header, journal.runs, problems);
   const files = ['runs.csv', 'summary.json', 'report.md'].map((f) => path.join(dir, f));
-  writeFileSync(files[0]!, renderRunsCsv(journal.header.name, journal.runs));
+  writeFileAtomic(files[0]!, renderRunsCsv(journal.header.name, journal.runs));
   const tables = Object.fromEntries(model.sections.flatMap((s) => s.tables).map((t) => [t.id, { columns: t.columns, rows: t.rows }]));
-  writeFileSync(
+  writeFileAtomic(
     files[1]!,
     `${JSON.stringify({ experiment: journal.header.name, platform: journal.header.platform, timeScale: journal.header.timeScale, seed: journal.header.seed, runs: journal.runs.length, planned: journal.header.plannedRuns.length, cells, tables, problems }, null, 2)}\n`,
   );
@@ -51,9 +53,9 @@ export async function writeReport(dir: string): Promise<WrittenReport> {
   const matrix = model.sections.find((sec) => sec.id === 'fault-matrix');
   if (matrix) specs.push({ id: 'fault-matrix', title: 'Fault × arm: failed requests and outcomes', spec: matrixHeatmapSpec(matrixCells(runRowsFromCsv(runsCsvRows(journal.header.name, journal.runs)))) });
   const charts = await writeCharts(dir, specs);
-  writeFileSync(files[2]!, renderMarkdown(model, charts));
+  writeFileAtomic(files[2]!, renderMarkdown(model, charts));
   const html = path.join(dir, 'report.html');
-  writeFileSync(html, renderHtml(model, charts));
+  writeFileAtomic(html, renderHtml(model, charts));
   files.push(html, ...charts.map((c) => path.join(dir, c.svgPath)));
   return { runs: journal.runs.length, problems, files };
 }

@@ -1,8 +1,9 @@
-import { readFileSync, statSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../common/errors.ts';
+import { readRegularFile } from '../common/files.ts';
 import {
   experimentSchema,
   scenarioSchema,
@@ -21,22 +22,38 @@ export function displayPath(file: string, cwd = process.cwd()): string {
   return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
 }
 
-/** Reads and parses a YAML file into plain data, or throws one ConfigError line. */
+const TOP_LEVEL_KINDS: Array<[(v: unknown) => boolean, string]> = [
+  [Array.isArray, 'a list'],
+  [(v) => typeof v === 'string', 'text'],
+  [(v) => typeof v === 'number', 'a number'],
+  [(v) => typeof v === 'boolean', 'true or false'],
+];
+
+/**
+ * Reads and parses a YAML file that holds a mapping of fields (or nothing), or throws one
+ * ConfigError line. Only a regular file of at most MAX_FILE_BYTES is read. A file that is not a
+ * mapping is named, never quoted: it may be a credentials file named by mistake (or on purpose).
+ */
 export function readYamlFile(file: string): unknown {
   const shown = displayPath(file);
-  let bytes: Buffer;
-  try {
-    const size = statSync(file).size;
-    if (size > MAX_FILE_BYTES) {
-      throw new ConfigError(`${shown}: file is ${size} bytes, over the ${MAX_FILE_BYTES}-byte limit for plan files; is this the right file?`);
+  const read = readRegularFile(file, MAX_FILE_BYTES);
+  if (!read.ok) {
+    switch (read.reason) {
+      case 'too-large':
+        throw new ConfigError(
+          `${shown}: file is ${read.size} bytes, over the ${MAX_FILE_BYTES}-byte limit for plan files; is this the right file?`,
+        );
+      case 'not-a-file':
+        throw new ConfigError(`${shown}: not a regular file (a device, FIFO or socket); name a YAML file`);
+      case 'folder':
+        throw new ConfigError(`${shown}: cannot read file (EISDIR); name a YAML file, not a folder`);
+      default: {
+        const hint = read.reason === 'missing' ? 'check the path' : 'check the file';
+        throw new ConfigError(`${shown}: cannot read file (${read.code ?? 'error'}); ${hint}`);
+      }
     }
-    bytes = readFileSync(file);
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    const hint = code === 'ENOENT' ? 'check the path' : code === 'EISDIR' ? 'name a YAML file, not a folder' : 'check the file';
-    throw new ConfigError(`${shown}: cannot read file (${code}); ${hint}`);
   }
+  const bytes = read.bytes;
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -52,11 +69,19 @@ export function readYamlFile(file: string): unknown {
     const message = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?\s*$/, '');
     throw new ConfigError(`${shown}${where}: YAML syntax error: ${message}`);
   }
+  let value: unknown;
   try {
-    return doc.toJS({ maxAliasCount: 100 });
+    value = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
     throw new ConfigError(`${shown}: YAML cannot be expanded: ${(err as Error).message.split('\n')[0]}`);
   }
+  if (value !== null && value !== undefined && !isPlainObject(value)) {
+    const kind = TOP_LEVEL_KINDS.find(([test]) => test(value))?.[1] ?? 'not a mapping';
+    throw new ConfigError(
+      `${shown}: (top level): the file holds ${kind}, not a mapping of fields; name a plan or scenario file (key: value lines)`,
+    );
+  }
+  return value;
 }
 
 /** Formats a property path the way users read it: runs[0].arms[1]. */
@@ -157,20 +182,65 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** Deep merge of plain objects; arrays and scalars from `over` replace those in `base`. */
+/**
+ * Deep merge of plain objects; arrays and scalars from `over` replace those in `base`. An object
+ * whose `kind` changes (a dashboard operator overridden by an alert one) is another type of thing
+ * whose fields mean nothing to the new kind: it is replaced, not merged.
+ */
 export function deepMerge(base: unknown, over: unknown): unknown {
   if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
+  if ('kind' in over && over.kind !== base.kind) return over;
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) out[key] = deepMerge(base[key], value);
   return out;
 }
 
-/** Finds a scenario by name in scenariosDir, or by path relative to the experiment file. */
-export function resolveScenarioFile(ref: string, experimentFile: string, scenariosDir: string): string {
-  if (/[\\/]/.test(ref) || ref.endsWith('.yaml') || ref.endsWith('.yml')) {
-    return path.resolve(path.dirname(experimentFile), ref);
+const YAML_FILE = /\.ya?ml$/;
+
+/** True when `file` is `dir` or lies under it. */
+function isInside(file: string, dir: string): boolean {
+  const relative = path.relative(dir, file);
+  return !relative.startsWith('..') && !path.isAbsolute(relative);
+}
+
+/**
+ * Finds a scenario by name in scenariosDir, or by path relative to the experiment file. A plan is
+ * input that may come from elsewhere, so a reference stays inside the scenarios folder or the
+ * experiment's own folder (symlinks resolved) and names a .yaml or .yml file: it cannot make the
+ * harness read ~/.kube/config or a token. `where` prefixes the error ("plan.yaml: runs[0].scenario").
+ */
+export function resolveScenarioFile(
+  ref: string,
+  experimentFile: string,
+  scenariosDir: string,
+  where = `${displayPath(experimentFile)}: scenario`,
+): string {
+  const byPath = /[\\/]/.test(ref) || YAML_FILE.test(ref);
+  const file = byPath ? path.resolve(path.dirname(experimentFile), ref) : path.join(scenariosDir, `${ref}.yaml`);
+  const planDir = path.dirname(experimentFile);
+  const allowed = `${displayPath(scenariosDir)}/ or the experiment's folder ${displayPath(planDir)}/`;
+  if (!YAML_FILE.test(file)) {
+    throw new ConfigError(`${where}: "${ref}" is not a .yaml or .yml file; name a scenario in ${allowed}`);
   }
-  return path.join(scenariosDir, `${ref}.yaml`);
+  let real: string;
+  try {
+    real = realpathSync(file);
+  } catch {
+    return file; // Missing: reading it says so.
+  }
+  const roots = [scenariosDir, planDir].flatMap((dir) => {
+    try {
+      return [realpathSync(dir)];
+    } catch {
+      return [];
+    }
+  });
+  if (!YAML_FILE.test(real) || !roots.some((root) => isInside(real, root))) {
+    throw new ConfigError(
+      `${where}: "${ref}" is outside ${allowed} (symlinks followed); copy the scenario into one of them`,
+    );
+  }
+  return file;
 }
 
 export function loadScenarioFile(file: string): Scenario {
@@ -227,7 +297,7 @@ export function loadExperimentFile(file: string, scenariosDir: string): LoadedEx
   const parsed = validate(experimentSchema, raw ?? {}, shown);
   const experiment: Experiment = { ...parsed, name: parsed.name ?? path.basename(file).replace(/\.ya?ml$/, '') };
   const cells = experiment.runs.flatMap((entry: ExperimentEntry, index): PlanCell[] => {
-    const scenarioFile = resolveScenarioFile(entry.scenario, file, scenariosDir);
+    const scenarioFile = resolveScenarioFile(entry.scenario, file, scenariosDir, `${shown}: runs[${index}].scenario`);
     let scenarioRaw: unknown;
     try {
       scenarioRaw = readYamlFile(scenarioFile);

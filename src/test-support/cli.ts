@@ -14,11 +14,29 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface CliOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /**
+   * A file-size limit (`ulimit -f`, KiB) for the CLI: a write past it fails with EFBIG, as on a
+   * full disk. SIGXFSZ is ignored so the write returns the error instead of killing the process,
+   * and tsx's cache is off so only the harness's own writes meet the limit.
+   */
+  fileSizeLimitKiB?: number;
+}
+
 /** The CLI as a user runs it: a real process, `node --import tsx src/cli/main.ts ...`. */
-export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { child: ChildProcess; done: Promise<CliResult>; stdout: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+export function startCli(
+  args: string[],
+  options: CliOptions = {},
+): { child: ChildProcess; done: Promise<CliResult>; stdout: () => string } {
+  const node = [process.execPath, '--import', 'tsx', MAIN, ...args];
+  const limit = options.fileSizeLimitKiB;
+  const limited = ['bash', '-c', `trap '' XFSZ; ulimit -f ${Math.floor(limit ?? 0)}; exec "$0" "$@"`, ...node];
+  const [command, ...argv] = limit === undefined ? node : limited;
+  const child = spawn(command!, argv, {
     cwd: options.cwd ?? PROJECT_ROOT,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...(limit === undefined ? {} : { TSX_DISABLE_CACHE: '1' }), ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -29,7 +47,7 @@ export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.P
   return { child, done, stdout: () => stdout };
 }
 
-export async function runCli(args: string[], options: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export async function runCli(args: string[], options: CliOptions & { timeoutMs?: number } = {}): Promise<CliResult> {
   const { child, done } = startCli(args, options);
   child.stdin!.end();
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);

@@ -9,6 +9,14 @@ export interface PlanHeader {
   repetitions: number;
 }
 
+/** faulty-500 in the Flagger arm with the shortest settings Flagger allows: about 10 s of wall time a run at 30×. */
+export const QUICK_FLAGGER_RUNS = [
+  '  - scenario: faulty-500',
+  '    arms: [flagger]',
+  '    overrides:',
+  '      { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 } }',
+] as const;
+
 /** Writes an experiment file for a test: the header, then `runs:` and the given YAML lines of its runs. */
 export function writePlan(file: string, header: PlanHeader, runs: readonly string[]): string {
   const head = [`name: ${header.name}`, `timeScale: ${header.timeScale}`, ...(header.seed === undefined ? [] : [`seed: ${header.seed}`]), `repetitions: ${header.repetitions}`];
