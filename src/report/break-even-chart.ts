@@ -9,7 +9,8 @@ import { ARM_COLOURS, CONFIG, SCHEMA } from './charts.ts';
 import type { ChartSpec } from './render-chart.ts';
 
 /** Okabe–Ito: bluish green (manual faster), grey (not distinguishable), vermillion (manual slower). */
-const VERDICT_SCALE = { domain: [...Verdicts], range: ['#009E73', '#999999', '#D55E00'] };
+const NO_VERDICT = 'no verdict (too few runs)';
+const VERDICT_SCALE = { domain: [...Verdicts, NO_VERDICT], range: ['#009E73', '#999999', '#D55E00', '#FFFFFF'] };
 const MANUAL = ARM_COLOURS.manual;
 const FLAGGER = ARM_COLOURS.flagger;
 
@@ -66,7 +67,7 @@ export function breakEvenSpec(group: BreakEvenGroup): TopLevelSpec {
       median: r2(c.manual.estimate),
       lower: r2(c.manual.lower),
       upper: r2(c.manual.upper),
-      verdict: c.verdict ?? 'no verdict',
+      verdict: c.verdict ?? NO_VERDICT,
       bands: c.bands ?? '—',
       n: c.n,
     })),
@@ -140,7 +141,7 @@ export function breakEvenHeatmapSpec(group: BreakEvenGroup): TopLevelSpec {
   const values = group.cells.map((c) => ({
     x: String(value(c, 0)),
     y: String(value(c, 1)),
-    verdict: c.verdict ?? 'no verdict',
+    verdict: c.verdict ?? NO_VERDICT,
     label: c.difference.estimate === undefined ? '—' : `${c.difference.estimate > 0 ? '+' : ''}${c.difference.estimate.toFixed(0)} s`,
     difference: r2(c.difference.estimate),
     lower: r2(c.difference.lower),

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { RunEntry } from '../experiment/journal.ts';
 import { sweepLabel } from '../scenario/load-files.ts';
 import { breakEvenGroups, breakEvenParagraph, breakEvenTable, parseSweepLabel } from './break-even.ts';
 import { breakEvenHeatmapSpec, breakEvenSpec } from './break-even-chart.ts';
@@ -36,6 +37,9 @@ function rows(cells: Record<number, Array<number | 'censored'>>, flagger: number
 }
 
 const FLAGGER = [30, 31, 32, 29, 30, 31, 30, 29, 32, 31];
+
+/** The fixture's sweep (3 runs per cell) run twice, so that every cell has enough runs for a verdict. */
+const twice = (runs: RunEntry[]) => [...runs, ...runs.map((r) => ({ ...r, runId: `${r.runId}-b`, requestsFile: `requests/${r.runId}-b.csv` }))];
 
 describe('break-even of a manual sweep against Flagger', () => {
   it('reads the sweep label the plan writes', () => {
@@ -73,6 +77,10 @@ describe('break-even of a manual sweep against Flagger', () => {
       ['30', 'not distinguishable', '120'],
       ['60', 'slower', '60'],
     ]);
+    // Too few runs for an interval: no verdict, however far apart the medians.
+    const few = breakEvenGroups(rows({ 10: [1, 2, 3, 4] }, FLAGGER))[0]!.cells[0]!;
+    expect(few.difference.upper).toBeLessThan(0);
+    expect(few.verdict).toBeUndefined();
     expect(breakEvenParagraph(group, rows({}, FLAGGER))).toContain(
       'faster at lookIntervalS 10 (360 looks per hour); not distinguishable at lookIntervalS 30 (120 looks per hour); slower at lookIntervalS 60 (60 looks per hour)',
     );
@@ -96,7 +104,7 @@ describe('break-even of a manual sweep against Flagger', () => {
     const r2 = (x: number | undefined) => Math.round(x! * 100) / 100;
     expect(data.find((d) => d.kind === 'flagger')).toMatchObject({ median: r2(group.flagger.estimate), lower: r2(group.flagger.lower), upper: r2(group.flagger.upper) });
 
-    const two = breakEvenGroups(runRowsFromCsv(runsCsvRows('e', sweepRuns(true))))[0]!;
+    const two = breakEvenGroups(runRowsFromCsv(runsCsvRows('e', twice(sweepRuns(true)))))[0]!;
     expect(two.fields).toEqual(['lookIntervalS', 'pNotice']);
     const heatmap = await renderSpec(breakEvenHeatmapSpec(two));
     expect(heatmap.warnings).toEqual([]);
@@ -106,7 +114,7 @@ describe('break-even of a manual sweep against Flagger', () => {
   });
 
   it('appears in report.md and report.html with its charts and a CSV of their numbers', async () => {
-    const runs = sweepRuns(true);
+    const runs = twice(sweepRuns(true));
     const scenarios = [...new Set(runs.map((r) => r.entry))].map(() => makeScenario('faulty', { release: { fault: 'http500' } }));
     const header = makeHeader(scenarios, runs);
     const folder = path.join(dir, 'report');
@@ -125,6 +133,7 @@ describe('break-even of a manual sweep against Flagger', () => {
     const csv = parse(readFileSync(path.join(folder, 'charts', 'break-even-1.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
     const table = md.slice(md.indexOf('| lookIntervalS | pNotice |')).split('\n').slice(2, 2 + csv.length);
     expect(csv).toHaveLength(6);
+    expect(csv.every((r) => r.verdict === 'slower')).toBe(true);
     csv.forEach((row, i) => {
       const cells = table[i]!.split('|').map((c) => c.trim());
       expect([cells[1], cells[2]]).toEqual([row.lookIntervalS, row.pNotice]);

@@ -64,8 +64,11 @@ export function mttrOrCensored(rows: readonly RunRow[]): number[] {
   return rows.flatMap((r) => (r.mttrS !== undefined ? [r.mttrS] : r.censoredAtS !== undefined ? [r.censoredAtS] : []));
 }
 
-function verdictOf(d: BootstrapInterval): Verdict | undefined {
-  if (d.lower === undefined || d.upper === undefined) return undefined;
+/** Fewer runs than this in either arm give no verdict: a bootstrap CI of so few medians is no interval. */
+export const MIN_RUNS_FOR_VERDICT = 5;
+
+function verdictOf(d: BootstrapInterval, n: number, nFlagger: number): Verdict | undefined {
+  if (d.lower === undefined || d.upper === undefined || Math.min(n, nFlagger) < MIN_RUNS_FOR_VERDICT) return undefined;
   return d.upper < 0 ? 'faster' : d.lower > 0 ? 'slower' : 'not distinguishable';
 }
 
@@ -112,7 +115,7 @@ export function breakEvenGroups(rows: readonly RunRow[]): BreakEvenGroup[] {
           difference: c.medianDifference,
           a12: c.a12.a12,
           bands: bandsOf(manual, flagger),
-          verdict: verdictOf(c.medianDifference),
+          verdict: verdictOf(c.medianDifference, m.length, f.length),
           looksPerHour: looks.median,
           pagesPerRelease: pages.length === 0 ? undefined : pages.reduce((a, b) => a + b, 0) / pages.length,
         };
@@ -144,7 +147,8 @@ export function breakEvenTable(group: BreakEvenGroup, index = 1): ReportTable {
     note:
       `Flagger's MTTR on the same scenario (n ${group.flaggerN}) against each swept cell of the manual arm. ` +
       'The verdict comes from the 95% percentile bootstrap CI of the difference of medians, not from the point estimate: ' +
-      '**faster** when the whole interval is below 0, **slower** when it is above 0, else **not distinguishable**. ' +
+      '**faster** when the whole interval is below 0, **slower** when it is above 0, else **not distinguishable**; ' +
+      `no verdict with fewer than ${MIN_RUNS_FOR_VERDICT} runs in either arm. ` +
       'A censored run counts at its censoring time (a lower bound above every recovered run). ' +
       'Looks per hour = 3600 / look interval, paid for every hour on watch; pages per release are counted in the runs.',
     columns,
@@ -156,7 +160,7 @@ export function breakEvenTable(group: BreakEvenGroup, index = 1): ReportTable {
       withCi(group.flagger),
       withCi(c.difference),
       fmt(c.a12, 2),
-      c.verdict ?? '—',
+      c.verdict ?? `— (n < ${MIN_RUNS_FOR_VERDICT})`,
       ...(looks ? [fmt(c.looksPerHour, 0)] : []),
       ...(pages ? [fmt(c.pagesPerRelease, 2)] : []),
     ]),
