@@ -38,6 +38,10 @@ export function breakEvenRows(group: BreakEvenGroup): Array<Record<string, strin
     a12: r2(c.a12),
     bands: c.bands ?? null,
     verdict: c.verdict ?? null,
+    ttm_difference_s: r2(c.ttmDifference.estimate),
+    ttm_difference_lower_s: r2(c.ttmDifference.lower),
+    ttm_difference_upper_s: r2(c.ttmDifference.upper),
+    ttm_verdict: c.ttmVerdict ?? null,
     looks_per_hour: r2(c.looksPerHour),
     pages_per_release: r2(c.pagesPerRelease),
   }));

@@ -18,7 +18,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Rows of one scenario: a Flagger reference and manual cells swept over lookIntervalS. */
 function rows(cells: Record<number, Array<number | 'censored'>>, flagger: number[]): RunRow[] {
-  const out: RunRow[] = flagger.map((mttrS, i) => ({ runId: `f${i}`, arm: 'flagger', scenario: 's', sweep: '', outcome: 'rolled_back', mttrS, failedRequests: 1 }));
+  const out: RunRow[] = flagger.map((mttrS, i) => ({ runId: `f${i}`, arm: 'flagger', scenario: 's', sweep: '', outcome: 'rolled_back', mttrS, ttmS: mttrS - 2, failedRequests: 1 }));
   for (const [look, values] of Object.entries(cells)) {
     values.forEach((v, i) =>
       out.push({
@@ -27,7 +27,7 @@ function rows(cells: Record<number, Array<number | 'censored'>>, flagger: number
         scenario: 's',
         sweep: sweepLabel({ 'manual.operator.lookIntervalS': Number(look) }),
         outcome: v === 'censored' ? 'censored' : 'rolled_back',
-        ...(v === 'censored' ? { censoredAtS: 900 } : { mttrS: v }),
+        ...(v === 'censored' ? { censoredAtS: 900 } : { mttrS: v, ttmS: v - 2 }),
         failedRequests: 1,
         looksPerHour: 3600 / Number(look),
       }),
@@ -72,10 +72,10 @@ describe('break-even of a manual sweep against Flagger', () => {
     expect(slow!.verdict).toBe('slower');
     expect(slow!.a12).toBe(1);
     const table = breakEvenTable(group);
-    expect(table.rows.map((r) => [r[0], r.at(-2), r.at(-1)])).toEqual([
-      ['10', 'faster', '360'],
-      ['30', 'not distinguishable', '120'],
-      ['60', 'slower', '60'],
+    expect(table.rows.map((r) => [r[0], r[6], r[8], r.at(-1)])).toEqual([
+      ['10', 'faster', 'faster', '360'],
+      ['30', 'not distinguishable', 'not distinguishable', '120'],
+      ['60', 'slower', 'slower', '60'],
     ]);
     // Too few runs for an interval: no verdict, however far apart the medians.
     const few = breakEvenGroups(rows({ 10: [1, 2, 3, 4] }, FLAGGER))[0]!.cells[0]!;
@@ -139,7 +139,9 @@ describe('break-even of a manual sweep against Flagger', () => {
       expect([cells[1], cells[2]]).toEqual([row.lookIntervalS, row.pNotice]);
       expect(cells[4]).toBe(`${Number(row.manual_median_s).toFixed(1)} [${Number(row.manual_lower_s).toFixed(1)}, ${Number(row.manual_upper_s).toFixed(1)}]`);
       expect(cells[8]).toBe(row.verdict);
-      expect(Number(cells[9])).toBe(Number(row.looks_per_hour));
+      expect(cells[9]).toBe(`${Number(row.ttm_difference_s).toFixed(1)} [${Number(row.ttm_difference_lower_s).toFixed(1)}, ${Number(row.ttm_difference_upper_s).toFixed(1)}]`);
+      expect(cells[10]).toBe(row.ttm_verdict);
+      expect(Number(cells[11])).toBe(Number(row.looks_per_hour));
     });
     // runs.csv carries the operator's attention per run (the fixtures' operator looks every 60 s).
     const runsCsv = parse(readFileSync(path.join(folder, 'runs.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;

@@ -29,6 +29,12 @@ export interface BreakEvenCell {
   a12?: number;
   bands?: BandPosition;
   verdict?: Verdict;
+  /**
+   * The same comparison on TTM (impact → rollback issued): the part the operator's attention sets,
+   * without the failures that may follow the rollback.
+   */
+  ttmDifference: BootstrapInterval;
+  ttmVerdict?: Verdict;
   /** 3600 / lookIntervalS of the cell's operator (dashboard). */
   looksPerHour?: number;
   /** Mean pages per release, counted (alert operator). */
@@ -62,6 +68,11 @@ export function parseSweepLabel(label: string): Array<[string, number | string]>
  */
 export function mttrOrCensored(rows: readonly RunRow[]): number[] {
   return rows.flatMap((r) => (r.mttrS !== undefined ? [r.mttrS] : r.censoredAtS !== undefined ? [r.censoredAtS] : []));
+}
+
+/** TTM (impact → rollback issued) of each run with user impact, a censored run's at its censoring time when it never got one. */
+export function ttmOrCensored(rows: readonly RunRow[]): number[] {
+  return rows.flatMap((r) => (r.ttmS !== undefined ? [r.ttmS] : r.censoredAtS !== undefined ? [r.censoredAtS] : []));
 }
 
 /** Fewer runs than this in either arm give no verdict: a bootstrap CI of so few medians is no interval. */
@@ -104,6 +115,8 @@ export function breakEvenGroups(rows: readonly RunRow[]): BreakEvenGroup[] {
         const manual = bootstrapMedianCI(m, { seed: bootstrapSeed('break-even', cell) });
         // compareArms reads "b relative to a": b = manual gives median(manual) − median(Flagger).
         const c = compareArms(f, m, { seed: bootstrapSeed('break-even/difference', cell) });
+        const [ft, mt] = [ttmOrCensored(g.flagger.rows), ttmOrCensored(cell.rows)];
+        const ttm = compareArms(ft, mt, { seed: bootstrapSeed('break-even/ttm', cell) }).medianDifference;
         const looks = describe(cell.rows.flatMap((r) => (r.looksPerHour === undefined ? [] : [r.looksPerHour])));
         const pages = cell.rows.flatMap((r) => (r.pages === undefined ? [] : [r.pages]));
         return {
@@ -116,6 +129,8 @@ export function breakEvenGroups(rows: readonly RunRow[]): BreakEvenGroup[] {
           a12: c.a12.a12,
           bands: bandsOf(manual, flagger),
           verdict: verdictOf(c.medianDifference, m.length, f.length),
+          ttmDifference: ttm,
+          ttmVerdict: verdictOf(ttm, mt.length, ft.length),
           looksPerHour: looks.median,
           pagesPerRelease: pages.length === 0 ? undefined : pages.reduce((a, b) => a + b, 0) / pages.length,
         };
@@ -138,6 +153,8 @@ export function breakEvenTable(group: BreakEvenGroup, index = 1): ReportTable {
     'manual − Flagger [95% CI] s',
     'A12 (manual > Flagger)',
     'verdict: manual is',
+    'TTM manual − Flagger [95% CI] s',
+    'on TTM, manual is',
     ...(looks ? ['looks per hour'] : []),
     ...(pages ? ['pages per release'] : []),
   ];
@@ -150,9 +167,10 @@ export function breakEvenTable(group: BreakEvenGroup, index = 1): ReportTable {
       '**faster** when the whole interval is below 0, **slower** when it is above 0, else **not distinguishable**; ' +
       `no verdict with fewer than ${MIN_RUNS_FOR_VERDICT} runs in either arm. ` +
       'A censored run counts at its censoring time (a lower bound above every recovered run). ' +
+      'TTM (impact → rollback issued) gets the same test: it is what the operator\'s attention sets, without failures after the rollback. ' +
       'Looks per hour = 3600 / look interval, paid for every hour on watch; pages per release are counted in the runs.',
     columns,
-    align: columns.map((_, i) => (i < group.fields.length || i === group.fields.length + 5 ? 'l' : 'r')),
+    align: columns.map((_, i) => (i < group.fields.length || i === group.fields.length + 5 || i === group.fields.length + 7 ? 'l' : 'r')),
     rows: group.cells.map((c) => [
       ...c.values.map(([, v]) => String(v)),
       `${c.n} (${c.censored})`,
@@ -161,6 +179,8 @@ export function breakEvenTable(group: BreakEvenGroup, index = 1): ReportTable {
       withCi(c.difference),
       fmt(c.a12, 2),
       c.verdict ?? `— (n < ${MIN_RUNS_FOR_VERDICT})`,
+      withCi(c.ttmDifference),
+      c.ttmVerdict ?? `— (n < ${MIN_RUNS_FOR_VERDICT})`,
       ...(looks ? [fmt(c.looksPerHour, 0)] : []),
       ...(pages ? [fmt(c.pagesPerRelease, 2)] : []),
     ]),
@@ -181,41 +201,54 @@ export function lateRecoveries(rows: readonly RunRow[], group: BreakEvenGroup): 
 }
 
 /**
- * Where the break-even lies, in words: Flagger's median, then per value of the second swept field
- * (or once, for one field) the values of the first at which the manual arm was faster, not
- * distinguishable and slower, with the looks per hour each costs, and how many runs recovered late
- * for reasons other than the release.
+ * Per value of the second swept field (or once, for one field), the values of the first at which
+ * `pick` says faster, not distinguishable and slower, with the looks per hour each costs.
  */
-export function breakEvenParagraph(group: BreakEvenGroup, rows: readonly RunRow[]): string {
+function verdictWords(group: BreakEvenGroup, pick: (c: BreakEvenCell) => Verdict | undefined): string {
   const [first, second] = group.fields;
+  const verdicts = new Set(group.cells.map(pick));
+  const only = verdicts.size === 1 ? pick(group.cells[0]!) : undefined;
+  if (only) return `${only} in every cell`;
   const lines = new Map<string, BreakEvenCell[]>();
   for (const c of group.cells) {
     const key = second === undefined ? '' : `${second} ${c.values[1]![1]}`;
     lines.set(key, [...(lines.get(key) ?? []), c]);
   }
-  const verdicts = new Set(group.cells.map((c) => c.verdict));
-  const only = verdicts.size === 1 ? group.cells[0]!.verdict : undefined;
-  const parts = only ? [`${only} in every cell`] : [...lines].map(([key, cells]) => {
-    const by = Verdicts.map((v) => {
-      const at = cells.filter((c) => c.verdict === v);
-      if (at.length === 0) return '';
-      const looks = at.every((c) => c.looksPerHour !== undefined) ? ` (${list(at.map((c) => fmt(c.looksPerHour, 0)))} looks per hour)` : '';
-      return `${v} at ${first} ${list(at.map((c) => String(c.values[0]![1])))}${looks}`;
-    }).filter(Boolean);
-    return `${key ? `${key}: ` : ''}${by.join('; ') || 'no verdict'}`;
-  });
+  return [...lines]
+    .map(([key, cells]) => {
+      const by = Verdicts.map((v) => {
+        const at = cells.filter((c) => pick(c) === v);
+        if (at.length === 0) return '';
+        const looks = at.every((c) => c.looksPerHour !== undefined) ? ` (${list(at.map((c) => fmt(c.looksPerHour, 0)))} looks per hour)` : '';
+        return `${v} at ${first} ${list(at.map((c) => String(c.values[0]![1])))}${looks}`;
+      }).filter(Boolean);
+      return `${key ? `${key}: ` : ''}${by.join('; ') || 'no verdict'}`;
+    })
+    .join('. ');
+}
+
+/**
+ * Where the break-even lies, in words: Flagger's median, the verdicts on MTTR and on TTM per
+ * swept cell with the looks per hour each costs, the pages counted, and how many runs of each arm
+ * recovered late for reasons other than the release.
+ */
+export function breakEvenParagraph(group: BreakEvenGroup, rows: readonly RunRow[]): string {
   const ns = [...new Set(group.cells.map((c) => c.n))];
   const censored = group.cells.reduce((a, c) => a + c.censored, 0);
   const pages = [...new Set(group.cells.flatMap((c) => (c.pagesPerRelease === undefined ? [] : [c.pagesPerRelease])))].sort((a, b) => a - b);
   const late = lateRecoveries(rows, group);
+  const lateFlagger = late.filter((r) => r.arm === 'flagger').length;
+  const total = (arm: RunRow['arm']) => rows.filter((r) => r.scenario === group.scenario && r.arm === arm && (arm === 'flagger' ? r.sweep === '' : group.cells.some((c) => c.sweep === r.sweep))).length;
   return [
     `${group.scenario}: Flagger's median MTTR ${withCi(group.flagger)} s (n ${group.flaggerN}).`,
     `The manual arm over ${group.fields.join(' × ')} (n ${list(ns.map(String))} per cell${censored > 0 ? `, ${censored} run(s) censored and kept` : ''}), ` +
-      `against Flagger by the 95% CI of the difference of medians: ${parts.join('. ')}.`,
+      `against Flagger by the 95% CI of the difference of medians: ${verdictWords(group, (c) => c.verdict)}.`,
+    `On TTM (impact → rollback issued): ${verdictWords(group, (c) => c.ttmVerdict)}.`,
     pages.length === 0 ? '' : `Pages per release, counted: ${pages.length === 1 ? `${fmt(pages[0], 2)} in every cell` : `${fmt(pages[0], 2)}–${fmt(pages.at(-1), 2)}`}.`,
     late.length === 0
       ? ''
-      : `${late.length} of these runs recovered more than ${LATE_RECOVERY_S} s after the rollback (failures of the stable build, not of the release); they are kept.`,
+      : `${lateFlagger} of ${total('flagger')} Flagger runs and ${late.length - lateFlagger} of ${total('manual')} manual runs recovered more than ${LATE_RECOVERY_S} s ` +
+        'after the rollback (failures after the release was withdrawn, not caused by it); they are kept.',
   ]
     .filter(Boolean)
     .join(' ');
