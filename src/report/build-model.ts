@@ -10,9 +10,11 @@ import {
   summarize,
   type BootstrapInterval,
 } from '../stats/index.ts';
+import { breakEvenChartId, breakEvenGroups, breakEvenParagraph, breakEvenTable } from './break-even.ts';
 import { flaggerTimingLaw } from './markdown.ts';
 import { catchesParagraphs, matrixCells, matrixTable } from './matrix.ts';
 import type { ReportModel, ReportSection, ReportTable } from './model.ts';
+import { withOperatorSource } from './operator-sources.ts';
 import { runsCsvRows } from './runs-csv.ts';
 
 /**
@@ -34,6 +36,9 @@ export interface RunRow {
   failedRequests: number;
   releaseToRollbackS?: number;
   releaseToPromotedS?: number;
+  /** The manual operator's attention (report/operator-cost.ts); undefined in runs.csv files older than it. */
+  looksPerHour?: number;
+  pages?: number;
 }
 
 const num = (v: string | number | undefined): number | undefined => (v === undefined || v === "" ? undefined : Number(v));
@@ -57,6 +62,8 @@ export function runRowsFromCsv(rows: ReadonlyArray<Record<string, string | numbe
       failedRequests: Number(r.failed_requests),
       releaseToRollbackS: r.outcome === 'rolled_back' && mitigate !== undefined ? (mitigate - release) / 1000 : undefined,
       releaseToPromotedS: promoted !== undefined ? (promoted - release) / 1000 : undefined,
+      looksPerHour: num(r.looks_per_hour),
+      pages: num(r.pages),
     };
   });
 }
@@ -302,8 +309,16 @@ function operatorTable(runs: readonly RunEntry[]): ReportTable | undefined {
   return { id: 'operators', title: 'Operator models (manual arm)', columns: ['scenario', 'operator', 'parameters', 'source'], rows };
 }
 
+/** What the break-even does not say: the operator is a model, and what a team would measure to place itself. */
+export const BREAK_EVEN_CAVEAT =
+  'These cells are the operator model\'s assumptions (docs/design.md §6), not measurements of people. ' +
+  'To place a real on-call rotation on this chart, measure from its own incidents how often someone looks at the canary panel during a release (or the alert rule\'s `for` and evaluation interval), ' +
+  'the time from a visible problem (or the page) to acknowledgement, and from there to the rollback command.';
+
 /** Builds every table of the report from the journal's runs. */
-export function buildReportModel(header: ExperimentHeader, runs: RunEntry[], problems: string[]): ReportModel {
+export function buildReportModel(header: ExperimentHeader, journaled: RunEntry[], problems: string[]): ReportModel {
+  // The operator's source told per field: a swept value is a factor of the experiment, not an assumption.
+  const runs = journaled.map((r) => withOperatorSource(r, header.scenarios[r.entry]));
   const rows = runRowsFromCsv(runsCsvRows(header.name, runs));
   const faulty = new Set(header.scenarios.filter((s) => s.release.fault !== 'none').map((s) => s.name));
   const sections: ReportSection[] = [];
@@ -317,6 +332,19 @@ export function buildReportModel(header: ExperimentHeader, runs: RunEntry[], pro
   sections.push({ id: 'summary', title: 'Runs per arm', paragraphs: intro, tables: [summaryTable(rows)] });
   const comparison = comparisonTables(rows, faulty);
   if (comparison[0]!.rows.length > 0) sections.push({ id: 'comparison', title: 'Manual against Flagger', paragraphs: [], tables: comparison });
+  const breakEven = breakEvenGroups(rows);
+  if (breakEven.length > 0) {
+    sections.push({
+      id: 'break-even',
+      title: 'Break-even: where the manual process matches Flagger',
+      paragraphs: [
+        ...breakEven.map((g) => breakEvenParagraph(g, rows)),
+        BREAK_EVEN_CAVEAT,
+        `Chart data: ${breakEven.map((_, i) => `\`charts/${breakEvenChartId(i + 1)}.csv\``).join(', ')}.`,
+      ],
+      tables: breakEven.map((g, i) => breakEvenTable(g, i + 1)),
+    });
+  }
   const scenarios = new Set(rows.map((r) => r.scenario));
   if (scenarios.size >= 3) {
     const cells = matrixCells(rows);

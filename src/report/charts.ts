@@ -14,10 +14,10 @@ import { bootstrapSeed } from './build-model.ts';
 
 export type Arm = RunEntry['arm'];
 
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+export const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 export const ARMS: readonly Arm[] = ['manual', 'flagger'];
 /** Okabe–Ito colours: distinguishable with the common colour-vision deficiencies and in greyscale. */
-const ARM_COLOURS: Record<Arm, string> = { manual: '#D55E00', flagger: '#0072B2' };
+export const ARM_COLOURS: Record<Arm, string> = { manual: '#D55E00', flagger: '#0072B2' };
 export const CENSORED_LABEL = 'censored (no recovery before deadline)';
 export const RECOVERED_LABEL = 'recovered';
 
@@ -25,7 +25,7 @@ export const RECOVERED_LABEL = 'recovered';
  * Shared look. DejaVu Sans first because it is what resvg finds on a Debian machine; Vega measures
  * text without a canvas here, and an unavailable font would make PNG and layout disagree.
  */
-const CONFIG = {
+export const CONFIG = {
   font: 'DejaVu Sans, Verdana, Arial, sans-serif',
   background: 'white',
   padding: 8,

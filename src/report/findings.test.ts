@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findingsMarkdown, proposalMarkdown } from './findings.ts';
+import { breakEvenMarkdown, findingsMarkdown, proposalMarkdown } from './findings.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -28,5 +28,20 @@ describe("README's findings", () => {
     expect(at).toBeGreaterThan(0);
     const section = readme.slice(at);
     expect(section).toContain(proposalMarkdown(path.join(ROOT, 'reports/findings/seed-proposal/runs.csv')));
+  });
+
+  it.each([
+    ['### Break-even: the dashboard operator against Flagger', 'sweep-operator'],
+    ['### Break-even: the alert operator against Flagger', 'sweep-alert'],
+  ])('%s: the paragraph and table are exactly what the checked-in runs.csv gives, and its report agrees', (heading, folder) => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const at = readme.indexOf(heading);
+    expect(at).toBeGreaterThan(0);
+    const section = readme.slice(at, readme.indexOf('\n### ', at + heading.length));
+    const runsCsv = path.join(ROOT, 'reports/findings', folder, 'runs.csv');
+    const expected = breakEvenMarkdown(runsCsv);
+    expect(section).toContain(expected);
+    const report = readFileSync(path.join(ROOT, 'reports/findings', folder, 'report.md'), 'utf8');
+    expect(report).toContain(expected.split('\n\n')[0]!);
   });
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { mannWhitney, summarize, varghaDelaneyA12 } from '../stats/index.ts';
+import { breakEvenGroups, breakEvenParagraph, breakEvenTable } from './break-even.ts';
 import { fmt, fmtP, runRowsFromCsv, type RunRow } from './build-model.ts';
 import { renderTableMarkdown } from './markdown.ts';
 import { catchesParagraphs, matrixCells, matrixTable } from './matrix.ts';
@@ -53,4 +54,16 @@ export function proposalMarkdown(runsCsvFile: string): string {
   ];
   const table = matrixTable(matrixCells(rows));
   return [sentences.join(' '), '', ...renderTableMarkdown({ ...table, note: undefined })].join('\n').trimEnd();
+}
+
+/**
+ * The README's break-even block for one operator sweep, from its runs.csv: where the manual arm
+ * is faster than Flagger, not distinguishable or slower, in words, and the table per cell.
+ */
+export function breakEvenMarkdown(runsCsvFile: string): string {
+  const rows = readRows(runsCsvFile);
+  return breakEvenGroups(rows)
+    .flatMap((g, i) => [breakEvenParagraph(g, rows), '', ...renderTableMarkdown({ ...breakEvenTable(g, i + 1), note: undefined })])
+    .join('\n')
+    .trimEnd();
 }

@@ -1,6 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type { RunEntry } from '../experiment/journal.ts';
 import { toMicroseconds } from '../experiment/requests-file.ts';
+import { operatorAttention } from './operator-cost.ts';
 
 /** Columns of runs.csv, in order. Times (`*_ms`) are scenario ms to the microsecond, as in requests/*.csv; durations (`*_s`) are scenario seconds; empty when undefined. */
 export const RUNS_CSV_COLUMNS = [
@@ -31,6 +32,8 @@ export const RUNS_CSV_COLUMNS = [
   'platform',
   'load_generator',
   'abort_reason',
+  'looks_per_hour',
+  'pages',
 ] as const;
 
 const ms = (v: number | undefined) => (v === undefined ? '' : toMicroseconds(v));
@@ -39,6 +42,7 @@ const sec = (v: number | undefined) => (v === undefined ? '' : Number(v.toFixed(
 export function runsCsvRows(experiment: string, runs: readonly RunEntry[]): Array<Record<(typeof RUNS_CSV_COLUMNS)[number], string | number>> {
   return runs.map((run) => {
     const m = run.metrics;
+    const attention = operatorAttention(run);
     return {
       experiment,
       run_id: run.runId,
@@ -67,6 +71,9 @@ export function runsCsvRows(experiment: string, runs: readonly RunEntry[]): Arra
       platform: run.platform.platform ?? '',
       load_generator: run.load.generator,
       abort_reason: m.abortReason ?? '',
+      // The manual operator's attention (report/operator-cost.ts); empty for Flagger runs.
+      looks_per_hour: attention.looksPerHour === undefined ? '' : Number(attention.looksPerHour.toFixed(3)),
+      pages: attention.pages ?? '',
     };
   });
 }

@@ -4,6 +4,8 @@ import { ReportError } from '../common/errors.ts';
 import { writeFileAtomic } from '../common/files.ts';
 import { JOURNAL_FILE, readJournal } from '../experiment/journal.ts';
 import { displayPath } from '../scenario/load-files.ts';
+import { breakEvenChartId, breakEvenGroups } from './break-even.ts';
+import { breakEvenChartSpecs, breakEvenCsv } from './break-even-chart.ts';
 import { buildReportModel, runRowsFromCsv } from './build-model.ts';
 import { renderMarkdown } from './markdown.ts';
 import { renderHtml } from './html.ts';
@@ -52,7 +54,11 @@ export async function writeReport(dir: string): Promise<WrittenReport> {
   const specs = reportChartSpecs(dir, journal.header, journal.runs);
   const matrix = model.sections.find((sec) => sec.id === 'fault-matrix');
   if (matrix) specs.push({ id: 'fault-matrix', title: 'Fault × arm: failed requests and outcomes', spec: matrixHeatmapSpec(matrixCells(runRowsFromCsv(runsCsvRows(journal.header.name, journal.runs)))) });
+  const breakEven = breakEvenGroups(runRowsFromCsv(runsCsvRows(journal.header.name, journal.runs)));
+  specs.push(...breakEvenChartSpecs(breakEven));
   const charts = await writeCharts(dir, specs);
+  // Each break-even chart's numbers as CSV beside it.
+  breakEven.forEach((g, i) => writeFileAtomic(path.join(dir, 'charts', `${breakEvenChartId(i + 1)}.csv`), breakEvenCsv(g)));
   writeFileAtomic(files[2]!, renderMarkdown(model, charts));
   const html = path.join(dir, 'report.html');
   writeFileAtomic(html, renderHtml(model, charts));

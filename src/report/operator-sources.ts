@@ -1,0 +1,81 @@
+/**
+ * Where each operator parameter of a run comes from, for the report's "source" column. A value the
+ * experiment swept is an experimental factor, not an assumption: it is named as swept, and the
+ * story behind the docs/design.md §6 defaults is told only for the fields that kept their default.
+ */
+import type { RunEntry } from '../experiment/journal.ts';
+import { operatorSchema, type OperatorSettings, type Scenario } from '../scenario/schema.ts';
+
+/** Sweep keys that reach into the operator start with this (docs/design.md §6 models). */
+const OPERATOR_PATH = 'manual.operator';
+
+/** Why each default is what it is (docs/design.md §6), by operator kind and field path. */
+const DEFAULT_REASONS: Record<string, string> = {
+  'dashboard.lookIntervalS': 'a person looking at a Grafana panel once a minute',
+  'dashboard.panelWindowS': 'the panel shows the error rate over the last minute',
+  'dashboard.visibleErrorRate': 'where an error-rate panel visibly looks wrong',
+  'dashboard.pNotice': 'a bad panel is noticed at four looks in five',
+  'dashboard.reaction.medianS': 'decide and type the rollback, lognormal',
+  'dashboard.reaction.p90S': 'decide and type the rollback, lognormal',
+  'alert.errorRateAbove': 'the rule fires above 1% failed requests',
+  'alert.ruleWindowS': 'the error rate is measured over one minute',
+  'alert.forS': 'the condition must hold for one minute before the rule fires',
+  'alert.evaluationIntervalS': "docs/design.md §6's choice; Grafana evaluates every 10 s by default",
+  'alert.groupWaitS': "Alertmanager's default group_wait",
+  'alert.acknowledge.medianS': 'time to acknowledge the page, lognormal',
+  'alert.acknowledge.p90S': "p90 at the Google SRE book's 5-minute on-call target",
+  'alert.action.medianS': 'acknowledged page to rollback command, lognormal',
+  'alert.action.p90S': 'acknowledged page to rollback command, lognormal',
+};
+
+function leaves(value: unknown, prefix = ''): Array<[string, unknown]> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return [[prefix, value]];
+  return Object.entries(value).flatMap(([k, v]) => leaves(v, prefix ? `${prefix}.${k}` : k));
+}
+
+const show = (path: string, value: unknown) => `${path} = ${typeof value === 'number' && path.endsWith('S') ? `${value} s` : String(value)}`;
+
+/**
+ * The source text of one operator model: the swept fields named as swept (with the value this
+ * cell ran), fields set by the plan to a value other than the default named as such, and the
+ * docs/design.md §6 reason for each field that kept its default. `sweep` maps dotted scenario paths to
+ * values, as RunEntry.sweep does. Undefined when every field kept its default (the operator's own
+ * story then holds) and for the human operator, who has no parameters.
+ */
+export function operatorSourceText(settings: OperatorSettings, sweep: Record<string, unknown> | undefined): string | undefined {
+  if (settings.kind === 'human') return undefined;
+  const defaults = Object.fromEntries(leaves(operatorSchema.parse({ kind: settings.kind })));
+  const sweptPaths = Object.keys(sweep ?? {})
+    .filter((k) => k === 'manual' || k === OPERATOR_PATH || k.startsWith(`${OPERATOR_PATH}.`))
+    .map((k) => k.slice(OPERATOR_PATH.length + 1));
+  const isSwept = (path: string) => sweptPaths.some((p) => p === '' || p === path || path.startsWith(`${p}.`));
+  const swept: string[] = [];
+  const set: string[] = [];
+  const assumed: string[] = [];
+  for (const [path, value] of leaves(settings)) {
+    if (path === 'kind') continue;
+    if (isSwept(path)) swept.push(show(path, value));
+    else if (value !== defaults[path]) set.push(show(path, value));
+    else assumed.push(`${show(path, value)} (${DEFAULT_REASONS[`${settings.kind}.${path}`] ?? 'docs/design.md §6 default'})`);
+  }
+  if (swept.length === 0 && set.length === 0) return undefined;
+  return [
+    swept.length > 0 ? `Swept, an experimental factor and not an assumption: ${swept.join(', ')}` : '',
+    set.length > 0 ? `Set by the experiment or scenario file, not a docs/design.md §6 default: ${set.join(', ')}` : '',
+    assumed.length > 0 ? `Assumed (docs/design.md §6 defaults): ${assumed.join('; ')}` : '',
+  ]
+    .filter(Boolean)
+    .join('. ')
+    .concat('.');
+}
+
+/**
+ * The run's operator description with its source told per field, when the plan swept or changed
+ * an operator field. A run whose operator kept every default keeps the source it journaled.
+ */
+export function withOperatorSource(run: RunEntry, scenario: Scenario | undefined): RunEntry {
+  const settings = scenario?.manual.operator;
+  if (!run.operator || !settings || settings.kind !== run.operator.kind) return run;
+  const source = operatorSourceText(settings, run.sweep);
+  return source === undefined ? run : { ...run, operator: { ...run.operator, source } };
+}
