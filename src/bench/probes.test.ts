@@ -21,7 +21,7 @@ describe('probes', () => {
     ]);
     const probes = createProbes();
     const before = performance.now();
-    let entries;
+    let entries: Awaited<ReturnType<typeof runPlanInProcess>>;
     {
       await using platform = probePlatform(new LocalPlatform({ timeScale: 20, experiment: `probes-test-${process.pid}`, observer: probes.observer }), probes.log);
       entries = await runPlanInProcess(planFile, platform, path.join(dir, 'out'), { wrapLoad: probes.wrapLoad });

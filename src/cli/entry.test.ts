@@ -11,8 +11,10 @@ describe('abortOnInterrupt', () => {
       // A command in its own process, as the CLI runs: it reports the abort and exits by itself.
       const script = [
         `const { abortOnInterrupt } = await import(${JSON.stringify(ENTRY)});`,
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the child's own template literal
         'const signal = abortOnInterrupt((name) => `${name}: stopping\\n`);',
         "signal.addEventListener('abort', () => {",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the child's own template literal
         '  console.log(`aborted ${signal.reason.exitCode}`);',
         '  process.exit(0);',
         '});',

@@ -78,7 +78,9 @@ function schemaViolations(value: unknown, schema: JsonSchema, at = ''): string[]
     }
     case 'array':
       if (!Array.isArray(value)) return [`${at}: not an array`];
-      value.forEach((item, i) => schema.items && out.push(...schemaViolations(item, schema.items, `${at}[${i}]`)));
+      value.forEach((item, i) => {
+        if (schema.items) out.push(...schemaViolations(item, schema.items, `${at}[${i}]`));
+      });
       return out;
     case 'string':
       return typeof value === 'string' ? out : [...out, `${at}: ${JSON.stringify(value)} is not a string`];

@@ -8,7 +8,12 @@ import { resolveTools } from './tools.ts';
 
 function sink(): { stream: Writable; text: () => string } {
   let text = '';
-  return { stream: new Writable({ write: (chunk: Buffer, _enc, done) => ((text += chunk.toString()), done()) }), text: () => text };
+  return { stream: new Writable({
+      write: (chunk: Buffer, _enc, done) => {
+        text += chunk.toString();
+        done();
+      },
+    }), text: () => text };
 }
 
 async function run(argv: string[], env: NodeJS.ProcessEnv = process.env) {

@@ -241,7 +241,12 @@ describe('kindUp / kindDown', () => {
 function sink(): { stream: Writable; text: () => string } {
   let text = '';
   return {
-    stream: new Writable({ write: (chunk: Buffer, _enc, done) => ((text += chunk.toString()), done()) }),
+    stream: new Writable({
+      write: (chunk: Buffer, _enc, done) => {
+        text += chunk.toString();
+        done();
+      },
+    }),
     text: () => text,
   };
 }

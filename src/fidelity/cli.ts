@@ -96,7 +96,7 @@ export async function main(argv: string[], io: { stdout: Writable; stderr: Writa
     const t0 = performance.now();
     logger.info(`Fidelity: ${scenario.name} (interval ${intervalMs / 1000} s, threshold ${threshold}), ${reps} release${reps === 1 ? '' : 's'} on the real Flagger, then ${reps} on the model; writing ${displayPath(out, io.cwd)}/`);
 
-    let real;
+    let real: Awaited<ReturnType<typeof runOnRealFlagger>>;
     {
       const stateDir = path.join(out, 'cluster');
       await using cluster = await startLocalCluster({ stateDir, logger, signal: io.signal, env: { ...process.env, CANARY_MTTR_TOOLS_DIR: tools.toolsDir } });

@@ -13,7 +13,7 @@ import {
 import type { RequestRecord } from './types.ts';
 
 /** Lines as k6 v1.8.1 wrote them for scenarios/load.k6.ts against faulty-app (two requests). */
-const K6_SAMPLE = [
+const K6_SAMPLE = `${[
   '{"type":"Metric","data":{"name":"sms_sent","type":"counter","contains":"default","thresholds":[],"submetrics":null},"metric":"sms_sent"}',
   '{"metric":"sms_sent","type":"Point","data":{"time":"2026-11-26T07:53:58.439977937Z","value":1,"tags":{},"metadata":{"req":"0"}}}',
   '{"type":"Metric","data":{"name":"http_reqs","type":"counter","contains":"default","thresholds":[],"submetrics":null},"metric":"http_reqs"}',
@@ -25,7 +25,7 @@ const K6_SAMPLE = [
   '{"metric":"sms_latency","type":"Point","data":{"time":"2026-11-26T07:53:58.46097793Z","value":1,"tags":{"error_code":"1500","status":"500","version":"v7"},"metadata":{"req":"1"}}}',
   '{"metric":"iterations","type":"Point","data":{"time":"2026-11-26T07:53:58.4611Z","value":1,"tags":{},"metadata":{"req":"1"}}}',
   '{"metric":"vus","type":"Point","data":{"time":"2026-11-26T07:53:59.4Z","value":0,"tags":{}}}',
-].join('\n') + '\n';
+].join('\n')}\n`;
 
 const T0 = Date.UTC(2026, 10, 26, 7, 53, 58);
 const epoch = (msAfterT0: number) => T0 + msAfterT0;
@@ -180,7 +180,7 @@ describe('K6OutputParser', () => {
     const torn = lines[6]!.slice(0, 60);
     const input = [lines[0], 'garbage', lines[1], torn, '', point('sms_latency', 'bad', 1, { status: '200' }, '0'), ...lines.slice(6)].join('\n');
     // The final line has no newline: k6 died mid-write.
-    const { records, counts } = parse([input + '\n' + lines[1]!.slice(0, 30)]);
+    const { records, counts } = parse([`${input}\n${lines[1]!.slice(0, 30)}`]);
     expect(counts.malformed).toBe(4);
     expect(records.map((r) => r.status)).toEqual([200, 500]);
   });
@@ -191,7 +191,7 @@ describe('K6OutputParser', () => {
       // The lost line turns up late: it is not a new request.
       point('sms_sent', at(480), 1, {}, '5'),
     ];
-    const { records, counts } = parse([lines.join('\n') + '\n']);
+    const { records, counts } = parse([`${lines.join('\n')}\n`]);
     expect(records).toHaveLength(1);
     expect(records[0]!.sentMs).toBeCloseTo(1_080, 6);
     expect(records[0]!.doneMs).toBeCloseTo(1_100, 6);
@@ -209,7 +209,7 @@ describe('K6OutputParser', () => {
       point('sms_sent', at(160), 1, {}, '2'),
       point('sms_latency', at(170), 10, { status: '200', error_code: '1000' }, '2'),
     ];
-    const { records, counts } = parse([lines.join('\n') + '\n']);
+    const { records, counts } = parse([`${lines.join('\n')}\n`]);
     expect(records.map((r) => [r.status, r.version])).toEqual([
       [0, ''],
       [0, ''],
@@ -247,7 +247,7 @@ describe('K6OutputParser', () => {
   });
 
   test('requests never answered by end() are recorded as failed at the end time and counted as lost', () => {
-    const { records, counts } = parse([point('sms_sent', at(100), 1, {}, '0') + '\n'], mapping(), epoch(900));
+    const { records, counts } = parse([`${point('sms_sent', at(100), 1, {}, '0')}\n`], mapping(), epoch(900));
     expect(records).toEqual([{ sentMs: 700, doneMs: 1_500, latencyMs: 800, status: 0, version: '' }]);
     expect(counts).toMatchObject({ sent: 1, lost: 1, errored: 1, failed: 1, inFlight: 0 });
   });
@@ -263,7 +263,7 @@ describe('K6OutputParser', () => {
       if (k === 3) lines.push(point('dropped_iterations', at(1_000 + 20 * k + 0.05), 1, {}));
       else lines.push(point('sms_sent', at(1_000 + 20 * k + late), 1, {}, String(k)));
     }
-    parser.write(lines.join('\n') + '\n');
+    parser.write(`${lines.join('\n')}\n`);
     expect(parser.gridStartEpochMs).toBeCloseTo(epoch(1_000.05), 3);
     expect(parser.firstArrivalEpochMs).toBeCloseTo(epoch(1_030), 3);
     expect(parser.lag.count).toBe(99);

@@ -21,7 +21,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function rows(cells: Record<number, Array<number | 'censored'>>, flagger: number[]): RunRow[] {
   const out: RunRow[] = flagger.map((mttrS, i) => ({ runId: `f${i}`, arm: 'flagger', scenario: 's', sweep: '', outcome: 'rolled_back', mttrS, ttmS: mttrS - 2, failedRequests: 1 }));
   for (const [look, values] of Object.entries(cells)) {
-    values.forEach((v, i) =>
+    values.forEach((v, i) => {
       out.push({
         runId: `m${look}-${i}`,
         arm: 'manual',
@@ -31,8 +31,8 @@ function rows(cells: Record<number, Array<number | 'censored'>>, flagger: number
         ...(v === 'censored' ? { censoredAtS: 900 } : { mttrS: v, ttmS: v - 2 }),
         failedRequests: 1,
         looksPerHour: 3600 / Number(look),
-      }),
-    );
+      });
+    });
   }
   return out;
 }

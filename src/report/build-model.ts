@@ -85,7 +85,10 @@ export function groupCells(rows: readonly RunRow[]): Cell[] {
   for (const row of rows) {
     const key = `${row.scenario}\u0000${row.sweep}\u0000${row.arm}`;
     let cell = cells.get(key);
-    if (!cell) cells.set(key, (cell = { scenario: row.scenario, sweep: row.sweep, arm: row.arm, rows: [] }));
+    if (!cell) {
+      cell = { scenario: row.scenario, sweep: row.sweep, arm: row.arm, rows: [] };
+      cells.set(key, cell);
+    }
     cell.rows.push(row);
   }
   return [...cells.values()];

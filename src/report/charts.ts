@@ -139,7 +139,9 @@ export function mttrPoints(runs: readonly RunEntry[]): MttrPoint[] {
   }
   for (const g of groups.values()) {
     g.sort((a, b) => a.jitter - b.jitter);
-    g.forEach((p, k) => (p.jitter = g.length === 1 ? 0 : round(-0.9 + (1.8 * k) / (g.length - 1))));
+    g.forEach((p, k) => {
+      p.jitter = g.length === 1 ? 0 : round(-0.9 + (1.8 * k) / (g.length - 1));
+    });
   }
   return out;
 }

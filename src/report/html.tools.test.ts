@@ -89,7 +89,7 @@ describe('report.html in Chromium', () => {
       // Scenario parameters, operator sources and data links.
       await expect(page.locator('#scenario-parameters th').filter({ hasText: 'slow' }).count()).resolves.toBe(1);
       await expect(page.locator('#scenario-parameters tr.differs').count()).resolves.toBeGreaterThan(0);
-      await expect(page.locator('#operator-models').innerText()).resolves.toContain('Source: assumed (docs/design.md §6): a person <glancing> at the panel & reacting');
+      await expect(page.locator('#operator-models').textContent()).resolves.toContain('Source: assumed (docs/design.md §6): a person <glancing> at the panel & reacting');
       for (const f of ['runs.csv', 'summary.json', 'journal.jsonl', 'requests/']) expect(await page.locator(`#files a[href="${f}"]`).count(), f).toBe(1);
       expect(await page.locator('#runs a[href="requests/faulty-manual-r3.csv"]').count()).toBe(1);
 

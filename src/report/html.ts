@@ -40,10 +40,11 @@ export function inlineMarkdown(text: string): string {
   });
   out = escapeHtml(out);
   out = out.replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>');
-  out = out.replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (whole, label: string, href: string) => {
+  out = out.replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (_whole, label: string, href: string) => {
     const safe = safeRelativeHref(href.replace(/&amp;/g, '&'));
     return safe === undefined ? label : `<a href="${escapeHtml(safe)}">${label}</a>`;
   });
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL marks the placeholders; it cannot occur in escaped text.
   return out.replace(/\u0000(\d+)\u0000/g, (_, i: string) => codes[Number(i)]!);
 }
 

@@ -58,7 +58,9 @@ export async function writeReport(dir: string): Promise<WrittenReport> {
   specs.push(...breakEvenChartSpecs(breakEven));
   const charts = await writeCharts(dir, specs);
   // Each break-even chart's numbers as CSV beside it.
-  breakEven.forEach((g, i) => writeFileAtomic(path.join(dir, 'charts', `${breakEvenChartId(i + 1)}.csv`), breakEvenCsv(g)));
+  breakEven.forEach((g, i) => {
+    writeFileAtomic(path.join(dir, 'charts', `${breakEvenChartId(i + 1)}.csv`), breakEvenCsv(g));
+  });
   writeFileAtomic(files[2]!, renderMarkdown(model, charts));
   const html = path.join(dir, 'report.html');
   writeFileAtomic(html, renderHtml(model, charts));

@@ -135,7 +135,10 @@ function peakErrorRate(records: readonly RequestRecord[]): number {
   for (const r of records) {
     const key = Math.floor(r.sentMs / 1000);
     let bin = bins.get(key);
-    if (!bin) bins.set(key, (bin = { total: 0, failed: 0 }));
+    if (!bin) {
+      bin = { total: 0, failed: 0 };
+      bins.set(key, bin);
+    }
     bin.total++;
     if (isFailure(r)) bin.failed++;
   }

@@ -59,7 +59,11 @@ function signalAll(processes: ProcessIdentity[], sig: NodeJS.Signals): void {
 
 async function waitGone(processes: ProcessIdentity[], timeoutMs: number): Promise<ProcessIdentity[]> {
   let alive = processes.filter(isSameProcess);
-  await pollUntil(() => (alive = alive.filter(isSameProcess)).length === 0, { everyMs: 100, timeoutMs });
+  const gone = () => {
+    alive = alive.filter(isSameProcess);
+    return alive.length === 0;
+  };
+  await pollUntil(gone, { everyMs: 100, timeoutMs });
   return alive;
 }
 

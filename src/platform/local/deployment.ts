@@ -1,6 +1,6 @@
 import createDebug from 'debug';
 import type { Endpoint, WeightedRouter } from '../../mesh/router.ts';
-import { AppInstance, type AppLauncher, type BuildSpec } from './app-process.ts';
+import type { AppInstance, AppLauncher, BuildSpec } from './app-process.ts';
 
 const debug = createDebug('canary-mttr:local');
 

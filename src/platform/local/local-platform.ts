@@ -258,25 +258,24 @@ class LocalFlaggerSession extends LocalSession {
     flaggerEvent?: (event: CanaryEvent) => void,
   ) {
     super(scenario, clock, router, metrics, launcher, nextSeed);
-    const session = this;
     const workloads: CanaryWorkloads = {
-      targetRevision: () => buildRevision(session.targetSpec),
-      scaleUpCanary: async () => session.target.rollOutInBackground(session.targetSpec),
+      targetRevision: () => buildRevision(this.targetSpec),
+      scaleUpCanary: async () => this.target.rollOutInBackground(this.targetSpec),
       canaryReadiness: () => {
-        const state = session.target.readiness();
+        const state = this.target.readiness();
         return state === 'ready' ? 'ready' : state === 'failed' ? 'failed' : 'starting';
       },
-      primaryReady: () => session.primary.readiness() === 'ready',
+      primaryReady: () => this.primary.readiness() === 'ready',
       setRoutes: async (primaryWeight, canaryWeight) => {
-        session.router.setRoutes([
-          { workload: session.primary.name, weight: primaryWeight },
-          { workload: session.target.name, weight: canaryWeight },
+        this.router.setRoutes([
+          { workload: this.primary.name, weight: primaryWeight },
+          { workload: this.target.name, weight: canaryWeight },
         ]);
       },
-      promote: async () => session.primary.rollOutInBackground(session.targetSpec),
-      scaleDownCanary: () => session.target.scaleToZero(),
+      promote: async () => this.primary.rollOutInBackground(this.targetSpec),
+      scaleDownCanary: () => this.target.scaleToZero(),
       smokeTest: async () => {
-        const port = session.target.port;
+        const port = this.target.port;
         if (port === undefined) return 'canary has no ready endpoint';
         return smokeRequest(port, 5_000);
       },
