@@ -9,7 +9,8 @@
  * Test files are not cruised: a test may reach across layers to set up what it tests (the cluster
  * tier's tests start a local control plane), and test-support/ imports the product it drives.
  */
-const PRODUCT = '^src/(experiment|platform|mesh|metrics|flagger-model|operator|load|timeline|stats|report|scenario|cli|common)/';
+const PRODUCT =
+  '^src/(experiment|platform|mesh|metrics|flagger-model|operator|load|timeline|stats|report|scenario|cli|common)/';
 const CLUSTER_TOOLING = '^src/(cluster|fidelity)/';
 const SHARED = '^src/(process|kube)/';
 

@@ -12,7 +12,17 @@ import { describeProfile, summarizeCpuProfile, type CpuProfile } from '../src/be
 import { describeContention, type SchedStat } from '../src/bench/schedstat.ts';
 import { formatSpread, spreadOf, withinShare } from '../src/bench/stats.ts';
 import type { Figure } from '../src/bench/table.ts';
-import { BENCH_DIR, TSX, loadAverage, runProcess, settle, startApp, type BenchContext, type BenchOutcome, type Benchmark } from './context.ts';
+import {
+  BENCH_DIR,
+  TSX,
+  loadAverage,
+  runProcess,
+  settle,
+  startApp,
+  type BenchContext,
+  type BenchOutcome,
+  type Benchmark,
+} from './context.ts';
 import type { LoadChildInput, LoadChildResult } from './load-child.ts';
 
 const RATE = 500;
@@ -38,17 +48,24 @@ async function oneRun(ctx: BenchContext, label: string, cpuProfile?: string): Pr
     };
     const load = loadAverage();
     const cpu0 = app.cpuMs();
-    const run = await runProcess(ctx, process.execPath, ['--import', TSX, path.join(BENCH_DIR, 'load-child.ts'), JSON.stringify(input)], {
-      env: { ...process.env, NODE_OPTIONS: '' },
-      label: 'bench-load-arrival',
-      timeoutMs: DURATION_MS + input.timeoutMs + 30_000,
-    });
+    const run = await runProcess(
+      ctx,
+      process.execPath,
+      ['--import', TSX, path.join(BENCH_DIR, 'load-child.ts'), JSON.stringify(input)],
+      {
+        env: { ...process.env, NODE_OPTIONS: '' },
+        label: 'bench-load-arrival',
+        timeoutMs: DURATION_MS + input.timeoutMs + 30_000,
+      },
+    );
     const line = run.stdout.trim().split('\n').pop() ?? '';
     let result: LoadChildResult;
     try {
       result = JSON.parse(line) as LoadChildResult;
     } catch {
-      throw new Error(`load child exited ${run.code ?? run.signal}${run.timedOut ? ' (timed out)' : ''}: ${run.stderr.trim().slice(0, 300)}`);
+      throw new Error(
+        `load child exited ${run.code ?? run.signal}${run.timedOut ? ' (timed out)' : ''}: ${run.stderr.trim().slice(0, 300)}`,
+      );
     }
     return { ...result, loadAverage: load, serverCpuShare: (app.cpuMs() - cpu0) / (result.windowMs + result.drainMs) };
   } finally {
@@ -140,7 +157,9 @@ export const arrivalBenchmark: Benchmark = {
       if (existsSync(file)) {
         const profile = summarizeCpuProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
         notes.push(describeProfile('generator profile', profile));
-        notes.push(`bottleneck (measured): ${describeContention('generator main thread', 1 - profile.idleShare, schedOf(run), run.windowMs + run.drainMs)}`);
+        notes.push(
+          `bottleneck (measured): ${describeContention('generator main thread', 1 - profile.idleShare, schedOf(run), run.windowMs + run.drainMs)}`,
+        );
       }
     }
     return { figures, details: { rateRps: RATE, durationMs: DURATION_MS, latencyMs: LATENCY_MS, runs }, notes };
@@ -152,5 +171,7 @@ function fmt(ms: number | undefined): string {
 }
 
 function schedOf(run: LoadChildResult): SchedStat | undefined {
-  return run.runQueueWaitMs === undefined || run.onCpuMs === undefined ? undefined : { onCpuMs: run.onCpuMs, runQueueWaitMs: run.runQueueWaitMs, timeslices: 0 };
+  return run.runQueueWaitMs === undefined || run.onCpuMs === undefined
+    ? undefined
+    : { onCpuMs: run.onCpuMs, runQueueWaitMs: run.runQueueWaitMs, timeslices: 0 };
 }

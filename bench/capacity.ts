@@ -21,7 +21,18 @@ import { formatSpread, spreadOf, withinShare } from '../src/bench/stats.ts';
 import { searchSteps, type StepSearchResult } from '../src/bench/step-search.ts';
 import type { Figure } from '../src/bench/table.ts';
 import { parseK6Summary, parseWrkOutput, type K6Result, type WrkResult } from '../src/bench/tool-output.ts';
-import { BENCH_DIR, TSX, loadAverage, runProcess, settle, startApp, type BenchApp, type BenchContext, type BenchOutcome, type Benchmark } from './context.ts';
+import {
+  BENCH_DIR,
+  TSX,
+  loadAverage,
+  runProcess,
+  settle,
+  startApp,
+  type BenchApp,
+  type BenchContext,
+  type BenchOutcome,
+  type Benchmark,
+} from './context.ts';
 import type { LoadChildResult } from './load-child.ts';
 
 const RATES = [1_000, 2_000, 3_000, 5_000, 7_000, 10_000, 14_000, 20_000, 28_000, 40_000];
@@ -42,7 +53,8 @@ interface StepCommon {
   loadAverage: number;
 }
 type BuiltinStep = LoadChildResult & StepCommon & { attempts?: number; error?: string };
-type K6Step = Partial<K6Result> & StepCommon & { achievedRps: number; vus: number; attempts?: number; k6CpuShare?: number; error?: string };
+type K6Step = Partial<K6Result> &
+  StepCommon & { achievedRps: number; vus: number; attempts?: number; k6CpuShare?: number; error?: string };
 
 interface Repetition {
   builtin: StepSearchResult<BuiltinStep>;
@@ -67,13 +79,25 @@ export function k6Passes(s: K6Step, rate: number): boolean {
 
 async function builtinStep(ctx: BenchContext, app: BenchApp, rate: number, cpuProfile?: string): Promise<BuiltinStep> {
   const cpu0 = app.cpuMs();
-  const input = { url: app.url, rateRps: rate, durationMs: STEP_MS, timeoutMs: TIMEOUT_MS, maxInFlight: MAX_IN_FLIGHT, cpuProfile };
+  const input = {
+    url: app.url,
+    rateRps: rate,
+    durationMs: STEP_MS,
+    timeoutMs: TIMEOUT_MS,
+    maxInFlight: MAX_IN_FLIGHT,
+    cpuProfile,
+  };
   const load = loadAverage();
-  const run = await runProcess(ctx, process.execPath, ['--import', TSX, path.join(BENCH_DIR, 'load-child.ts'), JSON.stringify(input)], {
-    env: { ...process.env, NODE_OPTIONS: '' },
-    label: `bench-load-${rate}`,
-    timeoutMs: STEP_MS + 30_000,
-  });
+  const run = await runProcess(
+    ctx,
+    process.execPath,
+    ['--import', TSX, path.join(BENCH_DIR, 'load-child.ts'), JSON.stringify(input)],
+    {
+      env: { ...process.env, NODE_OPTIONS: '' },
+      label: `bench-load-${rate}`,
+      timeoutMs: STEP_MS + 30_000,
+    },
+  );
   const serverCpuMs = app.cpuMs() - cpu0;
   const line = run.stdout.trim().split('\n').pop() ?? '';
   let parsed: LoadChildResult;
@@ -88,9 +112,31 @@ async function builtinStep(ctx: BenchContext, app: BenchApp, rate: number, cpuPr
 
 function emptyLoadResult(rate: number): LoadChildResult {
   return {
-    rateRps: rate, scheduled: 0, sent: 0, completed: 0, failed: 0, timedOut: 0, errored: 0, dropped: 0, recorded: 0, kept: 0,
-    maxInFlightSeen: 0, windowMs: 0, sendRps: 0, answeredInWindowRps: 0, sendLagP99Ms: 0, sendLagMaxMs: 0, latencyP99Ms: 0,
-    drainMs: 0, cpuShare: 0, eventLoopDelayP99Ms: 0, eventLoopDelayMaxMs: 0, runQueueWaitMs: undefined, onCpuMs: undefined, lagP99SeriesMs: [], connectionsOpened: 0,
+    rateRps: rate,
+    scheduled: 0,
+    sent: 0,
+    completed: 0,
+    failed: 0,
+    timedOut: 0,
+    errored: 0,
+    dropped: 0,
+    recorded: 0,
+    kept: 0,
+    maxInFlightSeen: 0,
+    windowMs: 0,
+    sendRps: 0,
+    answeredInWindowRps: 0,
+    sendLagP99Ms: 0,
+    sendLagMaxMs: 0,
+    latencyP99Ms: 0,
+    drainMs: 0,
+    cpuShare: 0,
+    eventLoopDelayP99Ms: 0,
+    eventLoopDelayMaxMs: 0,
+    runQueueWaitMs: undefined,
+    onCpuMs: undefined,
+    lagP99SeriesMs: [],
+    connectionsOpened: 0,
   };
 }
 
@@ -115,31 +161,44 @@ async function k6Step(ctx: BenchContext, app: BenchApp, rate: number, k6: string
     if (k6Passes(attempt, rate)) break;
     await settle();
   }
-  const best = attempts.find((a) => k6Passes(a, rate)) ?? [...attempts].sort((a, b) => b.achievedRps - a.achievedRps)[0]!;
+  const best =
+    attempts.find((a) => k6Passes(a, rate)) ?? [...attempts].sort((a, b) => b.achievedRps - a.achievedRps)[0]!;
   return { ...best, attempts: attempts.length };
 }
 
-async function k6Attempt(ctx: BenchContext, app: BenchApp, rate: number, k6: string, config: { vus: number; maxVus: number }, retry = true): Promise<K6Step> {
+async function k6Attempt(
+  ctx: BenchContext,
+  app: BenchApp,
+  rate: number,
+  k6: string,
+  config: { vus: number; maxVus: number },
+  retry = true,
+): Promise<K6Step> {
   const summary = path.join(ctx.workDir, `k6-${rate}-${config.vus}-${Date.now()}.json`);
   const cpu0 = app.cpuMs();
   const load = loadAverage();
-  const run = await runProcess(ctx, k6, ['run', '--quiet', '--no-usage-report', path.join(BENCH_DIR, 'k6-constant-rate.ts')], {
-    // `k6 run` exposes its environment as __ENV (--include-system-env-vars defaults to true).
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      URL: app.url,
-      RATE: String(rate),
-      DURATION_S: String(STEP_MS / 1000),
-      VUS: String(config.vus),
-      MAX_VUS: String(config.maxVus),
-      // Requests still out when the window closes are not counted, as for the built-in generator.
-      GRACEFUL_STOP: '0s',
-      SUMMARY: summary,
+  const run = await runProcess(
+    ctx,
+    k6,
+    ['run', '--quiet', '--no-usage-report', path.join(BENCH_DIR, 'k6-constant-rate.ts')],
+    {
+      // `k6 run` exposes its environment as __ENV (--include-system-env-vars defaults to true).
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        URL: app.url,
+        RATE: String(rate),
+        DURATION_S: String(STEP_MS / 1000),
+        VUS: String(config.vus),
+        MAX_VUS: String(config.maxVus),
+        // Requests still out when the window closes are not counted, as for the built-in generator.
+        GRACEFUL_STOP: '0s',
+        SUMMARY: summary,
+      },
+      label: `bench-k6-${rate}`,
+      timeoutMs: STEP_MS + 60_000,
     },
-    label: `bench-k6-${rate}`,
-    timeoutMs: STEP_MS + 60_000,
-  });
+  );
   const serverCpuMs = app.cpuMs() - cpu0;
   if (!existsSync(summary)) {
     // k6 exits 105 when something outside interrupts it (a shared machine): one retry.
@@ -158,7 +217,12 @@ async function k6Attempt(ctx: BenchContext, app: BenchApp, rate: number, k6: str
   };
 }
 
-async function withApp<T>(ctx: BenchContext, label: string, body: (app: BenchApp) => Promise<T>, cpuProfDir?: string): Promise<T> {
+async function withApp<T>(
+  ctx: BenchContext,
+  label: string,
+  body: (app: BenchApp) => Promise<T>,
+  cpuProfDir?: string,
+): Promise<T> {
   const app = await startApp(ctx, { label, cpuProfDir });
   try {
     return await body(app);
@@ -168,7 +232,9 @@ async function withApp<T>(ctx: BenchContext, label: string, body: (app: BenchApp
 }
 
 function describeSearch<T>(tool: string, s: StepSearchResult<T>, achieved: (r: T) => number): string {
-  const steps = s.steps.map((st) => `${st.rate}:${st.pass ? 'pass' : 'miss'}(${Math.round(achieved(st.result))})`).join(' ');
+  const steps = s.steps
+    .map((st) => `${st.rate}:${st.pass ? 'pass' : 'miss'}(${Math.round(achieved(st.result))})`)
+    .join(' ');
   return `${tool} ${steps}${s.stoppedEarly ? ` [stopped: ${s.stoppedEarly}]` : ''}`;
 }
 
@@ -192,12 +258,19 @@ async function oneRepetition(ctx: BenchContext, rep: number): Promise<Repetition
             if (builtinPasses(first, rate)) return { ...first, attempts: 1 };
             const second = await builtinStep(ctx, app, rate);
             await settle();
-            return { ...(builtinPasses(second, rate) || second.answeredInWindowRps > first.answeredInWindowRps ? second : first), attempts: 2 };
+            return {
+              ...(builtinPasses(second, rate) || second.answeredInWindowRps > first.answeredInWindowRps
+                ? second
+                : first),
+              attempts: 2,
+            };
           },
           passes: builtinPasses,
         }),
       );
-      ctx.log(`  rep ${rep + 1}: ${describeSearch('built-in', out.builtin, (r: BuiltinStep) => r.answeredInWindowRps)}`);
+      ctx.log(
+        `  rep ${rep + 1}: ${describeSearch('built-in', out.builtin, (r: BuiltinStep) => r.answeredInWindowRps)}`,
+      );
     } else if (tool === 'k6') {
       const k6 = ctx.tools.k6;
       if (!k6) continue;
@@ -225,19 +298,31 @@ async function oneRepetition(ctx: BenchContext, rep: number): Promise<Repetition
           const run = await runProcess(
             ctx,
             wrk,
-            [`-t${config.threads}`, `-c${config.connections}`, `-d${STEP_MS / 1000}s`, '-s', path.join(BENCH_DIR, 'wrk-post.lua'), app.url],
+            [
+              `-t${config.threads}`,
+              `-c${config.connections}`,
+              `-d${STEP_MS / 1000}s`,
+              '-s',
+              path.join(BENCH_DIR, 'wrk-post.lua'),
+              app.url,
+            ],
             { env: { PATH: process.env.PATH }, label: 'bench-wrk', timeoutMs: STEP_MS + 20_000 },
           );
           const serverCpuShare = (app.cpuMs() - cpu0) / run.wallMs;
           try {
             out.wrk!.push({ ...config, result: parseWrkOutput(run.stdout), serverCpuShare });
           } catch (err) {
-            out.wrk!.push({ ...config, error: `${(err as Error).message}; stderr: ${run.stderr.trim().slice(0, 200)}` });
+            out.wrk!.push({
+              ...config,
+              error: `${(err as Error).message}; stderr: ${run.stderr.trim().slice(0, 200)}`,
+            });
           }
           await settle();
         }
       });
-      ctx.log(`  rep ${rep + 1}: wrk ${out.wrk.map((w) => `t${w.threads}c${w.connections}:${w.result ? Math.round(w.result.requestsPerSec) : w.error}`).join(' ')}`);
+      ctx.log(
+        `  rep ${rep + 1}: wrk ${out.wrk.map((w) => `t${w.threads}c${w.connections}:${w.result ? Math.round(w.result.requestsPerSec) : w.error}`).join(' ')}`,
+      );
     }
   }
   return out as Repetition;
@@ -270,7 +355,12 @@ async function profileMiss(ctx: BenchContext, rate: number): Promise<string[]> {
   const serverDir = path.join(dir, 'server');
   mkdirSync(serverDir, { recursive: true });
   ctx.log(`  profiling the built-in generator and the app at ${rate} req/s`);
-  const step = await withApp(ctx, 'bench-app-profile', (app) => builtinStep(ctx, app, rate, generatorProfile), serverDir);
+  const step = await withApp(
+    ctx,
+    'bench-app-profile',
+    (app) => builtinStep(ctx, app, rate, generatorProfile),
+    serverDir,
+  );
   const notes: string[] = [
     `profiled step at ${rate} req/s (load average ${step.loadAverage}): answered ${Math.round(step.answeredInWindowRps)}/s, ` +
       `dropped ${step.dropped}, send lag p99 ${step.sendLagP99Ms.toFixed(1)} ms, generator CPU ${(step.cpuShare * 100).toFixed(0)}% of a core, ` +
@@ -281,12 +371,19 @@ async function profileMiss(ctx: BenchContext, rate: number): Promise<string[]> {
   if (existsSync(generatorProfile)) {
     const summary = summarizeCpuProfile(JSON.parse(readFileSync(generatorProfile, 'utf8')) as CpuProfile);
     notes.push(describeProfile('built-in generator profile', summary));
-    const sched = step.runQueueWaitMs === undefined || step.onCpuMs === undefined ? undefined : { onCpuMs: step.onCpuMs, runQueueWaitMs: step.runQueueWaitMs, timeslices: 0 };
-    notes.push(`bottleneck (measured): ${describeContention('generator main thread', 1 - summary.idleShare, sched, step.windowMs + step.drainMs)}`);
+    const sched =
+      step.runQueueWaitMs === undefined || step.onCpuMs === undefined
+        ? undefined
+        : { onCpuMs: step.onCpuMs, runQueueWaitMs: step.runQueueWaitMs, timeslices: 0 };
+    notes.push(
+      `bottleneck (measured): ${describeContention('generator main thread', 1 - summary.idleShare, sched, step.windowMs + step.drainMs)}`,
+    );
   }
   const serverFile = readdirSync(serverDir).find((f) => f.endsWith('.cpuprofile'));
   if (serverFile) {
-    const summary = summarizeCpuProfile(JSON.parse(readFileSync(path.join(serverDir, serverFile), 'utf8')) as CpuProfile);
+    const summary = summarizeCpuProfile(
+      JSON.parse(readFileSync(path.join(serverDir, serverFile), 'utf8')) as CpuProfile,
+    );
     notes.push(describeProfile('faulty-app profile (whole process life)', summary));
   }
   return notes;
@@ -308,7 +405,9 @@ export const capacityBenchmark: Benchmark = {
     const atSustained = reps
       .map((r) => r.builtin.steps.find((s) => s.rate === r.builtin.lastPass)?.result)
       .filter((s): s is BuiltinStep => s !== undefined);
-    const missSteps = reps.map((r) => r.builtin.steps.find((s) => !s.pass)?.result).filter((s): s is BuiltinStep => s !== undefined);
+    const missSteps = reps
+      .map((r) => r.builtin.steps.find((s) => !s.pass)?.result)
+      .filter((s): s is BuiltinStep => s !== undefined);
     const ceiling = RATES[RATES.length - 1]!;
     const above = (v: number[]) => (v.some((x) => x >= ceiling) ? ` (${ceiling} is the top step)` : '');
     const figures: Figure[] = [

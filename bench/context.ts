@@ -128,7 +128,15 @@ export async function runProcess(
   ctx.signal.addEventListener('abort', stop, { once: true });
   try {
     const exit = await proc.exited;
-    return { code: exit.code, signal: exit.signal, stdout, stderr, wallMs: performance.now() - started, cpuMs, timedOut };
+    return {
+      code: exit.code,
+      signal: exit.signal,
+      stdout,
+      stderr,
+      wallMs: performance.now() - started,
+      cpuMs,
+      timedOut,
+    };
   } finally {
     clearInterval(sampler);
     clearTimeout(timer);
@@ -167,7 +175,10 @@ export async function startApp(
   });
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = '';
-    const timer = setTimeout(() => reject(new Error(`${options.label}: no listening line within 10 s; stderr: ${stderr.trim()}`)), 10_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${options.label}: no listening line within 10 s; stderr: ${stderr.trim()}`)),
+      10_000,
+    );
     proc.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       if (buffered.includes('\n')) return;
       buffered += chunk;

@@ -11,7 +11,15 @@ import { runOverhead, scenarioPhasesMs } from '../src/bench/overhead.ts';
 import { formatSpread, spreadOf } from '../src/bench/stats.ts';
 import type { Figure } from '../src/bench/table.ts';
 import { readJournal } from '../src/experiment/journal.ts';
-import { PROJECT_ROOT, TSX, loadAverage, runProcess, type BenchContext, type BenchOutcome, type Benchmark } from './context.ts';
+import {
+  PROJECT_ROOT,
+  TSX,
+  loadAverage,
+  runProcess,
+  type BenchContext,
+  type BenchOutcome,
+  type Benchmark,
+} from './context.ts';
 
 const TARGET_S = 180;
 const CLI = path.join(PROJECT_ROOT, 'src/cli/main.ts');
@@ -32,12 +40,20 @@ async function runCli(ctx: BenchContext, label: string, cpuProfDir?: string): Pr
   const reportDir = path.join(out, 'report');
   const load = loadAverage();
   const flags = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
-  const run = await runProcess(ctx, process.execPath, [...flags, '--import', TSX, CLI, 'experiment', '--out', reportDir], {
-    env: { ...process.env },
-    label: `bench-${label}`,
-    timeoutMs: 2 * TARGET_S * 1000 + 60_000,
-  });
-  if (run.code !== 0) throw new Error(`experiment exited ${run.code ?? run.signal}${run.timedOut ? ' (timed out)' : ''}: ${run.stderr.trim().slice(0, 400)}`);
+  const run = await runProcess(
+    ctx,
+    process.execPath,
+    [...flags, '--import', TSX, CLI, 'experiment', '--out', reportDir],
+    {
+      env: { ...process.env },
+      label: `bench-${label}`,
+      timeoutMs: 2 * TARGET_S * 1000 + 60_000,
+    },
+  );
+  if (run.code !== 0)
+    throw new Error(
+      `experiment exited ${run.code ?? run.signal}${run.timedOut ? ' (timed out)' : ''}: ${run.stderr.trim().slice(0, 400)}`,
+    );
   const journal = readJournal(path.join(reportDir, 'journal.jsonl'));
   const outcomes: Record<string, number> = {};
   let scenarioMs = 0;
@@ -69,7 +85,9 @@ export const defaultExperimentBenchmark: Benchmark = {
     for (let rep = 0; rep < ctx.reps; rep++) {
       const run = await runCli(ctx, `experiment-${rep}`);
       runs.push(run);
-      ctx.log(`  rep ${rep + 1}: ${run.wallS.toFixed(1)} s for ${run.runs} runs (${JSON.stringify(run.outcomes)}); scenario phases ${run.scenarioWallS.toFixed(1)} s; load ${run.loadAverage}`);
+      ctx.log(
+        `  rep ${rep + 1}: ${run.wallS.toFixed(1)} s for ${run.runs} runs (${JSON.stringify(run.outcomes)}); scenario phases ${run.scenarioWallS.toFixed(1)} s; load ${run.loadAverage}`,
+      );
     }
     const wall = spreadOf(runs.map((r) => r.wallS))!;
     const figures: Figure[] = [
@@ -110,7 +128,12 @@ export const defaultExperimentBenchmark: Benchmark = {
       notes.push(`profiled experiment: ${run.wallS.toFixed(1)} s, scenario phases ${run.scenarioWallS.toFixed(1)} s`);
       const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
       if (file && existsSync(path.join(dir, file))) {
-        notes.push(describeProfile('CLI process profile', summarizeCpuProfile(JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CpuProfile)));
+        notes.push(
+          describeProfile(
+            'CLI process profile',
+            summarizeCpuProfile(JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CpuProfile),
+          ),
+        );
       }
     }
     return { figures, details: { runs }, notes };

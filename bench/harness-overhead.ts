@@ -46,7 +46,10 @@ interface RunPhases {
   journalWallMs: number;
 }
 
-function phasesOf(exp: InstrumentedExperiment): { runs: RunPhases[]; experiment: { wallMs: number; scenarioWallMs: number; share: number; setupMs: number } } {
+function phasesOf(exp: InstrumentedExperiment): {
+  runs: RunPhases[];
+  experiment: { wallMs: number; scenarioWallMs: number; share: number; setupMs: number };
+} {
   const { log, timeScale } = exp;
   const runs: RunPhases[] = [];
   let scenarioTotal = 0;
@@ -60,7 +63,8 @@ function phasesOf(exp: InstrumentedExperiment): { runs: RunPhases[]; experiment:
     const load = log.loads.find((l) => inRun(l.startWallMs));
     const journaled = exp.journaledWallMs[i];
     const scenario = exp.plan.find((p) => p.runId === entry.runId)!.scenario;
-    if (!restore.doneWallMs || !release || !load?.stopCalledWallMs || !load.stopDoneWallMs || journaled === undefined) return;
+    if (!restore.doneWallMs || !release || !load?.stopCalledWallMs || !load.stopDoneWallMs || journaled === undefined)
+      return;
     const warmupMs = scenario.warmup.durationS * 1000;
     const windowMs = scenario.recovery.cleanWindowS * 1000;
     const scenarioMs = scenarioPhasesMs(entry.metrics, warmupMs, windowMs);
@@ -112,12 +116,47 @@ export const overheadBenchmark: Benchmark = {
         target: `≤ ${TARGET_SHARE * 100}`,
         status: shares !== undefined && shares.median <= pct(TARGET_SHARE) ? 'pass' : 'miss',
       },
-      { bench: 'overhead', figure: 'per-run overhead', value: median('overheadWallMs'), unit: 'wall ms', target: '', status: 'info' },
+      {
+        bench: 'overhead',
+        figure: 'per-run overhead',
+        value: median('overheadWallMs'),
+        unit: 'wall ms',
+        target: '',
+        status: 'info',
+      },
       { bench: 'overhead', figure: 'restore', value: median('restoreMs'), unit: 'wall ms', target: '', status: 'info' },
-      { bench: 'overhead', figure: 'warm-up beyond its duration', value: median('warmupExtraMs'), unit: 'wall ms', target: '', status: 'info' },
-      { bench: 'overhead', figure: 'watch loop end + operator stop', value: median('watchEndMs'), unit: 'wall ms', target: '', status: 'info' },
-      { bench: 'overhead', figure: 'drain of outstanding requests', value: median('drainMs'), unit: 'wall ms', target: '', status: 'info' },
-      { bench: 'overhead', figure: 'metrics + requests CSV + journal line', value: median('writeMs'), unit: 'wall ms', target: '', status: 'info' },
+      {
+        bench: 'overhead',
+        figure: 'warm-up beyond its duration',
+        value: median('warmupExtraMs'),
+        unit: 'wall ms',
+        target: '',
+        status: 'info',
+      },
+      {
+        bench: 'overhead',
+        figure: 'watch loop end + operator stop',
+        value: median('watchEndMs'),
+        unit: 'wall ms',
+        target: '',
+        status: 'info',
+      },
+      {
+        bench: 'overhead',
+        figure: 'drain of outstanding requests',
+        value: median('drainMs'),
+        unit: 'wall ms',
+        target: '',
+        status: 'info',
+      },
+      {
+        bench: 'overhead',
+        figure: 'metrics + requests CSV + journal line',
+        value: median('writeMs'),
+        unit: 'wall ms',
+        target: '',
+        status: 'info',
+      },
       {
         bench: 'overhead',
         figure: 'whole experiment incl. set-up and between runs',
@@ -147,7 +186,9 @@ export const overheadBenchmark: Benchmark = {
       if (existsSync(file)) {
         const profile = summarizeCpuProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
         notes.push(describeProfile('harness process profile', profile));
-        notes.push(`bottleneck (measured): ${describeContention('harness main thread', 1 - profile.idleShare, exp.sched, exp.endWallMs - exp.startWallMs)}`);
+        notes.push(
+          `bottleneck (measured): ${describeContention('harness main thread', 1 - profile.idleShare, exp.sched, exp.endWallMs - exp.startWallMs)}`,
+        );
       }
     }
     return { figures, details: { plan: 'experiments/quick.yaml --reps 1', runs, experiments }, notes };

@@ -63,7 +63,10 @@ export async function runInstrumented(
       await session.post('Profiler.enable');
       await session.post('Profiler.start');
     }
-    await using platform = probePlatform(new LocalPlatform({ timeScale, experiment: `bench-${options.label}-${process.pid}`, observer: probes.observer }), probes.log);
+    await using platform = probePlatform(
+      new LocalPlatform({ timeScale, experiment: `bench-${options.label}-${process.pid}`, observer: probes.observer }),
+      probes.log,
+    );
     entries = await runExperiment({
       loaded,
       plan,
@@ -86,7 +89,18 @@ export async function runInstrumented(
     }
   }
   const sched = schedStatDelta(schedBefore, readSchedStat('self', process.pid));
-  return { loaded, plan, timeScale, entries, log: probes.log, journaledWallMs, startWallMs, endWallMs: performance.now(), outDir, sched };
+  return {
+    loaded,
+    plan,
+    timeScale,
+    entries,
+    log: probes.log,
+    journaledWallMs,
+    startWallMs,
+    endWallMs: performance.now(),
+    outDir,
+    sched,
+  };
 }
 
 /** The entries of `list` stamped inside [fromMs, toMs). */

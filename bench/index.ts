@@ -65,9 +65,13 @@ function parseBenchArgs(argv: string[]): Args | 'help' {
   if (values.help) return 'help';
   const list = (flag: string, value: string | undefined) => {
     if (value === undefined) return undefined;
-    const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+    const names = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const name of names) {
-      if (!NAMES.includes(name)) throw new UsageError(`--${flag}: "${name}" is not a benchmark; use one of ${NAMES.join(', ')}`);
+      if (!NAMES.includes(name))
+        throw new UsageError(`--${flag}: "${name}" is not a benchmark; use one of ${NAMES.join(', ')}`);
     }
     return names;
   };
@@ -145,14 +149,25 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
           loadAverage: { before: loadBefore, after: loadAfter },
           details: outcome.details,
         };
-        notes[bench.name] = [`load average ${loadBefore} before, ${loadAfter} after, on ${availableParallelism()} cores`, ...outcome.notes];
-        for (const f of outcome.figures) ctx.log(`   ${f.figure}: ${f.value} ${f.unit} ${f.target ? `(target ${f.target}: ${f.status})` : ''}`);
+        notes[bench.name] = [
+          `load average ${loadBefore} before, ${loadAfter} after, on ${availableParallelism()} cores`,
+          ...outcome.notes,
+        ];
+        for (const f of outcome.figures)
+          ctx.log(`   ${f.figure}: ${f.value} ${f.unit} ${f.target ? `(target ${f.target}: ${f.status})` : ''}`);
       } catch (err) {
         if (signal.aborted) break;
         failed = true;
         const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
         ctx.log(`   ${bench.name} failed: ${message}`);
-        figures.push({ bench: bench.name, figure: 'benchmark failed', value: (err as Error).message ?? String(err), unit: '', target: 'runs', status: 'miss' });
+        figures.push({
+          bench: bench.name,
+          figure: 'benchmark failed',
+          value: (err as Error).message ?? String(err),
+          unit: '',
+          target: 'runs',
+          status: 'miss',
+        });
         notes[bench.name] = [`failed: ${message}`];
       }
     }

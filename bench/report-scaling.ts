@@ -10,7 +10,15 @@ import { describeProfile, summarizeCpuProfile, type CpuProfile } from '../src/be
 import { formatSpread, spreadOf } from '../src/bench/stats.ts';
 import type { Figure } from '../src/bench/table.ts';
 import { parseReportBenchOutput, type ReportBenchResult } from '../src/bench/tool-output.ts';
-import { BENCH_DIR, TSX, loadAverage, runProcess, type BenchContext, type BenchOutcome, type Benchmark } from './context.ts';
+import {
+  BENCH_DIR,
+  TSX,
+  loadAverage,
+  runProcess,
+  type BenchContext,
+  type BenchOutcome,
+  type Benchmark,
+} from './context.ts';
 import { writeSyntheticReport } from './synthetic-report.ts';
 
 const EXPONENT_TARGET = 1.1;
@@ -34,7 +42,13 @@ async function profileMillion(ctx: BenchContext): Promise<string[]> {
     );
     const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
     const notes = [`profiled report build at 1M records: ${run.stdout.trim().split('\n').pop()}`];
-    if (file) notes.push(describeProfile('report build profile', summarizeCpuProfile(JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as CpuProfile)));
+    if (file)
+      notes.push(
+        describeProfile(
+          'report build profile',
+          summarizeCpuProfile(JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as CpuProfile),
+        ),
+      );
     return notes;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -53,14 +67,19 @@ export const reportScalingBenchmark: Benchmark = {
         label: 'bench-report',
         timeoutMs: 900_000,
       });
-      if (run.code !== 0) throw new Error(`bench/report.ts exited ${run.code ?? run.signal}: ${run.stderr.trim().slice(0, 400)}`);
+      if (run.code !== 0)
+        throw new Error(`bench/report.ts exited ${run.code ?? run.signal}: ${run.stderr.trim().slice(0, 400)}`);
       const parsed = parseReportBenchOutput(run.stdout);
       results.push({ ...parsed, loadAverage: load, wallS: run.wallMs / 1000 });
-      ctx.log(`  rep ${rep + 1}: ${parsed.rows.map((r) => `${r.records}: ${r.wallS} s ${r.peakRssMiB} MiB`).join(', ')}; exponent ${parsed.exponent}`);
+      ctx.log(
+        `  rep ${rep + 1}: ${parsed.rows.map((r) => `${r.records}: ${r.wallS} s ${r.peakRssMiB} MiB`).join(', ')}; exponent ${parsed.exponent}`,
+      );
     }
     const sizes = [...new Set(results.flatMap((r) => r.rows.map((row) => row.records)))].sort((a, b) => a - b);
     const figures: Figure[] = sizes.map((records) => {
-      const walls = results.map((r) => r.rows.find((row) => row.records === records)?.wallS).filter((v): v is number => v !== undefined);
+      const walls = results
+        .map((r) => r.rows.find((row) => row.records === records)?.wallS)
+        .filter((v): v is number => v !== undefined);
       const spread = spreadOf(walls);
       const million = records === 1_000_000;
       return {
@@ -72,7 +91,11 @@ export const reportScalingBenchmark: Benchmark = {
         status: !million ? 'info' : spread !== undefined && spread.median < MILLION_WALL_TARGET_S ? 'pass' : 'miss',
       };
     });
-    const rss = spreadOf(results.map((r) => r.rows.find((row) => row.records === 1_000_000)?.peakRssMiB).filter((v): v is number => v !== undefined));
+    const rss = spreadOf(
+      results
+        .map((r) => r.rows.find((row) => row.records === 1_000_000)?.peakRssMiB)
+        .filter((v): v is number => v !== undefined),
+    );
     figures.push({
       bench: 'report',
       figure: 'peak RSS, 1,000,000 records',
@@ -96,13 +119,27 @@ export const reportScalingBenchmark: Benchmark = {
       results
         .map((r) => {
           const [a, b] = r.rows.slice(-2);
-          return a && b && a.records !== b.records ? Math.log(b.wallS / a.wallS) / Math.log(b.records / a.records) : undefined;
+          return a && b && a.records !== b.records
+            ? Math.log(b.wallS / a.wallS) / Math.log(b.records / a.records)
+            : undefined;
         })
         .filter((v): v is number => v !== undefined),
     );
-    const lastTwo = sizes.slice(-2).map((n) => n.toLocaleString('en-US')).join(' → ');
-    figures.push({ bench: 'report', figure: `growth exponent between the two largest sizes (${lastTwo})`, value: formatSpread(marginal, 2), unit: '', target: '', status: 'info' });
-    const notes: string[] = [`bench/report.ts run ${ctx.reps} times; load average at each start: ${results.map((r) => r.loadAverage).join(', ')}`];
+    const lastTwo = sizes
+      .slice(-2)
+      .map((n) => n.toLocaleString('en-US'))
+      .join(' → ');
+    figures.push({
+      bench: 'report',
+      figure: `growth exponent between the two largest sizes (${lastTwo})`,
+      value: formatSpread(marginal, 2),
+      unit: '',
+      target: '',
+      status: 'info',
+    });
+    const notes: string[] = [
+      `bench/report.ts run ${ctx.reps} times; load average at each start: ${results.map((r) => r.loadAverage).join(', ')}`,
+    ];
     if (figures.some((f) => f.status === 'miss') && ctx.profile) notes.push(...(await profileMillion(ctx)));
     return { figures, details: { results }, notes };
   },

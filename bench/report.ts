@@ -23,10 +23,14 @@ for (const records of sizes) {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-report-'));
   try {
     writeSyntheticReport(dir, RUNS, Math.round(records / RUNS));
-    const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(here, 'report-build-child.ts'), dir], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(here, 'report-build-child.ts'), dir], {
+      encoding: 'utf8',
+    });
     const figures = JSON.parse(out.trim().split('\n').pop()!) as { wallMs: number; peakRssMiB: number };
     rows.push({ records, ...figures });
-    process.stdout.write(`${String(records).padStart(9)} records: ${(figures.wallMs / 1000).toFixed(2)} s, peak RSS ${figures.peakRssMiB.toFixed(0)} MiB\n`);
+    process.stdout.write(
+      `${String(records).padStart(9)} records: ${(figures.wallMs / 1000).toFixed(2)} s, peak RSS ${figures.peakRssMiB.toFixed(0)} MiB\n`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -35,7 +39,9 @@ if (rows.length >= 2) {
   const first = rows[0]!;
   const last = rows[rows.length - 1]!;
   const exponent = Math.log(last.wallMs / first.wallMs) / Math.log(last.records / first.records);
-  process.stdout.write(`growth exponent of wall time (${first.records} → ${last.records} records): ${exponent.toFixed(2)} (1 = linear)\n`);
+  process.stdout.write(
+    `growth exponent of wall time (${first.records} → ${last.records} records): ${exponent.toFixed(2)} (1 = linear)\n`,
+  );
 }
 const million = rows.find((r) => r.records === 1_000_000);
 if (million) {

@@ -39,13 +39,20 @@ export function writeSyntheticReport(dir: string, runs: number, recordsPerRun: n
     header.plannedRuns.push(runId);
     const rateRps = 20;
     const releaseMs = 10_000;
-    const rollbackMs = releaseMs + (arm === 'manual' ? 60_000 + random.next() * 180_000 : 40_000 + random.next() * 10_000);
+    const rollbackMs =
+      releaseMs + (arm === 'manual' ? 60_000 + random.next() * 180_000 : 40_000 + random.next() * 10_000);
     const records: RequestRecord[] = new Array(recordsPerRun);
     for (let k = 0; k < recordsPerRun; k++) {
       const sentMs = (k * 1000) / rateRps;
       const canary = sentMs >= releaseMs && sentMs < rollbackMs && random.next() < 0.1;
       const latencyMs = 2 + random.next() * 3;
-      records[k] = { sentMs, doneMs: sentMs + latencyMs, latencyMs, status: canary ? 500 : 200, version: canary ? 'v2' : 'v1' };
+      records[k] = {
+        sentMs,
+        doneMs: sentMs + latencyMs,
+        latencyMs,
+        status: canary ? 500 : 200,
+        version: canary ? 'v2' : 'v1',
+      };
     }
     const endMs = records[recordsPerRun - 1]!.doneMs;
     const timeline: TimelineEntry[] = [
@@ -53,15 +60,30 @@ export function writeSyntheticReport(dir: string, runs: number, recordsPerRun: n
       { atMs: releaseMs + 5_000, kind: Marks.routes, canaryWeight: 10 },
       arm === 'manual'
         ? { atMs: rollbackMs - 30_000, kind: Marks.detect }
-        : { atMs: rollbackMs - 20_000, kind: Marks.flaggerEvent, detail: 'Halt faulty-500.ns advancement success rate 0.00% < 99%', phase: 'Progressing' },
+        : {
+            atMs: rollbackMs - 20_000,
+            kind: Marks.flaggerEvent,
+            detail: 'Halt faulty-500.ns advancement success rate 0.00% < 99%',
+            phase: 'Progressing',
+          },
       ...(arm === 'manual'
         ? [
             { atMs: rollbackMs, kind: Marks.rollbackIssued },
             { atMs: rollbackMs, kind: Marks.rollbackDone },
           ]
         : [
-            { atMs: rollbackMs, kind: Marks.flaggerEvent, detail: 'Rolling back faulty-500.ns failed checks threshold reached 2', phase: 'Progressing' },
-            { atMs: rollbackMs, kind: Marks.flaggerEvent, detail: 'Canary failed! Scaling down faulty-500.ns', phase: 'Failed' },
+            {
+              atMs: rollbackMs,
+              kind: Marks.flaggerEvent,
+              detail: 'Rolling back faulty-500.ns failed checks threshold reached 2',
+              phase: 'Progressing',
+            },
+            {
+              atMs: rollbackMs,
+              kind: Marks.flaggerEvent,
+              detail: 'Canary failed! Scaling down faulty-500.ns',
+              phase: 'Failed',
+            },
           ]),
       { atMs: rollbackMs, kind: Marks.routes, canaryWeight: 0 },
     ];
@@ -91,8 +113,20 @@ export function writeSyntheticReport(dir: string, runs: number, recordsPerRun: n
       timeline,
       requestsFile: `requests/${runId}.csv`,
       load: {
-        scheduled: recordsPerRun, sent: recordsPerRun, completed: recordsPerRun, failed: metrics.failedRequests, timedOut: 0, errored: 0, dropped: 0,
-        recorded: recordsPerRun, maxInFlightSeen: 1, achievedRps: rateRps, scenarioDurationMs: endMs, wallDurationMs: endMs, sendLagP99WallMs: 0, generator: 'synthetic',
+        scheduled: recordsPerRun,
+        sent: recordsPerRun,
+        completed: recordsPerRun,
+        failed: metrics.failedRequests,
+        timedOut: 0,
+        errored: 0,
+        dropped: 0,
+        recorded: recordsPerRun,
+        maxInFlightSeen: 1,
+        achievedRps: rateRps,
+        scenarioDurationMs: endMs,
+        wallDurationMs: endMs,
+        sendLagP99WallMs: 0,
+        generator: 'synthetic',
       },
       operator: arm === 'manual' ? { kind: 'dashboard', source: 'synthetic' } : undefined,
       platform: { platform: 'local' },

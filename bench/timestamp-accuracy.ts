@@ -77,7 +77,12 @@ function compareRuns(exp: InstrumentedExperiment): RunComparison[] {
       events: events.map((e) => ({ atMs: rel(e.wallMs), message: e.message })),
     });
     const m = entry.metrics;
-    const harness: TruthMarks = { impactMs: m.impactMs, detectMs: m.detectMs, mitigateMs: m.mitigateMs, recoverMs: m.recoverMs };
+    const harness: TruthMarks = {
+      impactMs: m.impactMs,
+      detectMs: m.detectMs,
+      mitigateMs: m.mitigateMs,
+      recoverMs: m.recoverMs,
+    };
     const errorMs: RunComparison['errorMs'] = {};
     for (const mark of MARKS) {
       const h = harness[`${mark}Ms`];
@@ -87,7 +92,9 @@ function compareRuns(exp: InstrumentedExperiment): RunComparison[] {
     // The router stamps its records with the runner's clock: that fixes the clock's origin on ours.
     const clockOrigins = responses.map((r) => r.wallMs - r.clockMs / timeScale).sort((a, b) => a - b);
     const clockOriginWall = clockOrigins[clockOrigins.length >> 1];
-    const detectEvent = events.find((e) => rel(e.wallMs) >= m.releaseMs && (e.message.startsWith('Halt') || e.message.startsWith('Rolling back')));
+    const detectEvent = events.find(
+      (e) => rel(e.wallMs) >= m.releaseMs && (e.message.startsWith('Halt') || e.message.startsWith('Rolling back')),
+    );
     let detectVsModelStampMs: number | undefined;
     let detectEmitLagWallMs: number | undefined;
     if (detectEvent && clockOriginWall !== undefined && m.detectMs !== undefined) {
@@ -111,7 +118,10 @@ function compareRuns(exp: InstrumentedExperiment): RunComparison[] {
 }
 
 function errorsOf(runs: readonly RunComparison[], mark: Mark): number[] {
-  return runs.map((r) => r.errorMs[mark]).filter((v): v is number => v !== undefined).map(Math.abs);
+  return runs
+    .map((r) => r.errorMs[mark])
+    .filter((v): v is number => v !== undefined)
+    .map(Math.abs);
 }
 
 export const timestampBenchmark: Benchmark = {
@@ -133,7 +143,12 @@ export const timestampBenchmark: Benchmark = {
       const errors = errorsOf(runs, mark);
       const p50 = nearestRank(errors, 0.5);
       const p99 = nearestRank(errors, 0.99);
-      summary[mark] = { n: errors.length, p50Ms: p50, p99Ms: p99, maxMs: errors.length ? Math.max(...errors) : undefined };
+      summary[mark] = {
+        n: errors.length,
+        p50Ms: p50,
+        p99Ms: p99,
+        maxMs: errors.length ? Math.max(...errors) : undefined,
+      };
       const f = (v: number | undefined, d: number) => (v === undefined ? '—' : v.toFixed(d));
       figures.push({
         bench: 'timestamps',
@@ -141,7 +156,11 @@ export const timestampBenchmark: Benchmark = {
         value: `${f(p50, 2)} / ${f(p99, 2)} (wall ${f(p50 === undefined ? undefined : p50 / timeScale, 3)} / ${f(p99 === undefined ? undefined : p99 / timeScale, 3)})`,
         unit: 'scenario ms (wall ms)',
         target: TARGETED.includes(mark) ? `p99 < ${TARGET_P99_MS}` : '',
-        status: !TARGETED.includes(mark) ? 'info' : p99 !== undefined && p99 < TARGET_P99_MS && errors.length === runs.length && runs.length > 0 ? 'pass' : 'miss',
+        status: !TARGETED.includes(mark)
+          ? 'info'
+          : p99 !== undefined && p99 < TARGET_P99_MS && errors.length === runs.length && runs.length > 0
+            ? 'pass'
+            : 'miss',
       });
     }
     const notes = [
@@ -162,7 +181,9 @@ export const timestampBenchmark: Benchmark = {
       if (existsSync(file)) {
         const profile = summarizeCpuProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
         notes.push(describeProfile('harness process profile', profile));
-        notes.push(`bottleneck (measured): ${describeContention('harness main thread', 1 - profile.idleShare, exp.sched, exp.endWallMs - exp.startWallMs)}`);
+        notes.push(
+          `bottleneck (measured): ${describeContention('harness main thread', 1 - profile.idleShare, exp.sched, exp.endWallMs - exp.startWallMs)}`,
+        );
       }
     }
     return { figures, details: { plan: 'bench/timestamp-accuracy.yaml', timeScale, summary, runs }, notes };

@@ -43,7 +43,9 @@ function isMainModule(): boolean {
 if (isMainModule()) {
   const outFile = process.argv[2];
   if (outFile === undefined || outFile === '') {
-    process.stderr.write('faulty-app/build.ts: no output file given; usage: node --import tsx faulty-app/build.ts <out.mjs>\n');
+    process.stderr.write(
+      'faulty-app/build.ts: no output file given; usage: node --import tsx faulty-app/build.ts <out.mjs>\n',
+    );
     process.exitCode = 2;
   } else {
     buildApp(outFile).then(

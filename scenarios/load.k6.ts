@@ -95,13 +95,18 @@ const isStringMap = (v: unknown): v is Record<string, string> =>
 
 const targetUrl = __ENV.TARGET_URL ?? '';
 if (!/^https?:\/\//.test(targetUrl)) {
-  throw new Error(`load.k6.ts: TARGET_URL=${JSON.stringify(targetUrl)} is not an http URL; set e.g. -e TARGET_URL=http://127.0.0.1:8080/sms`);
+  throw new Error(
+    `load.k6.ts: TARGET_URL=${JSON.stringify(targetUrl)} is not an http URL; set e.g. -e TARGET_URL=http://127.0.0.1:8080/sms`,
+  );
 }
 const rate = numberSetting('RATE', 20, positive, 'a positive number of requests per second');
 const durationS = numberSetting('DURATION_S', 60, positive, 'a positive number of seconds');
 const timeoutMs = numberSetting('TIMEOUT_MS', 5_000, positive, 'a positive number of milliseconds');
 const maxVUs = numberSetting('MAX_VUS', 100, wholeAtLeastOne, 'a whole number of at least 1');
-const preVUs = Math.min(maxVUs, numberSetting('PRE_VUS', Math.ceil(rate), wholeAtLeastOne, 'a whole number of at least 1'));
+const preVUs = Math.min(
+  maxVUs,
+  numberSetting('PRE_VUS', Math.ceil(rate), wholeAtLeastOne, 'a whole number of at least 1'),
+);
 const bodies = jsonSetting('BODIES', DEFAULT_BODIES, isStringList, 'a non-empty array of strings');
 const headers: Record<string, string> = {
   'content-type': 'application/json',

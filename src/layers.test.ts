@@ -26,7 +26,11 @@ function cruise(files: Record<string, string>): { status: number | null; output:
     mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
     writeFileSync(path.join(dir, file), text);
   }
-  const result = spawnSync(process.execPath, [DEPCRUISE, 'src', '--config', CONFIG, '--no-progress'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, [DEPCRUISE, 'src', '--config', CONFIG, '--no-progress'], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
@@ -56,7 +60,8 @@ describe('npm run lint:deps', () => {
     const { status, output } = cruise({
       ...clean,
       'src/stats/median.ts': "import { clamp } from '../common/clamp.ts';\nexport const median = clamp;\n",
-      'src/common/clamp.ts': "import type { median } from '../stats/median.ts';\nexport const clamp = (x: number): number => x;\nexport type M = typeof median;\n",
+      'src/common/clamp.ts':
+        "import type { median } from '../stats/median.ts';\nexport const clamp = (x: number): number => x;\nexport type M = typeof median;\n",
     });
     expect(status).not.toBe(0);
     expect(output).toMatch(/error no-folder-cycle: src\/(common|stats) →/);

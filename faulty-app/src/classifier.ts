@@ -13,26 +13,65 @@ export interface LabelledSms {
 
 /** Messages written for this app in the style of the public SMS spam corpora. */
 export const trainingMessages: readonly LabelledSms[] = [
-  { label: 'spam', text: 'WINNER!! You have been selected to receive a £900 prize reward! To claim call 09061701461. Valid 12 hours only.' },
-  { label: 'spam', text: 'Congratulations! You won a FREE holiday to the Canary Islands. Text WIN to 80086 to claim now' },
-  { label: 'spam', text: 'URGENT! Your mobile number has been awarded a £2000 cash prize. Call 09058094565 from a landline. T&C apply' },
-  { label: 'spam', text: 'FREE entry in 2 a weekly competition to win FA Cup final tickets. Text FA to 87121 to receive entry question' },
+  {
+    label: 'spam',
+    text: 'WINNER!! You have been selected to receive a £900 prize reward! To claim call 09061701461. Valid 12 hours only.',
+  },
+  {
+    label: 'spam',
+    text: 'Congratulations! You won a FREE holiday to the Canary Islands. Text WIN to 80086 to claim now',
+  },
+  {
+    label: 'spam',
+    text: 'URGENT! Your mobile number has been awarded a £2000 cash prize. Call 09058094565 from a landline. T&C apply',
+  },
+  {
+    label: 'spam',
+    text: 'FREE entry in 2 a weekly competition to win FA Cup final tickets. Text FA to 87121 to receive entry question',
+  },
   { label: 'spam', text: 'You have won a guaranteed £1000 cash or a £2000 prize. To claim txt CLAIM to 81010 now' },
   { label: 'spam', text: 'Claim your free ringtone now! Reply TONE to 85023. Cost 150p per msg, stop to unsubscribe' },
-  { label: 'spam', text: 'Your account has been suspended. Verify your bank details now at http://secure-verify.example.com' },
-  { label: 'spam', text: 'Get cheap loans today, no credit check! Apply now and get cash in your account within 1 hour. Reply YES' },
-  { label: 'spam', text: 'Exclusive offer: 50% off all orders this weekend only. Click www.best-deals.example to shop now. Txt STOP to opt out' },
+  {
+    label: 'spam',
+    text: 'Your account has been suspended. Verify your bank details now at http://secure-verify.example.com',
+  },
+  {
+    label: 'spam',
+    text: 'Get cheap loans today, no credit check! Apply now and get cash in your account within 1 hour. Reply YES',
+  },
+  {
+    label: 'spam',
+    text: 'Exclusive offer: 50% off all orders this weekend only. Click www.best-deals.example to shop now. Txt STOP to opt out',
+  },
   { label: 'spam', text: 'Hot singles in your area want to chat! Text DATE to 69696 now. 18+ only, £1.50/msg' },
-  { label: 'spam', text: 'Your parcel could not be delivered. Pay the £2.99 redelivery fee at http://parcel-track.example now' },
-  { label: 'spam', text: 'Final notice: you are entitled to a tax refund of £480. Claim at www.refund-gov.example before it expires' },
+  {
+    label: 'spam',
+    text: 'Your parcel could not be delivered. Pay the £2.99 redelivery fee at http://parcel-track.example now',
+  },
+  {
+    label: 'spam',
+    text: 'Final notice: you are entitled to a tax refund of £480. Claim at www.refund-gov.example before it expires',
+  },
   { label: 'spam', text: 'Free msg: Txt CASH to 88600 to get your bonus credit. Limited offer, reply now to win' },
-  { label: 'spam', text: 'Urgent! Call 0800 169 6031 to claim your mobile upgrade. Free camera phone with every new contract' },
+  {
+    label: 'spam',
+    text: 'Urgent! Call 0800 169 6031 to claim your mobile upgrade. Free camera phone with every new contract',
+  },
   { label: 'spam', text: 'You are a WINNER of our weekly draw! Collect your voucher worth £500 today, call now' },
   { label: 'spam', text: 'Earn £300 a day working from home. No experience needed. Text JOB to 60300 for free info' },
-  { label: 'spam', text: 'PRIVATE! Your 2024 account statement shows 800 un-redeemed bonus points. Call 08719899217 to claim' },
-  { label: 'spam', text: 'Congratulations, your number was chosen for a free iPhone. Click the link to claim your prize today' },
+  {
+    label: 'spam',
+    text: 'PRIVATE! Your 2024 account statement shows 800 un-redeemed bonus points. Call 08719899217 to claim',
+  },
+  {
+    label: 'spam',
+    text: 'Congratulations, your number was chosen for a free iPhone. Click the link to claim your prize today',
+  },
   { label: 'spam', text: 'Act now! Crypto investment doubles your cash in 7 days. Guaranteed returns, reply INVEST' },
-  { label: 'spam', text: 'SIX chances to win CASH! From 100 to 20,000 pounds txt CSH11 and send to 87575. Cost 150p/day' },
+  {
+    label: 'spam',
+    text: 'SIX chances to win CASH! From 100 to 20,000 pounds txt CSH11 and send to 87575. Cost 150p/day',
+  },
   { label: 'ham', text: 'Hey, are we still meeting for lunch tomorrow at 12?' },
   { label: 'ham', text: "I'll be home late tonight, don't wait up for dinner" },
   { label: 'ham', text: 'Can you pick up some milk and bread on your way back?' },
@@ -99,7 +138,8 @@ export function trainClassifier(messages: readonly LabelledSms[]): SmsClassifier
       totals[label]++;
     }
   }
-  if (docs.spam === 0 || docs.ham === 0) throw new RangeError('trainClassifier needs at least one spam and one ham message');
+  if (docs.spam === 0 || docs.ham === 0)
+    throw new RangeError('trainClassifier needs at least one spam and one ham message');
 
   const vocabulary = new Set([...counts.spam.keys(), ...counts.ham.keys()]);
   // One log-likelihood ratio per known word, computed once so a request costs one lookup per token.

@@ -69,7 +69,9 @@ describe('parseAppConfig', () => {
   });
 
   it('ignores variables that are not its own', () => {
-    expect(parseAppConfig({ PATH: '/usr/bin', NODE_ENV: 'production', APP_NAME: 'x', FAULTY: '1' })).toEqual(defaultAppConfig);
+    expect(parseAppConfig({ PATH: '/usr/bin', NODE_ENV: 'production', APP_NAME: 'x', FAULTY: '1' })).toEqual(
+      defaultAppConfig,
+    );
   });
 
   it('treats an undefined value as unset', () => {
@@ -77,32 +79,95 @@ describe('parseAppConfig', () => {
   });
 
   it.each([
-    [{ FAULT_ERROR_RATE: '1.5' }, 'faulty-app: FAULT_ERROR_RATE="1.5" is not a number between 0 and 1; set it to a share such as 0.05'],
-    [{ FAULT_ERROR_RATE: '-0.1' }, 'faulty-app: FAULT_ERROR_RATE="-0.1" is not a number between 0 and 1; set it to a share such as 0.05'],
-    [{ FAULT_ERROR_RATE: '5%' }, 'faulty-app: FAULT_ERROR_RATE="5%" is not a number between 0 and 1; set it to a share such as 0.05'],
-    [{ FAULT_ERROR_RATE: '' }, 'faulty-app: FAULT_ERROR_RATE="" is not a number between 0 and 1; set it to a share such as 0.05'],
-    [{ FAULT_ERROR_RATE: 'NaN' }, 'faulty-app: FAULT_ERROR_RATE="NaN" is not a number between 0 and 1; set it to a share such as 0.05'],
+    [
+      { FAULT_ERROR_RATE: '1.5' },
+      'faulty-app: FAULT_ERROR_RATE="1.5" is not a number between 0 and 1; set it to a share such as 0.05',
+    ],
+    [
+      { FAULT_ERROR_RATE: '-0.1' },
+      'faulty-app: FAULT_ERROR_RATE="-0.1" is not a number between 0 and 1; set it to a share such as 0.05',
+    ],
+    [
+      { FAULT_ERROR_RATE: '5%' },
+      'faulty-app: FAULT_ERROR_RATE="5%" is not a number between 0 and 1; set it to a share such as 0.05',
+    ],
+    [
+      { FAULT_ERROR_RATE: '' },
+      'faulty-app: FAULT_ERROR_RATE="" is not a number between 0 and 1; set it to a share such as 0.05',
+    ],
+    [
+      { FAULT_ERROR_RATE: 'NaN' },
+      'faulty-app: FAULT_ERROR_RATE="NaN" is not a number between 0 and 1; set it to a share such as 0.05',
+    ],
     [{ FAULT_MODE: 'boom' }, 'faulty-app: FAULT_MODE="boom" is not one of none, http500, latency, crash'],
     [{ FAULT_MODE: 'HTTP500' }, 'faulty-app: FAULT_MODE="HTTP500" is not one of none, http500, latency, crash'],
     [{ FAULT_MODE: '' }, 'faulty-app: FAULT_MODE="" is not one of none, http500, latency, crash'],
-    [{ FAULT_LATENCY_MS: '-5' }, 'faulty-app: FAULT_LATENCY_MS="-5" is not a non-negative number of milliseconds; set it to a delay such as 800'],
-    [{ FAULT_LATENCY_MS: '800ms' }, 'faulty-app: FAULT_LATENCY_MS="800ms" is not a non-negative number of milliseconds; set it to a delay such as 800'],
-    [{ FAULT_LATENCY_MS: 'Infinity' }, 'faulty-app: FAULT_LATENCY_MS="Infinity" is not a non-negative number of milliseconds; set it to a delay such as 800'],
-    [{ FAULT_ONSET_S: '30s' }, 'faulty-app: FAULT_ONSET_S="30s" is not a non-negative number of seconds; set it to a delay such as 30 (fractions such as 0.5 are allowed)'],
-    [{ FAULT_ONSET_S: '-1' }, 'faulty-app: FAULT_ONSET_S="-1" is not a non-negative number of seconds; set it to a delay such as 30 (fractions such as 0.5 are allowed)'],
+    [
+      { FAULT_LATENCY_MS: '-5' },
+      'faulty-app: FAULT_LATENCY_MS="-5" is not a non-negative number of milliseconds; set it to a delay such as 800',
+    ],
+    [
+      { FAULT_LATENCY_MS: '800ms' },
+      'faulty-app: FAULT_LATENCY_MS="800ms" is not a non-negative number of milliseconds; set it to a delay such as 800',
+    ],
+    [
+      { FAULT_LATENCY_MS: 'Infinity' },
+      'faulty-app: FAULT_LATENCY_MS="Infinity" is not a non-negative number of milliseconds; set it to a delay such as 800',
+    ],
+    [
+      { FAULT_ONSET_S: '30s' },
+      'faulty-app: FAULT_ONSET_S="30s" is not a non-negative number of seconds; set it to a delay such as 30 (fractions such as 0.5 are allowed)',
+    ],
+    [
+      { FAULT_ONSET_S: '-1' },
+      'faulty-app: FAULT_ONSET_S="-1" is not a non-negative number of seconds; set it to a delay such as 30 (fractions such as 0.5 are allowed)',
+    ],
     [{ FAULT_SEED: '1.5' }, 'faulty-app: FAULT_SEED="1.5" is not an integer; set it to a whole number such as 42'],
     [{ FAULT_SEED: 'abc' }, 'faulty-app: FAULT_SEED="abc" is not an integer; set it to a whole number such as 42'],
-    [{ FAULT_SEED: '99999999999999999999' }, 'faulty-app: FAULT_SEED="99999999999999999999" is not an integer; set it to a whole number such as 42'],
-    [{ CRASH_AFTER_MS: 'soon' }, 'faulty-app: CRASH_AFTER_MS="soon" is not a non-negative number of milliseconds; set it to a delay such as 300'],
-    [{ PORT: '70000' }, 'faulty-app: PORT="70000" is not a port number between 0 and 65535; set it to a free port such as 8080, or 0 for any free port'],
-    [{ PORT: '80.5' }, 'faulty-app: PORT="80.5" is not a port number between 0 and 65535; set it to a free port such as 8080, or 0 for any free port'],
-    [{ PORT: ' 8080' }, 'faulty-app: PORT=" 8080" is not a port number between 0 and 65535; set it to a free port such as 8080, or 0 for any free port'],
-    [{ HOST: '' }, 'faulty-app: HOST="" is not an address; set it to the address to listen on, such as 0.0.0.0 or 127.0.0.1'],
-    [{ APP_VERSION: '' }, "faulty-app: APP_VERSION=\"\" is not a valid version; use only letters, digits, '.', '_' and '-', such as v2"],
-    [{ APP_VERSION: 'v 2' }, "faulty-app: APP_VERSION=\"v 2\" is not a valid version; use only letters, digits, '.', '_' and '-', such as v2"],
-    [{ APP_VERSION: 'v2"\n' }, "faulty-app: APP_VERSION=\"v2\\\"\\n\" is not a valid version; use only letters, digits, '.', '_' and '-', such as v2"],
-    [{ FAULT_RATE: '0.05' }, 'faulty-app: FAULT_RATE is not a known setting; known: FAULT_MODE, FAULT_ERROR_RATE, FAULT_LATENCY_MS, FAULT_ONSET_S, FAULT_SEED'],
-    [{ FAULT_MODE: 'boom', FAULT_ONSET: '3' }, 'faulty-app: FAULT_ONSET is not a known setting; known: FAULT_MODE, FAULT_ERROR_RATE, FAULT_LATENCY_MS, FAULT_ONSET_S, FAULT_SEED'],
+    [
+      { FAULT_SEED: '99999999999999999999' },
+      'faulty-app: FAULT_SEED="99999999999999999999" is not an integer; set it to a whole number such as 42',
+    ],
+    [
+      { CRASH_AFTER_MS: 'soon' },
+      'faulty-app: CRASH_AFTER_MS="soon" is not a non-negative number of milliseconds; set it to a delay such as 300',
+    ],
+    [
+      { PORT: '70000' },
+      'faulty-app: PORT="70000" is not a port number between 0 and 65535; set it to a free port such as 8080, or 0 for any free port',
+    ],
+    [
+      { PORT: '80.5' },
+      'faulty-app: PORT="80.5" is not a port number between 0 and 65535; set it to a free port such as 8080, or 0 for any free port',
+    ],
+    [
+      { PORT: ' 8080' },
+      'faulty-app: PORT=" 8080" is not a port number between 0 and 65535; set it to a free port such as 8080, or 0 for any free port',
+    ],
+    [
+      { HOST: '' },
+      'faulty-app: HOST="" is not an address; set it to the address to listen on, such as 0.0.0.0 or 127.0.0.1',
+    ],
+    [
+      { APP_VERSION: '' },
+      "faulty-app: APP_VERSION=\"\" is not a valid version; use only letters, digits, '.', '_' and '-', such as v2",
+    ],
+    [
+      { APP_VERSION: 'v 2' },
+      "faulty-app: APP_VERSION=\"v 2\" is not a valid version; use only letters, digits, '.', '_' and '-', such as v2",
+    ],
+    [
+      { APP_VERSION: 'v2"\n' },
+      "faulty-app: APP_VERSION=\"v2\\\"\\n\" is not a valid version; use only letters, digits, '.', '_' and '-', such as v2",
+    ],
+    [
+      { FAULT_RATE: '0.05' },
+      'faulty-app: FAULT_RATE is not a known setting; known: FAULT_MODE, FAULT_ERROR_RATE, FAULT_LATENCY_MS, FAULT_ONSET_S, FAULT_SEED',
+    ],
+    [
+      { FAULT_MODE: 'boom', FAULT_ONSET: '3' },
+      'faulty-app: FAULT_ONSET is not a known setting; known: FAULT_MODE, FAULT_ERROR_RATE, FAULT_LATENCY_MS, FAULT_ONSET_S, FAULT_SEED',
+    ],
   ])('rejects %j with one actionable line', (env, expected) => {
     const message = messageOf(env);
     expect(message).toBe(expected);

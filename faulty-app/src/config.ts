@@ -119,7 +119,11 @@ export function parseAppConfig(env: Env): AppConfig {
   if (rawPort !== undefined) {
     const n = integerPattern.test(rawPort) ? Number(rawPort) : NaN;
     if (!(n >= 0 && n <= 65535)) {
-      fail('PORT', rawPort, 'is not a port number between 0 and 65535; set it to a free port such as 8080, or 0 for any free port');
+      fail(
+        'PORT',
+        rawPort,
+        'is not a port number between 0 and 65535; set it to a free port such as 8080, or 0 for any free port',
+      );
     }
     port = n;
   }
@@ -185,7 +189,18 @@ export function parseAppConfig(env: Env): AppConfig {
     'is not a non-negative number of milliseconds; set it to a grace period such as 5000',
   );
 
-  return { port, host, version, faultMode, faultErrorRate, faultLatencyMs, faultOnsetS, faultSeed, crashAfterMs, shutdownGraceMs };
+  return {
+    port,
+    host,
+    version,
+    faultMode,
+    faultErrorRate,
+    faultLatencyMs,
+    faultOnsetS,
+    faultSeed,
+    crashAfterMs,
+    shutdownGraceMs,
+  };
 }
 
 /**

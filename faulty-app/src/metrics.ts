@@ -25,7 +25,14 @@ export function createAppMetrics(buildInfo: { version: string; faultMode: string
   // path -> code -> count. Pre-seeded so the /sms error series exists (at 0) from the first
   // scrape: a rate() over a series that appears only with the first error misses that error.
   const requests = new Map<string, Map<number, number>>([
-    ['/sms', new Map([[200, 0], [400, 0], [500, 0]])],
+    [
+      '/sms',
+      new Map([
+        [200, 0],
+        [400, 0],
+        [500, 0],
+      ]),
+    ],
   ]);
   const bucketCounts = new Array<number>(durationBucketsS.length).fill(0);
   let durationSum = 0;

@@ -110,7 +110,11 @@ describe('faulty-app process (bundle)', () => {
 
   it('with rate 0.3 fails a binomially plausible share of 1000 requests, the same for the same seed', async () => {
     const failures = async (seed: string) => {
-      await using app = await startApp(bundleArgs, { FAULT_MODE: 'http500', FAULT_ERROR_RATE: '0.3', FAULT_SEED: seed });
+      await using app = await startApp(bundleArgs, {
+        FAULT_MODE: 'http500',
+        FAULT_ERROR_RATE: '0.3',
+        FAULT_SEED: seed,
+      });
       const answers = await sendSms(app.port, 1000);
       expect(answers.every((a) => a.status === 200 || a.status === 500)).toBe(true);
       return answers.filter((a) => a.status === 500).length;
@@ -140,14 +144,20 @@ describe('faulty-app process (bundle)', () => {
 
   it('with FAULT_MODE=latency adds at least FAULT_LATENCY_MS to /sms', async () => {
     await using app = await startApp(bundleArgs, { FAULT_MODE: 'latency', FAULT_LATENCY_MS: '300' });
-    const answers = await Promise.all([postSms(app.port, 'hi'), postSms(app.port, 'win cash now'), postSms(app.port, 'ok')]);
+    const answers = await Promise.all([
+      postSms(app.port, 'hi'),
+      postSms(app.port, 'win cash now'),
+      postSms(app.port, 'ok'),
+    ]);
     for (const answer of answers) {
       expect(answer.status).toBe(200);
       expect(answer.durationMs).toBeGreaterThanOrEqual(300);
     }
     expect((await httpRequest(app.port, 'GET', '/healthz')).durationMs).toBeLessThan(300);
     const m = parsePrometheusText((await httpRequest(app.port, 'GET', '/metrics')).body);
-    expect(sampleValue(m, 'app_request_duration_seconds', 'app_request_duration_seconds_bucket', { le: '0.25' })).toBe(0);
+    expect(sampleValue(m, 'app_request_duration_seconds', 'app_request_duration_seconds_bucket', { le: '0.25' })).toBe(
+      0,
+    );
     expect(sampleValue(m, 'app_request_duration_seconds', 'app_request_duration_seconds_count')).toBe(3);
   });
 
@@ -173,7 +183,10 @@ describe('faulty-app process (bundle)', () => {
   });
 
   it.each([
-    [{ FAULT_ERROR_RATE: '1.5' }, 'faulty-app: FAULT_ERROR_RATE="1.5" is not a number between 0 and 1; set it to a share such as 0.05\n'],
+    [
+      { FAULT_ERROR_RATE: '1.5' },
+      'faulty-app: FAULT_ERROR_RATE="1.5" is not a number between 0 and 1; set it to a share such as 0.05\n',
+    ],
     [{ FAULT_MODE: 'boom' }, 'faulty-app: FAULT_MODE="boom" is not one of none, http500, latency, crash\n'],
     [
       { FAULT_RATE: '0.05' },
@@ -190,14 +203,20 @@ describe('faulty-app process (bundle)', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(
-      new RegExp(`^faulty-app: cannot listen on 127\\.0\\.0\\.1:${first.port}: .*EADDRINUSE.*; set PORT to a free port, or 0 for any\\n$`),
+      new RegExp(
+        `^faulty-app: cannot listen on 127\\.0\\.0\\.1:${first.port}: .*EADDRINUSE.*; set PORT to a free port, or 0 for any\\n$`,
+      ),
     );
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)(
     'exits 0 within 2 s of %s when the grace period is short, with an idle keep-alive connection and a request in flight',
     async (signal) => {
-      const app = await startApp(bundleArgs, { FAULT_MODE: 'latency', FAULT_LATENCY_MS: '30000', SHUTDOWN_GRACE_MS: '500' });
+      const app = await startApp(bundleArgs, {
+        FAULT_MODE: 'latency',
+        FAULT_LATENCY_MS: '30000',
+        SHUTDOWN_GRACE_MS: '500',
+      });
       await httpRequest(app.port, 'GET', '/healthz', { agent: keepAliveAgent() });
       const inFlight = postSms(app.port, 'hi').catch((err: Error) => err);
       await sleep(50);
@@ -222,7 +241,11 @@ describe('faulty-app process (bundle)', () => {
   });
 
   it('serves /metrics in Prometheus text format with counters matching the requests sent', async () => {
-    await using app = await startApp(bundleArgs, { APP_VERSION: 'v6', FAULT_MODE: 'http500', FAULT_ERROR_RATE: '0.25' });
+    await using app = await startApp(bundleArgs, {
+      APP_VERSION: 'v6',
+      FAULT_MODE: 'http500',
+      FAULT_ERROR_RATE: '0.25',
+    });
     const answers = await sendSms(app.port, 120);
     for (let i = 0; i < 3; i++) await httpRequest(app.port, 'POST', '/sms', { body: 'nope' });
     for (let i = 0; i < 4; i++) await httpRequest(app.port, 'GET', '/readyz');
@@ -235,7 +258,8 @@ describe('faulty-app process (bundle)', () => {
     for (const name of ['app_requests_total', 'app_request_duration_seconds', 'app_build_info']) {
       expect(m.get(name)?.help, name).toBeTruthy();
     }
-    const count = (p: string, code: string) => sampleValue(m, 'app_requests_total', 'app_requests_total', { path: p, code });
+    const count = (p: string, code: string) =>
+      sampleValue(m, 'app_requests_total', 'app_requests_total', { path: p, code });
     const ok = answers.filter((a) => a.status === 200).length;
     const failedSent = answers.filter((a) => a.status === 500).length;
     // 'nope' is not JSON, but with the fault active some of those three drew a 500 instead.
@@ -281,14 +305,20 @@ describe('build.ts as a script', () => {
 
   it('writes the bundle to the path given', () => {
     const out = path.join(tempDir, 'nested', 'app.mjs');
-    const result = spawnSync(process.execPath, ['--import', 'tsx', buildScript, out], { cwd: projectRoot, encoding: 'utf8' });
+    const result = spawnSync(process.execPath, ['--import', 'tsx', buildScript, out], {
+      cwd: projectRoot,
+      encoding: 'utf8',
+    });
     expect(result.status).toBe(0);
     expect(result.stdout).toBe(`${out}\n`);
     expect(existsSync(out)).toBe(true);
   });
 
   it('exits 2 without an output path', () => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', buildScript], { cwd: projectRoot, encoding: 'utf8' });
+    const result = spawnSync(process.execPath, ['--import', 'tsx', buildScript], {
+      cwd: projectRoot,
+      encoding: 'utf8',
+    });
     expect(result.status).toBe(2);
     expect(result.stderr).toBe(
       'faulty-app/build.ts: no output file given; usage: node --import tsx faulty-app/build.ts <out.mjs>\n',

@@ -73,10 +73,13 @@ describe('startServer', () => {
     expect(declared.status).toBe(413);
     expect(declared.headers['x-app-version']).toBe('v1');
     const chunked = await new Promise<number>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: app.port, method: 'POST', path: '/sms', agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port: app.port, method: 'POST', path: '/sms', agent: false },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       for (let i = 0; i < 10; i++) req.write('x'.repeat(10_000));
       req.end();
@@ -216,7 +219,8 @@ describe('metrics in-process', () => {
     expect(m.get('app_requests_total')?.type).toBe('counter');
     expect(m.get('app_request_duration_seconds')?.type).toBe('histogram');
     expect(m.get('app_build_info')?.type).toBe('gauge');
-    const requests = (path: string, code: string) => sampleValue(m, 'app_requests_total', 'app_requests_total', { path, code });
+    const requests = (path: string, code: string) =>
+      sampleValue(m, 'app_requests_total', 'app_requests_total', { path, code });
     expect(requests('/sms', '200')).toBe(7);
     expect(requests('/sms', '400')).toBe(2);
     expect(requests('/sms', '405')).toBe(1);
@@ -240,7 +244,9 @@ describe('metrics in-process', () => {
       sampleValue(m, 'app_request_duration_seconds', 'app_request_duration_seconds_bucket', { le });
     expect(bucket('0.1')).toBe(0);
     expect(bucket('0.25')).toBe(1);
-    expect(sampleValue(m, 'app_request_duration_seconds', 'app_request_duration_seconds_sum')).toBeGreaterThanOrEqual(0.12);
+    expect(sampleValue(m, 'app_request_duration_seconds', 'app_request_duration_seconds_sum')).toBeGreaterThanOrEqual(
+      0.12,
+    );
   });
 });
 
@@ -272,6 +278,8 @@ describe('close', () => {
 
   it('rejects when the port is taken', async () => {
     const app = await start();
-    await expect(startServer(parseAppConfig({ PORT: String(app.port), HOST: '127.0.0.1' }))).rejects.toThrow(/EADDRINUSE/);
+    await expect(startServer(parseAppConfig({ PORT: String(app.port), HOST: '127.0.0.1' }))).rejects.toThrow(
+      /EADDRINUSE/,
+    );
   });
 });

@@ -152,8 +152,7 @@ export async function startServer(config: AppConfig, options: StartServerOptions
   };
 
   const readSms = (req: IncomingMessage, res: ServerResponse, startedMs: number): void => {
-    const refuseTooLarge = () =>
-      reply(res, '/sms', startedMs, 413, jsonType, bodies.tooLarge, { connection: 'close' });
+    const refuseTooLarge = () => reply(res, '/sms', startedMs, 413, jsonType, bodies.tooLarge, { connection: 'close' });
     if (Number(req.headers['content-length']) > maxBodyBytes) {
       refuseTooLarge();
       return;
@@ -227,8 +226,7 @@ export async function startServer(config: AppConfig, options: StartServerOptions
       socket.destroy();
       return;
     }
-    const status =
-      err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n` +
         `x-app-version: ${version}\r\n\r\n`,

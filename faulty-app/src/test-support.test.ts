@@ -36,7 +36,9 @@ describe('parsePrometheusText', () => {
     metrics.observeSmsDuration(20);
     const m = parsePrometheusText(metrics.render());
     expect(sampleValue(m, 'app_request_duration_seconds', 'app_request_duration_seconds_bucket', { le: '10' })).toBe(1);
-    expect(sampleValue(m, 'app_request_duration_seconds', 'app_request_duration_seconds_bucket', { le: '+Inf' })).toBe(2);
+    expect(sampleValue(m, 'app_request_duration_seconds', 'app_request_duration_seconds_bucket', { le: '+Inf' })).toBe(
+      2,
+    );
   });
 
   it.each([
@@ -66,7 +68,11 @@ describe('parsePrometheusText', () => {
     ['a bucket without le', '# TYPE h histogram\nh_bucket 1\n', /without le/],
     ['no +Inf bucket', '# TYPE h histogram\nh_bucket{le="1"} 1\nh_sum 1\nh_count 1\n', /no \+Inf/],
     ['+Inf != count', '# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_sum 1\nh_count 1\n', /!= _count/],
-    ['decreasing buckets', '# TYPE h histogram\nh_bucket{le="1"} 3\nh_bucket{le="+Inf"} 2\nh_sum 1\nh_count 2\n', /not cumulative/],
+    [
+      'decreasing buckets',
+      '# TYPE h histogram\nh_bucket{le="1"} 3\nh_bucket{le="+Inf"} 2\nh_sum 1\nh_count 2\n',
+      /not cumulative/,
+    ],
     ['CRLF line ends', '# TYPE a gauge\r\na 1\r\n', /carriage return/],
   ])('rejects %s', (_, text, error) => {
     expect(() => parsePrometheusText(text)).toThrow(error);

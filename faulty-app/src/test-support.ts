@@ -125,7 +125,11 @@ function appEnv(env: Record<string, string>): Record<string, string> {
 }
 
 function spawnTracked(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, args, { cwd: projectRoot, env: appEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: projectRoot,
+    env: appEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   liveProcesses.add(child);
   let stdout = '';
   let stderr = '';
@@ -151,7 +155,10 @@ export async function startApp(
   const p = spawnTracked(args, env);
   try {
     const line = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listening line within ${timeoutMs} ms; stderr: ${p.stderr()}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no listening line within ${timeoutMs} ms; stderr: ${p.stderr()}`)),
+        timeoutMs,
+      );
       const onData = () => {
         const newline = p.stdout().indexOf('\n');
         if (newline === -1) return;
@@ -326,9 +333,15 @@ export function parsePrometheusText(text: string): Map<string, PromFamily> {
     if (current === undefined || !typed.has(current.name)) fail(`sample ${name} has no TYPE line before it`);
     const family = current!;
     const suffixes =
-      family.type === 'histogram' ? ['_bucket', '_sum', '_count'] : family.type === 'summary' ? ['', '_sum', '_count'] : [''];
-    if (!suffixes.some((s) => name === family.name + s)) fail(`sample ${name} does not belong to family ${family.name}`);
-    if (family.type === 'histogram' && name.endsWith('_bucket') && labels.le === undefined) fail('bucket without le label');
+      family.type === 'histogram'
+        ? ['_bucket', '_sum', '_count']
+        : family.type === 'summary'
+          ? ['', '_sum', '_count']
+          : [''];
+    if (!suffixes.some((s) => name === family.name + s))
+      fail(`sample ${name} does not belong to family ${family.name}`);
+    if (family.type === 'histogram' && name.endsWith('_bucket') && labels.le === undefined)
+      fail('bucket without le label');
     if (family.type === 'counter' && !(value! >= 0)) fail('counter value must be a non-negative number');
     const seriesKey = `${name}{${Object.keys(labels)
       .sort()
@@ -348,7 +361,11 @@ export function parsePrometheusText(text: string): Map<string, PromFamily> {
 function checkHistogram(family: PromFamily): void {
   const groups = new Map<string, PromSample[]>();
   const keyOf = (labels: Record<string, string>) =>
-    JSON.stringify(Object.entries(labels).filter(([k]) => k !== 'le').sort());
+    JSON.stringify(
+      Object.entries(labels)
+        .filter(([k]) => k !== 'le')
+        .sort(),
+    );
   for (const s of family.samples) {
     const key = keyOf(s.labels);
     groups.set(key, [...(groups.get(key) ?? []), s]);
@@ -367,9 +384,11 @@ function checkHistogram(family: PromFamily): void {
     const inf = buckets.at(-1);
     if (!inf || inf.le !== Infinity) throw new Error(`${family.name}${key}: no +Inf bucket`);
     if (!count || !sum) throw new Error(`${family.name}${key}: missing _count or _sum`);
-    if (inf.value !== count.value) throw new Error(`${family.name}${key}: +Inf bucket ${inf.value} != _count ${count.value}`);
+    if (inf.value !== count.value)
+      throw new Error(`${family.name}${key}: +Inf bucket ${inf.value} != _count ${count.value}`);
     for (let i = 1; i < buckets.length; i++) {
-      if (buckets[i]!.value < buckets[i - 1]!.value) throw new Error(`${family.name}${key}: buckets are not cumulative`);
+      if (buckets[i]!.value < buckets[i - 1]!.value)
+        throw new Error(`${family.name}${key}: buckets are not cumulative`);
     }
   }
 }

@@ -12,5 +12,7 @@ await runAsEntry(
   import.meta.url,
   () => 'interrupted: stopping the current step (Ctrl-C again to exit at once)\n',
   (argv, signal) =>
-    runClusterCli(argv, { stdout: process.stdout, stderr: process.stderr, signal }).catch((err) => exitCodeOf(err, signal, process.stderr)),
+    runClusterCli(argv, { stdout: process.stdout, stderr: process.stderr, signal }).catch((err) =>
+      exitCodeOf(err, signal, process.stderr),
+    ),
 );

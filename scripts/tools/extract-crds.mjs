@@ -36,7 +36,7 @@ if (missing.length > 0) {
   console.error(`extract-crds: not found in ${src}: ${missing.join(', ')}`);
   process.exit(1);
 }
-const header = `# Extracted by scripts/tools/install.sh from ${src.replace(/^.*\/mod\//, "")}\n`;
+const header = `# Extracted by scripts/tools/install.sh from ${src.replace(/^.*\/mod\//, '')}\n`;
 const body = names.map((n) => kept.get(n)).join('---\n');
 writeFileSync(`${out}.tmp`, `${header}---\n${body}`);
 renameSync(`${out}.tmp`, out);

@@ -8,7 +8,10 @@ const profile: CpuProfile = {
   nodes: [
     { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: -1 }, children: [2, 3, 4, 5] },
     { id: 2, callFrame: { functionName: '(idle)', url: '', lineNumber: -1 } },
-    { id: 3, callFrame: { functionName: 'send', url: 'file:///work/main/src/load/builtin-generator.ts', lineNumber: 340 } },
+    {
+      id: 3,
+      callFrame: { functionName: 'send', url: 'file:///work/main/src/load/builtin-generator.ts', lineNumber: 340 },
+    },
     { id: 4, callFrame: { functionName: '(garbage collector)', url: '', lineNumber: -1 } },
     { id: 5, callFrame: { functionName: 'writev', url: 'node:internal/stream_base_commons', lineNumber: 121 } },
   ],
@@ -24,7 +27,11 @@ describe('summarizeCpuProfile', () => {
     expect(s.idleShare).toBe(0.4);
     expect(s.gcShare).toBe(0.333);
     expect(s.topFunctions[0]).toEqual({ name: 'send (src/load/builtin-generator.ts:341)', selfMs: 3, busyShare: 0.5 });
-    expect(s.topScripts.map((e) => e.name)).toEqual(['src/load/builtin-generator.ts', '(garbage collector)', 'node:internal/stream_base_commons']);
+    expect(s.topScripts.map((e) => e.name)).toEqual([
+      'src/load/builtin-generator.ts',
+      '(garbage collector)',
+      'node:internal/stream_base_commons',
+    ]);
   });
 
   it('falls back to hit counts when the profile has no samples', () => {

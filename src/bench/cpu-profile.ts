@@ -54,7 +54,9 @@ export function shortScript(url: string): string {
   const withoutScheme = url.replace(/^file:\/\//, '');
   const nm = withoutScheme.lastIndexOf('/node_modules/');
   if (nm >= 0) return withoutScheme.slice(nm + '/node_modules/'.length);
-  const marker = ['/src/', '/bench/', '/faulty-app/'].map((m) => withoutScheme.lastIndexOf(m)).reduce((a, b) => Math.max(a, b), -1);
+  const marker = ['/src/', '/bench/', '/faulty-app/']
+    .map((m) => withoutScheme.lastIndexOf(m))
+    .reduce((a, b) => Math.max(a, b), -1);
   if (marker >= 0) return withoutScheme.slice(marker + 1);
   return withoutScheme.replace(/^.*\//, '');
 }
@@ -92,7 +94,8 @@ export function summarizeCpuProfile(profile: CpuProfile, top = 8): ProfileSummar
     if (functionName === GC) gcUs += us;
     if (functionName === PROGRAM) programUs += us;
     const script = shortScript(url);
-    const name = url === '' ? functionName || '(anonymous)' : `${functionName || '(anonymous)'} (${script}:${lineNumber + 1})`;
+    const name =
+      url === '' ? functionName || '(anonymous)' : `${functionName || '(anonymous)'} (${script}:${lineNumber + 1})`;
     byFunction.set(name, (byFunction.get(name) ?? 0) + us);
     const scriptKey = url === '' ? functionName || '(native)' : script;
     byScript.set(scriptKey, (byScript.get(scriptKey) ?? 0) + us);
@@ -116,8 +119,14 @@ export function summarizeCpuProfile(profile: CpuProfile, top = 8): ProfileSummar
 /** One line for a results note: busy share, then the heaviest scripts and functions. */
 export function describeProfile(label: string, s: ProfileSummary, count = 4): string {
   const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
-  const scripts = s.topScripts.slice(0, count).map((e) => `${e.name} ${pct(e.busyShare)}`).join(', ');
-  const functions = s.topFunctions.slice(0, count).map((e) => `${e.name} ${pct(e.busyShare)}`).join(', ');
+  const scripts = s.topScripts
+    .slice(0, count)
+    .map((e) => `${e.name} ${pct(e.busyShare)}`)
+    .join(', ');
+  const functions = s.topFunctions
+    .slice(0, count)
+    .map((e) => `${e.name} ${pct(e.busyShare)}`)
+    .join(', ');
   return (
     `${label}: busy ${pct(1 - s.idleShare)} of ${(s.totalMs / 1000).toFixed(1)} s (GC ${pct(s.gcShare)} of busy); ` +
     `by script: ${scripts}; by function: ${functions}`

@@ -32,7 +32,11 @@ describe('groundTruth', () => {
   });
 
   it('counts a canary answer that succeeded as bad for recovery, and a timeout-like 0 as a failure', () => {
-    const responses = [...base.responses, { atMs: 52_000, status: 200, workload: 'sms-checker' }, { atMs: 30_050, status: 0, workload: 'unknown' }];
+    const responses = [
+      ...base.responses,
+      { atMs: 52_000, status: 200, workload: 'sms-checker' },
+      { atMs: 30_050, status: 0, workload: 'unknown' },
+    ];
     expect(groundTruth({ ...base, responses })).toMatchObject({ impactMs: 30_050, recoverMs: 52_000 });
   });
 

@@ -79,14 +79,20 @@ export function groundTruth(input: TruthInput): TruthMarks {
  * The last bad moment before a gap of `cleanWindowMs` with no bad moment, starting no earlier
  * than `fromMs`; undefined when no such window closes by `endMs`.
  */
-export function recoveryPoint(sortedBadMs: readonly number[], fromMs: number, cleanWindowMs: number, endMs: number): number | undefined {
+export function recoveryPoint(
+  sortedBadMs: readonly number[],
+  fromMs: number,
+  cleanWindowMs: number,
+  endMs: number,
+): number | undefined {
   let candidate = fromMs;
   let i = 0;
   while (i < sortedBadMs.length && sortedBadMs[i]! <= candidate) i++;
   if (i > 0) candidate = Math.max(candidate, sortedBadMs[i - 1]!);
   for (; i <= sortedBadMs.length; i++) {
     const next = sortedBadMs[i];
-    if (next === undefined || next > candidate + cleanWindowMs) return candidate + cleanWindowMs <= endMs ? candidate : undefined;
+    if (next === undefined || next > candidate + cleanWindowMs)
+      return candidate + cleanWindowMs <= endMs ? candidate : undefined;
     candidate = next;
   }
   return undefined;

@@ -7,7 +7,11 @@ import type { RunMetrics } from '../timeline/types.ts';
  * wall time — restore, the warm-up check, the watch loop noticing the end late, the drain,
  * computing the metrics, writing the requests file and the journal line — is harness overhead.
  */
-export function scenarioPhasesMs(metrics: Pick<RunMetrics, 'releaseMs' | 'recoverMs' | 'promotedMs' | 'endMs' | 'outcome'>, warmupMs: number, cleanWindowMs: number): number {
+export function scenarioPhasesMs(
+  metrics: Pick<RunMetrics, 'releaseMs' | 'recoverMs' | 'promotedMs' | 'endMs' | 'outcome'>,
+  warmupMs: number,
+  cleanWindowMs: number,
+): number {
   if (metrics.outcome === 'aborted') return 0;
   const sealed = metrics.recoverMs ?? metrics.promotedMs;
   const endMs = sealed === undefined ? metrics.endMs : Math.min(metrics.endMs, sealed + cleanWindowMs);

@@ -23,7 +23,10 @@ describe('probes', () => {
     const before = performance.now();
     let entries: Awaited<ReturnType<typeof runPlanInProcess>>;
     {
-      await using platform = probePlatform(new LocalPlatform({ timeScale: 20, experiment: `probes-test-${process.pid}`, observer: probes.observer }), probes.log);
+      await using platform = probePlatform(
+        new LocalPlatform({ timeScale: 20, experiment: `probes-test-${process.pid}`, observer: probes.observer }),
+        probes.log,
+      );
       entries = await runPlanInProcess(planFile, platform, path.join(dir, 'out'), { wrapLoad: probes.wrapLoad });
     }
     const [entry] = entries;
@@ -44,7 +47,9 @@ describe('probes', () => {
     // (status 0 is no answer: a timeout or a drop) was one the router gave.
     const answered = readRequestsFile(path.join(dir, 'out', entry!.requestsFile)).filter((r) => r.status !== 0);
     expect(log.responses.filter((r) => r.status === 500).every((r) => r.workload === 'sms-checker')).toBe(true);
-    expect(log.responses.filter((r) => r.status === 500).length).toBeGreaterThanOrEqual(answered.filter((r) => r.status === 500).length);
+    expect(log.responses.filter((r) => r.status === 500).length).toBeGreaterThanOrEqual(
+      answered.filter((r) => r.status === 500).length,
+    );
     expect(answered.some((r) => r.status === 500)).toBe(true);
     expect(log.responses.length).toBeGreaterThanOrEqual(answered.length);
 

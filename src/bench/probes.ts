@@ -44,9 +44,16 @@ export function createProbes(): Probes {
   const observer: LocalObserver = {
     routes: (routes) => log.routes.push({ wallMs: performance.now(), routes: routes.map((r) => ({ ...r })) }),
     record: (labels: RequestLabels, atMs: number) => {
-      if (labels.reporter === 'source') log.responses.push({ wallMs: performance.now(), clockMs: atMs, status: labels.responseCode, workload: labels.workload });
+      if (labels.reporter === 'source')
+        log.responses.push({
+          wallMs: performance.now(),
+          clockMs: atMs,
+          status: labels.responseCode,
+          workload: labels.workload,
+        });
     },
-    flaggerEvent: (event: CanaryEvent) => log.events.push({ wallMs: performance.now(), atMs: event.atMs, message: event.message }),
+    flaggerEvent: (event: CanaryEvent) =>
+      log.events.push({ wallMs: performance.now(), atMs: event.atMs, message: event.message }),
   };
   const wrapLoad = (inner: LoadGenerator): LoadGenerator => ({
     start(options: LoadOptions): StartedLoad {

@@ -3,7 +3,11 @@ import { describeContention, parseSchedStat, readSchedStat, schedStatDelta } fro
 
 describe('schedstat', () => {
   it('parses nanoseconds on a core, nanoseconds waiting and timeslices', () => {
-    expect(parseSchedStat('131694686 196900208 386\n')).toEqual({ onCpuMs: 131.694686, runQueueWaitMs: 196.900208, timeslices: 386 });
+    expect(parseSchedStat('131694686 196900208 386\n')).toEqual({
+      onCpuMs: 131.694686,
+      runQueueWaitMs: 196.900208,
+      timeslices: 386,
+    });
     expect(parseSchedStat('garbage')).toBeUndefined();
   });
 
@@ -32,8 +36,14 @@ describe('describeContention', () => {
       'generator: busy 7% of the window in the profile, runnable but waiting for a core 1500 ms (13% of 12000 ms, kernel schedstat) — ' +
         'not limited by its own work: it was idle most of the window and the delays come from waiting for a core (other processes on the machine)',
     );
-    expect(describeContention('generator', 0.95, sched, 12_000)).toMatch(/limited by its own work \(busy most of the window\)$/);
-    expect(describeContention('generator', 0.1, { ...sched, runQueueWaitMs: 10 }, 12_000)).toMatch(/neither busy nor kept waiting/);
-    expect(describeContention('generator', 0.1, undefined, 12_000)).toBe('generator: busy 10% in the profile; no schedstat on this system');
+    expect(describeContention('generator', 0.95, sched, 12_000)).toMatch(
+      /limited by its own work \(busy most of the window\)$/,
+    );
+    expect(describeContention('generator', 0.1, { ...sched, runQueueWaitMs: 10 }, 12_000)).toMatch(
+      /neither busy nor kept waiting/,
+    );
+    expect(describeContention('generator', 0.1, undefined, 12_000)).toBe(
+      'generator: busy 10% in the profile; no schedstat on this system',
+    );
   });
 });

@@ -44,7 +44,12 @@ export function schedStatDelta(before: SchedStat | undefined, after: SchedStat |
  * kernel kept it waiting for a core. A thread that was mostly idle but often waiting was starved
  * by other processes; one busy most of the time was limited by its own work.
  */
-export function describeContention(who: string, busyShare: number, sched: SchedStat | undefined, windowMs: number): string {
+export function describeContention(
+  who: string,
+  busyShare: number,
+  sched: SchedStat | undefined,
+  windowMs: number,
+): string {
   const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
   if (!sched) return `${who}: busy ${pct(busyShare)} in the profile; no schedstat on this system`;
   const waitShare = sched.runQueueWaitMs / windowMs;

@@ -46,6 +46,14 @@ describe('searchSteps', () => {
   it('stops when the signal is aborted', async () => {
     const controller = new AbortController();
     controller.abort(new Error('interrupted'));
-    await expect(searchSteps({ rates: [1], runStep: async () => true, passes: () => true, budgetMs: 1_000, signal: controller.signal })).rejects.toThrow('interrupted');
+    await expect(
+      searchSteps({
+        rates: [1],
+        runStep: async () => true,
+        passes: () => true,
+        budgetMs: 1_000,
+        signal: controller.signal,
+      }),
+    ).rejects.toThrow('interrupted');
   });
 });

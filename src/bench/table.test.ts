@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { formatMarkdownTable, formatTable, type Figure } from './table.ts';
 
 const figures: Figure[] = [
-  { bench: 'capacity', figure: 'built-in sustained rate', value: '7000 [5000–7000, n=2]', unit: 'req/s', target: '≥ 5000', status: 'pass' },
+  {
+    bench: 'capacity',
+    figure: 'built-in sustained rate',
+    value: '7000 [5000–7000, n=2]',
+    unit: 'req/s',
+    target: '≥ 5000',
+    status: 'pass',
+  },
   { bench: 'capacity', figure: 'wrk max', value: '30000', unit: 'req/s', target: '', status: 'info' },
   { bench: 'experiment', figure: 'wall time', value: '190.0', unit: 's', target: '< 180', status: 'miss' },
 ];

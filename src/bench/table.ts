@@ -16,9 +16,19 @@ const COLUMNS = ['figure', 'value', 'unit', 'target', 'pass|miss'] as const;
 
 /** A plain-text table, one figure a line, columns padded to their widest cell. */
 export function formatTable(figures: readonly Figure[]): string {
-  const rows = figures.map((f) => [`${f.bench}: ${f.figure}`, f.value, f.unit, f.target, f.status === 'info' ? '' : f.status]);
+  const rows = figures.map((f) => [
+    `${f.bench}: ${f.figure}`,
+    f.value,
+    f.unit,
+    f.target,
+    f.status === 'info' ? '' : f.status,
+  ]);
   const widths = COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(COLUMNS), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -27,7 +37,9 @@ export function formatMarkdownTable(figures: readonly Figure[]): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   const out = ['| figure | value | unit | target | pass/miss |', '|---|---|---|---|---|'];
   for (const f of figures) {
-    out.push(`| ${esc(`${f.bench}: ${f.figure}`)} | ${esc(f.value)} | ${esc(f.unit)} | ${esc(f.target)} | ${f.status === 'info' ? '' : f.status} |`);
+    out.push(
+      `| ${esc(`${f.bench}: ${f.figure}`)} | ${esc(f.value)} | ${esc(f.unit)} | ${esc(f.target)} | ${f.status === 'info' ? '' : f.status} |`,
+    );
   }
   return out.join('\n');
 }

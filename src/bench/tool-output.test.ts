@@ -25,7 +25,10 @@ describe('parseWrkOutput', () => {
   });
 
   it('adds up socket errors and counts non-2xx answers', () => {
-    const text = WRK.replace('Requests/sec', '  Socket errors: connect 1, read 2, write 3, timeout 4\n  Non-2xx or 3xx responses: 17\nRequests/sec').replace('2.92ms', '756.01us');
+    const text = WRK.replace(
+      'Requests/sec',
+      '  Socket errors: connect 1, read 2, write 3, timeout 4\n  Non-2xx or 3xx responses: 17\nRequests/sec',
+    ).replace('2.92ms', '756.01us');
     expect(parseWrkOutput(text)).toMatchObject({ socketErrors: 10, non2xx: 17, latencyAvgMs: 0.75601 });
   });
 
@@ -64,7 +67,9 @@ describe('parseK6Summary', () => {
   });
 
   it('refuses a summary without the run duration', () => {
-    expect(() => parseK6Summary(JSON.stringify({ metrics: summary.metrics }))).toThrow('k6: summary has no state.testRunDurationMs');
+    expect(() => parseK6Summary(JSON.stringify({ metrics: summary.metrics }))).toThrow(
+      'k6: summary has no state.testRunDurationMs',
+    );
   });
 });
 

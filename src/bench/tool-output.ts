@@ -36,7 +36,9 @@ export function parseWrkOutput(text: string): WrkResult {
   const perSec = /Requests\/sec:\s+([\d.]+)/.exec(text);
   const latency = /Latency\s+([\d.]+)(us|ms|s|m)\b/.exec(text);
   if (!total || !perSec || !latency) {
-    throw new Error(`wrk: output has no "requests in", "Requests/sec" or "Latency" line: ${JSON.stringify(text.slice(0, 200))}`);
+    throw new Error(
+      `wrk: output has no "requests in", "Requests/sec" or "Latency" line: ${JSON.stringify(text.slice(0, 200))}`,
+    );
   }
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
@@ -109,7 +111,8 @@ export function parseReportBenchOutput(text: string): ReportBenchResult {
   for (const m of text.matchAll(/^\s*(\d+) records: ([\d.]+) s, peak RSS ([\d.]+) MiB$/gm)) {
     rows.push({ records: Number(m[1]), wallS: Number(m[2]), peakRssMiB: Number(m[3]) });
   }
-  if (rows.length === 0) throw new Error(`bench:report: no "N records: T s, peak RSS M MiB" line in ${JSON.stringify(text.slice(0, 200))}`);
+  if (rows.length === 0)
+    throw new Error(`bench:report: no "N records: T s, peak RSS M MiB" line in ${JSON.stringify(text.slice(0, 200))}`);
   const exponent = /growth exponent of wall time .*: (-?[\d.]+)/.exec(text);
   return { rows, exponent: exponent ? Number(exponent[1]) : undefined };
 }

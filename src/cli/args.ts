@@ -57,9 +57,15 @@ export function parseCleanupArgs(argv: string[]): { kubeconfig?: string; context
 }
 
 export function parseCompareArgs(argv: string[]): { dirs: string[]; out?: string; help: boolean } {
-  const { values, positionals } = parseOptions(argv, { out: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } }, true);
+  const { values, positionals } = parseOptions(
+    argv,
+    { out: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+    true,
+  );
   if (!values.help && positionals.length !== 2) {
-    throw new UsageError(`compare: expected two report folders, got ${positionals.length}; usage: npm run compare -- DIR_A DIR_B [--out DIR]`);
+    throw new UsageError(
+      `compare: expected two report folders, got ${positionals.length}; usage: npm run compare -- DIR_A DIR_B [--out DIR]`,
+    );
   }
   return { dirs: positionals, out: values.out as string | undefined, help: values.help as boolean };
 }
@@ -84,7 +90,12 @@ export interface ExperimentArgs {
  * The number an option's text stands for, or undefined when the option was not given. Text that is
  * not a finite number, or fails `check`, is one UsageError line: `--reps: "0" is not <what>`.
  */
-export function numberOption(flag: string, raw: string | undefined, check: (n: number) => boolean, what: string): number | undefined {
+export function numberOption(
+  flag: string,
+  raw: string | undefined,
+  check: (n: number) => boolean,
+  what: string,
+): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(value) || !check(value)) {
@@ -95,7 +106,12 @@ export function numberOption(flag: string, raw: string | undefined, check: (n: n
 
 /** A whole number from `min` to `max` (numberOption's check and wording). */
 export function integerOption(flag: string, raw: string | undefined, min: number, max: number): number | undefined {
-  return numberOption(flag, raw, (n) => Number.isInteger(n) && n >= min && n <= max, `a whole number from ${min} to ${max}`);
+  return numberOption(
+    flag,
+    raw,
+    (n) => Number.isInteger(n) && n >= min && n <= max,
+    `a whole number from ${min} to ${max}`,
+  );
 }
 
 /**
@@ -104,7 +120,12 @@ export function integerOption(flag: string, raw: string | undefined, min: number
  * naming the option. `scope` says whose options these are ("--provider local") when a command has
  * several sets.
  */
-export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: T, allowPositionals: boolean, scope?: string) {
+export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: readonly string[],
+  options: T,
+  allowPositionals: boolean,
+  scope?: string,
+) {
   try {
     return parseArgs({ args: [...argv], options, allowPositionals, strict: true });
   } catch (err) {
@@ -141,16 +162,36 @@ export function parseExperimentArgs(argv: string[]): ExperimentArgs {
     throw new UsageError(`--load: "${values.load}" is not a load generator; use builtin, k6 or auto`);
   }
   if (values.resume !== undefined) {
-    const clash = ['experiment', 'out', 'seed', 'reps', 'time-scale'].find((k) => (values as Record<string, unknown>)[k] !== undefined);
-    if (clash) throw new UsageError(`--resume: cannot be combined with --${clash}; a resumed experiment keeps the plan, folder and seed it started with`);
+    const clash = ['experiment', 'out', 'seed', 'reps', 'time-scale'].find(
+      (k) => (values as Record<string, unknown>)[k] !== undefined,
+    );
+    if (clash)
+      throw new UsageError(
+        `--resume: cannot be combined with --${clash}; a resumed experiment keeps the plan, folder and seed it started with`,
+      );
   }
   return {
     experiment: values.experiment as string | undefined,
     platform: values.platform as string,
     out: values.out as string | undefined,
-    seed: numberOption('--seed', values.seed as string | undefined, (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32, 'a whole number from 0 to 4294967295'),
-    reps: numberOption('--reps', values.reps as string | undefined, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000, 'a whole number from 1 to 10000'),
-    timeScale: numberOption('--time-scale', values['time-scale'] as string | undefined, (n) => n >= 0.1 && n <= 200, 'a number from 0.1 to 200 (scenario seconds per wall second)'),
+    seed: numberOption(
+      '--seed',
+      values.seed as string | undefined,
+      (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32,
+      'a whole number from 0 to 4294967295',
+    ),
+    reps: numberOption(
+      '--reps',
+      values.reps as string | undefined,
+      (n) => Number.isInteger(n) && n >= 1 && n <= 10_000,
+      'a whole number from 1 to 10000',
+    ),
+    timeScale: numberOption(
+      '--time-scale',
+      values['time-scale'] as string | undefined,
+      (n) => n >= 0.1 && n <= 200,
+      'a number from 0.1 to 200 (scenario seconds per wall second)',
+    ),
     resume: values.resume as string | undefined,
     kubeconfig: values.kubeconfig as string | undefined,
     context: values.context as string | undefined,

@@ -26,17 +26,44 @@ async function experimentWith(name: string, yaml: string | Buffer, extra: string
 
 describe('bad input ends with one line naming file, field and value', () => {
   const cases: Array<[string, string, (p: string) => string]> = [
-    ['malformed.yaml', 'runs: [\n', (p) => `${p}:2:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]`],
-    ['bad-arm.yaml', 'runs:\n  - scenario: faulty-500\n    arms: [manual, canary]\n', (p) => `${p}: runs[0].arms[1]: "canary" is not one of manual, flagger`],
-    ['unknown-key.yaml', 'timeScale: 10\nrunz: []\n', (p) => `${p}: (top level): unknown key "runz"; check the spelling against the documented fields (and 1 more problem)`],
-    ['wrong-type.yaml', 'timeScale: fast\nruns:\n  - scenario: faulty-500\n', (p) => `${p}: timeScale: "fast" is not a number`],
-    ['no-scenario.yaml', 'runs:\n  - scenario: nope\n', (p) => `${p}: runs[0].scenario: "nope" not found (looked for scenarios/nope.yaml); name a file in scenarios/ or give a path`],
+    [
+      'malformed.yaml',
+      'runs: [\n',
+      (p) =>
+        `${p}:2:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]`,
+    ],
+    [
+      'bad-arm.yaml',
+      'runs:\n  - scenario: faulty-500\n    arms: [manual, canary]\n',
+      (p) => `${p}: runs[0].arms[1]: "canary" is not one of manual, flagger`,
+    ],
+    [
+      'unknown-key.yaml',
+      'timeScale: 10\nrunz: []\n',
+      (p) =>
+        `${p}: (top level): unknown key "runz"; check the spelling against the documented fields (and 1 more problem)`,
+    ],
+    [
+      'wrong-type.yaml',
+      'timeScale: fast\nruns:\n  - scenario: faulty-500\n',
+      (p) => `${p}: timeScale: "fast" is not a number`,
+    ],
+    [
+      'no-scenario.yaml',
+      'runs:\n  - scenario: nope\n',
+      (p) =>
+        `${p}: runs[0].scenario: "nope" not found (looked for scenarios/nope.yaml); name a file in scenarios/ or give a path`,
+    ],
     [
       'short-interval.yaml',
       'runs:\n  - scenario: faulty-500\n    overrides:\n      flagger: { interval: 5s }\n',
       (p) => `${p}: runs[0].overrides.flagger.interval: 5s is below Flagger's 10s minimum`,
     ],
-    ['negative.yaml', 'repetitions: -3\nruns:\n  - scenario: faulty-500\n', (p) => `${p}: repetitions: -3 is below the minimum 1`],
+    [
+      'negative.yaml',
+      'repetitions: -3\nruns:\n  - scenario: faulty-500\n',
+      (p) => `${p}: repetitions: -3 is below the minimum 1`,
+    ],
   ];
   for (const [name, yaml, expected] of cases) {
     it(name, async () => {
@@ -63,9 +90,14 @@ describe('bad input ends with one line naming file, field and value', () => {
 
   it('rejects a YAML alias bomb without expanding it', async () => {
     const lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
-    for (let i = 0; i < 12; i++) lines.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`);
+    for (let i = 0; i < 12; i++)
+      lines.push(
+        `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`,
+      );
     const r = await experimentWith('bomb.yaml', `${lines.join('\n')}\nruns: []\n`);
-    expect(r.stderr).toMatch(new RegExp(`^${r.plan.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: YAML cannot be expanded: .*\\n$`));
+    expect(r.stderr).toMatch(
+      new RegExp(`^${r.plan.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: YAML cannot be expanded: .*\\n$`),
+    );
     expect(r.code).toBe(2);
   });
 
@@ -88,7 +120,9 @@ describe('bad input ends with one line naming file, field and value', () => {
     const existing = mkdtempSync(path.join(dir, 'existing-'));
     writeFileSync(path.join(existing, 'journal.jsonl'), '{}\n');
     const r = await runCli(['experiment', '--out', existing]);
-    expect(r.stderr).toBe(`--out: ${existing} already exists and is not empty; pass a new folder so no result is overwritten\n`);
+    expect(r.stderr).toBe(
+      `--out: ${existing} already exists and is not empty; pass a new folder so no result is overwritten\n`,
+    );
     expect(r.code).toBe(2);
     expect(readFileSync(path.join(existing, 'journal.jsonl'), 'utf8')).toBe('{}\n');
   });
@@ -129,9 +163,14 @@ describe('Ctrl-C during an experiment', () => {
       const result = await cli.done;
       expect(result.code).toBe(130);
       expect(result.stderr).toContain('SIGINT: stopping the current run and cleaning up');
-      expect(result.stderr).toContain('Interrupted: the finished runs are journaled and in the report; no process was left running.');
+      expect(result.stderr).toContain(
+        'Interrupted: the finished runs are journaled and in the report; no process was left running.',
+      );
       expect(processesLabelled(name)).toEqual([]);
-      const journal = readFileSync(path.join(out, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const journal = readFileSync(path.join(out, 'journal.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       const runs = journal.filter((l) => l.type === 'run');
       expect(runs.length).toBeGreaterThanOrEqual(1);
       expect(runs[0].runId).toBe('faulty-500-flagger-r01');
@@ -145,4 +184,3 @@ describe('Ctrl-C during an experiment', () => {
     }
   });
 });
-

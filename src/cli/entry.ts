@@ -39,7 +39,11 @@ export function abortOnInterrupt(notice: (name: NodeJS.Signals) => string): Abor
 
 /** A report folder's time stamp: 20261126-093812Z. */
 export function folderTimestamp(date = new Date()): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
+    .replace('T', '-');
 }
 
 /**

@@ -45,9 +45,14 @@ export interface Io {
 }
 
 /** Picks the platform implementation: the one place that knows the concrete classes. */
-async function createPlatform(args: ExperimentArgs, options: { timeScale: number; experiment: string; planFile: string }, io: Io): Promise<Platform> {
+async function createPlatform(
+  args: ExperimentArgs,
+  options: { timeScale: number; experiment: string; planFile: string },
+  io: Io,
+): Promise<Platform> {
   if (args.platform === 'local') return new LocalPlatform(options);
-  if (args.platform !== 'kube') throw new UsageError(`--platform: "${args.platform}" is not a platform; use one of ${PlatformNames.join(', ')}`);
+  if (args.platform !== 'kube')
+    throw new UsageError(`--platform: "${args.platform}" is not a platform; use one of ${PlatformNames.join(', ')}`);
   if (options.timeScale !== 1) {
     throw new UsageError(
       `${displayPath(options.planFile, io.cwd)}: timeScale: ${options.timeScale} cannot apply on --platform kube (a cluster runs in real time); use a plan with timeScale 1 such as experiments/quick-kube.yaml, or pass --time-scale 1`,
@@ -59,13 +64,18 @@ async function createPlatform(args: ExperimentArgs, options: { timeScale: number
   // The local control plane (npm run cluster:up -- --provider local) says where its mesh and
   // Prometheus listen; any other cluster needs the two URLs given.
   const state = readState(defaultStateDir());
-  const local = state && kubeconfigPath && path.resolve(kubeconfigPath) === path.resolve(state.kubeconfig) ? state : undefined;
+  const local =
+    state && kubeconfigPath && path.resolve(kubeconfigPath) === path.resolve(state.kubeconfig) ? state : undefined;
   const prometheusUrl = args.prometheusUrl ?? local?.prometheusUrl;
   if (!prometheusUrl) {
-    throw new UsageError('--prometheus-url: required for this cluster (the operators and checks read its HTTP API), e.g. after kubectl -n istio-system port-forward svc/prometheus-server 9090:80 pass --prometheus-url http://127.0.0.1:9090');
+    throw new UsageError(
+      '--prometheus-url: required for this cluster (the operators and checks read its HTTP API), e.g. after kubectl -n istio-system port-forward svc/prometheus-server 9090:80 pass --prometheus-url http://127.0.0.1:9090',
+    );
   }
   if (!args.serviceUrl && !local) {
-    throw new UsageError('--service-url: required for this cluster (where the load goes), e.g. after kubectl -n istio-ingress port-forward svc/istio-ingressgateway 8080:80 pass --service-url http://127.0.0.1:8080');
+    throw new UsageError(
+      '--service-url: required for this cluster (where the load goes), e.g. after kubectl -n istio-ingress port-forward svc/istio-ingressgateway 8080:80 pass --service-url http://127.0.0.1:8080',
+    );
   }
   return new KubePlatform({
     kubeConfig,
@@ -73,7 +83,8 @@ async function createPlatform(args: ExperimentArgs, options: { timeScale: number
     prometheusUrl,
     experiment: options.experiment,
     serviceUrl: (namespace, service) =>
-      args.serviceUrl ?? readState(defaultStateDir())?.routers.find((r) => r.namespace === namespace && r.apex === service)?.url,
+      args.serviceUrl ??
+      readState(defaultStateDir())?.routers.find((r) => r.namespace === namespace && r.apex === service)?.url,
   });
 }
 
@@ -130,32 +141,47 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
   if (args.resume !== undefined) {
     const journalFile = path.join(outDir, JOURNAL_FILE);
     const shown = displayPath(journalFile, io.cwd);
-    if (truncateTornTail(journalFile)) logger.warn(`${shown}: the last line was cut short by the interruption; that run will run again`);
+    if (truncateTornTail(journalFile))
+      logger.warn(`${shown}: the last line was cut short by the interruption; that run will run again`);
     const journal = readJournal(journalFile);
-    if (!journal.header) throw new UsageError(`--resume: ${shown} has no experiment header line; start a new experiment instead`);
-    for (const problem of journal.problems) logger.warn(`${shown}:${problem.line}: ${problem.message}; that line is ignored`);
+    if (!journal.header)
+      throw new UsageError(`--resume: ${shown} has no experiment header line; start a new experiment instead`);
+    for (const problem of journal.problems)
+      logger.warn(`${shown}:${problem.line}: ${problem.message}; that line is ignored`);
     loaded = loadExperimentFile(journal.header.file, path.join(PROJECT_ROOT, 'scenarios'));
     timeScale = journal.header.timeScale;
     seed = journal.header.seed;
     repetitions = journal.header.repetitions;
     const planned = planRuns(loaded, { seed, repetitions }).map((p) => p.runId);
     if (planned.join('\n') !== journal.header.plannedRuns.join('\n')) {
-      throw new UsageError(`--resume: ${displayPath(journal.header.file, io.cwd)} has changed since the experiment started (its plan differs); start a new experiment instead`);
+      throw new UsageError(
+        `--resume: ${displayPath(journal.header.file, io.cwd)} has changed since the experiment started (its plan differs); start a new experiment instead`,
+      );
     }
     for (const run of journal.runs) done.add(run.runId);
   } else {
     timeScale = args.timeScale ?? loaded.experiment.timeScale;
     seed = args.seed ?? loaded.experiment.seed;
     if (readdirSync(outDir).some((f) => f !== LOCK_FILE)) {
-      throw new UsageError(`--out: ${displayPath(outDir, io.cwd)} already exists and is not empty; pass a new folder so no result is overwritten`);
+      throw new UsageError(
+        `--out: ${displayPath(outDir, io.cwd)} already exists and is not empty; pass a new folder so no result is overwritten`,
+      );
     }
   }
   const plan = planRuns(loaded, { seed, repetitions });
-  const platform = await createPlatform(args, { timeScale, experiment: loaded.experiment.name, planFile: loaded.file }, io);
+  const platform = await createPlatform(
+    args,
+    { timeScale, experiment: loaded.experiment.name, planFile: loaded.file },
+    io,
+  );
   if (args.resume !== undefined) {
-    logger.info(`Resuming ${loaded.experiment.name}: ${done.size} of ${plan.length} runs already journaled, ${plan.length - done.size} to go`);
+    logger.info(
+      `Resuming ${loaded.experiment.name}: ${done.size} of ${plan.length} runs already journaled, ${plan.length - done.size} to go`,
+    );
   } else {
-    logger.info(`Experiment ${loaded.experiment.name}: ${plan.length} runs on the ${platform.name} platform, time scale ${timeScale}×, seed ${seed}`);
+    logger.info(
+      `Experiment ${loaded.experiment.name}: ${plan.length} runs on the ${platform.name} platform, time scale ${timeScale}×, seed ${seed}`,
+    );
   }
   logger.info(`Writing ${displayPath(outDir, io.cwd)}/`);
   let interrupted = false;
@@ -167,8 +193,19 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
     const load = await chooseLoad(loadChoice, logger);
     const operators = operatorFactory({ input: io.stdin, output: io.stdout });
     await runExperiment({
-      loaded, plan, platform, clock: new ScaledClock(timeScale), load, operators,
-      outDir, seed, logger, signal, done, resume: args.resume !== undefined, repetitions,
+      loaded,
+      plan,
+      platform,
+      clock: new ScaledClock(timeScale),
+      load,
+      operators,
+      outDir,
+      seed,
+      logger,
+      signal,
+      done,
+      resume: args.resume !== undefined,
+      repetitions,
     });
   } catch (err) {
     if (isDiskError(err)) {
@@ -201,7 +238,8 @@ async function reportCommand(argv: string[], io: Io, logger: Logger): Promise<nu
     io.stdout.write(`${REPORT_HELP}\n`);
     return 0;
   }
-  if (!args.dir) throw new UsageError('report: name the report folder, e.g. npm run report -- reports/quick-20261126-070000Z');
+  if (!args.dir)
+    throw new UsageError('report: name the report folder, e.g. npm run report -- reports/quick-20261126-070000Z');
   const dir = path.resolve(io.cwd, args.dir);
   // A missing folder is left to writeReport to refuse, so the lock never creates one.
   const isFolder = existsSync(dir) && statSync(dir).isDirectory();
@@ -219,7 +257,10 @@ async function compareCommand(argv: string[], io: Io, logger: Logger): Promise<n
     return 0;
   }
   const [a, b] = args.dirs.map((d) => path.resolve(io.cwd, d)) as [string, string];
-  const out = path.resolve(io.cwd, args.out ?? path.join(PROJECT_ROOT, 'reports', `compare-${path.basename(a)}-vs-${path.basename(b)}`));
+  const out = path.resolve(
+    io.cwd,
+    args.out ?? path.join(PROJECT_ROOT, 'reports', `compare-${path.basename(a)}-vs-${path.basename(b)}`),
+  );
   using _lock = lockFolder(out, 'npm run compare', io, logger);
   const written = await writeComparison(a, b, out);
   for (const problem of written.model.problems) logger.warn(problem);
@@ -240,15 +281,22 @@ async function cleanupCommand(argv: string[], io: Io, logger: Logger): Promise<n
   }
   const leftovers = reapLeftovers();
   const killed = leftovers.reduce((n, l) => n + l.killed.length, 0);
-  logger.info(`Local: removed ${killed} leftover process(es)${killed ? `: ${leftovers.flatMap((l) => l.killed.map((k) => `${k.label} pid ${k.pid}`)).join(', ')}` : ''}`);
+  logger.info(
+    `Local: removed ${killed} leftover process(es)${killed ? `: ${leftovers.flatMap((l) => l.killed.map((k) => `${k.label} pid ${k.pid}`)).join(', ')}` : ''}`,
+  );
   if (values.kubeconfig === undefined) return 0;
   const kc = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
   await probeCluster(kc);
-  const list = await kubeRequest<{ items: Array<{ metadata: { name: string } }> }>(kc, { method: 'GET', path: '/api/v1/namespaces?labelSelector=canary-mttr%2Fexperiment' });
+  const list = await kubeRequest<{ items: Array<{ metadata: { name: string } }> }>(kc, {
+    method: 'GET',
+    path: '/api/v1/namespaces?labelSelector=canary-mttr%2Fexperiment',
+  });
   for (const ns of list.items) {
     await kubeRequest(kc, { method: 'DELETE', path: `/api/v1/namespaces/${ns.metadata.name}` });
   }
-  logger.info(`Cluster "${kc.getCurrentContext()}": deleted ${list.items.length} namespace(s)${list.items.length ? `: ${list.items.map((n) => n.metadata.name).join(', ')}` : ''}`);
+  logger.info(
+    `Cluster "${kc.getCurrentContext()}": deleted ${list.items.length} namespace(s)${list.items.length ? `: ${list.items.map((n) => n.metadata.name).join(', ')}` : ''}`,
+  );
   return 0;
 }
 
@@ -269,7 +317,9 @@ export async function main(argv: string[], io: Io, signal: AbortSignal): Promise
       case 'cleanup':
         return await cleanupCommand(rest, io, logger);
       default:
-        throw new UsageError(`${command === undefined ? 'no command' : `"${command}" is not a command`}; use one of ${COMMANDS}`);
+        throw new UsageError(
+          `${command === undefined ? 'no command' : `"${command}" is not a command`}; use one of ${COMMANDS}`,
+        );
     }
   } catch (err) {
     const known =
@@ -291,7 +341,11 @@ await runAsEntry(
   import.meta.url,
   (name) => `\n${name}: stopping the current run and cleaning up (press Ctrl-C again to stop at once)\n`,
   async (argv, signal) => {
-    const code = await main(argv, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, cwd: process.cwd() }, signal);
+    const code = await main(
+      argv,
+      { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, cwd: process.cwd() },
+      signal,
+    );
     // stdin may hold the event loop open (human operator); nothing else should be pending.
     process.stdin.destroy();
     return code;

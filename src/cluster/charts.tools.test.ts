@@ -60,17 +60,22 @@ interface JsonSchema {
  */
 function schemaViolations(value: unknown, schema: JsonSchema, at = ''): string[] {
   if (schema['x-kubernetes-int-or-string']) {
-    return Number.isInteger(value) || typeof value === 'string' ? [] : [`${at}: ${JSON.stringify(value)} is not an integer or string`];
+    return Number.isInteger(value) || typeof value === 'string'
+      ? []
+      : [`${at}: ${JSON.stringify(value)} is not an integer or string`];
   }
   const out: string[] = [];
-  if (schema.enum && !schema.enum.includes(value)) out.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
+  if (schema.enum && !schema.enum.includes(value))
+    out.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
   switch (schema.type) {
     case 'object': {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) return [`${at}: not an object`];
       if (schema['x-kubernetes-preserve-unknown-fields']) return out;
       for (const key of schema.required ?? []) if (!(key in value)) out.push(`${at}.${key}: required`);
       for (const [key, child] of Object.entries(value)) {
-        const sub = schema.properties?.[key] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
+        const sub =
+          schema.properties?.[key] ??
+          (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
         if (sub) out.push(...schemaViolations(child, sub, `${at}.${key}`));
         else if (schema.additionalProperties !== true) out.push(`${at}.${key}: unknown field`);
       }
@@ -86,7 +91,8 @@ function schemaViolations(value: unknown, schema: JsonSchema, at = ''): string[]
       return typeof value === 'string' ? out : [...out, `${at}: ${JSON.stringify(value)} is not a string`];
     case 'integer':
     case 'number':
-      if (typeof value !== 'number' || (schema.type === 'integer' && !Number.isInteger(value))) return [...out, `${at}: ${JSON.stringify(value)} is not of type ${schema.type}`];
+      if (typeof value !== 'number' || (schema.type === 'integer' && !Number.isInteger(value)))
+        return [...out, `${at}: ${JSON.stringify(value)} is not of type ${schema.type}`];
       if (schema.minimum !== undefined && value < schema.minimum) out.push(`${at}: ${value} < ${schema.minimum}`);
       if (schema.maximum !== undefined && value > schema.maximum) out.push(`${at}: ${value} > ${schema.maximum}`);
       return out;
@@ -103,7 +109,13 @@ function crdProblems(obj: KubeObject, crds: Crd[]): string[] {
   const crd = crds.find((c) => c.spec.group === group && c.spec.names.kind === obj.kind);
   if (!crd) return [`no CRD for ${obj.apiVersion} ${obj.kind}`];
   const v = crd.spec.versions.find((x) => x.name === version);
-  if (!v?.served) return [`${obj.apiVersion} ${obj.kind}: version ${version} is not served (served: ${crd.spec.versions.filter((x) => x.served).map((x) => x.name).join(', ')})`];
+  if (!v?.served)
+    return [
+      `${obj.apiVersion} ${obj.kind}: version ${version} is not served (served: ${crd.spec.versions
+        .filter((x) => x.served)
+        .map((x) => x.name)
+        .join(', ')})`,
+    ];
   const spec = v.schema?.openAPIV3Schema?.properties?.spec;
   return spec ? schemaViolations(obj.spec, spec, `${obj.kind}.spec`) : [];
 }
@@ -129,7 +141,10 @@ interface Container {
 interface DeploymentSpec {
   replicas: number;
   selector: { matchLabels: Record<string, string> };
-  template: { metadata: { labels: Record<string, string> }; spec: { securityContext: Record<string, unknown>; containers: Container[] } };
+  template: {
+    metadata: { labels: Record<string, string> };
+    spec: { securityContext: Record<string, unknown>; containers: Container[] };
+  };
 }
 const deploymentSpec = (d: KubeObject) => d.spec as DeploymentSpec;
 const appContainer = (d: KubeObject) => {
@@ -188,7 +203,9 @@ beforeAll(() => {
 beforeEach(() => {
   // Fail each test, never skip: a chart test that silently does not run is a chart that is not tested.
   if (findHelm() === undefined) {
-    throw new Error(`helm is not on PATH, in CANARY_MTTR_HELM or in ${path.join(toolsCacheDir(), 'bin')}: ${INSTALL_HINT}`);
+    throw new Error(
+      `helm is not on PATH, in CANARY_MTTR_HELM or in ${path.join(toolsCacheDir(), 'bin')}: ${INSTALL_HINT}`,
+    );
   }
 });
 
@@ -244,7 +261,13 @@ describe('manual chart (stable + canary Deployments, Istio weights)', () => {
     expect(deploymentSpec(canary).replicas).toBe(0);
     expect(deploymentSpec(stable).selector.matchLabels).toEqual({ app: 'shop', track: 'stable' });
     expect(deploymentSpec(canary).selector.matchLabels).toEqual({ app: 'shop', track: 'canary' });
-    expect(envOf(stable)).toEqual({ APP_VERSION: 'v1', FAULT_MODE: 'none', FAULT_ERROR_RATE: '1', FAULT_LATENCY_MS: '0', FAULT_ONSET_S: '0' });
+    expect(envOf(stable)).toEqual({
+      APP_VERSION: 'v1',
+      FAULT_MODE: 'none',
+      FAULT_ERROR_RATE: '1',
+      FAULT_LATENCY_MS: '0',
+      FAULT_ONSET_S: '0',
+    });
     expect(appContainer(stable).image).toBe('faulty-app:v1');
     for (const d of [stable, canary]) expectHardenedPod(d);
 
@@ -255,7 +278,11 @@ describe('manual chart (stable + canary Deployments, Istio weights)', () => {
     const values = {
       experiment: 'exp-42',
       run: 'r-7',
-      canary: { image: { repository: 'faulty-app', tag: 'v2' }, version: 'v2', fault: { mode: 'http500', errorRate: 0.05, latencyMs: 0, onsetS: 30 } },
+      canary: {
+        image: { repository: 'faulty-app', tag: 'v2' },
+        version: 'v2',
+        fault: { mode: 'http500', errorRate: 0.05, latencyMs: 0, onsetS: 30 },
+      },
       trafficManagement: { weights: { stable: 90, canary: 10 } },
     };
     const lint = await helmLint(MANUAL, values, { namespace: NS });
@@ -263,7 +290,11 @@ describe('manual chart (stable + canary Deployments, Istio weights)', () => {
     const objects = await helmTemplate(MANUAL, values, { namespace: NS, releaseName: 'shop' });
     expectObjectLabels(objects, 'shop', 'manual', 'exp-42', 'r-7');
 
-    const route = (one(objects, 'VirtualService').spec as { http: { route: { destination: { subset: string }; weight: number }[] }[] }).http[0]!.route;
+    const route = (
+      one(objects, 'VirtualService').spec as {
+        http: { route: { destination: { subset: string }; weight: number }[] }[];
+      }
+    ).http[0]!.route;
     expect(route.map((r) => [r.destination.subset, r.weight])).toEqual([
       ['stable', 90],
       ['canary', 10],
@@ -271,8 +302,20 @@ describe('manual chart (stable + canary Deployments, Istio weights)', () => {
     const canary = one(objects, 'Deployment', 'shop-canary');
     expect(deploymentSpec(canary).replicas).toBe(1);
     expect(appContainer(canary).image).toBe('faulty-app:v2');
-    expect(envOf(canary)).toEqual({ APP_VERSION: 'v2', FAULT_MODE: 'http500', FAULT_ERROR_RATE: '0.05', FAULT_LATENCY_MS: '0', FAULT_ONSET_S: '30' });
-    expect(envOf(one(objects, 'Deployment', 'shop-stable'))).toEqual({ APP_VERSION: 'v1', FAULT_MODE: 'none', FAULT_ERROR_RATE: '1', FAULT_LATENCY_MS: '0', FAULT_ONSET_S: '0' });
+    expect(envOf(canary)).toEqual({
+      APP_VERSION: 'v2',
+      FAULT_MODE: 'http500',
+      FAULT_ERROR_RATE: '0.05',
+      FAULT_LATENCY_MS: '0',
+      FAULT_ONSET_S: '30',
+    });
+    expect(envOf(one(objects, 'Deployment', 'shop-stable'))).toEqual({
+      APP_VERSION: 'v1',
+      FAULT_MODE: 'none',
+      FAULT_ERROR_RATE: '1',
+      FAULT_LATENCY_MS: '0',
+      FAULT_ONSET_S: '0',
+    });
 
     // The run id is on every object but not in the pod template: a per-run label there would be
     // a new revision, restarting the stable pods each run.
@@ -287,7 +330,14 @@ describe('manual chart (stable + canary Deployments, Istio weights)', () => {
   it('binds to an ingress gateway and uses v1beta1 when asked', async () => {
     const objects = await helmTemplate(
       MANUAL,
-      { trafficManagement: { apiVersion: 'networking.istio.io/v1beta1', weights: { stable: 100, canary: 0 }, hosts: ['*'], gateways: ['mesh', 'istio-ingress/canary-mttr-gateway'] } },
+      {
+        trafficManagement: {
+          apiVersion: 'networking.istio.io/v1beta1',
+          weights: { stable: 100, canary: 0 },
+          hosts: ['*'],
+          gateways: ['mesh', 'istio-ingress/canary-mttr-gateway'],
+        },
+      },
       { namespace: NS, releaseName: 'shop' },
     );
     const vs = one(objects, 'VirtualService');
@@ -299,7 +349,8 @@ describe('manual chart (stable + canary Deployments, Istio weights)', () => {
 
   it('refuses weights that do not sum to 100, in lint and template', async () => {
     const values = { trafficManagement: { weights: { stable: 90, canary: 20 } } };
-    const message = 'trafficManagement.weights: stable 90 + canary 20 = 110; the weights must sum to 100 (e.g. stable 90, canary 10)';
+    const message =
+      'trafficManagement.weights: stable 90 + canary 20 = 110; the weights must sum to 100 (e.g. stable 90, canary 10)';
     await expect(helmTemplate(MANUAL, values, { namespace: NS, releaseName: 'shop' })).rejects.toThrow(message);
     const lint = await helmLint(MANUAL, values, { namespace: NS });
     expect(lint.ok).toBe(false);
@@ -381,9 +432,18 @@ describe('flagger chart (Deployment + Canary)', () => {
     const target = one(objects, 'Deployment');
     // Flagger needs exactly one of its selector labels (app, name, app.kubernetes.io/name).
     expect(deploymentSpec(target).selector.matchLabels).toEqual({ app: 'shop' });
-    expect(deploymentSpec(target).template.metadata.labels).toMatchObject({ app: 'shop', 'canary-mttr/experiment': 'adhoc' });
+    expect(deploymentSpec(target).template.metadata.labels).toMatchObject({
+      app: 'shop',
+      'canary-mttr/experiment': 'adhoc',
+    });
     expect(deploymentSpec(target).template.metadata.labels).not.toHaveProperty('canary-mttr/run');
-    expect(envOf(target)).toEqual({ APP_VERSION: 'v1', FAULT_MODE: 'none', FAULT_ERROR_RATE: '1', FAULT_LATENCY_MS: '0', FAULT_ONSET_S: '0' });
+    expect(envOf(target)).toEqual({
+      APP_VERSION: 'v1',
+      FAULT_MODE: 'none',
+      FAULT_ERROR_RATE: '1',
+      FAULT_LATENCY_MS: '0',
+      FAULT_ONSET_S: '0',
+    });
     expectHardenedPod(target);
   });
 
@@ -419,7 +479,13 @@ describe('flagger chart (Deployment + Canary)', () => {
 
     const target = one(objects, 'Deployment');
     expect(appContainer(target).image).toBe('faulty-app:v2');
-    expect(envOf(target)).toEqual({ APP_VERSION: 'v2', FAULT_MODE: 'latency', FAULT_ERROR_RATE: '1', FAULT_LATENCY_MS: '800', FAULT_ONSET_S: '0' });
+    expect(envOf(target)).toEqual({
+      APP_VERSION: 'v2',
+      FAULT_MODE: 'latency',
+      FAULT_ERROR_RATE: '1',
+      FAULT_LATENCY_MS: '800',
+      FAULT_ONSET_S: '0',
+    });
   });
 
   it('points the smoke test at a loadtester in another namespace and binds gateways', async () => {
@@ -434,10 +500,21 @@ describe('flagger chart (Deployment + Canary)', () => {
     );
     const canary = one(objects, 'Canary');
     const spec = canary.spec as CanarySpec;
-    expect(spec.service).toEqual({ port: 8080, targetPort: 'http', portName: 'http', hosts: ['*'], gateways: ['mesh', 'istio-ingress/canary-mttr-gateway'] });
-    expect(spec.analysis.metrics).toEqual([{ name: 'request-success-rate', thresholdRange: { min: 99 }, interval: '1m' }]);
+    expect(spec.service).toEqual({
+      port: 8080,
+      targetPort: 'http',
+      portName: 'http',
+      hosts: ['*'],
+      gateways: ['mesh', 'istio-ingress/canary-mttr-gateway'],
+    });
+    expect(spec.analysis.metrics).toEqual([
+      { name: 'request-success-rate', thresholdRange: { min: 99 }, interval: '1m' },
+    ]);
     expect(spec.analysis.webhooks).toMatchObject([
-      { url: 'http://flagger-loadtester.loadtest/', metadata: { cmd: expect.stringContaining(`http://shop-canary.${NS}:8080/sms`) } },
+      {
+        url: 'http://flagger-loadtester.loadtest/',
+        metadata: { cmd: expect.stringContaining(`http://shop-canary.${NS}:8080/sms`) },
+      },
     ]);
     expect(crdProblems(canary, flaggerCrd)).toEqual([]);
   });
@@ -449,7 +526,12 @@ describe('flagger chart (Deployment + Canary)', () => {
     [
       {
         smokeTest: { enabled: false },
-        analysis: { metrics: { requestSuccessRate: { enabled: false, min: 99, interval: '1m' }, requestDuration: { enabled: false, max: 500, interval: '1m' } } },
+        analysis: {
+          metrics: {
+            requestSuccessRate: { enabled: false, min: 99, interval: '1m' },
+            requestDuration: { enabled: false, max: 500, interval: '1m' },
+          },
+        },
       },
       'requestSuccessRate, requestDuration and smokeTest are all disabled',
     ],
@@ -461,7 +543,11 @@ describe('flagger chart (Deployment + Canary)', () => {
   });
 
   it('names the field and value of a bad value in helm lint', async () => {
-    const lint = await helmLint(FLAGGER, { analysis: { threshold: 0, interval: 'soon' }, fault: { mode: 'http500', errorRate: -1 } }, { namespace: NS });
+    const lint = await helmLint(
+      FLAGGER,
+      { analysis: { threshold: 0, interval: 'soon' }, fault: { mode: 'http500', errorRate: -1 } },
+      { namespace: NS },
+    );
     expect(lint.ok).toBe(false);
     expect(lint.errors).toEqual(
       expect.arrayContaining([
@@ -480,8 +566,15 @@ describe('test guards', () => {
     const analysis = (canary.spec as CanarySpec).analysis;
     analysis.stepWieght = 5;
     analysis.threshold = 'two';
-    expect(crdProblems(canary, flaggerCrd)).toEqual(['Canary.spec.analysis.threshold: "two" is not of type number', 'Canary.spec.analysis.stepWieght: unknown field']);
-    const vs = structuredClone(one(await helmTemplate(MANUAL, {}, { namespace: NS, releaseName: 'shop' }), 'VirtualService'));
-    expect(crdProblems({ ...vs, apiVersion: 'networking.istio.io/v2' }, istioCrds)[0]).toMatch(/^networking.istio.io\/v2 VirtualService: version v2 is not served \(served: v1, v1alpha3, v1beta1\)$/);
+    expect(crdProblems(canary, flaggerCrd)).toEqual([
+      'Canary.spec.analysis.threshold: "two" is not of type number',
+      'Canary.spec.analysis.stepWieght: unknown field',
+    ]);
+    const vs = structuredClone(
+      one(await helmTemplate(MANUAL, {}, { namespace: NS, releaseName: 'shop' }), 'VirtualService'),
+    );
+    expect(crdProblems({ ...vs, apiVersion: 'networking.istio.io/v2' }, istioCrds)[0]).toMatch(
+      /^networking.istio.io\/v2 VirtualService: version v2 is not served \(served: v1, v1alpha3, v1beta1\)$/,
+    );
   });
 });

@@ -8,12 +8,15 @@ import { resolveTools } from './tools.ts';
 
 function sink(): { stream: Writable; text: () => string } {
   let text = '';
-  return { stream: new Writable({
+  return {
+    stream: new Writable({
       write: (chunk: Buffer, _enc, done) => {
         text += chunk.toString();
         done();
       },
-    }), text: () => text };
+    }),
+    text: () => text,
+  };
 }
 
 async function run(argv: string[], env: NodeJS.ProcessEnv = process.env) {
@@ -30,12 +33,36 @@ describe('cluster CLI (src/cluster/cli.ts): errors a user sees', () => {
   });
 
   it('an unknown provider, option or command is one line and exit code 2', async () => {
-    expect(await run(['up', '--provider', 'minikube'])).toEqual({ code: 2, stdout: '', stderr: '--provider: "minikube" is not a provider; use one of local, kind\n' });
-    expect(await run(['up', '--provider', 'local', '--statedir', '/tmp/x'])).toEqual({ code: 2, stdout: '', stderr: '--statedir: unknown option of --provider local; see --help\n' });
-    expect(await run(['sideways', '--provider', 'local'])).toEqual({ code: 2, stdout: '', stderr: '"sideways" is not a command; use up or down (see --help)\n' });
-    expect(await run(['up', '--provider', 'local', '--timeout', '5'])).toEqual({ code: 2, stdout: '', stderr: '--timeout: "5" is not a number of seconds from 10 to 3600\n' });
-    expect(await run(['up', '--provider', 'kind', '--state-dir', '/tmp/x'])).toEqual({ code: 2, stdout: '', stderr: '--state-dir: an option of --provider local, not of kind\n' });
-    expect(await run(['up', '--provider', 'local', 'now'])).toEqual({ code: 2, stdout: '', stderr: '"now": unexpected argument; options start with --, see --help\n' });
+    expect(await run(['up', '--provider', 'minikube'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: '--provider: "minikube" is not a provider; use one of local, kind\n',
+    });
+    expect(await run(['up', '--provider', 'local', '--statedir', '/tmp/x'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: '--statedir: unknown option of --provider local; see --help\n',
+    });
+    expect(await run(['sideways', '--provider', 'local'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: '"sideways" is not a command; use up or down (see --help)\n',
+    });
+    expect(await run(['up', '--provider', 'local', '--timeout', '5'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: '--timeout: "5" is not a number of seconds from 10 to 3600\n',
+    });
+    expect(await run(['up', '--provider', 'kind', '--state-dir', '/tmp/x'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: '--state-dir: an option of --provider local, not of kind\n',
+    });
+    expect(await run(['up', '--provider', 'local', 'now'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: '"now": unexpected argument; options start with --, see --help\n',
+    });
   });
 
   it('up --provider local without the tools says to run tools:install, exit code 1', async () => {
@@ -54,6 +81,10 @@ describe('cluster CLI (src/cluster/cli.ts): errors a user sees', () => {
   it('down with no cluster in the state dir has nothing to do', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'canary-mttr-nocluster-'));
     dirs.push(dir);
-    expect(await run(['down', '--provider', 'local', '--state-dir', dir])).toEqual({ code: 0, stdout: `No local cluster in ${dir}; nothing to stop.\n`, stderr: '' });
+    expect(await run(['down', '--provider', 'local', '--state-dir', dir])).toEqual({
+      code: 0,
+      stdout: `No local cluster in ${dir}; nothing to stop.\n`,
+      stderr: '',
+    });
   });
 });

@@ -72,7 +72,15 @@ function parse(argv: string[]): ParsedArgs {
     else if (arg.startsWith('--provider=')) provider = arg.slice('--provider='.length);
     else rest.push(arg);
   }
-  const base = { command, provider, rest, stateDir: undefined, timeoutS: 180, foreground: false, help: rest.includes('--help') || rest.includes('-h') };
+  const base = {
+    command,
+    provider,
+    rest,
+    stateDir: undefined,
+    timeoutS: 180,
+    foreground: false,
+    help: rest.includes('--help') || rest.includes('-h'),
+  };
   if (provider !== 'local') return base;
   const { values } = parseOptions(
     rest,
@@ -85,8 +93,16 @@ function parse(argv: string[]): ParsedArgs {
     false,
     '--provider local',
   );
-  const timeoutS = numberOption('--timeout', values.timeout, (s) => s >= 10 && s <= 3_600, 'a number of seconds from 10 to 3600') ?? 180;
-  return { ...base, stateDir: values['state-dir'], timeoutS, foreground: values.foreground === true, help: values.help === true };
+  const timeoutS =
+    numberOption('--timeout', values.timeout, (s) => s >= 10 && s <= 3_600, 'a number of seconds from 10 to 3600') ??
+    180;
+  return {
+    ...base,
+    stateDir: values['state-dir'],
+    timeoutS,
+    foreground: values.foreground === true,
+    help: values.help === true,
+  };
 }
 
 function gb(bytes: number | undefined): string {
@@ -130,7 +146,9 @@ function readNewLines(file: string, offset: number): { lines: string[]; offset: 
 async function upDetached(stateDir: string, timeoutS: number, logger: Logger, io: CliIo): Promise<number> {
   const existing = readState(stateDir);
   if (existing && existing.status !== 'stopped' && existing.status !== 'failed' && isAlive(existing.ownerPid)) {
-    throw new PlatformError(`local cluster ${existing.name} is already ${existing.status} in ${stateDir} (owner pid ${existing.ownerPid}); run npm run cluster:down -- --provider local --state-dir ${stateDir} first`);
+    throw new PlatformError(
+      `local cluster ${existing.name} is already ${existing.status} in ${stateDir} (owner pid ${existing.ownerPid}); run npm run cluster:down -- --provider local --state-dir ${stateDir} first`,
+    );
   }
   const logs = path.join(stateDir, 'logs');
   mkdirSync(logs, { recursive: true });
@@ -138,17 +156,34 @@ async function upDetached(stateDir: string, timeoutS: number, logger: Logger, io
   const out = openSync(supervisorLog, 'w');
   // The one process meant to outlive this command: detached into its own session, so Ctrl-C in
   // this terminal after `up` has returned does not reach it; `down` stops it.
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_FILE, 'supervise', '--provider', 'local', '--state-dir', stateDir, '--timeout', String(timeoutS)], {
-    cwd: PROJECT_ROOT,
-    detached: true,
-    stdio: ['ignore', out, out],
-    env: { ...io.env, CANARY_MTTR_EXPERIMENT: clusterNameFor(stateDir) },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      CLI_FILE,
+      'supervise',
+      '--provider',
+      'local',
+      '--state-dir',
+      stateDir,
+      '--timeout',
+      String(timeoutS),
+    ],
+    {
+      cwd: PROJECT_ROOT,
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: { ...io.env, CANARY_MTTR_EXPERIMENT: clusterNameFor(stateDir) },
+    },
+  );
   closeSync(out);
   const pid = child.pid;
   child.unref();
   if (pid === undefined) throw new PlatformError('cluster:up: could not start the supervisor process');
-  logger.info(`Starting local cluster ${clusterNameFor(stateDir)} in ${stateDir} (supervisor pid ${pid}, log ${supervisorLog})`);
+  logger.info(
+    `Starting local cluster ${clusterNameFor(stateDir)} in ${stateDir} (supervisor pid ${pid}, log ${supervisorLog})`,
+  );
   let offset = 0;
   const deadline = performance.now() + (timeoutS + 30) * 1000;
   try {
@@ -162,9 +197,14 @@ async function upDetached(stateDir: string, timeoutS: number, logger: Logger, io
         return 0;
       }
       if (!isAlive(pid) || (state && state.ownerPid === pid && state.status === 'failed')) {
-        throw new PlatformError(state && state.ownerPid === pid && state.error ? state.error : `the supervisor exited; see ${supervisorLog}`);
+        throw new PlatformError(
+          state && state.ownerPid === pid && state.error ? state.error : `the supervisor exited; see ${supervisorLog}`,
+        );
       }
-      if (performance.now() > deadline) throw new PlatformError(`cluster:up: the local cluster was not ready after ${timeoutS + 30} s; see ${supervisorLog}`);
+      if (performance.now() > deadline)
+        throw new PlatformError(
+          `cluster:up: the local cluster was not ready after ${timeoutS + 30} s; see ${supervisorLog}`,
+        );
       await sleepWall(200, io.signal);
     }
   } catch (err) {
@@ -178,8 +218,22 @@ async function upDetached(stateDir: string, timeoutS: number, logger: Logger, io
   }
 }
 
-async function runInProcess(stateDir: string, timeoutS: number, ownerKind: 'supervisor' | 'embedded', logger: Logger, startSignal: AbortSignal, stop: AbortSignal, detached: boolean): Promise<number> {
-  const cluster = await startLocalCluster({ stateDir, ownerKind, logger, signal: startSignal, timeoutMs: timeoutS * 1000 });
+async function runInProcess(
+  stateDir: string,
+  timeoutS: number,
+  ownerKind: 'supervisor' | 'embedded',
+  logger: Logger,
+  startSignal: AbortSignal,
+  stop: AbortSignal,
+  detached: boolean,
+): Promise<number> {
+  const cluster = await startLocalCluster({
+    stateDir,
+    ownerKind,
+    logger,
+    signal: startSignal,
+    timeoutMs: timeoutS * 1000,
+  });
   try {
     logger.info(`[cluster] ready in ${(cluster.startupMs / 1000).toFixed(1)} s`);
     if (!detached) logger.info(readyText(cluster.state(), false));
@@ -200,7 +254,8 @@ async function localCommand(args: ParsedArgs, io: CliIo, logger: Logger): Promis
   switch (args.command) {
     case 'up':
       resolveTools(io.env);
-      if (args.foreground) return runInProcess(stateDir, args.timeoutS, 'embedded', logger, io.signal, io.signal, false);
+      if (args.foreground)
+        return runInProcess(stateDir, args.timeoutS, 'embedded', logger, io.signal, io.signal, false);
       return upDetached(stateDir, args.timeoutS, logger, io);
     case 'supervise':
       return runInProcess(stateDir, args.timeoutS, 'supervisor', logger, io.signal, io.signal, true);
@@ -215,11 +270,15 @@ async function localCommand(args: ParsedArgs, io: CliIo, logger: Logger): Promis
           `cluster:down: ${report.name}: ${report.survivors.length > 0 ? `pids ${report.survivors.join(', ')} still running` : ''}${report.survivors.length > 0 && report.busyPorts.length > 0 ? '; ' : ''}${report.busyPorts.length > 0 ? `ports ${report.busyPorts.join(', ')} still listening` : ''}`,
         );
       }
-      logger.info(`Stopped local cluster ${report.name} (${report.stopped} process${report.stopped === 1 ? '' : 'es'}); no process and no port of ${path.join(stateDir, 'cluster.json')} left.`);
+      logger.info(
+        `Stopped local cluster ${report.name} (${report.stopped} process${report.stopped === 1 ? '' : 'es'}); no process and no port of ${path.join(stateDir, 'cluster.json')} left.`,
+      );
       return 0;
     }
     default:
-      throw new UsageError(`${args.command === undefined ? 'no command' : `"${args.command}" is not a command`}; use up or down (see --help)`);
+      throw new UsageError(
+        `${args.command === undefined ? 'no command' : `"${args.command}" is not a command`}; use up or down (see --help)`,
+      );
   }
 }
 
@@ -234,10 +293,17 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     }
     if (args.provider === 'kind') {
       const localOnly = args.rest.find((a) => /^--(state-dir|timeout|foreground)(=|$)/.test(a));
-      if (localOnly !== undefined) throw new UsageError(`${localOnly.split('=')[0]}: an option of --provider local, not of kind`);
-      return await runClusterCli([args.command, ...args.rest], { stdout: io.stdout, stderr: io.stderr, env: io.env, signal: io.signal });
+      if (localOnly !== undefined)
+        throw new UsageError(`${localOnly.split('=')[0]}: an option of --provider local, not of kind`);
+      return await runClusterCli([args.command, ...args.rest], {
+        stdout: io.stdout,
+        stderr: io.stderr,
+        env: io.env,
+        signal: io.signal,
+      });
     }
-    if (args.provider !== 'local') throw new UsageError(`--provider: "${args.provider}" is not a provider; use one of ${Providers.join(', ')}`);
+    if (args.provider !== 'local')
+      throw new UsageError(`--provider: "${args.provider}" is not a provider; use one of ${Providers.join(', ')}`);
     return await localCommand(args, io, logger);
   } catch (err) {
     return exitCodeOf(err, io.signal, io.stderr);

@@ -15,17 +15,24 @@ describe('cluster:up without its prerequisites', () => {
     const emptyBin = path.join(dir, 'bin');
     mkdirSync(emptyBin);
     const env = { HOME: path.join(dir, 'home'), PATH: emptyBin, CANARY_MTTR_TOOLS_DIR: path.join(dir, 'no-tools') };
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cluster/cli.ts'), 'up'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cluster/cli.ts'), 'up'], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     expect(code).toBe(1);
     const lines = out.split('\n');
-    const start = lines.findIndex((l) => l.startsWith('npm run cluster:up cannot start: 4 prerequisites need attention'));
+    const start = lines.findIndex((l) =>
+      l.startsWith('npm run cluster:up cannot start: 4 prerequisites need attention'),
+    );
     expect(start).toBeGreaterThanOrEqual(0);
     const block = lines.slice(start, start + 10).join('\n');
-    for (const tool of ['docker', 'kind', 'helm', 'kubectl']) expect(block).toMatch(new RegExp(`^  ${tool} +missing: not found on PATH`, 'm'));
+    for (const tool of ['docker', 'kind', 'helm', 'kubectl'])
+      expect(block).toMatch(new RegExp(`^  ${tool} +missing: not found on PATH`, 'm'));
     expect(block).toContain('go install sigs.k8s.io/kind@');
     expect(block).toContain('Then run npm run cluster:up again.');
     // Nothing else ran: no docker build, no kind create (they would print progress lines).

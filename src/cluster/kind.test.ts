@@ -39,37 +39,154 @@ const wait = ['--wait', '--timeout', '10m'];
 const expectedUpCommands: { argv: string[]; cwd?: string }[] = [
   { argv: ['docker', 'build', '-f', 'faulty-app/Dockerfile', '-t', 'faulty-app:v1', '.'], cwd: '/repo' },
   { argv: ['docker', 'tag', 'faulty-app:v1', 'faulty-app:v2'] },
-  { argv: ['kind', 'create', 'cluster', '--name', 'canary-mttr', '--config', '/repo/scripts/kind/kind-config.yaml', '--wait', '120s'] },
+  {
+    argv: [
+      'kind',
+      'create',
+      'cluster',
+      '--name',
+      'canary-mttr',
+      '--config',
+      '/repo/scripts/kind/kind-config.yaml',
+      '--wait',
+      '120s',
+    ],
+  },
   { argv: ['kind', 'load', 'docker-image', 'faulty-app:v1', 'faulty-app:v2', '--name', 'canary-mttr'] },
   {
-    argv: ['helm', 'upgrade', '--install', 'istio-base', 'base', '--repo', 'https://istio-release.storage.googleapis.com/charts', '--version', '1.32.0',
-      '--namespace', 'istio-system', '--create-namespace', ...ctx, ...wait],
+    argv: [
+      'helm',
+      'upgrade',
+      '--install',
+      'istio-base',
+      'base',
+      '--repo',
+      'https://istio-release.storage.googleapis.com/charts',
+      '--version',
+      '1.32.0',
+      '--namespace',
+      'istio-system',
+      '--create-namespace',
+      ...ctx,
+      ...wait,
+    ],
   },
   {
-    argv: ['helm', 'upgrade', '--install', 'istiod', 'istiod', '--repo', 'https://istio-release.storage.googleapis.com/charts', '--version', '1.32.0',
-      '--namespace', 'istio-system', '--create-namespace', ...ctx, ...wait],
+    argv: [
+      'helm',
+      'upgrade',
+      '--install',
+      'istiod',
+      'istiod',
+      '--repo',
+      'https://istio-release.storage.googleapis.com/charts',
+      '--version',
+      '1.32.0',
+      '--namespace',
+      'istio-system',
+      '--create-namespace',
+      ...ctx,
+      ...wait,
+    ],
   },
   {
-    argv: ['helm', 'upgrade', '--install', 'istio-ingressgateway', 'gateway', '--repo', 'https://istio-release.storage.googleapis.com/charts', '--version', '1.32.0',
-      '--namespace', 'istio-ingress', '--create-namespace', ...ctx, '--values', '/repo/scripts/kind/istio-gateway-values.yaml', ...wait],
+    argv: [
+      'helm',
+      'upgrade',
+      '--install',
+      'istio-ingressgateway',
+      'gateway',
+      '--repo',
+      'https://istio-release.storage.googleapis.com/charts',
+      '--version',
+      '1.32.0',
+      '--namespace',
+      'istio-ingress',
+      '--create-namespace',
+      ...ctx,
+      '--values',
+      '/repo/scripts/kind/istio-gateway-values.yaml',
+      ...wait,
+    ],
   },
   { argv: ['kubectl', '--context', 'kind-canary-mttr', 'apply', '-f', '/repo/scripts/kind/cluster-objects.yaml'] },
   {
-    argv: ['helm', 'upgrade', '--install', 'prometheus', 'prometheus', '--repo', 'https://prometheus-community.github.io/helm-charts',
-      '--namespace', 'istio-system', '--create-namespace', ...ctx, '--values', '/repo/scripts/kind/prometheus-values.yaml', ...wait],
+    argv: [
+      'helm',
+      'upgrade',
+      '--install',
+      'prometheus',
+      'prometheus',
+      '--repo',
+      'https://prometheus-community.github.io/helm-charts',
+      '--namespace',
+      'istio-system',
+      '--create-namespace',
+      ...ctx,
+      '--values',
+      '/repo/scripts/kind/prometheus-values.yaml',
+      ...wait,
+    ],
   },
   {
-    argv: ['helm', 'upgrade', '--install', 'flagger', 'flagger', '--repo', 'https://flagger.app', '--version', '1.44.0',
-      '--namespace', 'istio-system', '--create-namespace', ...ctx, '--set', 'meshProvider=istio', '--set', 'metricsServer=http://prometheus-server.istio-system:80', ...wait],
+    argv: [
+      'helm',
+      'upgrade',
+      '--install',
+      'flagger',
+      'flagger',
+      '--repo',
+      'https://flagger.app',
+      '--version',
+      '1.44.0',
+      '--namespace',
+      'istio-system',
+      '--create-namespace',
+      ...ctx,
+      '--set',
+      'meshProvider=istio',
+      '--set',
+      'metricsServer=http://prometheus-server.istio-system:80',
+      ...wait,
+    ],
   },
   {
-    argv: ['helm', 'upgrade', '--install', 'flagger-loadtester', 'loadtester', '--repo', 'https://flagger.app', '--version', '0.38.0',
-      '--namespace', 'canary-mttr', '--create-namespace', ...ctx, ...wait],
+    argv: [
+      'helm',
+      'upgrade',
+      '--install',
+      'flagger-loadtester',
+      'loadtester',
+      '--repo',
+      'https://flagger.app',
+      '--version',
+      '0.38.0',
+      '--namespace',
+      'canary-mttr',
+      '--create-namespace',
+      ...ctx,
+      ...wait,
+    ],
   },
   {
-    argv: ['helm', 'upgrade', '--install', 'grafana', 'grafana', '--repo', 'https://grafana.github.io/helm-charts',
-      '--namespace', 'istio-system', '--create-namespace', ...ctx, '--values', '/repo/scripts/kind/grafana-values.yaml',
-      '--set-file', 'dashboards.canary-mttr.canary-mttr.json=/repo/faulty-app/charts/dashboards/canary-mttr.json', ...wait],
+    argv: [
+      'helm',
+      'upgrade',
+      '--install',
+      'grafana',
+      'grafana',
+      '--repo',
+      'https://grafana.github.io/helm-charts',
+      '--namespace',
+      'istio-system',
+      '--create-namespace',
+      ...ctx,
+      '--values',
+      '/repo/scripts/kind/grafana-values.yaml',
+      '--set-file',
+      'dashboards.canary-mttr.canary-mttr.json=/repo/faulty-app/charts/dashboards/canary-mttr.json',
+      ...wait,
+    ],
   },
 ];
 
@@ -83,7 +200,7 @@ const expectedTitles = [
   'namespace canary-mttr (sidecar injection) and the shared Gateway',
   'Prometheus scraping the Istio sidecars on http://localhost:9090 (prometheus-community/prometheus)',
   'Flagger 1.44.0 (flagger/flagger, meshProvider=istio)',
-  'flagger-loadtester 0.38.0 in canary-mttr (the smoke test\'s runner)',
+  "flagger-loadtester 0.38.0 in canary-mttr (the smoke test's runner)",
   'Grafana with the canary-mttr dashboard on http://localhost:3000 (grafana/grafana)',
 ];
 
@@ -103,14 +220,27 @@ describe('kindUpPlan / kindDownPlan', () => {
   it('passes a node image and a cluster name through', () => {
     const plan = kindUpPlan({ ...config, clusterName: 'lab', nodeImage: 'kindest/node:v1.34.0' });
     expect(plan[1]!.commands[0]!.argv).toEqual([
-      'kind', 'create', 'cluster', '--name', 'lab', '--config', '/repo/scripts/kind/kind-config.yaml', '--image', 'kindest/node:v1.34.0', '--wait', '120s',
+      'kind',
+      'create',
+      'cluster',
+      '--name',
+      'lab',
+      '--config',
+      '/repo/scripts/kind/kind-config.yaml',
+      '--image',
+      'kindest/node:v1.34.0',
+      '--wait',
+      '120s',
     ]);
     expect(plan[4]!.commands[0]!.argv).toContain('kind-lab');
   });
 
   it('cluster:down deletes the cluster', () => {
     expect(kindDownPlan(config)).toEqual([
-      { title: 'delete the kind cluster canary-mttr', commands: [{ argv: ['kind', 'delete', 'cluster', '--name', 'canary-mttr'] }] },
+      {
+        title: 'delete the kind cluster canary-mttr',
+        commands: [{ argv: ['kind', 'delete', 'cluster', '--name', 'canary-mttr'] }],
+      },
     ]);
   });
 
@@ -131,7 +261,11 @@ let env: NodeJS.ProcessEnv;
 const fakeTool = (name: string, body: string): string => writeFakeTool(bin, name, body);
 const fakeAll = (only: readonly string[] = ['docker', 'kind', 'helm', 'kubectl']) => {
   const paths: Record<string, string> = {};
-  if (only.includes('docker')) paths.docker = fakeTool('docker', `[ "$1" = "--version" ] && echo 'Docker version 28.2.2, build e6534b4' || echo 28.2.2`);
+  if (only.includes('docker'))
+    paths.docker = fakeTool(
+      'docker',
+      `[ "$1" = "--version" ] && echo 'Docker version 28.2.2, build e6534b4' || echo 28.2.2`,
+    );
   if (only.includes('kind')) paths.kind = fakeTool('kind', `echo 'kind v0.33.0 go1.24.6 linux/amd64'`);
   if (only.includes('helm')) paths.helm = fakeTool('helm', `echo 'v3.22.0+g5f2d3c1'`);
   if (only.includes('kubectl')) paths.kubectl = fakeTool('kubectl', `echo 'Client Version: v1.30.2'`);
@@ -157,7 +291,12 @@ function recorder(clusters = '', failOn?: string) {
     const ok = (stdout = ''): CommandResult => ({ code: 0, signal: null, stdout, stderr: '' });
     if (argv.slice(1).join(' ') === 'get clusters') return ok(clusters);
     if (failOn !== undefined && argv.includes(failOn)) {
-      return { code: 1, signal: null, stdout: 'Release "istiod" does not exist. Installing it now.\n', stderr: 'Error: context deadline exceeded\n' };
+      return {
+        code: 1,
+        signal: null,
+        stdout: 'Release "istiod" does not exist. Installing it now.\n',
+        stderr: 'Error: context deadline exceeded\n',
+      };
     }
     return ok();
   };
@@ -174,7 +313,9 @@ describe('kindUp / kindDown', () => {
     expect((failure as PlatformError).exitCode).toBe(1);
     expect((failure as PlatformError).message).toBe('npm run cluster:up stopped: missing prerequisites: docker, kind');
     expect(err).toHaveLength(1);
-    expect(err[0]).toMatch(/^npm run cluster:up cannot start: 2 prerequisites need attention\n {2}docker {2}missing: .*\n.*\n {2}kind {4}missing: .*\n.*\nThen run npm run cluster:up again\.$/);
+    expect(err[0]).toMatch(
+      /^npm run cluster:up cannot start: 2 prerequisites need attention\n {2}docker {2}missing: .*\n.*\n {2}kind {4}missing: .*\n.*\nThen run npm run cluster:up again\.$/,
+    );
     expect(out).toEqual([]);
     expect(calls).toEqual([]);
   });
@@ -254,11 +395,15 @@ function sink(): { stream: Writable; text: () => string } {
 describe('cluster CLI', () => {
   it('cluster up without docker and kind: the block on stderr, then one line, exit code 1 (real process)', async () => {
     fakeAll(['helm', 'kubectl']);
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'scripts/kind/cluster.ts'), 'up'], {
-      cwd: PROJECT_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(PROJECT_ROOT, 'scripts/kind/cluster.ts'), 'up'],
+      {
+        cwd: PROJECT_ROOT,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -284,7 +429,10 @@ describe('cluster CLI', () => {
     for (const [argv, line] of [
       [['sideways'], 'cluster: "sideways" is not a command; use up or down'],
       [['up', '--nmae', 'x'], '--nmae: unknown option of cluster up; see --help'],
-      [['up', '--name', 'Bad_Name'], '--name: "Bad_Name" is not a cluster name; use lowercase letters, digits and dashes, e.g. canary-mttr'],
+      [
+        ['up', '--name', 'Bad_Name'],
+        '--name: "Bad_Name" is not a cluster name; use lowercase letters, digits and dashes, e.g. canary-mttr',
+      ],
     ] as const) {
       const out = sink();
       const err = sink();
@@ -299,7 +447,9 @@ describe('cluster CLI', () => {
     const out = sink();
     const err = sink();
     const { runner, calls } = recorder();
-    expect(await runClusterCli(['down', '--name', 'lab'], { stdout: out.stream, stderr: err.stream, env, runner })).toBe(0);
+    expect(
+      await runClusterCli(['down', '--name', 'lab'], { stdout: out.stream, stderr: err.stream, env, runner }),
+    ).toBe(0);
     expect(calls.map((c) => c.argv.slice(1))).toEqual([['delete', 'cluster', '--name', 'lab']]);
     expect(out.text()).toBe('[1/1] delete the kind cluster lab\n');
   });
@@ -310,21 +460,36 @@ describe('cluster CLI', () => {
 describe('cluster files in the repository', () => {
   const real = defaultKindConfig(PROJECT_ROOT);
   const read = (f: keyof typeof real.files) => readFileSync(path.join(PROJECT_ROOT, real.files[f]), 'utf8');
-  const kindConfig = parseYaml(read('kindConfig')) as { kind: string; apiVersion: string; nodes: { role: string; extraPortMappings: { containerPort: number; hostPort: number; listenAddress: string }[] }[] };
-  const gateway = parseYaml(read('istioGatewayValues')) as { service: { type: string; ports: { name: string; nodePort?: number }[] } };
-  const prometheus = parseYaml(read('prometheusValues')) as { server: { service: { type: string; nodePort: number; servicePort: number } } };
+  const kindConfig = parseYaml(read('kindConfig')) as {
+    kind: string;
+    apiVersion: string;
+    nodes: { role: string; extraPortMappings: { containerPort: number; hostPort: number; listenAddress: string }[] }[];
+  };
+  const gateway = parseYaml(read('istioGatewayValues')) as {
+    service: { type: string; ports: { name: string; nodePort?: number }[] };
+  };
+  const prometheus = parseYaml(read('prometheusValues')) as {
+    server: { service: { type: string; nodePort: number; servicePort: number } };
+  };
   const grafana = parseYaml(read('grafanaValues')) as {
     service: { nodePort: number };
     datasources: { 'datasources.yaml': { datasources: { uid: string; url: string }[] } };
     dashboardProviders: { 'dashboardproviders.yaml': { providers: { name: string; options: { path: string } }[] } };
   };
-  const dashboard = JSON.parse(read('dashboard')) as { uid: string; panels: { title: string; datasource: { uid: string }; targets: { expr: string }[] }[] };
+  const dashboard = JSON.parse(read('dashboard')) as {
+    uid: string;
+    panels: { title: string; datasource: { uid: string }; targets: { expr: string }[] }[];
+  };
 
   it('maps every NodePort the values files fix to the host port cluster:up prints', () => {
     expect(kindConfig).toMatchObject({ kind: 'Cluster', apiVersion: 'kind.x-k8s.io/v1alpha4' });
-    const mappings = Object.fromEntries(kindConfig.nodes[0]!.extraPortMappings.map((m) => [m.containerPort, m.hostPort]));
+    const mappings = Object.fromEntries(
+      kindConfig.nodes[0]!.extraPortMappings.map((m) => [m.containerPort, m.hostPort]),
+    );
     const port = (url: string) => Number(new URL(url).port);
-    expect(mappings[gateway.service.ports.find((p) => p.name === 'http2')!.nodePort!]).toBe(port(KIND_HOST_URLS.ingress));
+    expect(mappings[gateway.service.ports.find((p) => p.name === 'http2')!.nodePort!]).toBe(
+      port(KIND_HOST_URLS.ingress),
+    );
     expect(mappings[prometheus.server.service.nodePort]).toBe(port(KIND_HOST_URLS.prometheus));
     expect(mappings[grafana.service.nodePort]).toBe(port(KIND_HOST_URLS.grafana));
     expect(gateway.service.type).toBe('NodePort');
@@ -335,13 +500,20 @@ describe('cluster files in the repository', () => {
 
   it('wires Prometheus, Flagger, Grafana and the dashboard to each other', () => {
     // Flagger's metricsServer and Grafana's datasource are the prometheus chart's server Service.
-    expect(PROMETHEUS_IN_CLUSTER_URL).toBe(`http://prometheus-server.istio-system:${prometheus.server.service.servicePort}`);
+    expect(PROMETHEUS_IN_CLUSTER_URL).toBe(
+      `http://prometheus-server.istio-system:${prometheus.server.service.servicePort}`,
+    );
     const ds = grafana.datasources['datasources.yaml'].datasources[0]!;
     expect(ds.url).toBe(`http://prometheus-server.istio-system.svc:${prometheus.server.service.servicePort}`);
     // The --set-file key names the provider whose folder Grafana reads.
     const provider = grafana.dashboardProviders['dashboardproviders.yaml'].providers[0]!;
-    expect(provider).toMatchObject({ name: 'canary-mttr', options: { path: '/var/lib/grafana/dashboards/canary-mttr' } });
-    expect(kindUpPlan(real).at(-1)!.commands[0]!.argv.join(' ')).toContain(`--set-file dashboards.${provider.name}.canary-mttr.json=`);
+    expect(provider).toMatchObject({
+      name: 'canary-mttr',
+      options: { path: '/var/lib/grafana/dashboards/canary-mttr' },
+    });
+    expect(kindUpPlan(real).at(-1)!.commands[0]!.argv.join(' ')).toContain(
+      `--set-file dashboards.${provider.name}.canary-mttr.json=`,
+    );
     // The final line links /d/canary-mttr.
     expect(dashboard.uid).toBe('canary-mttr');
     for (const p of dashboard.panels) expect(p.datasource.uid).toBe(ds.uid);
@@ -356,7 +528,14 @@ describe('cluster files in the repository', () => {
   });
 
   it('creates the experiment namespace with sidecar injection and a Gateway the ingress pods match', () => {
-    const docs = parseAllDocuments(read('clusterObjects')).map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: { selector: Record<string, string> } });
+    const docs = parseAllDocuments(read('clusterObjects')).map(
+      (d) =>
+        d.toJS() as {
+          kind: string;
+          metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+          spec?: { selector: Record<string, string> };
+        },
+    );
     const ns = docs.find((d) => d.kind === 'Namespace')!;
     expect(ns.metadata).toMatchObject({ name: real.namespace, labels: { 'istio-injection': 'enabled' } });
     const gw = docs.find((d) => d.kind === 'Gateway')!;

@@ -133,7 +133,10 @@ export function readPinnedVersions(root: string = PROJECT_ROOT): Record<string, 
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new PlatformError(`${file}: cannot read the pinned versions (${(err as NodeJS.ErrnoException).code ?? String(err)}); is ${root} the canary-mttr checkout?`, { cause: err });
+    throw new PlatformError(
+      `${file}: cannot read the pinned versions (${(err as NodeJS.ErrnoException).code ?? String(err)}); is ${root} the canary-mttr checkout?`,
+      { cause: err },
+    );
   }
   const out: Record<string, string> = {};
   for (const line of text.split('\n')) {
@@ -157,7 +160,10 @@ function pinnedVersion(pinned: Record<string, string>, key: string, root: string
  * The cluster cluster:up makes by default. Istio and Flagger come from versions.env, the same
  * versions whose CRDs the chart tests validate against.
  */
-export function defaultKindConfig(root: string = PROJECT_ROOT, pinned: Record<string, string> = readPinnedVersions(root)): KindConfig {
+export function defaultKindConfig(
+  root: string = PROJECT_ROOT,
+  pinned: Record<string, string> = readPinnedVersions(root),
+): KindConfig {
   return {
     root,
     clusterName: 'canary-mttr',
@@ -226,11 +232,23 @@ export function kindUpPlan(config: KindConfig, state: KindUpState = {}): PlanSte
     extra: readonly string[] = [],
   ): PlannedCommand => ({
     argv: [
-      'helm', 'upgrade', '--install', release, chart, '--repo', repo,
+      'helm',
+      'upgrade',
+      '--install',
+      release,
+      chart,
+      '--repo',
+      repo,
       ...(version === undefined ? [] : ['--version', version]),
-      '--namespace', namespace, '--create-namespace', '--kube-context', context,
+      '--namespace',
+      namespace,
+      '--create-namespace',
+      '--kube-context',
+      context,
       ...extra,
-      '--wait', '--timeout', config.helmTimeout,
+      '--wait',
+      '--timeout',
+      config.helmTimeout,
     ],
   });
 
@@ -249,9 +267,16 @@ export function kindUpPlan(config: KindConfig, state: KindUpState = {}): PlanSte
           commands: [
             {
               argv: [
-                'kind', 'create', 'cluster', '--name', name, '--config', file('kindConfig'),
+                'kind',
+                'create',
+                'cluster',
+                '--name',
+                name,
+                '--config',
+                file('kindConfig'),
                 ...(config.nodeImage === undefined ? [] : ['--image', config.nodeImage]),
-                '--wait', config.kindWait,
+                '--wait',
+                config.kindWait,
               ],
             },
           ],
@@ -270,7 +295,12 @@ export function kindUpPlan(config: KindConfig, state: KindUpState = {}): PlanSte
     },
     {
       title: `Istio ${istio}: ingress gateway on ${KIND_HOST_URLS.ingress} (istio/gateway)`,
-      commands: [helmInstall(INGRESS_RELEASE, 'gateway', CHART_REPOS.istio, istio, INGRESS_NAMESPACE, ['--values', file('istioGatewayValues')])],
+      commands: [
+        helmInstall(INGRESS_RELEASE, 'gateway', CHART_REPOS.istio, istio, INGRESS_NAMESPACE, [
+          '--values',
+          file('istioGatewayValues'),
+        ]),
+      ],
     },
     {
       // After Istio: the Gateway's kind comes with Istio's CRDs.
@@ -279,14 +309,21 @@ export function kindUpPlan(config: KindConfig, state: KindUpState = {}): PlanSte
     },
     {
       title: `Prometheus scraping the Istio sidecars on ${KIND_HOST_URLS.prometheus} (prometheus-community/prometheus)`,
-      commands: [helmInstall('prometheus', 'prometheus', CHART_REPOS.prometheus, undefined, ISTIO_NAMESPACE, ['--values', file('prometheusValues')])],
+      commands: [
+        helmInstall('prometheus', 'prometheus', CHART_REPOS.prometheus, undefined, ISTIO_NAMESPACE, [
+          '--values',
+          file('prometheusValues'),
+        ]),
+      ],
     },
     {
       title: `Flagger ${flagger} (flagger/flagger, meshProvider=istio)`,
       commands: [
         helmInstall('flagger', 'flagger', CHART_REPOS.flagger, flagger, ISTIO_NAMESPACE, [
-          '--set', 'meshProvider=istio',
-          '--set', `metricsServer=${PROMETHEUS_IN_CLUSTER_URL}`,
+          '--set',
+          'meshProvider=istio',
+          '--set',
+          `metricsServer=${PROMETHEUS_IN_CLUSTER_URL}`,
         ]),
       ],
     },
@@ -298,9 +335,11 @@ export function kindUpPlan(config: KindConfig, state: KindUpState = {}): PlanSte
       title: `Grafana with the ${GRAFANA_DASHBOARD_UID} dashboard on ${KIND_HOST_URLS.grafana} (grafana/grafana)`,
       commands: [
         helmInstall('grafana', 'grafana', CHART_REPOS.grafana, undefined, ISTIO_NAMESPACE, [
-          '--values', file('grafanaValues'),
+          '--values',
+          file('grafanaValues'),
           // The JSON in the repository is the one source of the panels.
-          '--set-file', `dashboards.${GRAFANA_DASHBOARD_PROVIDER}.${path.basename(config.files.dashboard)}=${file('dashboard')}`,
+          '--set-file',
+          `dashboards.${GRAFANA_DASHBOARD_PROVIDER}.${path.basename(config.files.dashboard)}=${file('dashboard')}`,
         ]),
       ],
     },
@@ -310,7 +349,9 @@ export function kindUpPlan(config: KindConfig, state: KindUpState = {}): PlanSte
 /** The steps of cluster:down. */
 export function kindDownPlan(config: KindConfig): PlanStep[] {
   const name = config.clusterName;
-  return [{ title: `delete the kind cluster ${name}`, commands: [{ argv: ['kind', 'delete', 'cluster', '--name', name] }] }];
+  return [
+    { title: `delete the kind cluster ${name}`, commands: [{ argv: ['kind', 'delete', 'cluster', '--name', name] }] },
+  ];
 }
 
 // ---- running it --------------------------------------------------------------------------------
@@ -386,7 +427,8 @@ const FAILURE_OUTPUT_LINES = 60;
 function toolPath(tool: string, tools: Tools, label: string): string {
   const found = tools[tool as ClusterTool];
   // The plan only uses the four checked tools; anything else is a bug in the plan, not the machine.
-  if (found === undefined) throw new PlatformError(`${label}: the plan uses ${tool}, which the preflight did not check`);
+  if (found === undefined)
+    throw new PlatformError(`${label}: the plan uses ${tool}, which the preflight did not check`);
   return found.path;
 }
 
@@ -399,17 +441,24 @@ async function runOne(command: PlannedCommand, exec: Execution, where: string): 
   // Docker 20.10–22 build with the legacy builder unless told otherwise, and the legacy builder
   // ignores faulty-app/Dockerfile.dockerignore: the whole checkout (node_modules, reports) would
   // be sent as the build context. BuildKit is built into every engine the preflight accepts.
-  const env = tool === 'docker' && exec.env.DOCKER_BUILDKIT === undefined ? { ...exec.env, DOCKER_BUILDKIT: '1' } : exec.env;
+  const env =
+    tool === 'docker' && exec.env.DOCKER_BUILDKIT === undefined ? { ...exec.env, DOCKER_BUILDKIT: '1' } : exec.env;
   debug('%s: %s: %o', exec.label, where, command.argv);
   try {
     return await exec.runner([file, ...args], { cwd: command.cwd ?? exec.root, env, signal });
   } catch (err) {
     if (exec.signal?.aborted) throw err; // Ctrl-C: the caller reports it
     if (exec.deadline?.signal.aborted) {
-      throw new PlatformError(`${exec.label}: ${where} did not finish within the ${exec.deadline.ms / 1000} s deadline: ${shown(command.argv)} was stopped`, { cause: err });
+      throw new PlatformError(
+        `${exec.label}: ${where} did not finish within the ${exec.deadline.ms / 1000} s deadline: ${shown(command.argv)} was stopped`,
+        { cause: err },
+      );
     }
     if (isHarnessError(err)) throw new PlatformError(`${exec.label}: ${where} failed: ${err.message}`, { cause: err });
-    throw new PlatformError(`${exec.label}: ${where} failed: ${shown(command.argv)} could not run: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new PlatformError(
+      `${exec.label}: ${where} failed: ${shown(command.argv)} could not run: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
 }
 
@@ -424,14 +473,20 @@ async function runPlan(plan: readonly PlanStep[], exec: Execution): Promise<void
     exec.logger.info(`[${i + 1}/${plan.length}] ${step.title}`);
     for (const command of step.commands) {
       const result = await runOne(command, exec, where);
-      const output = [result.stdout, result.stderr].map((s) => s.trimEnd()).filter((s) => s !== '').join('\n');
+      const output = [result.stdout, result.stderr]
+        .map((s) => s.trimEnd())
+        .filter((s) => s !== '')
+        .join('\n');
       if (result.code === 0) {
         debug('%s: %s: done%s', exec.label, where, output === '' ? '' : `\n${output}`);
         continue;
       }
       if (output !== '') exec.logger.warn(output.split('\n').slice(-FAILURE_OUTPUT_LINES).join('\n'));
-      const exit = result.code === null ? `was ended by ${result.signal ?? 'a signal'}` : `exited with code ${result.code}`;
-      throw new PlatformError(`${exec.label}: ${where} failed: ${shown(command.argv)} ${exit}; ${output === '' ? 'it printed nothing' : 'its last output is above'}`);
+      const exit =
+        result.code === null ? `was ended by ${result.signal ?? 'a signal'}` : `exited with code ${result.code}`;
+      throw new PlatformError(
+        `${exec.label}: ${where} failed: ${shown(command.argv)} ${exit}; ${output === '' ? 'it printed nothing' : 'its last output is above'}`,
+      );
     }
   }
 }
@@ -440,11 +495,18 @@ async function runPlan(plan: readonly PlanStep[], exec: Execution): Promise<void
  * Checks the tools first and reports every problem in one block: a half-created cluster because
  * the fourth tool was missing is worse than not starting.
  */
-async function preflight(command: string, tools: readonly ClusterTool[], options: KindCommandOptions, logger: Logger): Promise<Tools> {
+async function preflight(
+  command: string,
+  tools: readonly ClusterTool[],
+  options: KindCommandOptions,
+  logger: Logger,
+): Promise<Tools> {
   const report = await runPreflight({ env: options.env ?? process.env, tools, signal: options.signal });
   if (report.problems.length > 0) {
     logger.warn(formatPreflight(report.problems, command));
-    throw new PlatformError(`${command} stopped: missing prerequisites: ${report.problems.map((p) => p.tool).join(', ')}`);
+    throw new PlatformError(
+      `${command} stopped: missing prerequisites: ${report.problems.map((p) => p.tool).join(', ')}`,
+    );
   }
   return report.tools;
 }
@@ -455,9 +517,14 @@ async function existingClusters(exec: Execution): Promise<string[]> {
   const result = await runOne({ argv }, exec, 'listing the kind clusters');
   if (result.code !== 0) {
     const said = (result.stderr.trim() || result.stdout.trim()).split('\n').at(-1) ?? '';
-    throw new PlatformError(`${exec.label}: ${shown(argv)} exited with code ${result.code}${said === '' ? '' : `: ${said}`}`);
+    throw new PlatformError(
+      `${exec.label}: ${shown(argv)} exited with code ${result.code}${said === '' ? '' : `: ${said}`}`,
+    );
   }
-  return result.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  return result.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
 }
 
 /**
@@ -480,7 +547,10 @@ export async function kindUp(options: KindUpOptions): Promise<StartedKindCluster
     logger,
     runner: options.runner ?? runChildProcess,
     signal: options.signal,
-    deadline: options.timeoutMs === undefined ? undefined : { signal: AbortSignal.timeout(options.timeoutMs), ms: options.timeoutMs },
+    deadline:
+      options.timeoutMs === undefined
+        ? undefined
+        : { signal: AbortSignal.timeout(options.timeoutMs), ms: options.timeoutMs },
   };
   const clusterExists = (await existingClusters(exec)).includes(config.clusterName);
   debug('cluster %s %s', config.clusterName, clusterExists ? 'exists: reusing it' : 'does not exist yet');
@@ -495,7 +565,8 @@ export async function kindUp(options: KindUpOptions): Promise<StartedKindCluster
 
   let deleting: Promise<void> | undefined;
   // The up deadline is over once up returns; deleting may take as long as it takes.
-  const down = () => (deleting ??= runPlan(kindDownPlan(config), { ...exec, label: 'cluster:down', deadline: undefined }));
+  const down = () =>
+    (deleting ??= runPlan(kindDownPlan(config), { ...exec, label: 'cluster:down', deadline: undefined }));
   return {
     name: config.clusterName,
     context,
@@ -554,7 +625,12 @@ export async function kindProviderUp(options: KindProviderOptions): Promise<numb
 
 /** `cluster:down --provider kind` as a provider call: deletes the default cluster of this checkout. */
 export async function kindProviderDown(options: KindProviderOptions): Promise<number> {
-  await kindDown({ config: defaultKindConfig(PROJECT_ROOT), env: options.env, logger: options.logger, signal: options.signal });
+  await kindDown({
+    config: defaultKindConfig(PROJECT_ROOT),
+    env: options.env,
+    logger: options.logger,
+    signal: options.signal,
+  });
   return 0;
 }
 
@@ -588,11 +664,20 @@ function parseClusterArgs(argv: readonly string[]): { command: Command; name?: s
   if (argv.includes('--help') || argv.includes('-h')) return 'help';
   const [command, ...rest] = argv;
   if (command === undefined) throw new UsageError('cluster: no command given; use up or down');
-  if (!(Commands as readonly string[]).includes(command)) throw new UsageError(`cluster: "${command}" is not a command; use up or down`);
-  const { values } = parseOptions(rest, { name: { type: 'string' }, 'node-image': { type: 'string' } }, false, `cluster ${command}`);
-  if (command === 'down' && values['node-image'] !== undefined) throw new UsageError('--node-image: unknown option of cluster down; see --help');
+  if (!(Commands as readonly string[]).includes(command))
+    throw new UsageError(`cluster: "${command}" is not a command; use up or down`);
+  const { values } = parseOptions(
+    rest,
+    { name: { type: 'string' }, 'node-image': { type: 'string' } },
+    false,
+    `cluster ${command}`,
+  );
+  if (command === 'down' && values['node-image'] !== undefined)
+    throw new UsageError('--node-image: unknown option of cluster down; see --help');
   if (values.name !== undefined && !CLUSTER_NAME.test(values.name)) {
-    throw new UsageError(`--name: "${values.name}" is not a cluster name; use lowercase letters, digits and dashes, e.g. canary-mttr`);
+    throw new UsageError(
+      `--name: "${values.name}" is not a cluster name; use lowercase letters, digits and dashes, e.g. canary-mttr`,
+    );
   }
   return { command: command as Command, name: values.name, nodeImage: values['node-image'] };
 }
@@ -618,7 +703,11 @@ export async function runClusterCli(argv: readonly string[], io: ClusterCliIo): 
   const logger = createLogger(io.stdout, io.stderr);
   try {
     const base = defaultKindConfig(io.root ?? PROJECT_ROOT);
-    const config: KindConfig = { ...base, clusterName: args.name ?? base.clusterName, nodeImage: args.nodeImage ?? base.nodeImage };
+    const config: KindConfig = {
+      ...base,
+      clusterName: args.name ?? base.clusterName,
+      nodeImage: args.nodeImage ?? base.nodeImage,
+    };
     const options = { config, env: io.env ?? process.env, logger, runner: io.runner, signal: io.signal };
     // The cluster outlives this process: up's result is deliberately not disposed.
     if (args.command === 'up') await kindUp(options);

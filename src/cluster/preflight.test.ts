@@ -23,7 +23,11 @@ const fakeTool = (name: string, body: string, where = bin): string => writeFakeT
 
 const fakes = {
   helm: () => fakeTool('helm', `echo 'v3.22.0+g5f2d3c1'`),
-  kubectl: () => fakeTool('kubectl', `printf 'Client Version: v1.30.2\\nKustomize Version: v5.0.4-0.20230601165947-6ce0bf390ce3\\n'`),
+  kubectl: () =>
+    fakeTool(
+      'kubectl',
+      `printf 'Client Version: v1.30.2\\nKustomize Version: v5.0.4-0.20230601165947-6ce0bf390ce3\\n'`,
+    ),
   kind: (v = 'v0.33.0') => fakeTool('kind', `echo 'kind ${v} go1.24.6 linux/amd64'`),
   docker: (info: 'up' | 'down' | 'hang' = 'up') =>
     fakeTool(
@@ -31,7 +35,9 @@ const fakes = {
       [
         `if [ "$1" = "--version" ]; then echo 'Docker version 28.2.2, build e6534b4'; exit 0; fi`,
         info === 'up' ? `echo '28.2.2'` : '',
-        info === 'down' ? `echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?' >&2; exit 1` : '',
+        info === 'down'
+          ? `echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?' >&2; exit 1`
+          : '',
         // exec: the sleep itself is the process the preflight kills on its timeout.
         info === 'hang' ? 'exec /bin/sleep 30' : '',
       ].join('\n'),
@@ -47,7 +53,10 @@ describe('runPreflight + formatPreflight', () => {
       { tool: 'docker', kind: 'missing', searched: 'on PATH' },
       { tool: 'kind', kind: 'missing', searched: 'on PATH' },
     ]);
-    expect(report.tools).toEqual({ helm: { path: helm, version: '3.22.0' }, kubectl: { path: kubectl, version: '1.30.2' } });
+    expect(report.tools).toEqual({
+      helm: { path: helm, version: '3.22.0' },
+      kubectl: { path: kubectl, version: '1.30.2' },
+    });
     expect(formatPreflight(report.problems)).toBe(
       [
         'npm run cluster:up cannot start: 2 prerequisites need attention',
@@ -97,10 +106,15 @@ describe('runPreflight + formatPreflight', () => {
   it('finds helm in the tools cache or CANARY_MTTR_HELM, and says where it looked when it is in neither', async () => {
     const toolsDir = path.join(dir, 'tools');
     const cached = fakeTool('helm', `echo 'v3.22.0'`, path.join(toolsDir, 'bin'));
-    expect((await runPreflight({ env: { ...env, CANARY_MTTR_TOOLS_DIR: toolsDir }, tools: ['helm'] })).tools.helm?.path).toBe(cached);
+    expect(
+      (await runPreflight({ env: { ...env, CANARY_MTTR_TOOLS_DIR: toolsDir }, tools: ['helm'] })).tools.helm?.path,
+    ).toBe(cached);
 
     const explicit = fakeTool('my-helm', `echo 'v3.14.4'`, path.join(dir, 'elsewhere'));
-    const viaEnv = await runPreflight({ env: { ...env, CANARY_MTTR_TOOLS_DIR: toolsDir, CANARY_MTTR_HELM: explicit }, tools: ['helm'] });
+    const viaEnv = await runPreflight({
+      env: { ...env, CANARY_MTTR_TOOLS_DIR: toolsDir, CANARY_MTTR_HELM: explicit },
+      tools: ['helm'],
+    });
     expect(viaEnv.tools.helm).toEqual({ path: explicit, version: '3.14.4' });
 
     const none = await runPreflight({ env, tools: ['helm'] });
@@ -116,7 +130,12 @@ describe('runPreflight + formatPreflight', () => {
     const report = await runPreflight({ env, tools: ['docker'], timeoutMs: 500 });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(report.problems).toEqual([
-      { tool: 'docker', kind: 'not-running', path: path.join(bin, 'docker'), detail: 'docker info failed: docker info --format {{.ServerVersion}} did not finish within 0.5 s' },
+      {
+        tool: 'docker',
+        kind: 'not-running',
+        path: path.join(bin, 'docker'),
+        detail: 'docker info failed: docker info --format {{.ServerVersion}} did not finish within 0.5 s',
+      },
     ]);
   });
 

@@ -136,29 +136,46 @@ export interface PreflightOptions {
 }
 
 function firstLine(text: string): string {
-  const line = text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
+  const line =
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l !== '') ?? '';
   return line.length > 200 ? `${line.slice(0, 197)}...` : line;
 }
 
-async function checkTool(tool: ClusterTool, options: PreflightOptions): Promise<{ problem?: PreflightProblem; found?: FoundTool }> {
+async function checkTool(
+  tool: ClusterTool,
+  options: PreflightOptions,
+): Promise<{ problem?: PreflightProblem; found?: FoundTool }> {
   const env = options.env ?? process.env;
   const req = toolRequirements[tool];
   const file = locateTool(tool, env);
   if (file === undefined) return { problem: { tool, kind: 'missing', searched: searchedPlaces(tool, env) } };
-  const run = (args: readonly string[]) => runCommand(file, args, { env, signal: options.signal, timeoutMs: options.timeoutMs ?? 20_000 });
+  const run = (args: readonly string[]) =>
+    runCommand(file, args, { env, signal: options.signal, timeoutMs: options.timeoutMs ?? 20_000 });
 
   let result: CommandResult;
   try {
     result = await run(req.versionArgs);
   } catch (err) {
     if (options.signal?.aborted) throw err;
-    return { problem: { tool, kind: 'no-version', path: file, detail: err instanceof Error ? err.message : String(err) } };
+    return {
+      problem: { tool, kind: 'no-version', path: file, detail: err instanceof Error ? err.message : String(err) },
+    };
   }
   const version = parseVersion(result.stdout) ?? parseVersion(result.stderr);
   const shown = `${tool} ${req.versionArgs.join(' ')}`;
   if (version === undefined) {
     const said = firstLine(result.stderr) || firstLine(result.stdout) || 'nothing';
-    return { problem: { tool, kind: 'no-version', path: file, detail: `"${shown}" exited with code ${result.code} and printed ${said === 'nothing' ? 'nothing' : `"${said}"`}` } };
+    return {
+      problem: {
+        tool,
+        kind: 'no-version',
+        path: file,
+        detail: `"${shown}" exited with code ${result.code} and printed ${said === 'nothing' ? 'nothing' : `"${said}"`}`,
+      },
+    };
   }
   const versionText = version.join('.');
   if (compareVersions(version, parseVersion(req.minVersion)!) < 0) {
@@ -175,7 +192,14 @@ async function checkTool(tool: ClusterTool, options: PreflightOptions): Promise<
       }
     } catch (err) {
       if (options.signal?.aborted) throw err;
-      return { problem: { tool, kind: 'not-running', path: file, detail: `docker info failed: ${err instanceof Error ? err.message : String(err)}` } };
+      return {
+        problem: {
+          tool,
+          kind: 'not-running',
+          path: file,
+          detail: `docker info failed: ${err instanceof Error ? err.message : String(err)}`,
+        },
+      };
     }
   }
   return { found: { path: file, version: versionText } };
@@ -211,7 +235,8 @@ function describeProblem(p: PreflightProblem): string {
 }
 
 function installHint(p: PreflightProblem): string {
-  if (p.kind === 'not-running') return 'start the engine (sudo systemctl start docker, or open Docker Desktop) until docker info answers';
+  if (p.kind === 'not-running')
+    return 'start the engine (sudo systemctl start docker, or open Docker Desktop) until docker info answers';
   return toolRequirements[p.tool].install;
 }
 
@@ -222,7 +247,9 @@ function installHint(p: PreflightProblem): string {
 export function formatPreflight(problems: readonly PreflightProblem[], command = 'npm run cluster:up'): string {
   if (problems.length === 0) return `${command}: docker, kind, helm and kubectl are in place`;
   const width = Math.max(...problems.map((p) => p.tool.length)) + 2;
-  const lines = [`${command} cannot start: ${problems.length === 1 ? '1 prerequisite needs' : `${problems.length} prerequisites need`} attention`];
+  const lines = [
+    `${command} cannot start: ${problems.length === 1 ? '1 prerequisite needs' : `${problems.length} prerequisites need`} attention`,
+  ];
   for (const p of problems) {
     lines.push(`  ${p.tool.padEnd(width)}${describeProblem(p)}`);
     lines.push(`  ${''.padEnd(width)}get it: ${installHint(p)}`);

@@ -36,7 +36,15 @@ const KEYS = {
   istioCrds: ['CANARY_MTTR_ISTIO_CRDS', 'crds/istio-crds.yaml'],
 } as const satisfies Record<Exclude<keyof ToolPaths, 'toolsDir'>, readonly [string, string]>;
 
-const EXECUTABLES = new Set<keyof ToolPaths>(['etcd', 'kubeApiserver', 'kubeControllerManager', 'kubeScheduler', 'kwok', 'flagger', 'prometheus']);
+const EXECUTABLES = new Set<keyof ToolPaths>([
+  'etcd',
+  'kubeApiserver',
+  'kubeControllerManager',
+  'kubeScheduler',
+  'kwok',
+  'flagger',
+  'prometheus',
+]);
 
 export const INSTALL_HINT = 'run npm run tools:install first';
 
@@ -59,10 +67,14 @@ export function resolveTools(env: NodeJS.ProcessEnv = process.env): ToolPaths {
   const envFile = path.join(toolsDir, 'tools.env');
   const fromFile = existsSync(envFile) ? parseToolsEnv(readFileSync(envFile, 'utf8')) : {};
   const resolved: Partial<ToolPaths> = { toolsDir };
-  for (const [name, [variable, fallback]] of Object.entries(KEYS) as Array<[keyof typeof KEYS, readonly [string, string]]>) {
+  for (const [name, [variable, fallback]] of Object.entries(KEYS) as Array<
+    [keyof typeof KEYS, readonly [string, string]]
+  >) {
     const file = env[variable] ?? fromFile[variable] ?? path.join(toolsDir, fallback);
     if (!existsSync(file)) {
-      throw new PlatformError(`local cluster: ${path.basename(fallback)} not found at ${file}; ${INSTALL_HINT} (or set ${variable})`);
+      throw new PlatformError(
+        `local cluster: ${path.basename(fallback)} not found at ${file}; ${INSTALL_HINT} (or set ${variable})`,
+      );
     }
     if (EXECUTABLES.has(name)) {
       try {

@@ -31,7 +31,12 @@ export function namespaceManifest(name: string, labels: Record<string, string> =
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } };
 }
 
-export function faultyAppDeployment(namespace: string, name: string, build: BuildSpec, labels: Record<string, string> = {}) {
+export function faultyAppDeployment(
+  namespace: string,
+  name: string,
+  build: BuildSpec,
+  labels: Record<string, string> = {},
+) {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -59,7 +64,13 @@ export function faultyAppDeployment(namespace: string, name: string, build: Buil
 
 /** A strategic-merge patch that releases `build` (image and env, merged by container name). */
 export function releasePatch(build: BuildSpec) {
-  return { spec: { template: { spec: { containers: [{ name: APP_CONTAINER, image: `faulty-app:${build.version}`, env: buildEnv(build) }] } } } };
+  return {
+    spec: {
+      template: {
+        spec: { containers: [{ name: APP_CONTAINER, image: `faulty-app:${build.version}`, env: buildEnv(build) }] },
+      },
+    },
+  };
 }
 
 /** A duration as PromQL and Go both read it: 1m, 30s, 500ms. */
@@ -70,16 +81,31 @@ export function promDuration(ms: number): string {
 }
 
 /** Flagger's Canary for a target Deployment, from a scenario's `flagger` settings. */
-export function canaryManifest(namespace: string, name: string, settings: FlaggerSettings, labels: Record<string, string> = {}) {
+export function canaryManifest(
+  namespace: string,
+  name: string,
+  settings: FlaggerSettings,
+  labels: Record<string, string> = {},
+) {
   if (settings.smokeTest) {
-    throw new ConfigError('flagger.smokeTest: the pre-rollout smoke test needs a webhook receiver (Flagger load tester), which the local cluster does not run; use a scenario without it');
+    throw new ConfigError(
+      'flagger.smokeTest: the pre-rollout smoke test needs a webhook receiver (Flagger load tester), which the local cluster does not run; use a scenario without it',
+    );
   }
   const metrics: unknown[] = [];
   if (settings.requestSuccessRate) {
-    metrics.push({ name: 'request-success-rate', thresholdRange: { min: settings.requestSuccessRate.min }, interval: promDuration(settings.requestSuccessRate.intervalMs) });
+    metrics.push({
+      name: 'request-success-rate',
+      thresholdRange: { min: settings.requestSuccessRate.min },
+      interval: promDuration(settings.requestSuccessRate.intervalMs),
+    });
   }
   if (settings.requestDuration) {
-    metrics.push({ name: 'request-duration', thresholdRange: { max: settings.requestDuration.max }, interval: promDuration(settings.requestDuration.intervalMs) });
+    metrics.push({
+      name: 'request-duration',
+      thresholdRange: { max: settings.requestDuration.max },
+      interval: promDuration(settings.requestDuration.intervalMs),
+    });
   }
   const analysis: Record<string, unknown> = {
     interval: promDuration(settings.intervalMs),
@@ -108,7 +134,8 @@ export const paths = {
   namespace: (name?: string) => resourcePath('v1', 'namespaces', undefined, name),
   deployment: (ns: string, name?: string) => resourcePath('apps/v1', 'deployments', ns, name),
   canary: (ns: string, name?: string) => resourcePath('flagger.app/v1beta1', 'canaries', ns, name),
-  virtualService: (ns: string, name?: string) => resourcePath('networking.istio.io/v1beta1', 'virtualservices', ns, name),
+  virtualService: (ns: string, name?: string) =>
+    resourcePath('networking.istio.io/v1beta1', 'virtualservices', ns, name),
   serviceAccount: (ns: string, name?: string) => resourcePath('v1', 'serviceaccounts', ns, name),
 };
 
@@ -116,7 +143,11 @@ export const paths = {
  * Creates a namespace and waits for its `default` ServiceAccount (the controller-manager makes it;
  * until then the ServiceAccount admission plugin rejects every pod of the namespace).
  */
-export async function createNamespace(kc: KubeConfig, name: string, options: { labels?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+export async function createNamespace(
+  kc: KubeConfig,
+  name: string,
+  options: { labels?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<void> {
   await kubeRequest(kc, { method: 'POST', path: paths.namespace(), body: namespaceManifest(name, options.labels) });
   const timeoutMs = options.timeoutMs ?? 30_000;
   const found = await pollUntil(
@@ -137,8 +168,14 @@ export async function createNamespace(kc: KubeConfig, name: string, options: { l
 }
 
 /** The primary and canary weights of a VirtualService's first HTTP route, by destination host. */
-export async function virtualServiceWeights(kc: KubeConfig, namespace: string, name: string): Promise<Record<string, number>> {
-  const vs = await kubeRequest<{ spec?: { http?: Array<{ route?: Array<{ destination?: { host?: string }; weight?: number }> }> } }>(kc, {
+export async function virtualServiceWeights(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+): Promise<Record<string, number>> {
+  const vs = await kubeRequest<{
+    spec?: { http?: Array<{ route?: Array<{ destination?: { host?: string }; weight?: number }> }> };
+  }>(kc, {
     method: 'GET',
     path: paths.virtualService(namespace, name),
   });

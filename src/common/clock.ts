@@ -40,10 +40,13 @@ export function sleepWall(wallMs: number, signal?: AbortSignal): Promise<void> {
       clearTimeout(timer);
       reject(signal!.reason);
     };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.max(0, wallMs));
+    const timer = setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      Math.max(0, wallMs),
+    );
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -21,7 +21,9 @@ describe('runs without recovery', () => {
     const out = path.join(dir, 'out');
     const r = await runCli(['experiment', '--experiment', plan, '--out', out], { timeoutMs: 150_000 });
     expect(r.code).toBe(0);
-    const rows = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    const rows = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true }) as Array<
+      Record<string, string>
+    >;
     expect(rows).toHaveLength(4);
     const manual = rows.filter((x) => x.arm === 'manual');
     for (const row of manual) {
@@ -38,6 +40,7 @@ describe('runs without recovery', () => {
     }
     const md = readFileSync(path.join(out, 'report.md'), 'utf8');
     expect(md).toContain('| faulty-500 | manual | 2 | 0 | 0 | 2 |');
-    for (const row of manual) expect(md).toContain(`| ${row.run_id} | censored | no recovery within the deadline; censored`);
+    for (const row of manual)
+      expect(md).toContain(`| ${row.run_id} | censored | no recovery within the deadline; censored`);
   }, 170_000);
 });

@@ -54,7 +54,9 @@ describe('faults of the environment', () => {
     const start = marks(run, 'env-fault-start')[0]!.atMs;
     const end = marks(run, 'env-fault-end')[0]!.atMs;
     expect((end - start) / 1000).toBeGreaterThanOrEqual(29);
-    const failedQueries = run.timeline.filter((e) => e.kind === 'flagger-event' && e.detail?.startsWith('Prometheus query failed'));
+    const failedQueries = run.timeline.filter(
+      (e) => e.kind === 'flagger-event' && e.detail?.startsWith('Prometheus query failed'),
+    );
     expect(failedQueries.length).toBeGreaterThanOrEqual(1);
     expect(failedQueries.every((e) => e.atMs >= start && e.atMs <= end + 1)).toBe(true);
     expect(run.metrics.outcome).toBe('rolled_back');
@@ -77,7 +79,9 @@ describe('faults of the environment', () => {
     const run = runs[2]!;
     expect(marks(run, 'env-fault-start')[0]!.detail).toBe('stable-crash for 3 s');
     expect(run.metrics.outcome).toBe('aborted');
-    expect(run.metrics.abortReason).toMatch(/^baseline unhealthy during warm-up: \d+\.\d\d% of \d+ requests failed \(limit 1\.00%\)$/);
+    expect(run.metrics.abortReason).toMatch(
+      /^baseline unhealthy during warm-up: \d+\.\d\d% of \d+ requests failed \(limit 1\.00%\)$/,
+    );
   });
 
   it('the experiment goes on: the next run is unaffected', () => {

@@ -61,11 +61,20 @@ const s = (row: Record<string, string>, column: string) => Number(row[column]) /
 describe('npm run experiment on the local platform', () => {
   it('writes runs.csv with the documented columns and one row per run', () => {
     const header = readFileSync(path.join(out, 'runs.csv'), 'utf8').split('\n')[0]!.split(',');
-    for (const column of 'experiment,run_id,arm,scenario,repetition,seed,outcome,release_ms,impact_ms,detect_ms,mitigate_ms,recover_ms,mttr_s,ttr_release_s,ttd_s,ttm_s,failed_requests,total_requests,peak_error_rate,time_scale'.split(',')) {
+    for (const column of 'experiment,run_id,arm,scenario,repetition,seed,outcome,release_ms,impact_ms,detect_ms,mitigate_ms,recover_ms,mttr_s,ttr_release_s,ttd_s,ttm_s,failed_requests,total_requests,peak_error_rate,time_scale'.split(
+      ',',
+    )) {
       expect(header).toContain(column);
     }
     expect(rows.map((r) => r.run_id).sort()).toEqual(
-      ['faulty-500-flagger-r1', 'faulty-500-flagger-r2', 'faulty-500-manual-r1', 'faulty-500-manual-r2', 'healthy-flagger-r1', 'healthy-flagger-r2'].sort(),
+      [
+        'faulty-500-flagger-r1',
+        'faulty-500-flagger-r2',
+        'faulty-500-manual-r1',
+        'faulty-500-manual-r2',
+        'healthy-flagger-r1',
+        'healthy-flagger-r2',
+      ].sort(),
     );
     expect(new Set(rows.map((r) => r.time_scale))).toEqual(new Set(['20']));
     // One progress line per run.
@@ -108,11 +117,16 @@ describe('npm run experiment on the local platform', () => {
   });
 
   it('keeps request records per run and journals every run', () => {
-    const journal = readFileSync(path.join(out, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const journal = readFileSync(path.join(out, 'journal.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(journal[0].type).toBe('experiment');
     expect(journal.filter((l) => l.type === 'run')).toHaveLength(6);
     for (const row of rows) {
-      const lines = readFileSync(path.join(out, 'requests', `${row.run_id}.csv`), 'utf8').trim().split('\n');
+      const lines = readFileSync(path.join(out, 'requests', `${row.run_id}.csv`), 'utf8')
+        .trim()
+        .split('\n');
       expect(lines[0]).toBe('sent_ms,done_ms,latency_ms,status,version');
       const after = lines.slice(1).filter((l) => Number(l.split(',')[0]) >= Number(row.release_ms));
       expect(after.length).toBe(Number(row.total_requests));
@@ -128,7 +142,7 @@ describe('npm run experiment on the local platform', () => {
     expect(processesLabelled(name)).toEqual([]);
   });
 
-  it('report.md\'s summary table is recomputed exactly from runs.csv', () => {
+  it("report.md's summary table is recomputed exactly from runs.csv", () => {
     const md = readFileSync(path.join(out, 'report.md'), 'utf8');
     const lines = md.split('\n');
     const headerAt = lines.findIndex((l) => l.startsWith('| scenario | arm | n |'));
@@ -146,8 +160,18 @@ describe('npm run experiment on the local platform', () => {
       const [scenario, arm] = cells;
       const mine = rows.filter((r) => r.scenario === scenario && r.arm === arm);
       const count = (o: string) => String(mine.filter((r) => r.outcome === o).length);
-      expect(cells.slice(2, 8)).toEqual([String(mine.length), count('rolled_back'), count('promoted'), count('censored'), count('no_impact'), count('aborted')]);
-      const mttr = mine.filter((r) => r.mttr_s !== '').map((r) => Number(r.mttr_s)).sort((a, b) => a - b);
+      expect(cells.slice(2, 8)).toEqual([
+        String(mine.length),
+        count('rolled_back'),
+        count('promoted'),
+        count('censored'),
+        count('no_impact'),
+        count('aborted'),
+      ]);
+      const mttr = mine
+        .filter((r) => r.mttr_s !== '')
+        .map((r) => Number(r.mttr_s))
+        .sort((a, b) => a - b);
       if (mttr.length === 0) {
         expect(cells[8]).toBe('—');
         continue;
@@ -158,9 +182,19 @@ describe('npm run experiment on the local platform', () => {
       expect(cells[9]).toBe(`${f1(mean)} ± ${f1(sd)}`);
       const boot = bootstrapMedianCI(mttr, { seed: bootstrapSeed('median', { scenario: scenario!, sweep: '', arm }) });
       expect(cells[10]).toBe(`[${f1(boot.lower!)}, ${f1(boot.upper!)}]`);
-      const km = kmMedian(kaplanMeier(mine.map((r) => (r.mttr_s !== '' ? { time: Number(r.mttr_s), event: true } : { time: Number(r.censored_at_s), event: false }))), { flat: 'midpoint' });
+      const km = kmMedian(
+        kaplanMeier(
+          mine.map((r) =>
+            r.mttr_s !== '' ? { time: Number(r.mttr_s), event: true } : { time: Number(r.censored_at_s), event: false },
+          ),
+        ),
+        { flat: 'midpoint' },
+      );
       expect(cells[11]!.startsWith(`${f1(km.value!)} [`)).toBe(true);
-      const ttr = mine.filter((r) => r.ttr_release_s !== '').map((r) => Number(r.ttr_release_s)).sort((a, b) => a - b);
+      const ttr = mine
+        .filter((r) => r.ttr_release_s !== '')
+        .map((r) => Number(r.ttr_release_s))
+        .sort((a, b) => a - b);
       expect(cells[12]).toBe(`${f1(q(ttr, 0.5))} [${f1(q(ttr, 0.25))}–${f1(q(ttr, 0.75))}]`);
       const failed = mine.map((r) => Number(r.failed_requests)).sort((a, b) => a - b);
       expect(cells[15]).toBe(q(failed, 0.5).toFixed(0));

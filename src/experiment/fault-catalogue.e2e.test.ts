@@ -24,10 +24,24 @@ let dir: string;
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'fault-catalogue-'));
   const plan = path.join(dir, 'plan.yaml');
-  const scenarios = ['faulty-500-smoke', 'partial-5pct', 'partial-0.5pct', 'latency-800ms', 'crash-loop', 'delayed-onset'];
+  const scenarios = [
+    'faulty-500-smoke',
+    'partial-5pct',
+    'partial-0.5pct',
+    'latency-800ms',
+    'crash-loop',
+    'delayed-onset',
+  ];
   writeFileSync(
     plan,
-    ['name: fault-catalogue-test', 'timeScale: 30', 'seed: 3', 'repetitions: 1', 'runs:', ...scenarios.map((s) => `  - { scenario: ${s}, arms: [flagger] }`)].join('\n'),
+    [
+      'name: fault-catalogue-test',
+      'timeScale: 30',
+      'seed: 3',
+      'repetitions: 1',
+      'runs:',
+      ...scenarios.map((s) => `  - { scenario: ${s}, arms: [flagger] }`),
+    ].join('\n'),
   );
   const out = path.join(dir, 'out');
   const result = await runCli(['experiment', '--experiment', plan, '--out', out], { timeoutMs: 170_000 });
@@ -35,14 +49,21 @@ beforeAll(async () => {
   expect(result.code).toBe(0);
   const csv: Array<Record<string, string>> = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true });
   rows = new Map(csv.map((r) => [r.scenario!, r]));
-  const journal = readFileSync(path.join(out, 'journal.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const journal = readFileSync(path.join(out, 'journal.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   runs = new Map(journal.filter((l) => l.type === 'run').map((r: RunEntry) => [r.scenario, r]));
 }, 180_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const releaseToRollbackS = (r: Record<string, string>) => (Number(r.mitigate_ms) - Number(r.release_ms)) / 1000;
-const events = (scenario: string) => runs.get(scenario)!.timeline.filter((e) => e.kind === 'flagger-event').map((e) => e.detail ?? '');
+const events = (scenario: string) =>
+  runs
+    .get(scenario)!
+    .timeline.filter((e) => e.kind === 'flagger-event')
+    .map((e) => e.detail ?? '');
 
 describe('the Flagger model against the fault catalogue', () => {
   it('faulty-500-smoke: the smoke test fails before any user traffic; rollback at a + (threshold + 1) × interval', () => {
@@ -82,8 +103,14 @@ describe('the Flagger model against the fault catalogue', () => {
     const r = rows.get('crash-loop')!;
     expect(r.outcome).toBe('rolled_back');
     expect(r.failed_requests).toBe('0');
-    expect(events('crash-loop').some((e) => e.startsWith('canary deployment sms-checker.canary-mttr not ready: waiting for rollout to finish'))).toBe(true);
-    expect(events('crash-loop').some((e) => e.startsWith('Canary failed! Scaling down sms-checker.canary-mttr'))).toBe(true);
+    expect(
+      events('crash-loop').some((e) =>
+        e.startsWith('canary deployment sms-checker.canary-mttr not ready: waiting for rollout to finish'),
+      ),
+    ).toBe(true);
+    expect(events('crash-loop').some((e) => e.startsWith('Canary failed! Scaling down sms-checker.canary-mttr'))).toBe(
+      true,
+    );
     expect(events('crash-loop').some((e) => e.startsWith('Starting canary analysis'))).toBe(false);
     // progressDeadlineS 120: the rollback comes on the first tick at least 120 s after scale-up.
     expect(releaseToRollbackS(r)).toBeGreaterThan(120);

@@ -162,7 +162,10 @@ export const runEntrySchema = z.looseObject({
   // A report opens this file and links it: it must stay inside the folder's requests/.
   requestsFile: z
     .string()
-    .regex(/^requests\/[A-Za-z0-9_-][A-Za-z0-9._-]{0,300}\.csv$/, "must name a .csv file in the report's requests/ folder"),
+    .regex(
+      /^requests\/[A-Za-z0-9_-][A-Za-z0-9._-]{0,300}\.csv$/,
+      "must name a .csv file in the report's requests/ folder",
+    ),
   load: z.looseObject({
     scheduled: count,
     sent: count,
@@ -225,7 +228,9 @@ export interface ReadJournal {
 function readJournalText(file: string): Buffer {
   // A FIFO or a device in its place would block the read, or never end it.
   if (!statSync(file).isFile()) {
-    throw new ConfigError(`${displayPath(file)}: not a regular file; a journal is a file written by npm run experiment`);
+    throw new ConfigError(
+      `${displayPath(file)}: not a regular file; a journal is a file written by npm run experiment`,
+    );
   }
   return readFileSync(file);
 }
@@ -248,7 +253,10 @@ export function readJournal(file: string): ReadJournal {
       parsed = JSON.parse(raw);
     } catch {
       const torn = i === lines.length - 1 && !text.endsWith('\n');
-      out.problems.push({ line: i + 1, message: torn ? 'incomplete last line (the harness stopped while writing it)' : 'not valid JSON' });
+      out.problems.push({
+        line: i + 1,
+        message: torn ? 'incomplete last line (the harness stopped while writing it)' : 'not valid JSON',
+      });
       return;
     }
     const type = (parsed as { type?: unknown })?.type;

@@ -18,11 +18,17 @@ describe('load generators in an experiment', () => {
     const out = path.join(dir, 'auto');
     const r = await runCli(['experiment', '--experiment', plan, '--out', out, '--load', 'auto'], {
       timeoutMs: 120_000,
-      env: { CANARY_MTTR_K6: '/nonexistent/k6', PATH: '/usr/bin:/bin', CANARY_MTTR_TOOLS_DIR: path.join(dir, 'no-tools') },
+      env: {
+        CANARY_MTTR_K6: '/nonexistent/k6',
+        PATH: '/usr/bin:/bin',
+        CANARY_MTTR_TOOLS_DIR: path.join(dir, 'no-tools'),
+      },
     });
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^Load: k6 is not installed \(.*\); using the built-in generator\.\n$/);
-    const [row] = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    const [row] = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true }) as Array<
+      Record<string, string>
+    >;
     expect(row!.load_generator).toBe('built-in (k6 not installed)');
   }, 150_000);
 });

@@ -24,14 +24,19 @@ describe('load generators in an experiment', () => {
     const r = await runCli(['experiment', '--experiment', plan, '--out', out, '--load', 'k6'], { timeoutMs: 120_000 });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const [row] = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    const [row] = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true }) as Array<
+      Record<string, string>
+    >;
     expect(row!.load_generator).toMatch(/^k6 v1\.\d+\.\d+$/);
     expect(row!.outcome, row!.abort_reason).toBe('rolled_back');
     const records = readRequestsFile(path.join(out, 'requests', `${row!.run_id}.csv`));
     expect(records.length).toBeGreaterThan(100);
     expect(new Set(records.map((x) => x.version))).toEqual(new Set(['v1', 'v2']));
-    for (const rec of records.slice(0, 50)) expect(Object.keys(rec).sort()).toEqual(['doneMs', 'latencyMs', 'sentMs', 'status', 'version'].sort());
-    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toContain(`Load generator: ${row!.load_generator} (open model`);
+    for (const rec of records.slice(0, 50))
+      expect(Object.keys(rec).sort()).toEqual(['doneMs', 'latencyMs', 'sentMs', 'status', 'version'].sort());
+    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toContain(
+      `Load generator: ${row!.load_generator} (open model`,
+    );
   }, 150_000);
 
   it('SIGKILL of the harness mid-run leaves no k6 or app process, and the next start removes the temporary folders', async () => {
@@ -44,19 +49,32 @@ describe('load generators in an experiment', () => {
     const tmp = path.join(dir, 'kill-tmp');
     mkdirSync(tmp);
     const env = { TMPDIR: tmp, CANARY_MTTR_STATE_DIR: path.join(dir, 'kill-state') };
-    const cli = startCli(['experiment', '--experiment', killPlan, '--out', path.join(dir, 'kill-out'), '--load', 'k6'], { env });
+    const cli = startCli(
+      ['experiment', '--experiment', killPlan, '--out', path.join(dir, 'kill-out'), '--load', 'k6'],
+      { env },
+    );
     const k6Pids = () => findProcesses(({ cmdline }) => cmdline.some((a) => a.startsWith(`json=${tmp}/`)));
     try {
-      await waitFor(() => k6Pids().length > 0 && processesLabelled(name).length > 0, 60_000, 'k6 and the app processes to run');
+      await waitFor(
+        () => k6Pids().length > 0 && processesLabelled(name).length > 0,
+        60_000,
+        'k6 and the app processes to run',
+      );
       const [k6] = k6Pids();
       const apps = processesLabelled(name);
       // Its own end: the run's warm-up and deadline (125 scenario s, 7 wall s at 20×) plus the margin.
-      expect(readFileSync(`/proc/${k6}/cmdline`, 'utf8').split('\0')).toContain(`DURATION_S=${k6DurationS(125_000, 20)}`);
+      expect(readFileSync(`/proc/${k6}/cmdline`, 'utf8').split('\0')).toContain(
+        `DURATION_S=${k6DurationS(125_000, 20)}`,
+      );
       expect(readdirSync(tmp).filter((f) => f.startsWith('canary-mttr-')).length).toBeGreaterThanOrEqual(2);
 
       cli.child.kill('SIGKILL');
       // The issue's acceptance bound (children go at all, within 5 s), not a speed target.
-      await waitFor(() => !isAlive(k6!) && apps.every((pid) => !isAlive(pid)), 5_000, 'k6 and the app processes to die with the harness');
+      await waitFor(
+        () => !isAlive(k6!) && apps.every((pid) => !isAlive(pid)),
+        5_000,
+        'k6 and the app processes to die with the harness',
+      );
       expect(k6Pids()).toEqual([]);
 
       const next = await runCli(['cleanup'], { env });

@@ -23,18 +23,27 @@ export interface PlannedRun {
  * Expands entries × arms × repetitions. Interleaved order runs repetition k of every entry and arm
  * before repetition k + 1, so slow drift of the machine hits both arms alike.
  */
-export function planRuns(loaded: LoadedExperiment, options: { seed?: number; repetitions?: number } = {}): PlannedRun[] {
+export function planRuns(
+  loaded: LoadedExperiment,
+  options: { seed?: number; repetitions?: number } = {},
+): PlannedRun[] {
   const { experiment } = loaded;
   const seed = options.seed ?? experiment.seed;
   const cells = loaded.cells.flatMap((cell, cellIndex) =>
-    cell.arms.map((arm) => ({ arm, entry: cellIndex, reps: options.repetitions ?? cell.repetitions ?? experiment.repetitions })),
+    cell.arms.map((arm) => ({
+      arm,
+      entry: cellIndex,
+      reps: options.repetitions ?? cell.repetitions ?? experiment.repetitions,
+    })),
   );
   const ordered: Array<{ arm: Arm; entry: number; repetition: number }> = [];
   if (experiment.order === 'blocked') {
-    for (const cell of cells) for (let r = 1; r <= cell.reps; r++) ordered.push({ arm: cell.arm, entry: cell.entry, repetition: r });
+    for (const cell of cells)
+      for (let r = 1; r <= cell.reps; r++) ordered.push({ arm: cell.arm, entry: cell.entry, repetition: r });
   } else {
     const most = Math.max(...cells.map((c) => c.reps));
-    for (let r = 1; r <= most; r++) for (const cell of cells) if (r <= cell.reps) ordered.push({ arm: cell.arm, entry: cell.entry, repetition: r });
+    for (let r = 1; r <= most; r++)
+      for (const cell of cells) if (r <= cell.reps) ordered.push({ arm: cell.arm, entry: cell.entry, repetition: r });
   }
   const width = String(Math.max(...cells.map((c) => c.reps))).length;
   const seen = new Set<string>();

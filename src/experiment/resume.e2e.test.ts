@@ -71,7 +71,11 @@ describe('interrupt and resume', () => {
       const cli = startCli(args, { env });
       // The next start removes what a SIGKILLed harness left behind.
       if (leftoversAfterKill.length > 0) {
-        await waitFor(() => leftoversAfterKill.every((pid) => !processesLabelled(name).includes(pid)), 15_000, 'leftovers to be removed');
+        await waitFor(
+          () => leftoversAfterKill.every((pid) => !processesLabelled(name).includes(pid)),
+          15_000,
+          'leftovers to be removed',
+        );
       }
       await new Promise((r) => setTimeout(r, 1_200 + random.next() * 2_500));
       const signal = k % 2 === 0 ? 'SIGINT' : 'SIGKILL';
@@ -92,7 +96,10 @@ describe('interrupt and resume', () => {
       const runs = journalRuns();
       expect(new Set(runs).size).toBe(runs.length);
     }
-    const final = await runCli(started ? ['experiment', '--resume', out] : ['experiment', '--experiment', plan, '--out', out], { timeoutMs: 120_000, env });
+    const final = await runCli(
+      started ? ['experiment', '--resume', out] : ['experiment', '--experiment', plan, '--out', out],
+      { timeoutMs: 120_000, env },
+    );
     expect(final.code).toBe(0);
     expect(processesLabelled(name)).toEqual([]);
     const header = JSON.parse(readFileSync(path.join(out, 'journal.jsonl'), 'utf8').split('\n')[0]!);
@@ -111,9 +118,13 @@ describe('interrupt and resume', () => {
     writeFileSync(file, `${lines.slice(0, -1).join('\n')}\n${last.slice(0, Math.floor(last.length / 2))}`);
     const result = await runCli(['experiment', '--resume', out], { timeoutMs: 60_000 });
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain(`${file}: the last line was cut short by the interruption; that run will run again`);
+    expect(result.stderr).toContain(
+      `${file}: the last line was cut short by the interruption; that run will run again`,
+    );
     expect(result.stdout).toContain('Resuming');
-    expect(result.stdout).toContain(`${tornRun.startsWith('faulty-500-flagger') ? 'faulty-500 flagger' : 'faulty-500 manual'}`);
+    expect(result.stdout).toContain(
+      `${tornRun.startsWith('faulty-500-flagger') ? 'faulty-500 flagger' : 'faulty-500 manual'}`,
+    );
     const header = JSON.parse(readFileSync(file, 'utf8').split('\n')[0]!);
     expect(journalRuns().sort()).toEqual([...header.plannedRuns].sort());
   }, 120_000);

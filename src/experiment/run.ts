@@ -340,5 +340,13 @@ function pickLoadSummary(s: Omit<LoadSummary, 'sendLag'>): Omit<LoadSummary, 'se
 
 function emptyLoad(generator: string): RunEntry['load'] {
   const counts = { scheduled: 0, sent: 0, completed: 0, failed: 0, timedOut: 0, errored: 0, dropped: 0, recorded: 0 };
-  return { ...counts, maxInFlightSeen: 0, achievedRps: 0, scenarioDurationMs: 0, wallDurationMs: 0, sendLagP99WallMs: 0, generator };
+  return {
+    ...counts,
+    maxInFlightSeen: 0,
+    achievedRps: 0,
+    scenarioDurationMs: 0,
+    wallDurationMs: 0,
+    sendLagP99WallMs: 0,
+    generator,
+  };
 }

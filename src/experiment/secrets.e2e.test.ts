@@ -22,7 +22,13 @@ describe('environment secrets', () => {
     const plan = path.join(dir, 'plan.yaml');
     writeFileSync(
       plan,
-      ['name: secrets-check', 'timeScale: 30', 'repetitions: 1', 'runs:', '  - { scenario: faulty-500, arms: [manual], overrides: { recovery: { cleanWindowS: 5, deadlineS: 120 }, warmup: { durationS: 5 } } }'].join('\n'),
+      [
+        'name: secrets-check',
+        'timeScale: 30',
+        'repetitions: 1',
+        'runs:',
+        '  - { scenario: faulty-500, arms: [manual], overrides: { recovery: { cleanWindowS: 5, deadlineS: 120 }, warmup: { durationS: 5 } } }',
+      ].join('\n'),
     );
     const out = path.join(dir, 'out');
     const r = await runCli(['experiment', '--experiment', plan, '--out', out], {

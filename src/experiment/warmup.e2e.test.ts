@@ -2,7 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BuiltinLoadGenerator, type LiveStats, type LoadGenerator, type LoadOptions, type StartedLoad } from '../load/builtin-generator.ts';
+import {
+  BuiltinLoadGenerator,
+  type LiveStats,
+  type LoadGenerator,
+  type LoadOptions,
+  type StartedLoad,
+} from '../load/builtin-generator.ts';
 import { LocalPlatform } from '../platform/local/local-platform.ts';
 import { runPlanInProcess } from '../test-support/in-process.ts';
 import { writePlan } from '../test-support/plan.ts';
@@ -89,11 +95,17 @@ describe('the warm-up', () => {
 
   it('starts once a slow-starting generator has sent its first request, waiting in wall time, not compressed time', async () => {
     // 2.5 s of wall time is 50 s of scenario time at 20×: longer than any wait counted in scenario time.
-    const planFile = writePlan(path.join(dir, 'slow.yaml'), { name: 'warmup-slow-start', timeScale: 20, repetitions: 1 }, [
-      '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 } } }',
-    ]);
+    const planFile = writePlan(
+      path.join(dir, 'slow.yaml'),
+      { name: 'warmup-slow-start', timeScale: 20, repetitions: 1 },
+      [
+        '  - { scenario: faulty-500, arms: [flagger], overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 } } }',
+      ],
+    );
     await using platform = new LocalPlatform({ timeScale: 20, experiment: `warmup-slow-test-${process.pid}` });
-    const [entry] = await runPlanInProcess(planFile, platform, path.join(dir, 'slow-out'), { wrapLoad: () => slowToStart(2_500) });
+    const [entry] = await runPlanInProcess(planFile, platform, path.join(dir, 'slow-out'), {
+      wrapLoad: () => slowToStart(2_500),
+    });
     expect(entry!.metrics.abortReason).toBeUndefined();
     expect(entry!.metrics.outcome).toBe('rolled_back');
     expect(entry!.timeline.find((e) => e.kind === 'steady')?.detail).toMatch(/^\d+ requests, 0\.00% failed$/);

@@ -46,15 +46,26 @@ Options:
 
 /** The scenario file with the fidelity overrides, validated like an experiment's overrides. */
 export function loadFidelityScenario(ref: string, intervalText: string, threshold: number): Scenario {
-  const file = resolveScenarioFile(ref, path.join(PROJECT_ROOT, 'experiments/fidelity.yaml'), path.join(PROJECT_ROOT, 'scenarios'));
+  const file = resolveScenarioFile(
+    ref,
+    path.join(PROJECT_ROOT, 'experiments/fidelity.yaml'),
+    path.join(PROJECT_ROOT, 'scenarios'),
+  );
   const raw = readYamlFile(file) ?? {};
   const base = validate(scenarioSchema, raw, displayPath(file));
   const merged = deepMerge(raw, { flagger: { interval: intervalText, threshold }, recovery: { cleanWindowS: 10 } });
-  const scenario = validate(scenarioSchema, merged, `${displayPath(file)} (with --interval ${intervalText} --threshold ${threshold})`);
+  const scenario = validate(
+    scenarioSchema,
+    merged,
+    `${displayPath(file)} (with --interval ${intervalText} --threshold ${threshold})`,
+  );
   return { ...scenario, name: base.name ?? path.basename(file).replace(/\.ya?ml$/, '') };
 }
 
-export async function main(argv: string[], io: { stdout: Writable; stderr: Writable; signal: AbortSignal; cwd: string }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: { stdout: Writable; stderr: Writable; signal: AbortSignal; cwd: string },
+): Promise<number> {
   const logger = createLogger(io.stdout, io.stderr);
   try {
     const { values } = parseOptions(
@@ -78,34 +89,65 @@ export async function main(argv: string[], io: { stdout: Writable; stderr: Writa
     const reps = integerOption('--reps', values.reps, 1, 50) ?? 3;
     const threshold = integerOption('--threshold', values.threshold, 1, 20) ?? 2;
     const seed = integerOption('--seed', values.seed, 0, 2 ** 32 - 1) ?? 1;
-    const timeScale = numberOption('--model-time-scale', values['model-time-scale'], (x) => x >= 1 && x <= 50, 'a number from 1 to 50') ?? 1;
+    const timeScale =
+      numberOption(
+        '--model-time-scale',
+        values['model-time-scale'],
+        (x) => x >= 1 && x <= 50,
+        'a number from 1 to 50',
+      ) ?? 1;
     const intervalText = values.interval!;
     const intervalMs = parseDurationMs(intervalText);
-    if (intervalMs === undefined || intervalMs < 10_000) throw new UsageError(`--interval: "${intervalText}" is not a duration of at least 10s (Flagger's minimum), e.g. 10s or 30s`);
+    if (intervalMs === undefined || intervalMs < 10_000)
+      throw new UsageError(
+        `--interval: "${intervalText}" is not a duration of at least 10s (Flagger's minimum), e.g. 10s or 30s`,
+      );
     const scenario = loadFidelityScenario(values.scenario!, intervalText, threshold);
     const tools = resolveTools();
     const out = path.resolve(io.cwd, values.out ?? path.join(PROJECT_ROOT, 'reports', `fidelity-${folderTimestamp()}`));
-    if (existsSync(out) && readdirSync(out).length > 0) throw new UsageError(`--out: ${displayPath(out, io.cwd)} already exists and is not empty; pass a new folder`);
+    if (existsSync(out) && readdirSync(out).length > 0)
+      throw new UsageError(`--out: ${displayPath(out, io.cwd)} already exists and is not empty; pass a new folder`);
     mkdirSync(out, { recursive: true });
-    const toolsEnv = existsSync(path.join(toolsCacheDir(), 'tools.env')) ? parseToolsEnv(readFileSync(path.join(toolsCacheDir(), 'tools.env'), 'utf8')) : {};
+    const toolsEnv = existsSync(path.join(toolsCacheDir(), 'tools.env'))
+      ? parseToolsEnv(readFileSync(path.join(toolsCacheDir(), 'tools.env'), 'utf8'))
+      : {};
     const versions = {
       flagger: process.env.CANARY_MTTR_FLAGGER_VERSION ?? toolsEnv.CANARY_MTTR_FLAGGER_VERSION ?? '?',
       kubernetes: process.env.CANARY_MTTR_KUBERNETES_VERSION ?? toolsEnv.CANARY_MTTR_KUBERNETES_VERSION ?? '?',
     };
     const started = new Date();
     const t0 = performance.now();
-    logger.info(`Fidelity: ${scenario.name} (interval ${intervalMs / 1000} s, threshold ${threshold}), ${reps} release${reps === 1 ? '' : 's'} on the real Flagger, then ${reps} on the model; writing ${displayPath(out, io.cwd)}/`);
+    logger.info(
+      `Fidelity: ${scenario.name} (interval ${intervalMs / 1000} s, threshold ${threshold}), ${reps} release${reps === 1 ? '' : 's'} on the real Flagger, then ${reps} on the model; writing ${displayPath(out, io.cwd)}/`,
+    );
 
     let real: Awaited<ReturnType<typeof runOnRealFlagger>>;
     {
       const stateDir = path.join(out, 'cluster');
-      await using cluster = await startLocalCluster({ stateDir, logger, signal: io.signal, env: { ...process.env, CANARY_MTTR_TOOLS_DIR: tools.toolsDir } });
-      logger.info(`Local control plane up in ${(cluster.startupMs / 1000).toFixed(1)} s (${(cluster.memory().totalBytes / 1024 ** 3).toFixed(2)} GB resident); logs in ${displayPath(cluster.logsDir, io.cwd)}/`);
+      await using cluster = await startLocalCluster({
+        stateDir,
+        logger,
+        signal: io.signal,
+        env: { ...process.env, CANARY_MTTR_TOOLS_DIR: tools.toolsDir },
+      });
+      logger.info(
+        `Local control plane up in ${(cluster.startupMs / 1000).toFixed(1)} s (${(cluster.memory().totalBytes / 1024 ** 3).toFixed(2)} GB resident); logs in ${displayPath(cluster.logsDir, io.cwd)}/`,
+      );
       real = await runOnRealFlagger({ cluster, scenario, reps, logger, signal: io.signal, seed });
     }
-    const model = await runOnModel({ scenario, reps, timeScale, seed, outDir: path.join(out, 'model'), logger, signal: io.signal });
+    const model = await runOnModel({
+      scenario,
+      reps,
+      timeScale,
+      seed,
+      outDir: path.join(out, 'model'),
+      logger,
+      signal: io.signal,
+    });
     for (const run of model) {
-      logger.info(`model         r${run.rep}: ${run.outcome}; release → New revision ${fmt(run.newRevisionS)}, → first Halt ${fmt(run.detectS)}, → Rolling back ${fmt(run.rollbackS)}`);
+      logger.info(
+        `model         r${run.rep}: ${run.outcome}; release → New revision ${fmt(run.newRevisionS)}, → first Halt ${fmt(run.detectS)}, → Rolling back ${fmt(run.rollbackS)}`,
+      );
     }
     const wallS = (performance.now() - t0) / 1000;
     const settings = {
@@ -117,10 +159,23 @@ export async function main(argv: string[], io: { stdout: Writable; stderr: Writa
       warmupS: scenario.warmup.durationS,
     };
     const notes = fidelityNotes(real, model);
-    const markdown = renderFidelityMarkdown({ scenarioName: scenario.name, settings, real, model, modelTimeScale: timeScale, versions, startedAt: started.toISOString(), wallS, notes });
+    const markdown = renderFidelityMarkdown({
+      scenarioName: scenario.name,
+      settings,
+      real,
+      model,
+      modelTimeScale: timeScale,
+      versions,
+      startedAt: started.toISOString(),
+      wallS,
+      notes,
+    });
     writeFileAtomic(path.join(out, 'fidelity.md'), markdown);
     const verdict = compareArms(summarize(real), summarize(model), settings.intervalS);
-    writeFileAtomic(path.join(out, 'fidelity.json'), `${JSON.stringify({ scenario: scenario.name, settings, versions, real, model, summary: { real: summarize(real), model: summarize(model) }, verdict }, null, 2)}\n`);
+    writeFileAtomic(
+      path.join(out, 'fidelity.json'),
+      `${JSON.stringify({ scenario: scenario.name, settings, versions, real, model, summary: { real: summarize(real), model: summarize(model) }, verdict }, null, 2)}\n`,
+    );
     const r = summarize(real);
     const m = summarize(model);
     logger.info(

@@ -41,13 +41,25 @@ export async function runOnModel(options: {
   const plan = planRuns(loaded, { seed, repetitions: reps });
   await using platform = new LocalPlatform({ timeScale, experiment: 'fidelity-model' });
   const entries = await runExperiment({
-    loaded, plan, platform, clock: new ScaledClock(timeScale), load: builtinLoad(), operators: unattendedOperators(),
-    outDir, seed, logger, signal, repetitions: reps,
+    loaded,
+    plan,
+    platform,
+    clock: new ScaledClock(timeScale),
+    load: builtinLoad(),
+    operators: unattendedOperators(),
+    outDir,
+    seed,
+    logger,
+    signal,
+    repetitions: reps,
   });
   return entries.map((entry, i): FidelityRun => {
     const m = entry.metrics;
     const release = m.releaseMs;
-    const event = (prefix: string) => entry.timeline.find((e) => e.kind === Marks.flaggerEvent && e.atMs >= release && (e.detail ?? '').startsWith(prefix));
+    const event = (prefix: string) =>
+      entry.timeline.find(
+        (e) => e.kind === Marks.flaggerEvent && e.atMs >= release && (e.detail ?? '').startsWith(prefix),
+      );
     const s = (ms: number | undefined) => (ms === undefined ? undefined : (ms - release) / 1000);
     const rollingBack = event('Rolling back');
     return {

@@ -19,8 +19,19 @@ import type { FidelityRun } from './types.ts';
 const APP = 'sms-checker';
 
 /** The Flagger arm's objects as the kube platform installs them: faulty-app's chart, rendered by helm. */
-function renderFlaggerChart(scenario: Scenario, which: 'stable' | 'release', namespace: string, rep: number, signal: AbortSignal): Promise<KubeObject[]> {
-  const values = { ...flaggerChartValues(scenario, which), fullnameOverride: APP, experiment: 'fidelity', run: String(rep) };
+function renderFlaggerChart(
+  scenario: Scenario,
+  which: 'stable' | 'release',
+  namespace: string,
+  rep: number,
+  signal: AbortSignal,
+): Promise<KubeObject[]> {
+  const values = {
+    ...flaggerChartValues(scenario, which),
+    fullnameOverride: APP,
+    experiment: 'fidelity',
+    run: String(rep),
+  };
   return helmTemplate(path.join(CHARTS, 'flagger'), values, { namespace, releaseName: APP, signal });
 }
 
@@ -28,7 +39,10 @@ const PLURALS: Record<string, string> = { Deployment: 'deployments', Canary: 'ca
 
 function collectionPath(obj: KubeObject, namespace: string): string {
   const plural = PLURALS[obj.kind];
-  if (!plural) throw new PlatformError(`fidelity: the flagger chart rendered a ${obj.kind}, which fidelity does not know how to create`);
+  if (!plural)
+    throw new PlatformError(
+      `fidelity: the flagger chart rendered a ${obj.kind}, which fidelity does not know how to create`,
+    );
   return resourcePath(obj.apiVersion, plural, namespace);
 }
 
@@ -42,7 +56,12 @@ async function release(kc: KubeConfig, objects: readonly KubeObject[], namespace
   const target = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === APP);
   if (!target) throw new PlatformError(`fidelity: the flagger chart rendered no Deployment ${APP}`);
   const template = (target.spec as { template?: unknown } | undefined)?.template;
-  await kubeRequest(kc, { method: 'PATCH', path: paths.deployment(namespace, APP), patch: 'merge', body: { spec: { template } } });
+  await kubeRequest(kc, {
+    method: 'PATCH',
+    path: paths.deployment(namespace, APP),
+    patch: 'merge',
+    body: { spec: { template } },
+  });
 }
 
 /**
@@ -68,9 +87,14 @@ export async function runOnRealFlagger(options: {
   const f = scenario.flagger;
   const steps = f.stepWeights?.length ?? Math.ceil(f.maxWeight / f.stepWeight);
   // Long enough for the slowest fate of the law (promotion) plus a few ticks of slack.
-  const fateTimeoutMs = Math.min(scenario.recovery.deadlineS * 1000, (Math.max(f.threshold, steps) + 8) * f.intervalMs + 60_000);
+  const fateTimeoutMs = Math.min(
+    scenario.recovery.deadlineS * 1000,
+    (Math.max(f.threshold, steps) + 8) * f.intervalMs + 60_000,
+  );
   if (f.smokeTest) {
-    throw new ConfigError('flagger.smokeTest: the pre-rollout smoke test needs a webhook receiver (Flagger load tester), which the local cluster does not run; use a scenario without it');
+    throw new ConfigError(
+      'flagger.smokeTest: the pre-rollout smoke test needs a webhook receiver (Flagger load tester), which the local cluster does not run; use a scenario without it',
+    );
   }
   const runs: FidelityRun[] = [];
   for (let rep = 1; rep <= options.reps; rep++) {
@@ -84,7 +108,10 @@ export async function runOnRealFlagger(options: {
     const records: RequestRecord[] = [];
     let load: ReturnType<BuiltinLoadGenerator['start']> | undefined;
     try {
-      await observer.waitFor('phase Initialized', () => observer.firstStatus((s) => s.phase === 'Initialized'), { timeoutMs: 150_000, signal });
+      await observer.waitFor('phase Initialized', () => observer.firstStatus((s) => s.phase === 'Initialized'), {
+        timeoutMs: 150_000,
+        signal,
+      });
       const url = await cluster.mesh.waitForRouter(ns, APP, { timeoutMs: 30_000, signal });
       // Flagger ticks on a grid that starts when the Canary is picked up, and `Initialized` is
       // written on a tick: releasing a fixed time later would always land at the same phase of
@@ -116,7 +143,9 @@ export async function runOnRealFlagger(options: {
         rep,
         id: ns,
         newRevisionS: at(observer.firstEvent('New revision detected', releaseMs)?.atMs),
-        detectS: at(Math.min(halt?.atMs ?? Infinity, firstFailedCheck?.atMs ?? Infinity, rollingBack?.atMs ?? Infinity)),
+        detectS: at(
+          Math.min(halt?.atMs ?? Infinity, firstFailedCheck?.atMs ?? Infinity, rollingBack?.atMs ?? Infinity),
+        ),
         rollbackS: at(rollingBack?.atMs ?? (fate.phase === 'Failed' ? fate.atMs : undefined)),
         detectMessage: halt?.message,
         outcome: fate.phase === 'Failed' ? 'rolled_back' : 'promoted',
@@ -126,7 +155,8 @@ export async function runOnRealFlagger(options: {
       if (run.detectS === Infinity) run.detectS = undefined;
       if (fate.phase === 'Failed') {
         const weights = await virtualServiceWeights(kc, ns, APP);
-        if (weights[`${APP}-primary`] !== 100) logger.warn(`${ns}: after the rollback the VirtualService weights are ${JSON.stringify(weights)}, not 100/0`);
+        if (weights[`${APP}-primary`] !== 100)
+          logger.warn(`${ns}: after the rollback the VirtualService weights are ${JSON.stringify(weights)}, not 100/0`);
       }
       runs.push(run);
       logger.info(

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { compareArms, fidelityNotes, renderFidelityMarkdown, summarize } from './report.ts';
 import type { FidelityRun } from './types.ts';
 
-const run = (rep: number, newRevisionS: number, detectMessage: string, outcome: FidelityRun['outcome'] = 'rolled_back'): FidelityRun => ({
+const run = (
+  rep: number,
+  newRevisionS: number,
+  detectMessage: string,
+  outcome: FidelityRun['outcome'] = 'rolled_back',
+): FidelityRun => ({
   rep,
   id: `r${rep}`,
   newRevisionS,
@@ -14,7 +19,8 @@ const run = (rep: number, newRevisionS: number, detectMessage: string, outcome: 
   totalRequests: 1000,
 });
 
-const NO_VALUES = 'Halt advancement no values found for istio metric request-success-rate probably podinfo.test is not receiving traffic: running query failed: no values found';
+const NO_VALUES =
+  'Halt advancement no values found for istio metric request-success-rate probably podinfo.test is not receiving traffic: running query failed: no values found';
 const RATE = 'Halt podinfo.test advancement success rate 0.00% < 99%';
 
 describe('fidelity report', () => {
@@ -22,7 +28,14 @@ describe('fidelity report', () => {
   const model = [run(1, 4.6, RATE), run(2, 7.0, RATE), run(3, 1.2, RATE)];
 
   it('medians per side, model − real, and the phase-free New revision → rollback', () => {
-    expect(summarize(real)).toEqual({ n: 3, rolledBack: 3, medianNewRevisionS: 5.5, medianDetectS: 25.5, medianRollbackS: 45.5, medianRollbackAfterRevisionS: 40 });
+    expect(summarize(real)).toEqual({
+      n: 3,
+      rolledBack: 3,
+      medianNewRevisionS: 5.5,
+      medianDetectS: 25.5,
+      medianRollbackS: 45.5,
+      medianRollbackAfterRevisionS: 40,
+    });
     const verdict = compareArms(summarize(real), summarize(model), 10);
     expect(verdict.rollbackDiffS).toBeCloseTo(-0.9, 6);
     expect(verdict.rollbackAfterRevisionDiffS).toBe(0);
@@ -30,7 +43,10 @@ describe('fidelity report', () => {
   });
 
   it('is not within one interval when a side was not always rolled back, or the medians are too far apart', () => {
-    expect(compareArms(summarize(real), summarize([...model.slice(0, 2), run(3, 1.2, RATE, 'promoted')]), 10).withinOneInterval).toBe(false);
+    expect(
+      compareArms(summarize(real), summarize([...model.slice(0, 2), run(3, 1.2, RATE, 'promoted')]), 10)
+        .withinOneInterval,
+    ).toBe(false);
     const late = model.map((r) => ({ ...r, rollbackS: r.rollbackS! + 20 }));
     expect(compareArms(summarize(real), summarize(late), 10).withinOneInterval).toBe(false);
   });

@@ -22,7 +22,13 @@ export function summarize(runs: readonly FidelityRun[]): ArmSummary {
     medianNewRevisionS: median(present(runs.map((r) => r.newRevisionS))),
     medianDetectS: median(present(runs.map((r) => r.detectS))),
     medianRollbackS: median(present(runs.map((r) => r.rollbackS))),
-    medianRollbackAfterRevisionS: median(present(runs.map((r) => (r.rollbackS !== undefined && r.newRevisionS !== undefined ? r.rollbackS - r.newRevisionS : undefined)))),
+    medianRollbackAfterRevisionS: median(
+      present(
+        runs.map((r) =>
+          r.rollbackS !== undefined && r.newRevisionS !== undefined ? r.rollbackS - r.newRevisionS : undefined,
+        ),
+      ),
+    ),
   };
 }
 
@@ -44,7 +50,11 @@ export function compareArms(real: ArmSummary, model: ArmSummary, intervalS: numb
     detectDiffS: diff(model.medianDetectS, real.medianDetectS),
     rollbackDiffS,
     rollbackAfterRevisionDiffS: diff(model.medianRollbackAfterRevisionS, real.medianRollbackAfterRevisionS),
-    withinOneInterval: rollbackDiffS !== undefined && Math.abs(rollbackDiffS) <= intervalS && real.rolledBack === real.n && model.rolledBack === model.n,
+    withinOneInterval:
+      rollbackDiffS !== undefined &&
+      Math.abs(rollbackDiffS) <= intervalS &&
+      real.rolledBack === real.n &&
+      model.rolledBack === model.n,
   };
 }
 
@@ -53,7 +63,14 @@ const signed = (v: number | undefined) => (v === undefined ? '—' : `${v >= 0 ?
 
 export interface FidelityReportInput {
   scenarioName: string;
-  settings: { intervalS: number; threshold: number; maxWeight: number; stepWeight: number; rateRps: number; warmupS: number };
+  settings: {
+    intervalS: number;
+    threshold: number;
+    maxWeight: number;
+    stepWeight: number;
+    rateRps: number;
+    warmupS: number;
+  };
   real: FidelityRun[];
   model: FidelityRun[];
   modelTimeScale: number;
@@ -79,22 +96,38 @@ export function renderFidelityMarkdown(input: FidelityReportInput): string {
       `${input.settings.rateRps} req/s, warm-up ${input.settings.warmupS} s), ${real.n} release${real.n === 1 ? '' : 's'} on each side. Started ${input.startedAt}, ${Math.round(input.wallS)} s wall.`,
   );
   lines.push('');
-  lines.push(`- **real Flagger**: Flagger ${input.versions.flagger} on a local control plane (kube-apiserver ${input.versions.kubernetes}, etcd, kwok, Prometheus scraping the mesh emulator every 1 s), real time.`);
-  lines.push(`- **model**: \`src/flagger-model\` on the local platform through the experiment runner, time scale ${input.modelTimeScale}× (times below are scenario seconds).`);
+  lines.push(
+    `- **real Flagger**: Flagger ${input.versions.flagger} on a local control plane (kube-apiserver ${input.versions.kubernetes}, etcd, kwok, Prometheus scraping the mesh emulator every 1 s), real time.`,
+  );
+  lines.push(
+    `- **model**: \`src/flagger-model\` on the local platform through the experiment runner, time scale ${input.modelTimeScale}× (times below are scenario seconds).`,
+  );
   lines.push('');
-  lines.push('Times are seconds after the release. *detect* is the first failed check (`Halt … advancement …`), *rollback* is `Rolling back … failed checks threshold reached`.');
+  lines.push(
+    'Times are seconds after the release. *detect* is the first failed check (`Halt … advancement …`), *rollback* is `Rolling back … failed checks threshold reached`.',
+  );
   lines.push('');
-  lines.push('| | n | rolled back | median release → New revision | median release → detect | median release → rollback | median New revision → rollback |');
+  lines.push(
+    '| | n | rolled back | median release → New revision | median release → detect | median release → rollback | median New revision → rollback |',
+  );
   lines.push('|---|---:|---:|---:|---:|---:|---:|');
-  lines.push(`| real Flagger | ${real.n} | ${real.rolledBack} | ${f1(real.medianNewRevisionS)} | ${f1(real.medianDetectS)} | ${f1(real.medianRollbackS)} | ${f1(real.medianRollbackAfterRevisionS)} |`);
-  lines.push(`| model | ${model.n} | ${model.rolledBack} | ${f1(model.medianNewRevisionS)} | ${f1(model.medianDetectS)} | ${f1(model.medianRollbackS)} | ${f1(model.medianRollbackAfterRevisionS)} |`);
-  lines.push(`| model − real | | | | ${signed(v.detectDiffS)} | ${signed(v.rollbackDiffS)} | ${signed(v.rollbackAfterRevisionDiffS)} |`);
+  lines.push(
+    `| real Flagger | ${real.n} | ${real.rolledBack} | ${f1(real.medianNewRevisionS)} | ${f1(real.medianDetectS)} | ${f1(real.medianRollbackS)} | ${f1(real.medianRollbackAfterRevisionS)} |`,
+  );
+  lines.push(
+    `| model | ${model.n} | ${model.rolledBack} | ${f1(model.medianNewRevisionS)} | ${f1(model.medianDetectS)} | ${f1(model.medianRollbackS)} | ${f1(model.medianRollbackAfterRevisionS)} |`,
+  );
+  lines.push(
+    `| model − real | | | | ${signed(v.detectDiffS)} | ${signed(v.rollbackDiffS)} | ${signed(v.rollbackAfterRevisionDiffS)} |`,
+  );
   lines.push('');
   lines.push(
     v.withinOneInterval
       ? `**Within one analysis interval: yes.** The model's median release → rollback differs from the real Flagger's by ${signed(v.rollbackDiffS)} s, |Δ| ≤ ${intervalS} s.`
       : `**Within one analysis interval: no.** The model's median release → rollback differs from the real Flagger's by ${signed(v.rollbackDiffS)} s (limit ±${intervalS} s)${
-          real.rolledBack < real.n || model.rolledBack < model.n ? `, or not every release was rolled back (real ${real.rolledBack}/${real.n}, model ${model.rolledBack}/${model.n})` : ''
+          real.rolledBack < real.n || model.rolledBack < model.n
+            ? `, or not every release was rolled back (real ${real.rolledBack}/${real.n}, model ${model.rolledBack}/${model.n})`
+            : ''
         }.`,
   );
   lines.push('');
@@ -104,13 +137,18 @@ export function renderFidelityMarkdown(input: FidelityReportInput): string {
       `not of luck. With ${real.n} release${real.n === 1 ? '' : 's'} per side the medians of release → rollback can differ by up to one interval from a alone.`,
   );
   lines.push('');
-  for (const [title, runs] of [['Real Flagger', input.real], ['Model', input.model]] as const) {
+  for (const [title, runs] of [
+    ['Real Flagger', input.real],
+    ['Model', input.model],
+  ] as const) {
     lines.push(`## ${title}: every release`);
     lines.push('');
     lines.push('| run | outcome | New revision | detect | rollback | failed / total requests | first Halt event |');
     lines.push('|---|---|---:|---:|---:|---:|---|');
     for (const r of runs) {
-      lines.push(`| ${r.id} | ${r.outcome} | ${f1(r.newRevisionS)} | ${f1(r.detectS)} | ${f1(r.rollbackS)} | ${r.failedRequests} / ${r.totalRequests} | ${(r.detectMessage ?? '—').replace(/\|/g, '\\|')} |`);
+      lines.push(
+        `| ${r.id} | ${r.outcome} | ${f1(r.newRevisionS)} | ${f1(r.detectS)} | ${f1(r.rollbackS)} | ${r.failedRequests} / ${r.totalRequests} | ${(r.detectMessage ?? '—').replace(/\|/g, '\\|')} |`,
+      );
     }
     lines.push('');
   }

@@ -92,7 +92,11 @@ function setUp(flagger: FlaggerSettings): Harness {
         const requests = Math.round((perSecond * canaryWeight) / 100);
         const failures = Math.round(requests * errorShare(clock.now()));
         for (let i = 0; i < requests; i++) {
-          store.record({ namespace: NS, workload: NAME, service: NAME, responseCode: i < failures ? 500 : 200 }, clock.now(), 3);
+          store.record(
+            { namespace: NS, workload: NAME, service: NAME, responseCode: i < failures ? 500 : 200 },
+            clock.now(),
+            3,
+          );
         }
       }
     },
@@ -242,7 +246,8 @@ describe('Flagger model, tick by tick', () => {
     h.workloads.revision = 'v2';
     await model.tick(0);
     await model.tick(30_000);
-    for (let t = 31_000; t <= 60_000; t += 1000) store.record({ namespace: NS, workload: NAME, service: NAME, responseCode: 200 }, t, 812);
+    for (let t = 31_000; t <= 60_000; t += 1000)
+      store.record({ namespace: NS, workload: NAME, service: NAME, responseCode: 200 }, t, 812);
     await clock.advance(60_000);
     await model.tick(60_000);
     expect(events[events.length - 1]).toBe('Halt podinfo.test advancement request duration 995ms > 500ms');
@@ -254,7 +259,11 @@ describe('Flagger model, tick by tick', () => {
     const ticker = await releaseAndRun(h, 10_000, 10_000 + 4 * INTERVAL_MS);
     await ticker.stop();
     // Scaled up on the first tick; not ready on the next two; the second is past the 60 s deadline.
-    const waiting = h.events.filter((e) => e.message === 'canary deployment podinfo.test not ready: waiting for rollout to finish: 0 of 1 (readyThreshold 100%) updated replicas are available');
+    const waiting = h.events.filter(
+      (e) =>
+        e.message ===
+        'canary deployment podinfo.test not ready: waiting for rollout to finish: 0 of 1 (readyThreshold 100%) updated replicas are available',
+    );
     expect(waiting.map((e) => e.atMs)).toEqual([10_000 + INTERVAL_MS, 10_000 + 2 * INTERVAL_MS]);
     expect(eventAt(h, 'Canary failed! Scaling down podinfo.test')).toBe(10_000 + 2 * INTERVAL_MS);
     // As Flagger 1.44 does: no "Rolling back" line on this path.

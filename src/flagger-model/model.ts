@@ -126,7 +126,11 @@ export class FlaggerCanaryModel {
     }
 
     if (!this.workloads.primaryReady()) {
-      this.emit(nowMs, 'Warning', `primary deployment ${this.id.name}-primary.${this.id.namespace} not ready: waiting for rollout to finish`);
+      this.emit(
+        nowMs,
+        'Warning',
+        `primary deployment ${this.id.name}-primary.${this.id.namespace} not ready: waiting for rollout to finish`,
+      );
       return;
     }
 
@@ -146,7 +150,11 @@ export class FlaggerCanaryModel {
     // then Flagger records the same text once more and rolls back, with no "Rolling back" line
     // (scheduler.go, Flagger 1.44: the not-retriable branch right after IsCanaryReady).
     if (s.phase === 'Progressing' && this.workloads.canaryReadiness() !== 'ready') {
-      this.emit(nowMs, 'Warning', `canary deployment ${this.ref} not ready: waiting for rollout to finish: 0 of 1 (readyThreshold 100%) updated replicas are available`);
+      this.emit(
+        nowMs,
+        'Warning',
+        `canary deployment ${this.ref} not ready: waiting for rollout to finish: 0 of 1 (readyThreshold 100%) updated replicas are available`,
+      );
       if (nowMs - this.canaryScaledUpAtMs >= this.settings.progressDeadlineS * 1000) await this.rollback(nowMs);
       return;
     }
@@ -238,7 +246,11 @@ export class FlaggerCanaryModel {
       }
       // Flagger compares a time.Duration truncated to whole milliseconds' precision of the query.
       if (value > duration.max) {
-        this.emit(nowMs, 'Warning', `Halt ${this.ref} advancement request duration ${formatGoDuration(value)} > ${formatGoDuration(duration.max)}`);
+        this.emit(
+          nowMs,
+          'Warning',
+          `Halt ${this.ref} advancement request duration ${formatGoDuration(value)} > ${formatGoDuration(duration.max)}`,
+        );
         return false;
       }
     }
@@ -247,7 +259,11 @@ export class FlaggerCanaryModel {
 
   private async rollback(nowMs: number): Promise<void> {
     if (this.status.failedChecks >= this.settings.threshold) {
-      this.emit(nowMs, 'Warning', `Rolling back ${this.ref} failed checks threshold reached ${this.status.failedChecks}`);
+      this.emit(
+        nowMs,
+        'Warning',
+        `Rolling back ${this.ref} failed checks threshold reached ${this.status.failedChecks}`,
+      );
     }
     await this.workloads.setRoutes(100, 0);
     this.status = { ...this.status, canaryWeight: 0 };

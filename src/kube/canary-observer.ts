@@ -34,7 +34,13 @@ export interface CanaryStatusRecord {
 }
 
 interface CanaryObject extends ObjectMeta {
-  status?: { phase?: string; canaryWeight?: number; failedChecks?: number; iterations?: number; lastTransitionTime?: string };
+  status?: {
+    phase?: string;
+    canaryWeight?: number;
+    failedChecks?: number;
+    iterations?: number;
+    lastTransitionTime?: string;
+  };
 }
 
 interface EventObject extends ObjectMeta {
@@ -78,8 +84,13 @@ export class CanaryObserver implements AsyncDisposable {
     const eventsPath = resourcePath('v1', 'events', namespace);
     const canarySelector = `metadata.name=${name}`;
     const eventSelector = `involvedObject.kind=Canary,involvedObject.name=${name}`;
-    const list = <T>(path: string, selector: string) => () =>
-      kubeRequest<ListResult<T>>(kubeConfig, { method: 'GET', path: `${path}?fieldSelector=${encodeURIComponent(selector)}` });
+    const list =
+      <T>(path: string, selector: string) =>
+      () =>
+        kubeRequest<ListResult<T>>(kubeConfig, {
+          method: 'GET',
+          path: `${path}?fieldSelector=${encodeURIComponent(selector)}`,
+        });
     this.canaries = new ListWatch<CanaryObject>({
       kubeConfig,
       label: `canary ${namespace}/${name}`,
@@ -127,7 +138,14 @@ export class CanaryObserver implements AsyncDisposable {
       objectTime: s.lastTransitionTime,
     };
     const last = this.statuses.at(-1);
-    if (last && last.phase === record.phase && last.canaryWeight === record.canaryWeight && last.failedChecks === record.failedChecks && last.iterations === record.iterations) return;
+    if (
+      last &&
+      last.phase === record.phase &&
+      last.canaryWeight === record.canaryWeight &&
+      last.failedChecks === record.failedChecks &&
+      last.iterations === record.iterations
+    )
+      return;
     this.statuses.push(record);
     debug('%s/%s status %o', this.options.namespace, this.options.name, record);
     this.options.onStatus?.(record);
@@ -165,7 +183,11 @@ export class CanaryObserver implements AsyncDisposable {
   }
 
   /** Polls `find` until it returns something, the deadline passes or the signal aborts. */
-  async waitFor<T>(what: string, find: () => T | undefined, options: { timeoutMs: number; signal?: AbortSignal }): Promise<T> {
+  async waitFor<T>(
+    what: string,
+    find: () => T | undefined,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<T> {
     const found = await pollUntil(find, { everyMs: 50, ...options });
     if (found !== undefined) return found;
     const s = this.status;

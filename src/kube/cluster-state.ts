@@ -64,7 +64,9 @@ export interface ClusterState {
 
 /** `~/.cache/canary-mttr/clusters/local`, or CANARY_MTTR_CLUSTER_DIR. */
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  return path.resolve(env.CANARY_MTTR_CLUSTER_DIR ?? path.join(env.HOME ?? homedir(), '.cache/canary-mttr/clusters/local'));
+  return path.resolve(
+    env.CANARY_MTTR_CLUSTER_DIR ?? path.join(env.HOME ?? homedir(), '.cache/canary-mttr/clusters/local'),
+  );
 }
 
 /**
@@ -85,12 +87,16 @@ export function readState(stateDir: string): ClusterState | undefined {
   try {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as ClusterState;
     if (parsed.version !== 1 || parsed.provider !== 'local') {
-      throw new PlatformError(`${file}: not a local cluster state file (version ${String(parsed.version)}, provider ${String(parsed.provider)})`);
+      throw new PlatformError(
+        `${file}: not a local cluster state file (version ${String(parsed.version)}, provider ${String(parsed.provider)})`,
+      );
     }
     return parsed;
   } catch (err) {
     if (err instanceof PlatformError) throw err;
-    throw new PlatformError(`${file}: cannot read the cluster state (${(err as Error).message}); delete the file once no cluster process is left`);
+    throw new PlatformError(
+      `${file}: cannot read the cluster state (${(err as Error).message}); delete the file once no cluster process is left`,
+    );
   }
 }
 

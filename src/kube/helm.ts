@@ -97,7 +97,11 @@ function helmError(stderr: string): string {
  * would install, in helm's order. Rejects with a PlatformError carrying helm's message when the
  * chart or values are invalid (schema violations, `fail` in a template).
  */
-export async function helmTemplate(chartDir: string, values: Record<string, unknown>, options: HelmRenderOptions): Promise<KubeObject[]> {
+export async function helmTemplate(
+  chartDir: string,
+  values: Record<string, unknown>,
+  options: HelmRenderOptions,
+): Promise<KubeObject[]> {
   const env = options.env ?? process.env;
   const helm = requireHelm(env);
   const result = await withValuesFile(values, (file) =>
@@ -119,7 +123,9 @@ export async function helmTemplate(chartDir: string, values: Record<string, unkn
     if (value === null || value === undefined) continue; // a template that rendered nothing
     const obj = value as Partial<KubeObject>;
     if (typeof obj.apiVersion !== 'string' || typeof obj.kind !== 'string' || typeof obj.metadata?.name !== 'string') {
-      throw new PlatformError(`helm template ${chartDir}: a rendered document has no apiVersion, kind or metadata.name`);
+      throw new PlatformError(
+        `helm template ${chartDir}: a rendered document has no apiVersion, kind or metadata.name`,
+      );
     }
     objects.push(obj as KubeObject);
   }
@@ -134,14 +140,22 @@ export async function helmTemplate(chartDir: string, values: Record<string, unkn
  * and passes: checks a schema cannot express (the weights summing to 100, ascending stepWeights)
  * would otherwise pass lint and only stop `helm install`.
  */
-export async function helmLint(chartDir: string, values: Record<string, unknown>, options: HelmLintOptions = {}): Promise<HelmLintResult> {
+export async function helmLint(
+  chartDir: string,
+  values: Record<string, unknown>,
+  options: HelmLintOptions = {},
+): Promise<HelmLintResult> {
   const env = options.env ?? process.env;
   const helm = requireHelm(env);
   const args = ['lint', chartDir];
   if (options.strict ?? true) args.push('--strict');
   if (options.namespace !== undefined) args.push('--namespace', options.namespace);
   const result = await withValuesFile(values, (file) =>
-    runCommand(helm, [...args, '--values', file], { env, signal: options.signal, timeoutMs: options.timeoutMs ?? 60_000 }),
+    runCommand(helm, [...args, '--values', file], {
+      env,
+      signal: options.signal,
+      timeoutMs: options.timeoutMs ?? 60_000,
+    }),
   );
   const errors: string[] = [];
   let inError = false;
@@ -160,7 +174,13 @@ export async function helmLint(chartDir: string, values: Record<string, unknown>
   let output = `${result.stdout}${result.stderr}`;
   if (ok) {
     try {
-      await helmTemplate(chartDir, values, { env, signal: options.signal, timeoutMs: options.timeoutMs, namespace: options.namespace ?? 'default', releaseName: 'lint' });
+      await helmTemplate(chartDir, values, {
+        env,
+        signal: options.signal,
+        timeoutMs: options.timeoutMs,
+        namespace: options.namespace ?? 'default',
+        releaseName: 'lint',
+      });
     } catch (err) {
       if (options.signal?.aborted || !(err instanceof PlatformError)) throw err;
       ok = false;

@@ -38,7 +38,11 @@ export async function kubeRequest<T = unknown>(kc: KubeConfig, request: KubeRequ
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new PlatformError('kubeconfig has no current cluster');
   const url = new URL(cluster.server + request.path);
-  const options: https.RequestOptions = { method: request.method, headers: { accept: 'application/json' }, timeout: request.timeoutMs ?? 30_000 };
+  const options: https.RequestOptions = {
+    method: request.method,
+    headers: { accept: 'application/json' },
+    timeout: request.timeoutMs ?? 30_000,
+  };
   await kc.applyToHTTPSOptions(options);
   const payload = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
   if (payload) {
@@ -61,7 +65,9 @@ export async function kubeRequest<T = unknown>(kc: KubeConfig, request: KubeRequ
           try {
             resolve((text ? JSON.parse(text) : undefined) as T);
           } catch (err) {
-            reject(new PlatformError(`${request.method} ${request.path}: answer is not JSON: ${(err as Error).message}`));
+            reject(
+              new PlatformError(`${request.method} ${request.path}: answer is not JSON: ${(err as Error).message}`),
+            );
           }
           return;
         }
@@ -74,7 +80,13 @@ export async function kubeRequest<T = unknown>(kc: KubeConfig, request: KubeRequ
         reject(new KubeApiError(status, `${request.method} ${request.path}: ${status} ${message}`));
       });
     });
-    req.once('timeout', () => req.destroy(new PlatformError(`${request.method} ${request.path}: no answer within ${(request.timeoutMs ?? 30_000) / 1000} s`)));
+    req.once('timeout', () =>
+      req.destroy(
+        new PlatformError(
+          `${request.method} ${request.path}: no answer within ${(request.timeoutMs ?? 30_000) / 1000} s`,
+        ),
+      ),
+    );
     req.once('error', reject);
     req.end(payload);
   });

@@ -112,7 +112,8 @@ export class ListWatch<T extends ObjectMeta> {
       const previous = this.cache.get(key);
       this.cache.set(key, item);
       if (!previous) this.options.onChange('ADDED', item);
-      else if (previous.metadata?.resourceVersion !== item.metadata?.resourceVersion) this.options.onChange('MODIFIED', item);
+      else if (previous.metadata?.resourceVersion !== item.metadata?.resourceVersion)
+        this.options.onChange('MODIFIED', item);
     }
     for (const [key, item] of [...this.cache]) {
       if (!seen.has(key)) {

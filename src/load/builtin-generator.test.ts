@@ -204,9 +204,7 @@ describe('BuiltinLoadGenerator', () => {
       () => {},
       async (server) => {
         const records: RequestRecord[] = [];
-        const load = generator.start(
-          options(server.url, records, { rateRps: 200, timeoutMs: 250, maxInFlight: 5 }),
-        );
+        const load = generator.start(options(server.url, records, { rateRps: 200, timeoutMs: 250, maxInFlight: 5 }));
         let maxInFlightPolled = 0;
         const endWallMs = performance.now() + 1_000;
         while (performance.now() < endWallMs) {
@@ -357,9 +355,7 @@ describe('BuiltinLoadGenerator', () => {
 
     test('an already aborted signal sends nothing', async () => {
       const records: RequestRecord[] = [];
-      const load = generator.start(
-        options('http://127.0.0.1:9/sms', records, { signal: AbortSignal.abort() }),
-      );
+      const load = generator.start(options('http://127.0.0.1:9/sms', records, { signal: AbortSignal.abort() }));
       const summary = await load.stop();
       expect(summary.scheduled).toBe(0);
       expect(records).toHaveLength(0);

@@ -113,7 +113,12 @@ export interface LoadSummary {
 type LoadCounts = Omit<LoadSummary, 'achievedRps' | 'scenarioDurationMs' | 'wallDurationMs' | 'sendLag'>;
 
 /** A LoadSummary from a generator's counters and its scheduling window. */
-export function loadSummary(c: LoadCounts, scenarioDurationMs: number, wallDurationMs: number, sendLag: SendLagStats): LoadSummary {
+export function loadSummary(
+  c: LoadCounts,
+  scenarioDurationMs: number,
+  wallDurationMs: number,
+  sendLag: SendLagStats,
+): LoadSummary {
   return {
     scheduled: c.scheduled,
     sent: c.sent,
@@ -161,7 +166,9 @@ export class RecordDelivery {
   error(): LoadError | undefined {
     if (!this.failed) return undefined;
     const reason = this.cause instanceof Error ? this.cause.message : String(this.cause);
-    return new LoadError(`load: the onRecord callback threw, so the load was stopped: ${reason}`, { cause: this.cause });
+    return new LoadError(`load: the onRecord callback threw, so the load was stopped: ${reason}`, {
+      cause: this.cause,
+    });
   }
 }
 
@@ -468,7 +475,13 @@ class BuiltinLoad implements StartedLoad {
 
   private emit(sentMs: number, doneMs: number, status: number, version: string): void {
     // Latency is real time: compression speeds up the timeline, not the requests.
-    const record: RequestRecord = { sentMs, doneMs, latencyMs: (doneMs - sentMs) / this.clock.timeScale, status, version };
+    const record: RequestRecord = {
+      sentMs,
+      doneMs,
+      latencyMs: (doneMs - sentMs) / this.clock.timeScale,
+      status,
+      version,
+    };
     const c = this.counters;
     c.recorded++;
     if (isFailure(record)) c.failed++;

@@ -225,7 +225,14 @@ describe('K6LoadGenerator', () => {
       const generator = new K6LoadGenerator({ ...k6.options, processes: registry });
       const records: RequestRecord[] = [];
       const clock = new ScaledClock(1);
-      const load = generator.start({ url: app.url, rateRps: 20, clock, timeoutMs: 2_000, maxInFlight: 50, onRecord: (r) => records.push(r) });
+      const load = generator.start({
+        url: app.url,
+        rateRps: 20,
+        clock,
+        timeoutMs: 2_000,
+        maxInFlight: 50,
+        onRecord: (r) => records.push(r),
+      });
       await load.ready;
       const [pid] = registry.pids;
       expect(pid).toBeDefined();
@@ -281,7 +288,15 @@ describe('K6LoadGenerator', () => {
       const generator = new K6LoadGenerator({ ...k6.options, processes: registry });
       const abort = new AbortController();
       const records: RequestRecord[] = [];
-      const load = generator.start({ url: app.url, rateRps: 50, clock: new ScaledClock(1), timeoutMs: 1_000, maxInFlight: 20, onRecord: (r) => records.push(r), signal: abort.signal });
+      const load = generator.start({
+        url: app.url,
+        rateRps: 50,
+        clock: new ScaledClock(1),
+        timeoutMs: 1_000,
+        maxInFlight: 20,
+        onRecord: (r) => records.push(r),
+        signal: abort.signal,
+      });
       await load.ready;
       await sleepWall(300);
       abort.abort();
@@ -305,7 +320,9 @@ describe('K6LoadGenerator', () => {
       });
       await throwing.ready;
       await waitUntil(() => registry.pids.length === 0, 3_000);
-      await expect(throwing.stop()).rejects.toThrow(new LoadError('load: the onRecord callback threw, so the load was stopped: disk full'));
+      await expect(throwing.stop()).rejects.toThrow(
+        new LoadError('load: the onRecord callback threw, so the load was stopped: disk full'),
+      );
       expect(calls).toBeGreaterThan(0);
     });
   });
@@ -315,9 +332,18 @@ describe('K6LoadGenerator', () => {
     const script = path.join(workDir, 'broken.k6.ts');
     await writeFile(script, "throw new Error('broken on purpose');\nexport default function () {}\n");
     const generator = new K6LoadGenerator({ ...k6.options, script });
-    const load = generator.start({ url: 'http://127.0.0.1:9/sms', rateRps: 10, clock: new ScaledClock(1), timeoutMs: 1_000, maxInFlight: 10, onRecord: () => {} });
+    const load = generator.start({
+      url: 'http://127.0.0.1:9/sms',
+      rateRps: 10,
+      clock: new ScaledClock(1),
+      timeoutMs: 1_000,
+      maxInFlight: 10,
+      onRecord: () => {},
+    });
     await load.ready;
-    await expect(load.stop()).rejects.toThrow(/^load: k6 exited \(code 107\) before the load was stopped: Error: broken on purpose at file:\/\/\/.*broken.k6.ts:1:7/);
+    await expect(load.stop()).rejects.toThrow(
+      /^load: k6 exited \(code 107\) before the load was stopped: Error: broken on purpose at file:\/\/\/.*broken.k6.ts:1:7/,
+    );
   });
 
   test('the JSON output is deleted after stop(), or kept in keepOutputDir', async () => {

@@ -9,7 +9,16 @@ import { findTool, toolSearchPlaces } from '../process/tools.ts';
 import { sleepWall, type Clock } from '../common/clock.ts';
 import { ownedTempDirPrefix, PidFile } from '../process/pid-file.ts';
 import { ProcessRegistry, type ExitInfo, type ManagedProcess } from '../process/registry.ts';
-import { loadSummary, RecordDelivery, type LiveStats, type LoadGenerator, type LoadOptions, type LoadSummary, type SendLagStats, type StartedLoad } from './builtin-generator.ts';
+import {
+  loadSummary,
+  RecordDelivery,
+  type LiveStats,
+  type LoadGenerator,
+  type LoadOptions,
+  type LoadSummary,
+  type SendLagStats,
+  type StartedLoad,
+} from './builtin-generator.ts';
 import { LoadError } from './errors.ts';
 import { validateLoadOptions } from './options.ts';
 import { captureClockMapping, epochMsOf, K6OutputParser, scenarioMsOf, type ClockMapping } from './k6-output.ts';
@@ -58,7 +67,9 @@ export async function k6Version(k6Path: string, env: NodeJS.ProcessEnv = process
   }
   const m = /^k6 (v\d+\.\d+\.\d+\S*)/m.exec(stdout);
   if (!m) {
-    throw new LoadError(`load: ${k6Path} version printed ${JSON.stringify(stdout.trim().slice(0, 80))}, not "k6 vX.Y.Z"; ${INSTALL_HINT}`);
+    throw new LoadError(
+      `load: ${k6Path} version printed ${JSON.stringify(stdout.trim().slice(0, 80))}, not "k6 vX.Y.Z"; ${INSTALL_HINT}`,
+    );
   }
   return `k6 ${m[1]}`;
 }
@@ -146,7 +157,9 @@ export class K6LoadGenerator implements LoadGenerator {
     const env = options.env ?? process.env;
     const k6Path = options.k6Path ?? findK6(env);
     if (k6Path === undefined) {
-      throw new LoadError(`load: k6 not found (${toolSearchPlaces('k6', env)}); ${INSTALL_HINT}, or set CANARY_MTTR_K6`);
+      throw new LoadError(
+        `load: k6 not found (${toolSearchPlaces('k6', env)}); ${INSTALL_HINT}, or set CANARY_MTTR_K6`,
+      );
     }
     const version = await k6Version(k6Path, env);
     return new K6LoadGenerator({ ...options, k6Path, version });
@@ -252,7 +265,11 @@ export class K6Load implements StartedLoad {
     });
     const wallRate = options.rateRps * options.clock.timeScale;
     this.mapping = captureClockMapping(options.clock);
-    this.parser = new K6OutputParser({ mapping: this.mapping, onRecord: this.delivery.deliver, intervalWallMs: 1000 / wallRate });
+    this.parser = new K6OutputParser({
+      mapping: this.mapping,
+      onRecord: this.delivery.deliver,
+      intervalWallMs: 1000 / wallRate,
+    });
     this.stats = new K6Stats(this.parser);
     // Registered in a pid file like the app processes, so the next start removes a k6 whose
     // harness was killed before it could (the parent-death signal normally takes it down first).
@@ -301,7 +318,10 @@ export class K6Load implements StartedLoad {
     this.tmpDir = await mkdtemp(ownedTempDirPrefix('k6'));
     const outputDir = g.keepOutputDir ?? this.tmpDir;
     if (g.keepOutputDir !== undefined) await mkdir(g.keepOutputDir, { recursive: true });
-    this.outFile = path.join(outputDir, `k6-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`);
+    this.outFile = path.join(
+      outputDir,
+      `k6-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`,
+    );
     // stop() may have come while the folder was made; then k6 is never started.
     if (this.stopPromise) return;
     const preVUs =
@@ -338,7 +358,9 @@ export class K6Load implements StartedLoad {
     const proc = registry.spawn(g.k6Path, args, { env: k6Env(g.env ?? process.env, this.tmpDir), label: 'k6 load' });
     this.proc = proc;
     proc.child.once('error', (err) => {
-      this.failure ??= new LoadError(`load: could not run ${g.k6Path}: ${err.message}; ${INSTALL_HINT}`, { cause: err });
+      this.failure ??= new LoadError(`load: could not run ${g.k6Path}: ${err.message}; ${INSTALL_HINT}`, {
+        cause: err,
+      });
     });
     proc.child.stdout?.resume();
     proc.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -373,10 +395,14 @@ export class K6Load implements StartedLoad {
 
   /** Reads what k6 has written since the last read; reads never overlap. */
   private readAvailable(): Promise<void> {
-    this.reading = this.reading.then(() => this.readOnce()).catch((err: unknown) => {
-      this.failure ??= new LoadError(`load: cannot read k6's output ${this.outFile}: ${(err as Error).message}`, { cause: err });
-      void this.stop().catch(ignore);
-    });
+    this.reading = this.reading
+      .then(() => this.readOnce())
+      .catch((err: unknown) => {
+        this.failure ??= new LoadError(`load: cannot read k6's output ${this.outFile}: ${(err as Error).message}`, {
+          cause: err,
+        });
+        void this.stop().catch(ignore);
+      });
     return this.reading;
   }
 
@@ -400,7 +426,8 @@ export class K6Load implements StartedLoad {
     if (this.firstRequestWallMs === undefined && this.parser.firstArrivalEpochMs !== undefined) {
       // Its stamp, not this read's time: reading lags k6's writes by up to 250 ms.
       const firstScenarioMs = scenarioMsOf(this.mapping, this.parser.firstArrivalEpochMs);
-      this.firstRequestWallMs = this.startWallMs + (firstScenarioMs - this.mapping.scenarioAtStartMs) / this.mapping.timeScale;
+      this.firstRequestWallMs =
+        this.startWallMs + (firstScenarioMs - this.mapping.scenarioAtStartMs) / this.mapping.timeScale;
       this.resolveReady();
     }
   }
@@ -422,9 +449,14 @@ export class K6Load implements StartedLoad {
       await this.readAvailable();
       const writtenPast = this.parser.latestEpochMs > cutoffEpochMs;
       const waited = readStartEpochMs - cutoffEpochMs;
-      if (this.parser.inFlight === 0 && waited >= FLUSH_WAIT_WALL_MS && (writtenPast || waited >= QUIET_WAIT_WALL_MS)) return;
+      if (this.parser.inFlight === 0 && waited >= FLUSH_WAIT_WALL_MS && (writtenPast || waited >= QUIET_WAIT_WALL_MS))
+        return;
       if (readStartEpochMs >= capEpochMs) {
-        log('stop: %d requests still unanswered %d ms after the stop; interrupting k6', this.parser.inFlight, Math.round(waited));
+        log(
+          'stop: %d requests still unanswered %d ms after the stop; interrupting k6',
+          this.parser.inFlight,
+          Math.round(waited),
+        );
         return;
       }
       await sleepWall(POLL_WALL_MS);
@@ -492,7 +524,12 @@ export class K6Load implements StartedLoad {
     // The window starts at k6's first slot, not at start(): k6's start-up sends nothing.
     const scenarioDurationMs = first === undefined ? 0 : Math.max(0, this.endMs - scenarioMsOf(this.mapping, first));
     return {
-      ...loadSummary({ ...c, scheduled: c.sent + c.dropped }, scenarioDurationMs, scenarioDurationMs / this.mapping.timeScale, this.stats.sendLag),
+      ...loadSummary(
+        { ...c, scheduled: c.sent + c.dropped },
+        scenarioDurationMs,
+        scenarioDurationMs / this.mapping.timeScale,
+        this.stats.sendLag,
+      ),
       generator: this.generatorOptions.version,
       startupWallMs: this.firstRequestWallMs === undefined ? undefined : this.firstRequestWallMs - this.startWallMs,
       malformedLines: c.malformed,
@@ -524,13 +561,20 @@ function describeExit(exit: ExitInfo): string {
 
 /** The last error k6 logged (logfmt `level=error msg="…"`) on one line, else stderr's last line. */
 function lastError(stderr: string): string {
-  const lines = stderr.trim().split('\n').filter((l) => l !== '');
+  const lines = stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l !== '');
   let message = lines.at(-1) ?? 'no message on stderr';
   for (let i = lines.length - 1; i >= 0; i--) {
     const m = /level=error msg="((?:[^"\\]|\\.)*)"/.exec(lines[i]!);
     if (!m) continue;
     // A script exception's stack comes as "\n\tat file:///…": kept, on the same line.
-    message = m[1]!.replace(/\\[nt]/g, ' ').replace(/\\(.)/g, '$1').replace(/\s+/g, ' ').trim();
+    message = m[1]!
+      .replace(/\\[nt]/g, ' ')
+      .replace(/\\(.)/g, '$1')
+      .replace(/\s+/g, ' ')
+      .trim();
     break;
   }
   return message.length > 400 ? `${message.slice(0, 400)}…` : message;

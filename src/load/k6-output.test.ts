@@ -69,7 +69,14 @@ describe('parseRfc3339Ms', () => {
   });
 
   test('rejects anything else', () => {
-    for (const bad of ['', '2026-11-26 07:53:58Z', '2026-11-26T07:53:58.1234567890Z', '2026-11-26T07:53:58', '2026-13-26T07:53:58Z', 'yesterday']) {
+    for (const bad of [
+      '',
+      '2026-11-26 07:53:58Z',
+      '2026-11-26T07:53:58.1234567890Z',
+      '2026-11-26T07:53:58',
+      '2026-13-26T07:53:58Z',
+      'yesterday',
+    ]) {
       expect(parseRfc3339Ms(bad), bad).toBeUndefined();
     }
   });
@@ -127,7 +134,16 @@ describe('K6OutputParser', () => {
     expect(records[0]).toMatchObject({ status: 200, version: 'v7' });
     expect(records[1]).toMatchObject({ status: 500, version: 'v7' });
     expect(records[1]!.latencyMs).toBeCloseTo(1, 3);
-    expect(counts).toMatchObject({ sent: 2, completed: 2, failed: 1, recorded: 2, malformed: 0, unpaired: 0, lost: 0, inFlight: 0 });
+    expect(counts).toMatchObject({
+      sent: 2,
+      completed: 2,
+      failed: 1,
+      recorded: 2,
+      malformed: 0,
+      unpaired: 0,
+      lost: 0,
+      inFlight: 0,
+    });
   });
 
   test('records have exactly the built-in generator record keys and types', () => {
@@ -178,7 +194,15 @@ describe('K6OutputParser', () => {
   test('malformed and torn lines are skipped and counted; the rest still parses', () => {
     const lines = K6_SAMPLE.trim().split('\n');
     const torn = lines[6]!.slice(0, 60);
-    const input = [lines[0], 'garbage', lines[1], torn, '', point('sms_latency', 'bad', 1, { status: '200' }, '0'), ...lines.slice(6)].join('\n');
+    const input = [
+      lines[0],
+      'garbage',
+      lines[1],
+      torn,
+      '',
+      point('sms_latency', 'bad', 1, { status: '200' }, '0'),
+      ...lines.slice(6),
+    ].join('\n');
     // The final line has no newline: k6 died mid-write.
     const { records, counts } = parse([`${input}\n${lines[1]!.slice(0, 30)}`]);
     expect(counts.malformed).toBe(4);
@@ -217,7 +241,15 @@ describe('K6OutputParser', () => {
       [0, ''],
     ]);
     expect(records[2]).toEqual({ sentMs: 740, doneMs: 740, latencyMs: 0, status: 0, version: '' });
-    expect(counts).toMatchObject({ sent: 3, timedOut: 1, errored: 2, dropped: 1, completed: 0, failed: 4, recorded: 4 });
+    expect(counts).toMatchObject({
+      sent: 3,
+      timedOut: 1,
+      errored: 2,
+      dropped: 1,
+      completed: 0,
+      failed: 4,
+      recorded: 4,
+    });
   });
 
   test('after the cut-off, new requests and their answers are ignored; earlier ones still count', () => {

@@ -20,7 +20,7 @@ export class LagHistogram {
 
   /** Records one sample; negative values (a clock read a hair early) count as 0. */
   record(ms: number): void {
-    const v = Math.max(ms , 0);
+    const v = Math.max(ms, 0);
     this.total++;
     this.sumMs += v;
     if (v > this.largestMs) this.largestMs = v;

@@ -23,7 +23,11 @@ beforeAll(async () => {
   registry = new ProcessRegistry({ experiment: 'router-test' });
   launcher = new AppLauncher(registry, await buildApp(path.join(workDir, 'app.mjs')), 1);
   stable = await launcher.start({ version: 'v1', fault: 'none', errorRate: 0, latencyMs: 0, onsetS: 0 }, 'stable', 1);
-  faulty = await launcher.start({ version: 'v2', fault: 'http500', errorRate: 1, latencyMs: 0, onsetS: 0 }, 'faulty', 2);
+  faulty = await launcher.start(
+    { version: 'v2', fault: 'http500', errorRate: 1, latencyMs: 0, onsetS: 0 },
+    'faulty',
+    2,
+  );
   expect(await launcher.waitReady(stable, 10_000)).toBe(true);
   expect(await launcher.waitReady(faulty, 10_000)).toBe(true);
 });
@@ -45,10 +49,16 @@ async function startRouter(seed: number): Promise<{ router: WeightedRouter; stor
 function post(url: string, agent: http.Agent): Promise<{ status: number; version: string }> {
   return new Promise((resolve, reject) => {
     const body = '{"sms":"win a free prize now"}';
-    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
-      res.resume();
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, version: String(res.headers['x-app-version'] ?? '') }));
-    });
+    const req = http.request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } },
+      (res) => {
+        res.resume();
+        res.once('end', () =>
+          resolve({ status: res.statusCode ?? 0, version: String(res.headers['x-app-version'] ?? '') }),
+        );
+      },
+    );
     req.once('error', reject);
     req.end(body);
   });
@@ -105,7 +115,10 @@ describe('weighted router with real faulty-app processes', () => {
       const requests = families.get('istio_requests_total');
       expect(requests?.type).toBe('counter');
       const canary500 = requests!.samples.find(
-        (s) => s.labels.destination_workload === 'svc' && s.labels.response_code === '500' && s.labels.reporter === 'destination',
+        (s) =>
+          s.labels.destination_workload === 'svc' &&
+          s.labels.response_code === '500' &&
+          s.labels.reporter === 'destination',
       );
       expect(canary500?.labels.destination_workload_namespace).toBe('ns');
       expect(canary500?.value).toBe(canaryCount);
@@ -115,7 +128,10 @@ describe('weighted router with real faulty-app processes', () => {
       // non-5xx series: "no values", as Prometheus would answer Flagger's query.
       expect(await store.requestSuccessRate({ namespace: 'ns', workload: 'svc', windowMs: 60_000 })).toBeUndefined();
       expect(await store.requestSuccessRate({ namespace: 'ns', workload: 'svc-primary', windowMs: 60_000 })).toBe(100);
-      expect(await store.serviceErrorRate({ namespace: 'ns', service: 'svc', windowMs: 60_000 })).toBeCloseTo(canaryCount / 500, 6);
+      expect(await store.serviceErrorRate({ namespace: 'ns', service: 'svc', windowMs: 60_000 })).toBeCloseTo(
+        canaryCount / 500,
+        6,
+      );
     } finally {
       await router.stop();
     }
@@ -140,7 +156,13 @@ describe('weighted router with real faulty-app processes', () => {
     const clock = new ScaledClock(1);
     try {
       await expect(
-        new WeightedRouter({ clock, metrics: new MetricsStore(() => clock.now()), namespace: 'ns', service: 'svc', port }).start(),
+        new WeightedRouter({
+          clock,
+          metrics: new MetricsStore(() => clock.now()),
+          namespace: 'ns',
+          service: 'svc',
+          port,
+        }).start(),
       ).rejects.toThrow(`router: port 127.0.0.1:${port} is already in use; free it or choose another port`);
     } finally {
       blocker.close();

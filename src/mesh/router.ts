@@ -127,7 +127,8 @@ export class WeightedRouter implements AsyncDisposable {
   /** Replaces the weighted route, as writing the VirtualService would. */
   setRoutes(routes: readonly RouteDestination[]): void {
     const total = routes.reduce((sum, r) => sum + r.weight, 0);
-    if (routes.length > 0 && total !== 100) throw new PlatformError(`router: route weights add up to ${total}, not 100`);
+    if (routes.length > 0 && total !== 100)
+      throw new PlatformError(`router: route weights add up to ${total}, not 100`);
     this.routes = routes.map((r) => ({ ...r }));
     debug('routes %o', this.routes);
     for (const listener of this.routeListeners) listener(this.routes);
@@ -144,7 +145,10 @@ export class WeightedRouter implements AsyncDisposable {
 
   /** Sets the ready endpoints of a workload (its ready pods). An empty list means none ready. */
   setEndpoints(workload: string, endpoints: readonly Endpoint[]): void {
-    this.endpoints.set(workload, endpoints.map((e) => ({ ...e })));
+    this.endpoints.set(
+      workload,
+      endpoints.map((e) => ({ ...e })),
+    );
   }
 
   private pickWorkload(): string | undefined {
@@ -173,7 +177,12 @@ export class WeightedRouter implements AsyncDisposable {
     const record = (code: number, reachedPod: boolean) => {
       const now = this.options.clock.now();
       const latency = performance.now() - startWall;
-      const labels = { namespace: this.options.namespace, workload: workload ?? 'unknown', service: this.options.service, responseCode: code };
+      const labels = {
+        namespace: this.options.namespace,
+        workload: workload ?? 'unknown',
+        service: this.options.service,
+        responseCode: code,
+      };
       // The client side sees every answer; the pod's sidecar only those that reached the pod.
       this.options.metrics.record({ ...labels, reporter: 'source' }, now, latency);
       if (reachedPod) this.options.metrics.record({ ...labels, reporter: 'destination' }, now, latency);

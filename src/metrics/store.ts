@@ -1,4 +1,10 @@
-import { ISTIO_DURATION_BUCKETS_MS, histogramQuantile, type MetricsSource, type ServiceQuery, type WorkloadQuery } from './types.ts';
+import {
+  ISTIO_DURATION_BUCKETS_MS,
+  histogramQuantile,
+  type MetricsSource,
+  type ServiceQuery,
+  type WorkloadQuery,
+} from './types.ts';
 
 /**
  * The labels Istio's telemetry puts on a request. `reporter` is who saw it: 'destination' is the
@@ -60,7 +66,11 @@ export class MetricsStore implements MetricsSource {
     const key = `${reporter}\u0000${labels.namespace}\u0000${labels.workload}\u0000${labels.service}`;
     let series = this.series.get(key);
     if (!series) {
-      series = { labels: { namespace: labels.namespace, workload: labels.workload, service: labels.service, reporter }, seconds: new Map(), byCode: new Map() };
+      series = {
+        labels: { namespace: labels.namespace, workload: labels.workload, service: labels.service, reporter },
+        seconds: new Map(),
+        byCode: new Map(),
+      };
       this.series.set(key, series);
     }
     const second = Math.floor(atMs / 1000);
@@ -122,7 +132,13 @@ export class MetricsStore implements MetricsSource {
   }
 
   async requestSuccessRate(query: WorkloadQuery): Promise<number | undefined> {
-    const sum = this.sumWindow((s) => s.labels.reporter === 'destination' && s.labels.namespace === query.namespace && s.labels.workload === query.workload, query.windowMs);
+    const sum = this.sumWindow(
+      (s) =>
+        s.labels.reporter === 'destination' &&
+        s.labels.namespace === query.namespace &&
+        s.labels.workload === query.workload,
+      query.windowMs,
+    );
     // Flagger's query divides the rate of non-5xx answers by the rate of all answers. When every
     // answer was a 5xx, Prometheus has no non-5xx series at all: the quotient is an empty vector,
     // which Flagger reports as "no values found", not as 0%.
@@ -131,7 +147,13 @@ export class MetricsStore implements MetricsSource {
   }
 
   async requestDurationP99(query: WorkloadQuery): Promise<number | undefined> {
-    const sum = this.sumWindow((s) => s.labels.reporter === 'destination' && s.labels.namespace === query.namespace && s.labels.workload === query.workload, query.windowMs);
+    const sum = this.sumWindow(
+      (s) =>
+        s.labels.reporter === 'destination' &&
+        s.labels.namespace === query.namespace &&
+        s.labels.workload === query.workload,
+      query.windowMs,
+    );
     const cumulative: number[] = [];
     let running = 0;
     for (let i = 0; i < ISTIO_DURATION_BUCKETS_MS.length; i++) {
@@ -142,7 +164,11 @@ export class MetricsStore implements MetricsSource {
   }
 
   async serviceErrorRate(query: ServiceQuery): Promise<number | undefined> {
-    const sum = this.sumWindow((s) => s.labels.reporter === 'source' && s.labels.namespace === query.namespace && s.labels.service === query.service, query.windowMs);
+    const sum = this.sumWindow(
+      (s) =>
+        s.labels.reporter === 'source' && s.labels.namespace === query.namespace && s.labels.service === query.service,
+      query.windowMs,
+    );
     if (sum.total === 0) return undefined;
     return sum.errors / sum.total;
   }
@@ -170,7 +196,9 @@ export class MetricsStore implements MetricsSource {
         let running = 0;
         for (let i = 0; i < ISTIO_DURATION_BUCKETS_MS.length; i++) {
           running += totals.histogram[i]!;
-          histogramLines.push(`istio_request_duration_milliseconds_bucket{${labels},le="${ISTIO_DURATION_BUCKETS_MS[i]}"} ${running}`);
+          histogramLines.push(
+            `istio_request_duration_milliseconds_bucket{${labels},le="${ISTIO_DURATION_BUCKETS_MS[i]}"} ${running}`,
+          );
         }
         histogramLines.push(`istio_request_duration_milliseconds_bucket{${labels},le="+Inf"} ${totals.count}`);
         histogramLines.push(`istio_request_duration_milliseconds_sum{${labels}} ${Number(totals.sumMs.toFixed(3))}`);

@@ -39,7 +39,12 @@ export const ISTIO_DURATION_BUCKETS_MS = [
  * Prometheus's histogram_quantile: linear interpolation inside the bucket where the rank falls;
  * the +Inf bucket answers with the highest finite bound.
  */
-export function histogramQuantile(q: number, bounds: readonly number[], cumulative: readonly number[], total: number): number | undefined {
+export function histogramQuantile(
+  q: number,
+  bounds: readonly number[],
+  cumulative: readonly number[],
+  total: number,
+): number | undefined {
   if (total <= 0) return undefined;
   const rank = q * total;
   for (let i = 0; i < bounds.length; i++) {

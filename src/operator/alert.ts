@@ -40,7 +40,11 @@ export class AlertOperator implements Operator {
         const at = ctx.clock.now();
         let rate: number | undefined;
         try {
-          rate = await ctx.metrics.serviceErrorRate({ namespace: ctx.namespace, service: ctx.service, windowMs: s.ruleWindowS * 1000 });
+          rate = await ctx.metrics.serviceErrorRate({
+            namespace: ctx.namespace,
+            service: ctx.service,
+            windowMs: s.ruleWindowS * 1000,
+          });
         } catch {
           // A failed rule evaluation keeps the alert state as it was, as Prometheus does.
           nextEval += evalMs;
@@ -59,10 +63,16 @@ export class AlertOperator implements Operator {
             ctx.note(at, 'alert-firing', `error rate ${(rate! * 100).toFixed(2)}%`);
             await ctx.clock.sleep(s.groupWaitS * 1000, ctx.signal);
             ctx.note(ctx.clock.now(), 'alert-notified', 'page sent after group_wait');
-            await ctx.clock.sleep(lognormalFromMedianP90(ctx.random, s.acknowledge.medianS, s.acknowledge.p90S) * 1000, ctx.signal);
+            await ctx.clock.sleep(
+              lognormalFromMedianP90(ctx.random, s.acknowledge.medianS, s.acknowledge.p90S) * 1000,
+              ctx.signal,
+            );
             const detectMs = ctx.clock.now();
             ctx.note(detectMs, 'operator-noticed', 'page acknowledged');
-            await ctx.clock.sleep(lognormalFromMedianP90(ctx.random, s.action.medianS, s.action.p90S) * 1000, ctx.signal);
+            await ctx.clock.sleep(
+              lognormalFromMedianP90(ctx.random, s.action.medianS, s.action.p90S) * 1000,
+              ctx.signal,
+            );
             const mitigateMs = ctx.clock.now();
             ctx.note(mitigateMs, 'operator-rollback', 'rollback issued');
             await ctx.rollback();

@@ -37,7 +37,11 @@ export class DashboardOperator implements Operator {
         const at = ctx.clock.now();
         let rate: number | undefined;
         try {
-          rate = await ctx.metrics.serviceErrorRate({ namespace: ctx.namespace, service: ctx.service, windowMs: s.panelWindowS * 1000 });
+          rate = await ctx.metrics.serviceErrorRate({
+            namespace: ctx.namespace,
+            service: ctx.service,
+            windowMs: s.panelWindowS * 1000,
+          });
         } catch {
           ctx.note(at, 'operator-look', 'panel shows no data (metrics unavailable)');
           nextLook += lookMs;

@@ -31,7 +31,18 @@ async function watch(operator: Operator, errorShare: (tMs: number) => number, un
   const done = operator.watch(ctx).then((r) => (result = r));
   for (let t = 0; t < untilMs && result === undefined; t += 1000) {
     const failing = Math.round(10 * errorShare(t));
-    for (let i = 0; i < 10; i++) store.record({ namespace: 'ns', workload: 'svc-canary', service: 'svc', responseCode: i < failing ? 500 : 200, reporter: 'source' }, t + 500, 2);
+    for (let i = 0; i < 10; i++)
+      store.record(
+        {
+          namespace: 'ns',
+          workload: 'svc-canary',
+          service: 'svc',
+          responseCode: i < failing ? 500 : 200,
+          reporter: 'source',
+        },
+        t + 500,
+        2,
+      );
     await clock.advance(1000);
   }
   abort.abort(new Error('run ended'));
@@ -41,7 +52,14 @@ async function watch(operator: Operator, errorShare: (tMs: number) => number, un
 
 describe('dashboard operator', () => {
   it('notices a bad panel at a look and rolls back after the reaction time', async () => {
-    const op = new DashboardOperator(dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 1, lookIntervalS: 60, reaction: { medianS: 45, p90S: 120 } }));
+    const op = new DashboardOperator(
+      dashboardOperatorSchema.parse({
+        kind: 'dashboard',
+        pNotice: 1,
+        lookIntervalS: 60,
+        reaction: { medianS: 45, p90S: 120 },
+      }),
+    );
     const { result, notes, rollbackAt } = await watch(op, () => 0.1, 600_000);
     expect(result.detectMs).toBeDefined();
     // The first look falls within one look interval of the release.
@@ -76,7 +94,9 @@ describe('dashboard operator', () => {
 
 describe('alert operator', () => {
   it('goes pending, fires after `for`, pages after group_wait, then the person acknowledges and acts', async () => {
-    const op = new AlertOperator(alertOperatorSchema.parse({ kind: 'alert', forS: 60, evaluationIntervalS: 15, groupWaitS: 30 }));
+    const op = new AlertOperator(
+      alertOperatorSchema.parse({ kind: 'alert', forS: 60, evaluationIntervalS: 15, groupWaitS: 30 }),
+    );
     const { result, notes } = await watch(op, () => 0.1, 3_600_000);
     const at = (kind: string) => notes.find((n) => n.kind === kind)?.atMs;
     const pending = at('alert-pending')!;
@@ -91,7 +111,9 @@ describe('alert operator', () => {
   });
 
   it('clears a pending alert when the error rate drops before `for` has passed', async () => {
-    const op = new AlertOperator(alertOperatorSchema.parse({ kind: 'alert', forS: 120, evaluationIntervalS: 15, ruleWindowS: 30 }));
+    const op = new AlertOperator(
+      alertOperatorSchema.parse({ kind: 'alert', forS: 120, evaluationIntervalS: 15, ruleWindowS: 30 }),
+    );
     // A 30-second blip of errors, then clean.
     const { result, notes } = await watch(op, (t) => (t >= 20_000 && t < 50_000 ? 1 : 0), 600_000);
     expect(notes.some((n) => n.kind === 'alert-pending')).toBe(true);

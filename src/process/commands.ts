@@ -34,7 +34,11 @@ const MAX_OUTPUT_CHARS = 1_000_000;
  * only when it cannot run (not found, not executable), on `timeoutMs` (PlatformError) and on
  * `signal` (its reason); in those cases the child is killed first, so nothing outlives the call.
  */
-export function runCommand(file: string, args: readonly string[], options: RunCommandOptions = {}): Promise<CommandResult> {
+export function runCommand(
+  file: string,
+  args: readonly string[],
+  options: RunCommandOptions = {},
+): Promise<CommandResult> {
   const timeout = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
   const signals = [options.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
   const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
@@ -71,7 +75,11 @@ export function runCommand(file: string, args: readonly string[], options: RunCo
     child.once('close', (code, sig) =>
       finish(() => {
         if (timeout?.aborted && !options.signal?.aborted) {
-          reject(new PlatformError(`${path.basename(file)} ${args.join(' ')} did not finish within ${(options.timeoutMs ?? 0) / 1000} s`));
+          reject(
+            new PlatformError(
+              `${path.basename(file)} ${args.join(' ')} did not finish within ${(options.timeoutMs ?? 0) / 1000} s`,
+            ),
+          );
         } else if (options.signal?.aborted) {
           reject(options.signal.reason);
         } else {

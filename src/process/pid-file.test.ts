@@ -47,14 +47,28 @@ describe('reapLeftovers', () => {
       children: [
         { pid: ours, label: 'app', command: 'sleep 300', ...identity(ours) },
         // The foreign process as a reused pid: another start time, or another executable.
-        { pid: foreign, label: 'app', command: 'sleep 300', startTicks: identity(foreign).startTicks - 1, exe: identity(foreign).exe },
-        { pid: foreign, label: 'app', command: 'sleep 300', startTicks: identity(foreign).startTicks, exe: '/usr/bin/k6' },
+        {
+          pid: foreign,
+          label: 'app',
+          command: 'sleep 300',
+          startTicks: identity(foreign).startTicks - 1,
+          exe: identity(foreign).exe,
+        },
+        {
+          pid: foreign,
+          label: 'app',
+          command: 'sleep 300',
+          startTicks: identity(foreign).startTicks,
+          exe: '/usr/bin/k6',
+        },
       ],
     };
     const file = path.join(pidDir, `harness-${harnessPid}-1.json`);
     writeFileSync(file, JSON.stringify(record));
 
-    expect(reapLeftovers(pidDir, tmp)).toEqual([{ harnessPid, experiment: 'reap-test', killed: [{ pid: ours, label: 'app' }] }]);
+    expect(reapLeftovers(pidDir, tmp)).toEqual([
+      { harnessPid, experiment: 'reap-test', killed: [{ pid: ours, label: 'app' }] },
+    ]);
     await new Promise((resolve) => started[0]!.once('exit', resolve));
     expect(isAlive(ours)).toBe(false);
     expect(isAlive(foreign)).toBe(true);

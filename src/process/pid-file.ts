@@ -45,7 +45,13 @@ export class PidFile {
     mkdirSync(dir, { recursive: true });
     // One file per registry: a process may run several (a benchmark runs platforms side by side).
     this.file = path.join(dir, `harness-${process.pid}-${++fileSeq}.json`);
-    this.record = { harnessPid: process.pid, harnessStartTicks: startTicksOf(process.pid), startedAt: new Date().toISOString(), experiment, children: [] };
+    this.record = {
+      harnessPid: process.pid,
+      harnessStartTicks: startTicksOf(process.pid),
+      startedAt: new Date().toISOString(),
+      experiment,
+      children: [],
+    };
     this.flush();
   }
 
@@ -69,7 +75,6 @@ export class PidFile {
     // while a run is measured (a canary starts), and a flush to disk would stall the event loop.
     writeFileAtomic(this.file, JSON.stringify(this.record), { fsync: false });
   }
-
 }
 
 /** The pid files in `dir` with their paths; an unreadable one is deleted (a crash never leaves one, see flush). */
@@ -97,7 +102,8 @@ export function readPidFiles(dir: string): Array<{ file: string; record: PidReco
  * in a file written before those were recorded, the same command line. A reused pid is false.
  */
 export function isRecordedChild(child: PidChild): boolean {
-  if (child.startTicks !== undefined && child.exe !== undefined) return isSameProcess({ pid: child.pid, startTicks: child.startTicks, exe: child.exe });
+  if (child.startTicks !== undefined && child.exe !== undefined)
+    return isSameProcess({ pid: child.pid, startTicks: child.startTicks, exe: child.exe });
   return isAlive(child.pid) && cmdlineOf(child.pid)?.join(' ') === child.command;
 }
 

@@ -51,7 +51,11 @@ export interface ProcessIdentity {
 
 /** True while `identity.pid` is alive and is still that process: same start time and executable. */
 export function isSameProcess(identity: ProcessIdentity): boolean {
-  return isAlive(identity.pid) && startTicksOf(identity.pid) === identity.startTicks && executableOf(identity.pid) === identity.exe;
+  return (
+    isAlive(identity.pid) &&
+    startTicksOf(identity.pid) === identity.startTicks &&
+    executableOf(identity.pid) === identity.exe
+  );
 }
 
 export function cmdlineOf(pid: number): string[] | undefined {
@@ -73,7 +77,9 @@ export function environOf(pid: number): string[] | undefined {
 }
 
 /** Live (non-zombie) pids for which `match` holds. */
-export function findProcesses(match: (info: { pid: number; cmdline: string[]; environ: () => string[] | undefined }) => boolean): number[] {
+export function findProcesses(
+  match: (info: { pid: number; cmdline: string[]; environ: () => string[] | undefined }) => boolean,
+): number[] {
   const out: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

@@ -34,7 +34,9 @@ describe('ProcessRegistry', () => {
       'console.log(child.pid);',
       'setInterval(() => {}, 1000);',
     ].join('\n');
-    const harness = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const harness = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let childPid: number | undefined;
     try {
       childPid = await new Promise<number>((resolve, reject) => {
@@ -47,7 +49,13 @@ describe('ProcessRegistry', () => {
       expect(record.harnessPid).toBe(harness.pid);
       expect(record.harnessStartTicks).toBe(startTicksOf(harness.pid!));
       expect(record.children).toEqual([
-        { pid: childPid, label: 'sleeper', command: 'sleep 300', startTicks: startTicksOf(childPid), exe: executableOf(childPid) },
+        {
+          pid: childPid,
+          label: 'sleeper',
+          command: 'sleep 300',
+          startTicks: startTicksOf(childPid),
+          exe: executableOf(childPid),
+        },
       ]);
       expect(path.basename(record.children[0]!.exe!)).toMatch(/sleep|coreutils/);
 

@@ -105,7 +105,10 @@ export class ProcessRegistry implements AsyncDisposable {
   spawn(command: string, args: string[], options: { env: NodeJS.ProcessEnv; label: string }): ManagedProcess {
     const [file, argv] = hasSetpriv ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args];
     const child = spawn(file, argv, {
-      env: { ...options.env, ...Object.fromEntries(Object.entries(this.labels).map(([k, v]) => [`CANARY_MTTR_${k.toUpperCase()}`, v])) },
+      env: {
+        ...options.env,
+        ...Object.fromEntries(Object.entries(this.labels).map(([k, v]) => [`CANARY_MTTR_${k.toUpperCase()}`, v])),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const managed = new ManagedProcess(child, options.label);
@@ -113,7 +116,13 @@ export class ProcessRegistry implements AsyncDisposable {
     if (child.pid !== undefined && this.pidFile) {
       const pid = child.pid;
       // The command as /proc/<pid>/cmdline shows it once setpriv has exec'd it.
-      this.pidFile.add({ pid, label: options.label, command: [command, ...args].join(' '), startTicks: startTicksOf(pid), exe: executablePath(command, options.env) });
+      this.pidFile.add({
+        pid,
+        label: options.label,
+        command: [command, ...args].join(' '),
+        startTicks: startTicksOf(pid),
+        exe: executablePath(command, options.env),
+      });
     }
     void managed.exited.then(() => {
       this.live.delete(managed);

@@ -16,7 +16,8 @@ const FLAGGER = ARM_COLOURS.flagger;
 
 const r2 = (x: number | undefined) => (x === undefined ? null : Math.round(x * 100) / 100);
 const value = (c: BreakEvenCell, i: number) => c.values[i]?.[1];
-const panelOf = (group: BreakEvenGroup, c: BreakEvenCell) => (group.fields[1] === undefined ? '' : `${group.fields[1]} = ${value(c, 1)}`);
+const panelOf = (group: BreakEvenGroup, c: BreakEvenCell) =>
+  group.fields[1] === undefined ? '' : `${group.fields[1]} = ${value(c, 1)}`;
 
 /** One row per swept cell: the numbers of the break-even table, unformatted. */
 export function breakEvenRows(group: BreakEvenGroup): Array<Record<string, string | number | null>> {
@@ -63,7 +64,13 @@ export function breakEvenSpec(group: BreakEvenGroup): TopLevelSpec {
   const numeric = group.cells.every((c) => typeof value(c, 0) === 'number');
   const panels = [...new Set(group.cells.map((c) => panelOf(group, c)))];
   const values: Array<Record<string, unknown>> = [
-    ...panels.map((panel) => ({ kind: 'flagger', panel, median: r2(group.flagger.estimate), lower: r2(group.flagger.lower), upper: r2(group.flagger.upper) })),
+    ...panels.map((panel) => ({
+      kind: 'flagger',
+      panel,
+      median: r2(group.flagger.estimate),
+      lower: r2(group.flagger.lower),
+      upper: r2(group.flagger.upper),
+    })),
     ...group.cells.map((c) => ({
       kind: 'manual',
       panel: panelOf(group, c),
@@ -116,7 +123,15 @@ export function breakEvenSpec(group: BreakEvenGroup): TopLevelSpec {
           x,
           y: { field: 'median', ...y },
           color: { field: 'verdict', type: 'nominal', title: 'manual against Flagger', scale: VERDICT_SCALE },
-          tooltip: [{ field: 'x', title: first }, { field: 'median', title: 'manual median s' }, { field: 'lower' }, { field: 'upper' }, { field: 'verdict' }, { field: 'bands', title: 'CIs' }, { field: 'n' }],
+          tooltip: [
+            { field: 'x', title: first },
+            { field: 'median', title: 'manual median s' },
+            { field: 'lower' },
+            { field: 'upper' },
+            { field: 'verdict' },
+            { field: 'bands', title: 'CIs' },
+            { field: 'n' },
+          ],
         },
       },
     ],
@@ -146,7 +161,10 @@ export function breakEvenHeatmapSpec(group: BreakEvenGroup): TopLevelSpec {
     x: String(value(c, 0)),
     y: String(value(c, 1)),
     verdict: c.verdict ?? NO_VERDICT,
-    label: c.difference.estimate === undefined ? '—' : `${c.difference.estimate > 0 ? '+' : ''}${c.difference.estimate.toFixed(0)} s`,
+    label:
+      c.difference.estimate === undefined
+        ? '—'
+        : `${c.difference.estimate > 0 ? '+' : ''}${c.difference.estimate.toFixed(0)} s`,
     difference: r2(c.difference.estimate),
     lower: r2(c.difference.lower),
     upper: r2(c.difference.upper),
@@ -172,7 +190,14 @@ export function breakEvenHeatmapSpec(group: BreakEvenGroup): TopLevelSpec {
           x: { field: 'x', type: 'ordinal', title: first, sort: order(0), axis: { labelAngle: 0 } },
           y: { field: 'y', type: 'ordinal', title: second, sort: order(1) },
           color: { field: 'verdict', type: 'nominal', title: 'manual is', scale: VERDICT_SCALE },
-          tooltip: [{ field: 'x', title: first }, { field: 'y', title: second }, { field: 'verdict' }, { field: 'difference' }, { field: 'lower' }, { field: 'upper' }],
+          tooltip: [
+            { field: 'x', title: first },
+            { field: 'y', title: second },
+            { field: 'verdict' },
+            { field: 'difference' },
+            { field: 'lower' },
+            { field: 'upper' },
+          ],
         },
       },
       {
@@ -191,9 +216,19 @@ export function breakEvenHeatmapSpec(group: BreakEvenGroup): TopLevelSpec {
 /** Per group: the MTTR-against-sweep chart, and with two swept fields the region heatmap. */
 export function breakEvenChartSpecs(groups: readonly BreakEvenGroup[]): ChartSpec[] {
   return groups.flatMap((g, i) => [
-    { id: breakEvenChartId(i + 1), title: `${g.scenario}: break-even against Flagger over ${g.fields.join(' × ')}`, spec: breakEvenSpec(g) },
+    {
+      id: breakEvenChartId(i + 1),
+      title: `${g.scenario}: break-even against Flagger over ${g.fields.join(' × ')}`,
+      spec: breakEvenSpec(g),
+    },
     ...(g.fields.length === 2
-      ? [{ id: `${breakEvenChartId(i + 1)}-regions`, title: `${g.scenario}: where the manual arm is faster, not distinguishable or slower`, spec: breakEvenHeatmapSpec(g) }]
+      ? [
+          {
+            id: `${breakEvenChartId(i + 1)}-regions`,
+            title: `${g.scenario}: where the manual arm is faster, not distinguishable or slower`,
+            spec: breakEvenHeatmapSpec(g),
+          },
+        ]
       : []),
   ]);
 }

@@ -19,7 +19,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Rows of one scenario: a Flagger reference and manual cells swept over lookIntervalS. */
 function rows(cells: Record<number, Array<number | 'censored'>>, flagger: number[]): RunRow[] {
-  const out: RunRow[] = flagger.map((mttrS, i) => ({ runId: `f${i}`, arm: 'flagger', scenario: 's', sweep: '', outcome: 'rolled_back', mttrS, ttmS: mttrS - 2, failedRequests: 1 }));
+  const out: RunRow[] = flagger.map((mttrS, i) => ({
+    runId: `f${i}`,
+    arm: 'flagger',
+    scenario: 's',
+    sweep: '',
+    outcome: 'rolled_back',
+    mttrS,
+    ttmS: mttrS - 2,
+    failedRequests: 1,
+  }));
   for (const [look, values] of Object.entries(cells)) {
     values.forEach((v, i) => {
       out.push({
@@ -40,12 +49,18 @@ function rows(cells: Record<number, Array<number | 'censored'>>, flagger: number
 const FLAGGER = [30, 31, 32, 29, 30, 31, 30, 29, 32, 31];
 
 /** The fixture's sweep (3 runs per cell) run twice, so that every cell has enough runs for a verdict. */
-const twice = (runs: RunEntry[]) => [...runs, ...runs.map((r) => ({ ...r, runId: `${r.runId}-b`, requestsFile: `requests/${r.runId}-b.csv` }))];
+const twice = (runs: RunEntry[]) => [
+  ...runs,
+  ...runs.map((r) => ({ ...r, runId: `${r.runId}-b`, requestsFile: `requests/${r.runId}-b.csv` })),
+];
 
 describe('break-even of a manual sweep against Flagger', () => {
   it('reads the sweep label the plan writes', () => {
     const label = sweepLabel({ 'manual.operator.lookIntervalS': 10, 'manual.operator.reaction.medianS': 15 });
-    expect(parseSweepLabel(label)).toEqual([['lookIntervalS', 10], ['medianS', 15]]);
+    expect(parseSweepLabel(label)).toEqual([
+      ['lookIntervalS', 10],
+      ['medianS', 15],
+    ]);
     expect(parseSweepLabel(sweepLabel({ 'flagger.interval': '10s' }))).toEqual([['interval', '10s']]);
     expect(parseSweepLabel('')).toEqual([]);
   });
@@ -99,28 +114,38 @@ describe('break-even of a manual sweep against Flagger', () => {
     const group = breakEvenGroups(rows({ 10: [20, 21, 22, 19, 20], 60: [100, 101, 102, 103, 104] }, FLAGGER))[0]!;
     const line = await renderSpec(breakEvenSpec(group));
     expect(line.warnings).toEqual([]);
-    for (const layer of ['flagger-band', 'flagger-median', 'manual-band', 'manual-median', 'verdicts']) expect(line.svg).toContain(`${layer.replace('-', '_')}_marks`);
+    for (const layer of ['flagger-band', 'flagger-median', 'manual-band', 'manual-median', 'verdicts'])
+      expect(line.svg).toContain(`${layer.replace('-', '_')}_marks`);
     const data = (breakEvenSpec(group) as { data: { values: Array<Record<string, unknown>> } }).data.values;
     expect(data.filter((d) => d.kind === 'manual').map((d) => d.verdict)).toEqual(['faster', 'slower']);
     const r2 = (x: number | undefined) => Math.round(x! * 100) / 100;
-    expect(data.find((d) => d.kind === 'flagger')).toMatchObject({ median: r2(group.flagger.estimate), lower: r2(group.flagger.lower), upper: r2(group.flagger.upper) });
+    expect(data.find((d) => d.kind === 'flagger')).toMatchObject({
+      median: r2(group.flagger.estimate),
+      lower: r2(group.flagger.lower),
+      upper: r2(group.flagger.upper),
+    });
 
     const two = breakEvenGroups(runRowsFromCsv(runsCsvRows('e', twice(sweepRuns(true)))))[0]!;
     expect(two.fields).toEqual(['lookIntervalS', 'pNotice']);
     const heatmap = await renderSpec(breakEvenHeatmapSpec(two));
     expect(heatmap.warnings).toEqual([]);
     const cells = (breakEvenHeatmapSpec(two) as { data: { values: Array<Record<string, unknown>> } }).data.values;
-    expect(cells.map((c) => [c.x, c.y, c.verdict])).toEqual(two.cells.map((c) => [String(c.values[0]![1]), String(c.values[1]![1]), c.verdict]));
+    expect(cells.map((c) => [c.x, c.y, c.verdict])).toEqual(
+      two.cells.map((c) => [String(c.values[0]![1]), String(c.values[1]![1]), c.verdict]),
+    );
     expect(new Set(cells.map((c) => c.verdict))).toEqual(new Set(['slower']));
   });
 
   it('appears in report.md and report.html with its charts and a CSV of their numbers', async () => {
     const runs = twice(sweepRuns(true));
-    const scenarios = [...new Set(runs.map((r) => r.entry))].map(() => makeScenario('faulty', { release: { fault: 'http500' } }));
+    const scenarios = [...new Set(runs.map((r) => r.entry))].map(() =>
+      makeScenario('faulty', { release: { fault: 'http500' } }),
+    );
     const header = makeHeader(scenarios, runs);
     const folder = path.join(dir, 'report');
     mkdirSync(folder);
-    for (const line of [header, ...runs]) appendFileSync(path.join(folder, 'journal.jsonl'), `${JSON.stringify(line)}\n`);
+    for (const line of [header, ...runs])
+      appendFileSync(path.join(folder, 'journal.jsonl'), `${JSON.stringify(line)}\n`);
     await writeReport(folder);
     const md = readFileSync(path.join(folder, 'report.md'), 'utf8');
     const html = readFileSync(path.join(folder, 'report.html'), 'utf8');
@@ -129,30 +154,47 @@ describe('break-even of a manual sweep against Flagger', () => {
     expect(html).toContain('id="t-break-even-1"');
     expect(html).toContain('id="chart-break-even-1"');
     expect(html).toContain('id="chart-break-even-1-regions"');
-    for (const f of ['break-even-1.vl.json', 'break-even-1.svg', 'break-even-1-regions.svg']) expect(existsSync(path.join(folder, 'charts', f))).toBe(true);
+    for (const f of ['break-even-1.vl.json', 'break-even-1.svg', 'break-even-1-regions.svg'])
+      expect(existsSync(path.join(folder, 'charts', f))).toBe(true);
     // The CSV beside the chart holds the table's numbers, cell by cell.
-    const csv = parse(readFileSync(path.join(folder, 'charts', 'break-even-1.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
-    const table = md.slice(md.indexOf('| lookIntervalS | pNotice |')).split('\n').slice(2, 2 + csv.length);
+    const csv = parse(readFileSync(path.join(folder, 'charts', 'break-even-1.csv'), 'utf8'), {
+      columns: true,
+    }) as Array<Record<string, string>>;
+    const table = md
+      .slice(md.indexOf('| lookIntervalS | pNotice |'))
+      .split('\n')
+      .slice(2, 2 + csv.length);
     expect(csv).toHaveLength(6);
     expect(csv.every((r) => r.verdict === 'slower')).toBe(true);
     csv.forEach((row, i) => {
       const cells = table[i]!.split('|').map((c) => c.trim());
       expect([cells[1], cells[2]]).toEqual([row.lookIntervalS, row.pNotice]);
-      expect(cells[4]).toBe(`${Number(row.manual_median_s).toFixed(1)} [${Number(row.manual_lower_s).toFixed(1)}, ${Number(row.manual_upper_s).toFixed(1)}]`);
+      expect(cells[4]).toBe(
+        `${Number(row.manual_median_s).toFixed(1)} [${Number(row.manual_lower_s).toFixed(1)}, ${Number(row.manual_upper_s).toFixed(1)}]`,
+      );
       expect(cells[8]).toBe(row.verdict);
-      expect(cells[9]).toBe(`${Number(row.ttm_difference_s).toFixed(1)} [${Number(row.ttm_difference_lower_s).toFixed(1)}, ${Number(row.ttm_difference_upper_s).toFixed(1)}]`);
+      expect(cells[9]).toBe(
+        `${Number(row.ttm_difference_s).toFixed(1)} [${Number(row.ttm_difference_lower_s).toFixed(1)}, ${Number(row.ttm_difference_upper_s).toFixed(1)}]`,
+      );
       expect(cells[10]).toBe(row.ttm_verdict);
       expect(Number(cells[11])).toBe(Number(row.looks_per_hour));
     });
     // runs.csv carries the operator's attention per run (the fixtures' operator looks every 60 s).
-    const runsCsv = parse(readFileSync(path.join(folder, 'runs.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    const runsCsv = parse(readFileSync(path.join(folder, 'runs.csv'), 'utf8'), { columns: true }) as Array<
+      Record<string, string>
+    >;
     expect(runsCsv.filter((r) => r.arm === 'manual').every((r) => r.looks_per_hour === '60')).toBe(true);
-    expect(runsCsv.filter((r) => r.arm === 'flagger').every((r) => r.looks_per_hour === '' && r.pages === '')).toBe(true);
+    expect(runsCsv.filter((r) => r.arm === 'flagger').every((r) => r.looks_per_hour === '' && r.pages === '')).toBe(
+      true,
+    );
   });
 
   it('counts the pages of an alert operator in runs.csv', () => {
     const run = makeRun({ runId: 'a-manual-r1', arm: 'manual', scenario: 'slow', outcome: 'rolled_back', mttrS: 100 });
-    const paged = { ...run, timeline: [...run.timeline, { atMs: 20_000, kind: Marks.alertNotified, detail: 'page sent after group_wait' }] };
+    const paged = {
+      ...run,
+      timeline: [...run.timeline, { atMs: 20_000, kind: Marks.alertNotified, detail: 'page sent after group_wait' }],
+    };
     expect(runsCsvRows('e', [paged])[0]).toMatchObject({ pages: 1, looks_per_hour: '' });
     expect(runsCsvRows('e', [run])[0]).toMatchObject({ pages: 0 });
   });

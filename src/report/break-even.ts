@@ -84,7 +84,8 @@ function verdictOf(d: BootstrapInterval, n: number, nFlagger: number): Verdict |
 }
 
 function bandsOf(m: BootstrapInterval, f: BootstrapInterval): BandPosition | undefined {
-  if (m.lower === undefined || m.upper === undefined || f.lower === undefined || f.upper === undefined) return undefined;
+  if (m.lower === undefined || m.upper === undefined || f.lower === undefined || f.upper === undefined)
+    return undefined;
   return m.upper < f.lower ? 'below' : m.lower > f.upper ? 'above' : 'overlaps';
 }
 
@@ -139,7 +140,8 @@ export function breakEvenGroups(rows: readonly RunRow[]): BreakEvenGroup[] {
   });
 }
 
-const withCi = (i: BootstrapInterval) => (i.estimate === undefined ? '—' : `${fmt(i.estimate)} [${fmt(i.lower)}, ${fmt(i.upper)}]`);
+const withCi = (i: BootstrapInterval) =>
+  i.estimate === undefined ? '—' : `${fmt(i.estimate)} [${fmt(i.lower)}, ${fmt(i.upper)}]`;
 
 /** One row per swept manual cell: medians, the difference with its CI, A12, the verdict and the attention. */
 export function breakEvenTable(group: BreakEvenGroup, index = 1): ReportTable {
@@ -167,10 +169,12 @@ export function breakEvenTable(group: BreakEvenGroup, index = 1): ReportTable {
       '**faster** when the whole interval is below 0, **slower** when it is above 0, else **not distinguishable**; ' +
       `no verdict with fewer than ${MIN_RUNS_FOR_VERDICT} runs in either arm. ` +
       'A censored run counts at its censoring time (a lower bound above every recovered run). ' +
-      'TTM (impact → rollback issued) gets the same test: it is what the operator\'s attention sets, without failures after the rollback. ' +
+      "TTM (impact → rollback issued) gets the same test: it is what the operator's attention sets, without failures after the rollback. " +
       'Looks per hour = 3600 / look interval, paid for every hour on watch; pages per release are counted in the runs.',
     columns,
-    align: columns.map((_, i) => (i < group.fields.length || i === group.fields.length + 5 || i === group.fields.length + 7 ? 'l' : 'r')),
+    align: columns.map((_, i) =>
+      i < group.fields.length || i === group.fields.length + 5 || i === group.fields.length + 7 ? 'l' : 'r',
+    ),
     rows: group.cells.map((c) => [
       ...c.values.map(([, v]) => String(v)),
       `${c.n} (${c.censored})`,
@@ -187,7 +191,8 @@ export function breakEvenTable(group: BreakEvenGroup, index = 1): ReportTable {
   };
 }
 
-const list = (xs: string[]) => (xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`);
+const list = (xs: string[]) =>
+  xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`;
 
 /** Failures this long after the rollback are not the release's: the run recovered late for another reason. */
 export const LATE_RECOVERY_S = 5;
@@ -196,7 +201,12 @@ export const LATE_RECOVERY_S = 5;
 export function lateRecoveries(rows: readonly RunRow[], group: BreakEvenGroup): RunRow[] {
   const labels = new Set(['', ...group.cells.map((c) => c.sweep)]);
   return rows.filter(
-    (r) => r.scenario === group.scenario && labels.has(r.sweep) && r.mttrS !== undefined && r.ttmS !== undefined && r.mttrS - r.ttmS > LATE_RECOVERY_S,
+    (r) =>
+      r.scenario === group.scenario &&
+      labels.has(r.sweep) &&
+      r.mttrS !== undefined &&
+      r.ttmS !== undefined &&
+      r.mttrS - r.ttmS > LATE_RECOVERY_S,
   );
 }
 
@@ -219,7 +229,9 @@ function verdictWords(group: BreakEvenGroup, pick: (c: BreakEvenCell) => Verdict
       const by = Verdicts.map((v) => {
         const at = cells.filter((c) => pick(c) === v);
         if (at.length === 0) return '';
-        const looks = at.every((c) => c.looksPerHour !== undefined) ? ` (${list(at.map((c) => fmt(c.looksPerHour, 0)))} looks per hour)` : '';
+        const looks = at.every((c) => c.looksPerHour !== undefined)
+          ? ` (${list(at.map((c) => fmt(c.looksPerHour, 0)))} looks per hour)`
+          : '';
         return `${v} at ${first} ${list(at.map((c) => String(c.values[0]![1])))}${looks}`;
       }).filter(Boolean);
       return `${key ? `${key}: ` : ''}${by.join('; ') || 'no verdict'}`;
@@ -235,16 +247,26 @@ function verdictWords(group: BreakEvenGroup, pick: (c: BreakEvenCell) => Verdict
 export function breakEvenParagraph(group: BreakEvenGroup, rows: readonly RunRow[]): string {
   const ns = [...new Set(group.cells.map((c) => c.n))];
   const censored = group.cells.reduce((a, c) => a + c.censored, 0);
-  const pages = [...new Set(group.cells.flatMap((c) => (c.pagesPerRelease === undefined ? [] : [c.pagesPerRelease])))].sort((a, b) => a - b);
+  const pages = [
+    ...new Set(group.cells.flatMap((c) => (c.pagesPerRelease === undefined ? [] : [c.pagesPerRelease]))),
+  ].sort((a, b) => a - b);
   const late = lateRecoveries(rows, group);
   const lateFlagger = late.filter((r) => r.arm === 'flagger').length;
-  const total = (arm: RunRow['arm']) => rows.filter((r) => r.scenario === group.scenario && r.arm === arm && (arm === 'flagger' ? r.sweep === '' : group.cells.some((c) => c.sweep === r.sweep))).length;
+  const total = (arm: RunRow['arm']) =>
+    rows.filter(
+      (r) =>
+        r.scenario === group.scenario &&
+        r.arm === arm &&
+        (arm === 'flagger' ? r.sweep === '' : group.cells.some((c) => c.sweep === r.sweep)),
+    ).length;
   return [
     `${group.scenario}: Flagger's median MTTR ${withCi(group.flagger)} s (n ${group.flaggerN}).`,
     `The manual arm over ${group.fields.join(' × ')} (n ${list(ns.map(String))} per cell${censored > 0 ? `, ${censored} run(s) censored and kept` : ''}), ` +
       `against Flagger by the 95% CI of the difference of medians: ${verdictWords(group, (c) => c.verdict)}.`,
     `On TTM (impact → rollback issued): ${verdictWords(group, (c) => c.ttmVerdict)}.`,
-    pages.length === 0 ? '' : `Pages per release, counted: ${pages.length === 1 ? `${fmt(pages[0], 2)} in every cell` : `${fmt(pages[0], 2)}–${fmt(pages.at(-1), 2)}`}.`,
+    pages.length === 0
+      ? ''
+      : `Pages per release, counted: ${pages.length === 1 ? `${fmt(pages[0], 2)} in every cell` : `${fmt(pages[0], 2)}–${fmt(pages.at(-1), 2)}`}.`,
     late.length === 0
       ? ''
       : `${lateFlagger} of ${total('flagger')} Flagger runs and ${late.length - lateFlagger} of ${total('manual')} manual runs recovered more than ${LATE_RECOVERY_S} s ` +

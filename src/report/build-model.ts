@@ -41,7 +41,8 @@ export interface RunRow {
   pages?: number;
 }
 
-const num = (v: string | number | undefined): number | undefined => (v === undefined || v === "" ? undefined : Number(v));
+const num = (v: string | number | undefined): number | undefined =>
+  v === undefined || v === '' ? undefined : Number(v);
 
 export function runRowsFromCsv(rows: ReadonlyArray<Record<string, string | number>>): RunRow[] {
   return rows.map((r) => {
@@ -60,7 +61,8 @@ export function runRowsFromCsv(rows: ReadonlyArray<Record<string, string | numbe
       ttmS: num(r.ttm_s),
       censoredAtS: num(r.censored_at_s),
       failedRequests: Number(r.failed_requests),
-      releaseToRollbackS: r.outcome === 'rolled_back' && mitigate !== undefined ? (mitigate - release) / 1000 : undefined,
+      releaseToRollbackS:
+        r.outcome === 'rolled_back' && mitigate !== undefined ? (mitigate - release) / 1000 : undefined,
       releaseToPromotedS: promoted !== undefined ? (promoted - release) / 1000 : undefined,
       looksPerHour: num(r.looks_per_hour),
       pages: num(r.pages),
@@ -68,7 +70,8 @@ export function runRowsFromCsv(rows: ReadonlyArray<Record<string, string | numbe
   });
 }
 
-export const fmt = (v: number | undefined, digits = 1): string => (v === undefined || Number.isNaN(v) ? '—' : v.toFixed(digits));
+export const fmt = (v: number | undefined, digits = 1): string =>
+  v === undefined || Number.isNaN(v) ? '—' : v.toFixed(digits);
 export const fmtP = (p: number | undefined) => (p === undefined ? '—' : p < 0.001 ? p.toExponential(1) : p.toFixed(3));
 const ci = (i: BootstrapInterval, digits = 1) =>
   i.estimate === undefined ? '—' : `${fmt(i.estimate, digits)} [${fmt(i.lower, digits)}, ${fmt(i.upper, digits)}]`;
@@ -103,9 +106,22 @@ export function bootstrapSeed(what: string, cell: { scenario: string; sweep: str
 }
 
 export const SUMMARY_COLUMNS = [
-  'scenario', 'arm', 'n', 'rolled back', 'promoted', 'censored', 'no impact', 'aborted',
-  'MTTR median [IQR] s', 'MTTR mean ± SD s', 'MTTR median 95% CI s', 'KM median MTTR [95% CI] s',
-  'release→recover median [IQR] s', 'TTD median s', 'TTM median s', 'failed requests median',
+  'scenario',
+  'arm',
+  'n',
+  'rolled back',
+  'promoted',
+  'censored',
+  'no impact',
+  'aborted',
+  'MTTR median [IQR] s',
+  'MTTR mean ± SD s',
+  'MTTR median 95% CI s',
+  'KM median MTTR [95% CI] s',
+  'release→recover median [IQR] s',
+  'TTD median s',
+  'TTM median s',
+  'failed requests median',
 ];
 
 /** The summary table: one row per scenario × arm, every figure computable from runs.csv. */
@@ -146,7 +162,7 @@ export function summaryTable(rows: readonly RunRow[]): ReportTable {
     id: 'summary',
     title: 'Runs per arm',
     note:
-      'MTTR = recover − impact (user-impact view); release→recover = recover − release (DORA\'s failed-deployment recovery time); TTD/TTM = detect/mitigate − impact. ' +
+      "MTTR = recover − impact (user-impact view); release→recover = recover − release (DORA's failed-deployment recovery time); TTD/TTM = detect/mitigate − impact. " +
       'Median [IQR] (R type-7 quartiles) and mean ± SD over runs that recovered; 95% CI of the median by percentile bootstrap (2,000 resamples, seeded). ' +
       'The Kaplan–Meier median keeps censored runs (no recovery before the deadline) as censored observations, so they count without being dropped.',
     columns: SUMMARY_COLUMNS,
@@ -172,7 +188,19 @@ export function comparisonTables(rows: readonly RunRow[], faultyScenarios: Reado
     ['TTD (detect − impact)', 'ttdS'],
     ['TTM (mitigate − impact)', 'ttmS'],
   ];
-  const columns = ['scenario', 'view', 'n manual', 'n Flagger', 'median manual s', 'median Flagger s', 'difference F − M [95% CI] s', 'ratio F / M [95% CI]', 'Mann–Whitney U', 'p', 'A12 (F > M)'];
+  const columns = [
+    'scenario',
+    'view',
+    'n manual',
+    'n Flagger',
+    'median manual s',
+    'median Flagger s',
+    'difference F − M [95% CI] s',
+    'ratio F / M [95% CI]',
+    'Mann–Whitney U',
+    'p',
+    'A12 (F > M)',
+  ];
   const out: string[][] = [];
   for (const { manual, flagger } of pairs) {
     for (const [label, key] of views) {
@@ -207,7 +235,12 @@ export function comparisonTables(rows: readonly RunRow[], faultyScenarios: Reado
       [promoted(flagger), flagger.rows.length - promoted(flagger)],
     ] as const;
     const f = fisherExact(table);
-    fisherRows.push([cellName(manual), `${promoted(manual)}/${manual.rows.length}`, `${promoted(flagger)}/${flagger.rows.length}`, fmtP(f.pTwoSided)]);
+    fisherRows.push([
+      cellName(manual),
+      `${promoted(manual)}/${manual.rows.length}`,
+      `${promoted(flagger)}/${flagger.rows.length}`,
+      fmtP(f.pTwoSided),
+    ]);
   }
   const tables: ReportTable[] = [
     {
@@ -235,7 +268,11 @@ export function comparisonTables(rows: readonly RunRow[], faultyScenarios: Reado
 }
 
 /** The proposal's success criteria: automated rollback under 120 s every time; no manual edit. */
-export function successCriteriaTable(runs: readonly RunEntry[], rows: readonly RunRow[], faultyScenarios: ReadonlySet<string>): ReportTable {
+export function successCriteriaTable(
+  runs: readonly RunEntry[],
+  rows: readonly RunRow[],
+  faultyScenarios: ReadonlySet<string>,
+): ReportTable {
   const faultyFlagger = rows.filter((r) => r.arm === 'flagger' && faultyScenarios.has(r.scenario));
   const rolledBack = faultyFlagger.filter((r) => r.releaseToRollbackS !== undefined);
   const under120 = rolledBack.filter((r) => r.releaseToRollbackS! < 120);
@@ -266,21 +303,35 @@ export function successCriteriaTable(runs: readonly RunEntry[], rows: readonly R
 }
 
 export function timingLawTable(header: ExperimentHeader, runs: readonly RunEntry[]): ReportTable | undefined {
-  const entries = header.scenarios.map((s, entry) => ({ s, entry })).filter(({ entry }) => runs.some((r) => r.arm === 'flagger' && r.entry === entry));
+  const entries = header.scenarios
+    .map((s, entry) => ({ s, entry }))
+    .filter(({ entry }) => runs.some((r) => r.arm === 'flagger' && r.entry === entry));
   if (entries.length === 0) return undefined;
   const range = (xs: number[]) => (xs.length === 0 ? '—' : `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`);
   return {
     id: 'timing-law',
     title: 'Flagger timing against the analysis-loop law',
-    note:
-      'Counted from the release with the first scheduler tick at a ∈ (0, interval] (docs/design.md §5): all checks failing → `Rolling back` in ((threshold+2)·interval, (threshold+3)·interval]; all passing → `Succeeded` in ((steps+3)·interval, (steps+4)·interval], plus the canary\'s start-up time.',
-    columns: ['scenario', 'interval s', 'threshold', 'steps', 'expected rollback s', 'measured release→rollback s', 'expected promotion s', 'measured release→Succeeded s'],
+    note: "Counted from the release with the first scheduler tick at a ∈ (0, interval] (docs/design.md §5): all checks failing → `Rolling back` in ((threshold+2)·interval, (threshold+3)·interval]; all passing → `Succeeded` in ((steps+3)·interval, (steps+4)·interval], plus the canary's start-up time.",
+    columns: [
+      'scenario',
+      'interval s',
+      'threshold',
+      'steps',
+      'expected rollback s',
+      'measured release→rollback s',
+      'expected promotion s',
+      'measured release→Succeeded s',
+    ],
     align: ['l', 'r', 'r', 'r', 'l', 'l', 'l', 'l'],
     rows: entries.map(({ s, entry }) => {
       const law = flaggerTimingLaw(s);
       const mine = runs.filter((r) => r.arm === 'flagger' && r.entry === entry);
-      const rollbacks = mine.filter((r) => r.metrics.outcome === 'rolled_back' && r.metrics.mitigateMs !== undefined).map((r) => (r.metrics.mitigateMs! - r.metrics.releaseMs) / 1000);
-      const promotions = mine.filter((r) => r.metrics.promotedMs !== undefined).map((r) => (r.metrics.promotedMs! - r.metrics.releaseMs) / 1000);
+      const rollbacks = mine
+        .filter((r) => r.metrics.outcome === 'rolled_back' && r.metrics.mitigateMs !== undefined)
+        .map((r) => (r.metrics.mitigateMs! - r.metrics.releaseMs) / 1000);
+      const promotions = mine
+        .filter((r) => r.metrics.promotedMs !== undefined)
+        .map((r) => (r.metrics.promotedMs! - r.metrics.releaseMs) / 1000);
       const label = header.sweeps?.[entry];
       return [
         label ? `${s.name} (${label})` : s.name,
@@ -309,13 +360,18 @@ function operatorTable(runs: readonly RunEntry[]): ReportTable | undefined {
       .join(', ');
     rows.push([scenario, String(op.kind), params, String(op.source ?? '')]);
   }
-  return { id: 'operators', title: 'Operator models (manual arm)', columns: ['scenario', 'operator', 'parameters', 'source'], rows };
+  return {
+    id: 'operators',
+    title: 'Operator models (manual arm)',
+    columns: ['scenario', 'operator', 'parameters', 'source'],
+    rows,
+  };
 }
 
 /** What the break-even does not say: the operator is a model, and what a team would measure to place itself. */
 export const BREAK_EVEN_CAVEAT =
-  'These cells are the operator model\'s assumptions (docs/design.md §6), not measurements of people. ' +
-  'To place a real on-call rotation on this chart, measure from its own incidents how often someone looks at the canary panel during a release (or the alert rule\'s `for` and evaluation interval), ' +
+  "These cells are the operator model's assumptions (docs/design.md §6), not measurements of people. " +
+  "To place a real on-call rotation on this chart, measure from its own incidents how often someone looks at the canary panel during a release (or the alert rule's `for` and evaluation interval), " +
   'the time from a visible problem (or the page) to acknowledgement, and from there to the rollback command.';
 
 /** Builds every table of the report from the journal's runs. */
@@ -330,11 +386,14 @@ export function buildReportModel(header: ExperimentHeader, journaled: RunEntry[]
       `${runs.length} of ${header.plannedRuns.length} planned runs journaled.`,
   ];
   const generators = [...new Set(runs.map((r) => r.load.generator))];
-  intro.push(`Load generator: ${generators.join(', ') || '—'} (open model, constant arrival rate; per-request records in requests/).`);
+  intro.push(
+    `Load generator: ${generators.join(', ') || '—'} (open model, constant arrival rate; per-request records in requests/).`,
+  );
   if (header.description) intro.unshift(header.description.trim());
   sections.push({ id: 'summary', title: 'Runs per arm', paragraphs: intro, tables: [summaryTable(rows)] });
   const comparison = comparisonTables(rows, faulty);
-  if (comparison[0]!.rows.length > 0) sections.push({ id: 'comparison', title: 'Manual against Flagger', paragraphs: [], tables: comparison });
+  if (comparison[0]!.rows.length > 0)
+    sections.push({ id: 'comparison', title: 'Manual against Flagger', paragraphs: [], tables: comparison });
   const breakEven = breakEvenGroups(rows);
   if (breakEven.length > 0) {
     sections.push({
@@ -351,13 +410,29 @@ export function buildReportModel(header: ExperimentHeader, journaled: RunEntry[]
   const scenarios = new Set(rows.map((r) => r.scenario));
   if (scenarios.size >= 3) {
     const cells = matrixCells(rows);
-    sections.push({ id: 'fault-matrix', title: 'Which faults each mechanism catches', paragraphs: catchesParagraphs(cells, faulty), tables: [matrixTable(cells)] });
+    sections.push({
+      id: 'fault-matrix',
+      title: 'Which faults each mechanism catches',
+      paragraphs: catchesParagraphs(cells, faulty),
+      tables: [matrixTable(cells)],
+    });
   }
-  sections.push({ id: 'criteria', title: "The proposal's success criteria", paragraphs: [], tables: [successCriteriaTable(runs, rows, faulty)] });
+  sections.push({
+    id: 'criteria',
+    title: "The proposal's success criteria",
+    paragraphs: [],
+    tables: [successCriteriaTable(runs, rows, faulty)],
+  });
   const law = timingLawTable(header, runs);
   if (law) sections.push({ id: 'timing-law', title: law.title, paragraphs: [], tables: [law] });
   const operators = operatorTable(runs);
-  if (operators) sections.push({ id: 'operators', title: operators.title, paragraphs: ['These are assumptions, not measurements; sweeps show how the comparison moves with them.'], tables: [operators] });
+  if (operators)
+    sections.push({
+      id: 'operators',
+      title: operators.title,
+      paragraphs: ['These are assumptions, not measurements; sweeps show how the comparison moves with them.'],
+      tables: [operators],
+    });
   const censored = runs.filter((r) => r.metrics.outcome === 'censored' || r.metrics.outcome === 'aborted');
   if (censored.length > 0) {
     sections.push({
@@ -372,7 +447,9 @@ export function buildReportModel(header: ExperimentHeader, journaled: RunEntry[]
           rows: censored.map((r) => [
             r.runId,
             r.metrics.outcome,
-            r.metrics.outcome === 'aborted' ? (r.metrics.abortReason ?? '') : `no recovery within the deadline; censored ${fmt(r.metrics.censoredAtS)} s after impact`,
+            r.metrics.outcome === 'aborted'
+              ? (r.metrics.abortReason ?? '')
+              : `no recovery within the deadline; censored ${fmt(r.metrics.censoredAtS)} s after impact`,
           ]),
         },
       ],

@@ -108,9 +108,23 @@ describe('mttrBoxPlotSpec', () => {
 
 describe('binRequests', () => {
   it('counts requests, failures and the release share per scenario second of the answer', () => {
-    const rec = (doneMs: number, status: number, version: string): RequestRecord => ({ sentMs: doneMs - 5, doneMs, latencyMs: 5, status, version });
+    const rec = (doneMs: number, status: number, version: string): RequestRecord => ({
+      sentMs: doneMs - 5,
+      doneMs,
+      latencyMs: 5,
+      status,
+      version,
+    });
     const bins = binRequests(
-      [rec(500, 200, 'v1'), rec(9_999, 200, 'v1'), rec(10_000, 500, 'v2'), rec(10_400, 0, 'v1'), rec(10_900, 200, 'v2'), rec(12_500, 200, 'v1'), rec(99_000, 500, 'v2')],
+      [
+        rec(500, 200, 'v1'),
+        rec(9_999, 200, 'v1'),
+        rec(10_000, 500, 'v2'),
+        rec(10_400, 0, 'v1'),
+        rec(10_900, 200, 'v2'),
+        rec(12_500, 200, 'v1'),
+        rec(99_000, 500, 'v2'),
+      ],
       { releaseMs: 10_000, endMs: 13_000, releaseVersion: 'v2' },
     );
     // Window [release − 10 s, end]: 10 bins before the release, 3 after.
@@ -130,16 +144,23 @@ describe('timelinesSpec', () => {
 
   it('draws one panel per run with both series and a rule per timeline moment', async () => {
     const spec = timelinesSpec(runs, records, versions);
-    expect(axisTitles(spec)).toEqual(expect.arrayContaining(['seconds since release (scenario s)', 'share of requests']));
+    expect(axisTitles(spec)).toEqual(
+      expect.arrayContaining(['seconds since release (scenario s)', 'share of requests']),
+    );
     const svg = await render(spec);
     expect(marks(svg, 'canary')).toHaveLength(runs.length);
     expect(marks(svg, 'errors')).toHaveLength(runs.length);
     const moments = runs.reduce((k, r) => {
       const m = r.metrics;
-      return k + [m.releaseMs, m.impactMs, m.detectMs, m.mitigateMs, m.recoverMs, m.promotedMs].filter((t) => t !== undefined).length;
+      return (
+        k +
+        [m.releaseMs, m.impactMs, m.detectMs, m.mitigateMs, m.recoverMs, m.promotedMs].filter((t) => t !== undefined)
+          .length
+      );
     }, 0);
     expect(marks(svg, 'events')).toHaveLength(moments);
-    for (const label of ['release', 'impact', 'detect', 'mitigate', 'recover']) expect(svg).toContain(`>${label}</text>`);
+    for (const label of ['release', 'impact', 'detect', 'mitigate', 'recover'])
+      expect(svg).toContain(`>${label}</text>`);
   });
 
   it('inlines 1 s bins, not request records, and only from 10 s before the release', () => {
@@ -155,7 +176,16 @@ describe('timelinesSpec', () => {
 
   it('caps the panels, lets every scenario × arm take turns, and says so', async () => {
     const picked = pickTimelineRuns(runs, 5);
-    expect(picked.map((r) => r.runId)).toEqual(['faulty-manual-r1', 'faulty-manual-r2', 'faulty-flagger-r1', 'slow-manual-r1', 'slow-flagger-r1', 'healthy-flagger-r1'].filter((id) => id !== 'faulty-manual-r2'));
+    expect(picked.map((r) => r.runId)).toEqual(
+      [
+        'faulty-manual-r1',
+        'faulty-manual-r2',
+        'faulty-flagger-r1',
+        'slow-manual-r1',
+        'slow-flagger-r1',
+        'healthy-flagger-r1',
+      ].filter((id) => id !== 'faulty-manual-r2'),
+    );
     const spec = timelinesSpec(runs, records, versions, { maxRuns: 5 });
     expect(JSON.stringify((spec as { title: unknown }).title)).toContain(`Showing 5 of ${runs.length} runs`);
     const svg = await render(spec);
@@ -165,7 +195,9 @@ describe('timelinesSpec', () => {
   it('keeps a panel for a run whose request file is missing, and names it', async () => {
     const some = runs.slice(0, 2);
     const spec = timelinesSpec(some, new Map([[some[0]!.runId, records.get(some[0]!.runId)!]]), versions);
-    expect(JSON.stringify((spec as { title: unknown }).title)).toContain(`No request file for 1 run(s): ${some[1]!.runId}`);
+    expect(JSON.stringify((spec as { title: unknown }).title)).toContain(
+      `No request file for 1 run(s): ${some[1]!.runId}`,
+    );
     const svg = await render(spec);
     expect(marks(svg, 'events').length).toBeGreaterThan(0);
   });
@@ -176,17 +208,28 @@ describe('kaplanMeierSpec', () => {
     const runs = mixedRuns();
     const curves = kaplanMeierCurves(runs);
     // faulty × 2 arms, slow × 2 arms; the healthy run had no impact.
-    expect(curves.map((c) => `${c.scenario}/${c.arm}`)).toEqual(['faulty/manual', 'faulty/flagger', 'slow/manual', 'slow/flagger']);
+    expect(curves.map((c) => `${c.scenario}/${c.arm}`)).toEqual([
+      'faulty/manual',
+      'faulty/flagger',
+      'slow/manual',
+      'slow/flagger',
+    ]);
     const faultyManual = curves[0]!;
-    expect(faultyManual.fit).toEqual(kaplanMeier([97, 152, 201].map((t) => ({ time: t, event: true })).concat([{ time: 897.5, event: false }])));
+    expect(faultyManual.fit).toEqual(
+      kaplanMeier([97, 152, 201].map((t) => ({ time: t, event: true })).concat([{ time: 897.5, event: false }])),
+    );
     const spec = kaplanMeierSpec(curves);
-    expect(axisTitles(spec)).toEqual(expect.arrayContaining(['seconds since impact (scenario s)', 'share of runs still broken']));
+    expect(axisTitles(spec)).toEqual(
+      expect.arrayContaining(['seconds since impact (scenario s)', 'share of runs still broken']),
+    );
     const svg = await render(spec);
     expect(marks(svg, 'km')).toHaveLength(4);
     const ticks = marks(svg, 'censor');
     expect(ticks).toHaveLength(2);
     expect(svg).toContain(CENSORED_LABEL);
-    const values = (spec as { data: { values: Array<{ kind: string; t: number; s?: number; arm: string; scenario: string }> } }).data.values;
+    const values = (
+      spec as { data: { values: Array<{ kind: string; t: number; s?: number; arm: string; scenario: string }> } }
+    ).data.values;
     const start = values.find((v) => v.kind === 'curve' && v.scenario === 'faulty' && v.arm === 'manual');
     expect(start).toMatchObject({ t: 0, s: 1 });
   });
@@ -212,7 +255,8 @@ describe('phaseBreakdownSpec', () => {
     expect(marks(svg, 'phases')).toHaveLength(cells.length * 3);
     expect(marks(svg, 'totals')).toHaveLength(cells.length);
     expect(svg).toContain('MTTR 152 s (n = 3)');
-    const values = (spec as { data: { values: Array<{ row: string; phase: string; start: number; end: number }> } }).data.values;
+    const values = (spec as { data: { values: Array<{ row: string; phase: string; start: number; end: number }> } })
+      .data.values;
     const rows = values.filter((v) => v.row === 'faulty · manual' && v.phase !== 'total').map((v) => [v.start, v.end]);
     expect(rows).toEqual([
       [0, 40],
@@ -232,7 +276,9 @@ describe('sweepSpec', () => {
     expect(manual[0]).toMatchObject({ median: 15 * 1.5 + 40 + 14, n: 3 });
     expect(group!.points.filter((p) => p.arm === 'flagger (not swept)')).toHaveLength(3);
     const spec = sweepSpec(group!.points, group!.parameter);
-    expect(axisTitles(spec)).toEqual(expect.arrayContaining(['manual.operator.lookIntervalS', 'median MTTR (scenario s)']));
+    expect(axisTitles(spec)).toEqual(
+      expect.arrayContaining(['manual.operator.lookIntervalS', 'median MTTR (scenario s)']),
+    );
     const svg = await render(spec);
     expect(marks(svg, 'line')).toHaveLength(2);
     expect(svg).toContain('flagger (not swept)');
@@ -267,11 +313,20 @@ describe('writeCharts', () => {
     try {
       const spec = mttrBoxPlotSpec(mixedRuns());
       const [file] = await writeCharts(dir, [{ id: 'mttr', title: 'MTTR per arm', spec }]);
-      expect(file).toMatchObject({ id: 'mttr', specPath: 'charts/mttr.vl.json', svgPath: 'charts/mttr.svg', pngPath: 'charts/mttr.png' });
+      expect(file).toMatchObject({
+        id: 'mttr',
+        specPath: 'charts/mttr.vl.json',
+        svgPath: 'charts/mttr.svg',
+        pngPath: 'charts/mttr.png',
+      });
       expect(JSON.parse(readFileSync(path.join(dir, 'charts/mttr.vl.json'), 'utf8'))).toEqual(spec);
       expect(readFileSync(path.join(dir, 'charts/mttr.svg'), 'utf8')).toBe(file!.svg);
-      expect(readFileSync(path.join(dir, 'charts/mttr.png')).subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
-      await expect(writeCharts(dir, [{ id: '../escape', title: 'x', spec }])).rejects.toThrow('chart id "../escape": must be letters, digits and dashes');
+      expect(readFileSync(path.join(dir, 'charts/mttr.png')).subarray(0, 8)).toEqual(
+        Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      );
+      await expect(writeCharts(dir, [{ id: '../escape', title: 'x', spec }])).rejects.toThrow(
+        'chart id "../escape": must be letters, digits and dashes',
+      );
       expect(existsSync(path.join(dir, 'escape.svg'))).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });

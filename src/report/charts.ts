@@ -30,8 +30,24 @@ export const CONFIG = {
   background: 'white',
   padding: 8,
   title: { fontSize: 14, anchor: 'start', subtitleFontSize: 11, subtitleColor: '#444', offset: 10 },
-  axis: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: 'normal', titleColor: '#222', labelColor: '#333', gridColor: '#eee' },
-  legend: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: 'normal', labelLimit: 600, orient: 'bottom', direction: 'horizontal', columns: 0, symbolOpacity: 1 },
+  axis: {
+    labelFontSize: 11,
+    titleFontSize: 11,
+    titleFontWeight: 'normal',
+    titleColor: '#222',
+    labelColor: '#333',
+    gridColor: '#eee',
+  },
+  legend: {
+    labelFontSize: 11,
+    titleFontSize: 11,
+    titleFontWeight: 'normal',
+    labelLimit: 600,
+    orient: 'bottom',
+    direction: 'horizontal',
+    columns: 0,
+    symbolOpacity: 1,
+  },
   header: { labelFontSize: 12, titleFontSize: 12, labelLimit: 400 },
   view: { stroke: '#ccc' },
 } as const;
@@ -124,7 +140,13 @@ export function mttrPoints(runs: readonly RunEntry[]): MttrPoint[] {
   const out: MttrPoint[] = [];
   for (const run of runs) {
     const m = run.metrics;
-    const base = { runId: run.runId, arm: run.arm, cell: cellLabel(run), outcome: m.outcome, jitter: round(jitterOf(run.runId)) };
+    const base = {
+      runId: run.runId,
+      arm: run.arm,
+      cell: cellLabel(run),
+      outcome: m.outcome,
+      jitter: round(jitterOf(run.runId)),
+    };
     if (m.mttrS !== undefined) out.push({ ...base, status: RECOVERED_LABEL, seconds: round(m.mttrS) });
     else if (m.censoredAtS !== undefined) out.push({ ...base, status: CENSORED_LABEL, seconds: round(m.censoredAtS) });
   }
@@ -162,7 +184,12 @@ export function mttrBoxPlotSpec(runs: readonly RunEntry[]): TopLevelSpec {
     `Points: every run with user impact (${points.length}${censored ? `, ${censored} censored, hollow, at the censoring time` : ', none censored'}).`,
     ...(without > 0 ? [`${without} run(s) without user impact have no MTTR and are not shown.`] : []),
   ];
-  const x = { field: 'seconds', type: 'quantitative', title: 'MTTR = recover − impact (scenario s)', scale: { zero: true, nice: true } };
+  const x = {
+    field: 'seconds',
+    type: 'quantitative',
+    title: 'MTTR = recover − impact (scenario s)',
+    scale: { zero: true, nice: true },
+  };
   const y = { field: 'arm', type: 'nominal', title: 'arm', sort: arms, scale: { domain: arms } };
   const colours = armScale(arms);
   const inner = {
@@ -170,12 +197,23 @@ export function mttrBoxPlotSpec(runs: readonly RunEntry[]): TopLevelSpec {
     height: { step: 56 },
     layer: [
       // Only with a recovered run somewhere: an empty box layer leaves infinite scale extents.
-      ...(points.length - censored === 0 ? [] : [{
-        name: 'box',
-        transform: [{ filter: `datum.status === '${RECOVERED_LABEL}'` }],
-        mark: { type: 'boxplot', extent: 'min-max', size: 30, opacity: 0.35, median: { color: '#222', strokeWidth: 2 }, rule: { color: '#666' } },
-        encoding: { x, y, color: { field: 'arm', type: 'nominal', scale: colours, sort: arms } },
-      }]),
+      ...(points.length - censored === 0
+        ? []
+        : [
+            {
+              name: 'box',
+              transform: [{ filter: `datum.status === '${RECOVERED_LABEL}'` }],
+              mark: {
+                type: 'boxplot',
+                extent: 'min-max',
+                size: 30,
+                opacity: 0.35,
+                median: { color: '#222', strokeWidth: 2 },
+                rule: { color: '#666' },
+              },
+              encoding: { x, y, color: { field: 'arm', type: 'nominal', scale: colours, sort: arms } },
+            },
+          ]),
       {
         name: 'runs',
         mark: { type: 'point', filled: true, size: 70, strokeWidth: 1.6, opacity: 0.95 },
@@ -195,7 +233,11 @@ export function mttrBoxPlotSpec(runs: readonly RunEntry[]): TopLevelSpec {
               symbolStrokeColor: '#555',
               symbolFillColor: '#555',
               symbolStrokeWidth: 1.6,
-              encoding: { symbols: { fillOpacity: { condition: { test: `datum.value === '${RECOVERED_LABEL}'`, value: 0.75 }, value: 0 } } },
+              encoding: {
+                symbols: {
+                  fillOpacity: { condition: { test: `datum.value === '${RECOVERED_LABEL}'`, value: 0.75 }, value: 0 },
+                },
+              },
             },
           },
           fillOpacity: { condition: { test: `datum.status === '${RECOVERED_LABEL}'`, value: 0.75 }, value: 0 },
@@ -208,11 +250,11 @@ export function mttrBoxPlotSpec(runs: readonly RunEntry[]): TopLevelSpec {
       },
     ],
   };
-  return facetOrLayer(
-    { title: { text: 'MTTR per arm', subtitle }, data: { values: points } },
-    inner,
-    { field: 'cell', title: 'scenario', sort: cells },
-  );
+  return facetOrLayer({ title: { text: 'MTTR per arm', subtitle }, data: { values: points } }, inner, {
+    field: 'cell',
+    title: 'scenario',
+    sort: cells,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -251,7 +293,8 @@ export function binRequests(
     if (r.version === window.releaseVersion) canary[i]!++;
   }
   const out: RequestBin[] = [];
-  for (let i = 0; i < n; i++) out.push({ tS: first + i, requests: requests[i]!, failures: failures[i]!, canary: canary[i]! });
+  for (let i = 0; i < n; i++)
+    out.push({ tS: first + i, requests: requests[i]!, failures: failures[i]!, canary: canary[i]! });
   return out;
 }
 
@@ -345,7 +388,11 @@ export function timelinesSpec(
     const records = recordsByRun.get(run.runId);
     if (!records) missing.push(run.runId);
     const bins = records
-      ? binRequests(records, { releaseMs: m.releaseMs, endMs: m.endMs, releaseVersion: releaseVersionByRun.get(run.runId) ?? '' })
+      ? binRequests(records, {
+          releaseMs: m.releaseMs,
+          endMs: m.endMs,
+          releaseVersion: releaseVersionByRun.get(run.runId) ?? '',
+        })
       : [];
     if (!records) {
       // No records: two empty rows span the window, so the panel keeps its axis and its rules.
@@ -354,7 +401,12 @@ export function timelinesSpec(
     // One short row per bin: a long run at full rate inlines ~1,000 bins per panel.
     // An empty bin is a gap (null), not a zero: nobody was answered, so no rate was observed.
     for (const b of bins) {
-      values.push({ panel, t: b.tS, err: b.requests ? round(b.failures / b.requests, 3) : null, can: b.requests ? round(b.canary / b.requests, 3) : null });
+      values.push({
+        panel,
+        t: b.tS,
+        err: b.requests ? round(b.failures / b.requests, 3) : null,
+        can: b.requests ? round(b.canary / b.requests, 3) : null,
+      });
     }
     for (const e of eventTimes(run)) values.push({ panel, t: round((e.ms - m.releaseMs) / 1000), event: e.event });
   }
@@ -362,7 +414,9 @@ export function timelinesSpec(
   const subtitle = [
     'Per run: failed share of the requests answered in each 1 s bin, and the share answered by the released build (x-app-version).',
     `Vertical rules: the run's timeline moments. ${shown.length < runs.length ? `Showing ${shown.length} of ${runs.length} runs (scenario × arm cells take turns).` : `All ${runs.length} runs.`}` +
-      (missing.length ? ` No request file for ${missing.length} run(s): ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}.` : ''),
+      (missing.length
+        ? ` No request file for ${missing.length} run(s): ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}.`
+        : ''),
   ];
   const x = { field: 't', type: 'quantitative', title: 'seconds since release (scenario s)', scale: { nice: false } };
   // One colour scale for the two series (constant datums) and the moments (a field), so all
@@ -381,7 +435,12 @@ export function timelinesSpec(
       type: 'ordinal',
       title: null,
       // Run id on the first line, outcome and MTTR on the second.
-      header: { labelFontSize: 11, labelLimit: 300, labelPadding: 4, labelExpr: `split(${JSON.stringify(panels)}[datum.value], '\\n')` },
+      header: {
+        labelFontSize: 11,
+        labelLimit: 300,
+        labelPadding: 4,
+        labelExpr: `split(${JSON.stringify(panels)}[datum.value], '\\n')`,
+      },
     },
     columns: options.columns ?? 3,
     // Each panel spans its own run: a shared axis would squeeze a 60 s Flagger run next to a manual
@@ -397,7 +456,13 @@ export function timelinesSpec(
           mark: { type: 'area', opacity: 0.3, interpolate: 'step-after' },
           encoding: {
             x,
-            y: { field: 'can', type: 'quantitative', title: 'share of requests', scale: { domain: [0, 1] }, axis: { format: '%', tickCount: 3 } },
+            y: {
+              field: 'can',
+              type: 'quantitative',
+              title: 'share of requests',
+              scale: { domain: [0, 1] },
+              axis: { format: '%', tickCount: 3 },
+            },
             color: { datum: CANARY_SERIES, type: 'nominal', scale: colourScale, title: null, legend },
           },
         },
@@ -448,7 +513,11 @@ export function kaplanMeierCurves(runs: readonly RunEntry[]): KmCurve[] {
   for (const run of runs) {
     const m = run.metrics;
     const obs =
-      m.mttrS !== undefined ? { time: m.mttrS, event: true } : m.censoredAtS !== undefined ? { time: m.censoredAtS, event: false } : undefined;
+      m.mttrS !== undefined
+        ? { time: m.mttrS, event: true }
+        : m.censoredAtS !== undefined
+          ? { time: m.censoredAtS, event: false }
+          : undefined;
     if (!obs) continue;
     const scenario = cellLabel(run);
     const key = `${scenario}\u0000${run.arm}`;
@@ -482,7 +551,15 @@ export function kaplanMeierSpec(curves: readonly KmCurve[]): TopLevelSpec {
         values.push({ ...base, kind: 'band', t, ...lastBand });
         lastBand = undefined;
       }
-      if (step.censored > 0) values.push({ ...base, kind: 'censor', t, s: round(step.survival, 4), censored: step.censored, mark: CENSORED_LABEL });
+      if (step.censored > 0)
+        values.push({
+          ...base,
+          kind: 'censor',
+          t,
+          s: round(step.survival, 4),
+          censored: step.censored,
+          mark: CENSORED_LABEL,
+        });
     });
   }
   const arms = armOrder(curves.map((c) => c.arm));
@@ -490,7 +567,13 @@ export function kaplanMeierSpec(curves: readonly KmCurve[]): TopLevelSpec {
   const colours = armScale(arms);
   const censoredTotal = curves.reduce((k, c) => k + (c.fit.n - c.fit.events), 0);
   const x = { field: 't', type: 'quantitative', title: 'seconds since impact (scenario s)', scale: { zero: true } };
-  const y = { field: 's', type: 'quantitative', title: 'share of runs still broken', scale: { domain: [0, 1] }, axis: { format: '%' } };
+  const y = {
+    field: 's',
+    type: 'quantitative',
+    title: 'share of runs still broken',
+    scale: { domain: [0, 1] },
+    axis: { format: '%' },
+  };
   const color = { field: 'arm', type: 'nominal', scale: colours, title: 'arm', sort: arms };
   const inner = {
     width: 460,
@@ -510,22 +593,36 @@ export function kaplanMeierSpec(curves: readonly KmCurve[]): TopLevelSpec {
           x,
           y,
           color,
-          tooltip: [{ field: 'arm' }, { field: 't', title: 's since impact', format: '.1f' }, { field: 's', title: 'still broken', format: '.0%' }, { field: 'atRisk', title: 'at risk' }],
+          tooltip: [
+            { field: 'arm' },
+            { field: 't', title: 's since impact', format: '.1f' },
+            { field: 's', title: 'still broken', format: '.0%' },
+            { field: 'atRisk', title: 'at risk' },
+          ],
         },
       },
       // Only with censorings: an empty layer leaves its scale domain infinite and Vega warns.
-      ...(censoredTotal === 0 ? [] : [{
-        name: 'censor',
-        transform: [{ filter: "datum.kind === 'censor'" }],
-        // A vertical bar symbol: Vega's custom SVG path in unit coordinates.
-        mark: { type: 'point', filled: false, strokeWidth: 2, size: 120 },
-        encoding: {
-          x,
-          y,
-          stroke: color,
-          shape: { field: 'mark', type: 'nominal', title: null, scale: { domain: [CENSORED_LABEL], range: ['M0,-1L0,1'] } },
-        },
-      }]),
+      ...(censoredTotal === 0
+        ? []
+        : [
+            {
+              name: 'censor',
+              transform: [{ filter: "datum.kind === 'censor'" }],
+              // A vertical bar symbol: Vega's custom SVG path in unit coordinates.
+              mark: { type: 'point', filled: false, strokeWidth: 2, size: 120 },
+              encoding: {
+                x,
+                y,
+                stroke: color,
+                shape: {
+                  field: 'mark',
+                  type: 'nominal',
+                  title: null,
+                  scale: { domain: [CENSORED_LABEL], range: ['M0,-1L0,1'] },
+                },
+              },
+            },
+          ]),
     ],
   };
   const subtitle = [
@@ -591,7 +688,8 @@ export function phaseBreakdownSpec(cells: readonly PhaseCell[]): TopLevelSpec {
   const several = unique(cells.map((c) => c.scenario)).length > 1;
   const label = (c: PhaseCell) => (several ? `${c.scenario} · ${c.arm}` : c.arm);
   const ordered = [...cells].sort((a, b) => {
-    if (a.scenario !== b.scenario) return cells.findIndex((c) => c.scenario === a.scenario) - cells.findIndex((c) => c.scenario === b.scenario);
+    if (a.scenario !== b.scenario)
+      return cells.findIndex((c) => c.scenario === a.scenario) - cells.findIndex((c) => c.scenario === b.scenario);
     return ARMS.indexOf(a.arm) - ARMS.indexOf(b.arm);
   });
   const values: Array<Record<string, string | number>> = [];
@@ -606,9 +704,26 @@ export function phaseBreakdownSpec(cells: readonly PhaseCell[]): TopLevelSpec {
     ];
     PHASES.forEach((phase, i) => {
       const [start, end] = bounds[i]!;
-      values.push({ row: label(c), arm: c.arm, phase, order: i, start: round(start), end: round(end), seconds: round(end - start, 1) });
+      values.push({
+        row: label(c),
+        arm: c.arm,
+        phase,
+        order: i,
+        start: round(start),
+        end: round(end),
+        seconds: round(end - start, 1),
+      });
     });
-    values.push({ row: label(c), arm: c.arm, phase: 'total', order: 3, start: round(recover), end: round(recover), seconds: round(c.mttrS, 1), text: `MTTR ${c.mttrS.toFixed(0)} s (n = ${c.n})` });
+    values.push({
+      row: label(c),
+      arm: c.arm,
+      phase: 'total',
+      order: 3,
+      start: round(recover),
+      end: round(recover),
+      seconds: round(c.mttrS, 1),
+      text: `MTTR ${c.mttrS.toFixed(0)} s (n = ${c.n})`,
+    });
   }
   const rows = ordered.map(label);
   const y = { field: 'row', type: 'nominal', title: several ? 'scenario · arm' : 'arm', sort: rows };
@@ -632,9 +747,19 @@ export function phaseBreakdownSpec(cells: readonly PhaseCell[]): TopLevelSpec {
         mark: { type: 'bar', height: 24 },
         encoding: {
           y,
-          x: { field: 'start', type: 'quantitative', title: 'seconds since impact (scenario s), medians', scale: { zero: true } },
+          x: {
+            field: 'start',
+            type: 'quantitative',
+            title: 'seconds since impact (scenario s), medians',
+            scale: { zero: true },
+          },
           x2: { field: 'end' },
-          color: { field: 'phase', type: 'nominal', title: null, scale: { domain: [...PHASES], range: ['#E69F00', '#009E73', '#56B4E9'] } },
+          color: {
+            field: 'phase',
+            type: 'nominal',
+            title: null,
+            scale: { domain: [...PHASES], range: ['#E69F00', '#009E73', '#56B4E9'] },
+          },
           tooltip: [{ field: 'row', title: 'cell' }, { field: 'phase' }, { field: 'seconds', title: 'median s' }],
         },
       },
@@ -670,7 +795,8 @@ export interface SweepGroup {
   points: SweepPoint[];
 }
 
-const sweepValue = (v: unknown): number | string => (typeof v === 'number' ? v : typeof v === 'string' ? v : JSON.stringify(v));
+const sweepValue = (v: unknown): number | string =>
+  typeof v === 'number' ? v : typeof v === 'string' ? v : JSON.stringify(v);
 
 /**
  * Median MTTR with the summary table's bootstrap CI per swept cell and arm. An arm that ran the
@@ -684,8 +810,13 @@ export function sweepGroups(runs: readonly RunEntry[]): SweepGroup[] {
   const groupKeys = unique(swept.map((r) => `${r.scenario}\u0000${keysOf(r).join('\u0000')}`));
   for (const gk of groupKeys) {
     const [scenario, parameter, second] = gk.split('\u0000') as [string, string, string | undefined];
-    const mine = swept.filter((r) => r.scenario === scenario && keysOf(r).join('\u0000') === gk.slice(scenario.length + 1));
-    const cells = new Map<string, { arm: string; value: number | string; value2?: number | string; label: string; mttr: number[]; n: number }>();
+    const mine = swept.filter(
+      (r) => r.scenario === scenario && keysOf(r).join('\u0000') === gk.slice(scenario.length + 1),
+    );
+    const cells = new Map<
+      string,
+      { arm: string; value: number | string; value2?: number | string; label: string; mttr: number[]; n: number }
+    >();
     for (const r of mine) {
       const key = `${r.sweepLabel ?? ''}\u0000${r.arm}`;
       let c = cells.get(key);
@@ -699,7 +830,15 @@ export function sweepGroups(runs: readonly RunEntry[]): SweepGroup[] {
     }
     const points: SweepPoint[] = [...cells.values()].map((c) => {
       const ci = bootstrapMedianCI(c.mttr, { seed: bootstrapSeed('median', { scenario, sweep: c.label, arm: c.arm }) });
-      return { arm: c.arm, value: c.value, ...(c.value2 !== undefined ? { value2: c.value2 } : {}), median: ci.estimate, lower: ci.lower, upper: ci.upper, n: c.n };
+      return {
+        arm: c.arm,
+        value: c.value,
+        ...(c.value2 !== undefined ? { value2: c.value2 } : {}),
+        median: ci.estimate,
+        lower: ci.lower,
+        upper: ci.upper,
+        n: c.n,
+      };
     });
     const sweptArms = new Set(points.map((p) => p.arm));
     const combos = unique(points.map((p) => JSON.stringify([p.value, p.value2 ?? null])));
@@ -711,7 +850,15 @@ export function sweepGroups(runs: readonly RunEntry[]): SweepGroup[] {
       const ci = bootstrapMedianCI(mttr, { seed: bootstrapSeed('median', { scenario, sweep: '', arm }) });
       for (const combo of combos) {
         const [value, value2] = JSON.parse(combo) as [number | string, number | string | null];
-        points.push({ arm: `${arm} (not swept)`, value, ...(value2 !== null ? { value2 } : {}), median: ci.estimate, lower: ci.lower, upper: ci.upper, n: ref.length });
+        points.push({
+          arm: `${arm} (not swept)`,
+          value,
+          ...(value2 !== null ? { value2 } : {}),
+          median: ci.estimate,
+          lower: ci.lower,
+          upper: ci.upper,
+          n: ref.length,
+        });
       }
     }
     out.push({ scenario, parameter, ...(second !== undefined ? { second } : {}), points });
@@ -748,7 +895,9 @@ export function sweepSpec(points: readonly SweepPoint[], parameter: string, seco
       $schema: SCHEMA,
       title: {
         text: `Median MTTR over ${parameter} × ${second}`,
-        subtitle: [`Colour and label: median MTTR (scenario s) of the runs that recovered, per arm and combination.${note}`],
+        subtitle: [
+          `Colour and label: median MTTR (scenario s) of the runs that recovered, per arm and combination.${note}`,
+        ],
       },
       config: CONFIG,
       data: { values },
@@ -761,10 +910,33 @@ export function sweepSpec(points: readonly SweepPoint[], parameter: string, seco
             name: 'cells',
             mark: { type: 'rect', stroke: 'white' },
             encoding: {
-              x: { field: 'value', type: 'ordinal', title: parameter, sort: order(points.map((p) => p.value)), axis: { labelAngle: 0 } },
-              y: { field: 'value2', type: 'ordinal', title: second, sort: order(points.flatMap((p) => (p.value2 === undefined ? [] : [p.value2]))) },
-              color: { field: 'median', type: 'quantitative', title: 'median MTTR (scenario s)', scale: { scheme: 'orangered', zero: true }, legend: { direction: 'horizontal', gradientLength: 200 } },
-              tooltip: [{ field: 'arm' }, { field: 'median', title: 'median MTTR s' }, { field: 'lower', title: 'CI lower' }, { field: 'upper', title: 'CI upper' }, { field: 'n' }],
+              x: {
+                field: 'value',
+                type: 'ordinal',
+                title: parameter,
+                sort: order(points.map((p) => p.value)),
+                axis: { labelAngle: 0 },
+              },
+              y: {
+                field: 'value2',
+                type: 'ordinal',
+                title: second,
+                sort: order(points.flatMap((p) => (p.value2 === undefined ? [] : [p.value2]))),
+              },
+              color: {
+                field: 'median',
+                type: 'quantitative',
+                title: 'median MTTR (scenario s)',
+                scale: { scheme: 'orangered', zero: true },
+                legend: { direction: 'horizontal', gradientLength: 200 },
+              },
+              tooltip: [
+                { field: 'arm' },
+                { field: 'median', title: 'median MTTR s' },
+                { field: 'lower', title: 'CI lower' },
+                { field: 'upper', title: 'CI upper' },
+                { field: 'n' },
+              ],
             },
           },
           {
@@ -772,7 +944,11 @@ export function sweepSpec(points: readonly SweepPoint[], parameter: string, seco
             mark: { type: 'text', fontSize: 11 },
             encoding: {
               x: { field: 'value', type: 'ordinal', sort: order(points.map((p) => p.value)) },
-              y: { field: 'value2', type: 'ordinal', sort: order(points.flatMap((p) => (p.value2 === undefined ? [] : [p.value2]))) },
+              y: {
+                field: 'value2',
+                type: 'ordinal',
+                sort: order(points.flatMap((p) => (p.value2 === undefined ? [] : [p.value2]))),
+              },
               text: { field: 'label' },
               // White on the dark end of the scheme, black elsewhere.
               color: { condition: { test: "datum.ink === 'light'", value: '#fff' }, value: '#000' },
@@ -784,13 +960,21 @@ export function sweepSpec(points: readonly SweepPoint[], parameter: string, seco
   }
   const x = numeric
     ? { field: 'value', type: 'quantitative', title: parameter, scale: { zero: false } }
-    : { field: 'value', type: 'ordinal', title: parameter, sort: order(points.map((p) => p.value)), axis: { labelAngle: 0 } };
+    : {
+        field: 'value',
+        type: 'ordinal',
+        title: parameter,
+        sort: order(points.map((p) => p.value)),
+        axis: { labelAngle: 0 },
+      };
   const color = { field: 'arm', type: 'nominal', title: 'arm', scale: colours, sort: arms };
   return {
     $schema: SCHEMA,
     title: {
       text: `Median MTTR against ${parameter}`,
-      subtitle: [`Median MTTR of the runs that recovered, per arm; band: 95% bootstrap CI of the median (2,000 resamples, as the summary table).${note}`],
+      subtitle: [
+        `Median MTTR of the runs that recovered, per arm; band: 95% bootstrap CI of the median (2,000 resamples, as the summary table).${note}`,
+      ],
     },
     config: CONFIG,
     data: { values },
@@ -801,7 +985,12 @@ export function sweepSpec(points: readonly SweepPoint[], parameter: string, seco
         name: 'band',
         transform: [{ filter: 'isValid(datum.lower) && isValid(datum.upper)' }],
         mark: { type: 'errorband', opacity: 0.2 },
-        encoding: { x, y: { field: 'lower', type: 'quantitative', title: 'median MTTR (scenario s)' }, y2: { field: 'upper' }, color },
+        encoding: {
+          x,
+          y: { field: 'lower', type: 'quantitative', title: 'median MTTR (scenario s)' },
+          y2: { field: 'upper' },
+          color,
+        },
       },
       {
         name: 'line',
@@ -811,8 +1000,21 @@ export function sweepSpec(points: readonly SweepPoint[], parameter: string, seco
           x,
           y: { field: 'median', type: 'quantitative', title: 'median MTTR (scenario s)', scale: { zero: true } },
           color,
-          strokeDash: { field: 'arm', type: 'nominal', title: 'arm', sort: arms, scale: { domain: arms, range: arms.map((a) => (a.endsWith('(not swept)') ? [5, 3] : [1, 0])) } },
-          tooltip: [{ field: 'arm' }, { field: 'value', title: parameter }, { field: 'median', title: 'median MTTR s' }, { field: 'lower', title: 'CI lower' }, { field: 'upper', title: 'CI upper' }, { field: 'n' }],
+          strokeDash: {
+            field: 'arm',
+            type: 'nominal',
+            title: 'arm',
+            sort: arms,
+            scale: { domain: arms, range: arms.map((a) => (a.endsWith('(not swept)') ? [5, 3] : [1, 0])) },
+          },
+          tooltip: [
+            { field: 'arm' },
+            { field: 'value', title: parameter },
+            { field: 'median', title: 'median MTTR s' },
+            { field: 'lower', title: 'CI lower' },
+            { field: 'upper', title: 'CI upper' },
+            { field: 'n' },
+          ],
         },
       },
     ],

@@ -24,12 +24,16 @@ export interface LoadedReport {
 /** Reads a report folder's journal into runs.csv rows; damaged lines are named, not fatal. */
 export function loadReport(dir: string): LoadedReport {
   const shown = displayPath(dir);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ReportError(`${shown}: no such report folder; pass a folder written by npm run experiment`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new ReportError(`${shown}: no such report folder; pass a folder written by npm run experiment`);
   const file = path.join(dir, JOURNAL_FILE);
-  if (!existsSync(file)) throw new ReportError(`${shown}: has no ${JOURNAL_FILE}; pass a folder written by npm run experiment`);
+  if (!existsSync(file))
+    throw new ReportError(`${shown}: has no ${JOURNAL_FILE}; pass a folder written by npm run experiment`);
   const journal = readJournal(file);
-  if (!journal.header) throw new ReportError(`${displayPath(file)}: no experiment header line; the journal is empty or damaged`);
-  if (journal.runs.length === 0) throw new ReportError(`${shown}: the journal holds no finished run; nothing to compare`);
+  if (!journal.header)
+    throw new ReportError(`${displayPath(file)}: no experiment header line; the journal is empty or damaged`);
+  if (journal.runs.length === 0)
+    throw new ReportError(`${shown}: the journal holds no finished run; nothing to compare`);
   return {
     dir,
     label: `${journal.header.name} (${journal.header.platform}, seed ${journal.header.seed}, ${path.basename(dir)})`,
@@ -66,12 +70,28 @@ export function buildComparisonModel(a: LoadedReport, b: LoadedReport): ReportMo
     const cb = cellsB.find((c) => c.scenario === ca.scenario && c.sweep === ca.sweep && c.arm === ca.arm);
     if (!cb) continue;
     const name = ca.sweep ? `${ca.scenario} (${ca.sweep})` : ca.scenario;
-    outcomes.push([name, ca.arm, `${ca.rows.length}: ${outcomeText(ca.rows)}`, `${cb.rows.length}: ${outcomeText(cb.rows)}`]);
+    outcomes.push([
+      name,
+      ca.arm,
+      `${ca.rows.length}: ${outcomeText(ca.rows)}`,
+      `${cb.rows.length}: ${outcomeText(cb.rows)}`,
+    ]);
     for (const [label, key] of VIEWS) {
       const xa = ca.rows.map((r) => r[key] as number | undefined).filter((v): v is number => v !== undefined);
       const xb = cb.rows.map((r) => r[key] as number | undefined).filter((v): v is number => v !== undefined);
       if (xa.length === 0 || xb.length === 0) {
-        rows.push([name, ca.arm, label, String(xa.length), String(xb.length), fmt(summarize(xa).median), fmt(summarize(xb).median), '—', '—', '—']);
+        rows.push([
+          name,
+          ca.arm,
+          label,
+          String(xa.length),
+          String(xb.length),
+          fmt(summarize(xa).median),
+          fmt(summarize(xb).median),
+          '—',
+          '—',
+          '—',
+        ]);
         continue;
       }
       const c = compareArms(xa, xb, { seed: bootstrapSeed(`report-compare/${String(key)}`, ca) });
@@ -86,12 +106,20 @@ export function buildComparisonModel(a: LoadedReport, b: LoadedReport): ReportMo
         fmt(c.b.median),
         d.estimate === undefined ? '—' : `${fmt(d.estimate)} [${fmt(d.lower)}, ${fmt(d.upper)}]`,
         `${fmt(c.a12.a12, 2)} ${c.a12.magnitude ?? ''}`.trim(),
-        c.mannWhitney.p === undefined ? '—' : c.mannWhitney.p < 0.001 ? c.mannWhitney.p.toExponential(1) : c.mannWhitney.p.toFixed(3),
+        c.mannWhitney.p === undefined
+          ? '—'
+          : c.mannWhitney.p < 0.001
+            ? c.mannWhitney.p.toExponential(1)
+            : c.mannWhitney.p.toFixed(3),
       ]);
     }
   }
-  const onlyA = cellsA.filter((ca) => !cellsB.some((c) => c.scenario === ca.scenario && c.sweep === ca.sweep && c.arm === ca.arm));
-  const onlyB = cellsB.filter((cb) => !cellsA.some((c) => c.scenario === cb.scenario && c.sweep === cb.sweep && c.arm === cb.arm));
+  const onlyA = cellsA.filter(
+    (ca) => !cellsB.some((c) => c.scenario === ca.scenario && c.sweep === ca.sweep && c.arm === ca.arm),
+  );
+  const onlyB = cellsB.filter(
+    (cb) => !cellsA.some((c) => c.scenario === cb.scenario && c.sweep === cb.sweep && c.arm === cb.arm),
+  );
   const tables: ReportTable[] = [
     {
       id: 'compare-outcomes',
@@ -103,13 +131,27 @@ export function buildComparisonModel(a: LoadedReport, b: LoadedReport): ReportMo
       id: 'compare-durations',
       title: 'Durations, B against A',
       note: 'Difference of medians B − A (scenario seconds) with a percentile bootstrap 95% CI; A12 = P(B > A) + ½P(B = A); two-sided Mann–Whitney p.',
-      columns: ['scenario', 'arm', 'view', 'n A', 'n B', 'median A s', 'median B s', 'B − A [95% CI] s', 'A12 (B > A)', 'p'],
+      columns: [
+        'scenario',
+        'arm',
+        'view',
+        'n A',
+        'n B',
+        'median A s',
+        'median B s',
+        'B − A [95% CI] s',
+        'A12 (B > A)',
+        'p',
+      ],
       align: ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
       rows,
     },
   ];
   const paragraphs = [`A: ${a.label}, ${a.rows.length} runs.`, `B: ${b.label}, ${b.rows.length} runs.`];
-  if (a.header.timeScale !== b.header.timeScale) paragraphs.push(`The time scales differ (${a.header.timeScale}× against ${b.header.timeScale}×); all durations are scenario seconds.`);
+  if (a.header.timeScale !== b.header.timeScale)
+    paragraphs.push(
+      `The time scales differ (${a.header.timeScale}× against ${b.header.timeScale}×); all durations are scenario seconds.`,
+    );
   if (onlyA.length + onlyB.length > 0) {
     paragraphs.push(
       `Cells in only one report (not compared): ${[...onlyA.map((c) => `A ${c.scenario} ${c.arm}`), ...onlyB.map((c) => `B ${c.scenario} ${c.arm}`)].join('; ')}.`,
@@ -127,28 +169,48 @@ export function buildComparisonModel(a: LoadedReport, b: LoadedReport): ReportMo
 
 /** MTTR of both reports overlaid: per scenario, a box and the runs of each arm in A and in B. */
 export function overlaySpec(a: LoadedReport, b: LoadedReport): TopLevelSpec {
-  const values = [
-    ...a.rows.map((r) => ({ ...r, report: 'A' })),
-    ...b.rows.map((r) => ({ ...r, report: 'B' })),
-  ].flatMap((r) => {
-    const seconds = r.mttrS ?? r.censoredAtS;
-    if (seconds === undefined) return [];
-    return [{ report: r.report, arm: r.arm, group: `${r.arm} · ${r.report}`, scenario: r.sweep ? `${r.scenario} (${r.sweep})` : r.scenario, seconds, status: r.mttrS === undefined ? 'censored' : 'recovered' }];
-  });
+  const values = [...a.rows.map((r) => ({ ...r, report: 'A' })), ...b.rows.map((r) => ({ ...r, report: 'B' }))].flatMap(
+    (r) => {
+      const seconds = r.mttrS ?? r.censoredAtS;
+      if (seconds === undefined) return [];
+      return [
+        {
+          report: r.report,
+          arm: r.arm,
+          group: `${r.arm} · ${r.report}`,
+          scenario: r.sweep ? `${r.scenario} (${r.sweep})` : r.scenario,
+          seconds,
+          status: r.mttrS === undefined ? 'censored' : 'recovered',
+        },
+      ];
+    },
+  );
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'MTTR, report A against report B', subtitle: 'boxes over recovered runs; every run a point; hollow = censored at its censoring time' },
+    title: {
+      text: 'MTTR, report A against report B',
+      subtitle: 'boxes over recovered runs; every run a point; hollow = censored at its censoring time',
+    },
     data: { values },
     facet: { row: { field: 'scenario', type: 'nominal', title: null } },
     spec: {
       width: 520,
       height: { step: 26 },
       encoding: {
-        y: { field: 'group', type: 'nominal', title: null, sort: ['manual · A', 'manual · B', 'flagger · A', 'flagger · B'] },
+        y: {
+          field: 'group',
+          type: 'nominal',
+          title: null,
+          sort: ['manual · A', 'manual · B', 'flagger · A', 'flagger · B'],
+        },
         x: { field: 'seconds', type: 'quantitative', title: 'MTTR = recover − impact (scenario s)' },
       },
       layer: [
-        { transform: [{ filter: "datum.status === 'recovered'" }], mark: { type: 'boxplot', extent: 'min-max', opacity: 0.35 }, encoding: { color: { field: 'report', type: 'nominal', title: 'report' } } },
+        {
+          transform: [{ filter: "datum.status === 'recovered'" }],
+          mark: { type: 'boxplot', extent: 'min-max', opacity: 0.35 },
+          encoding: { color: { field: 'report', type: 'nominal', title: 'report' } },
+        },
         {
           transform: [{ filter: "datum.status === 'recovered'" }],
           mark: { type: 'point', size: 40, filled: true, shape: 'circle' },
@@ -165,15 +227,23 @@ export function overlaySpec(a: LoadedReport, b: LoadedReport): TopLevelSpec {
   } as TopLevelSpec;
 }
 
-export async function writeComparison(dirA: string, dirB: string, outDir: string): Promise<{ files: string[]; model: ReportModel }> {
+export async function writeComparison(
+  dirA: string,
+  dirB: string,
+  outDir: string,
+): Promise<{ files: string[]; model: ReportModel }> {
   const a = loadReport(dirA);
   const b = loadReport(dirB);
   const model = buildComparisonModel(a, b);
   if (model.sections[0]!.tables[0]!.rows.length === 0) {
-    throw new ReportError(`${displayPath(dirA)} and ${displayPath(dirB)} share no scenario and arm; nothing to compare`);
+    throw new ReportError(
+      `${displayPath(dirA)} and ${displayPath(dirB)} share no scenario and arm; nothing to compare`,
+    );
   }
   mkdirSync(outDir, { recursive: true });
-  const charts = await writeCharts(outDir, [{ id: 'mttr-overlay', title: 'MTTR, A against B', spec: overlaySpec(a, b) }]);
+  const charts = await writeCharts(outDir, [
+    { id: 'mttr-overlay', title: 'MTTR, A against B', spec: overlaySpec(a, b) },
+  ]);
   const md = path.join(outDir, 'compare.md');
   writeFileAtomic(md, renderMarkdown(model, charts));
   const html = path.join(outDir, 'compare.html');

@@ -19,7 +19,8 @@ describe("README's findings", () => {
     const report = readFileSync(path.join(ROOT, 'reports/findings/fault-matrix/report.md'), 'utf8');
     const expected = findingsMarkdown(path.join(ROOT, 'reports/findings/fault-matrix/runs.csv'));
     // The report has the paragraphs, then the table under its own heading and note.
-    for (const paragraph of expected.split('\n\n').filter((p) => !p.startsWith('|'))) expect(report).toContain(paragraph);
+    for (const paragraph of expected.split('\n\n').filter((p) => !p.startsWith('|')))
+      expect(report).toContain(paragraph);
   });
 
   it("on the proposal's settings are exactly what the checked-in runs.csv of that run gives", () => {
@@ -33,15 +34,18 @@ describe("README's findings", () => {
   it.each([
     ['### Break-even: the dashboard operator against Flagger', 'sweep-operator'],
     ['### Break-even: the alert operator against Flagger', 'sweep-alert'],
-  ])('%s: the paragraph and table are exactly what the checked-in runs.csv gives, and its report agrees', (heading, folder) => {
-    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-    const at = readme.indexOf(heading);
-    expect(at).toBeGreaterThan(0);
-    const section = readme.slice(at, readme.indexOf('\n### ', at + heading.length));
-    const runsCsv = path.join(ROOT, 'reports/findings', folder, 'runs.csv');
-    const expected = breakEvenMarkdown(runsCsv);
-    expect(section).toContain(expected);
-    const report = readFileSync(path.join(ROOT, 'reports/findings', folder, 'report.md'), 'utf8');
-    expect(report).toContain(expected.split('\n\n')[0]!);
-  });
+  ])(
+    '%s: the paragraph and table are exactly what the checked-in runs.csv gives, and its report agrees',
+    (heading, folder) => {
+      const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+      const at = readme.indexOf(heading);
+      expect(at).toBeGreaterThan(0);
+      const section = readme.slice(at, readme.indexOf('\n### ', at + heading.length));
+      const runsCsv = path.join(ROOT, 'reports/findings', folder, 'runs.csv');
+      const expected = breakEvenMarkdown(runsCsv);
+      expect(section).toContain(expected);
+      const report = readFileSync(path.join(ROOT, 'reports/findings', folder, 'report.md'), 'utf8');
+      expect(report).toContain(expected.split('\n\n')[0]!);
+    },
+  );
 });

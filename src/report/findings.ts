@@ -7,7 +7,15 @@ import { renderTableMarkdown } from './markdown.ts';
 import { catchesParagraphs, matrixCells, matrixTable } from './matrix.ts';
 
 /** The faulty scenarios of the catalogue: every one but `healthy`. */
-export const FAULTY = new Set(['faulty-500', 'faulty-500-smoke', 'partial-5pct', 'partial-0.5pct', 'delayed-onset', 'latency-800ms', 'crash-loop']);
+export const FAULTY = new Set([
+  'faulty-500',
+  'faulty-500-smoke',
+  'partial-5pct',
+  'partial-0.5pct',
+  'delayed-onset',
+  'latency-800ms',
+  'crash-loop',
+]);
 
 function readRows(runsCsvFile: string): RunRow[] {
   return runRowsFromCsv(parse(readFileSync(runsCsvFile, 'utf8'), { columns: true }));
@@ -17,7 +25,12 @@ function readRows(runsCsvFile: string): RunRow[] {
 export function findingsMarkdown(runsCsvFile: string): string {
   const cells = matrixCells(readRows(runsCsvFile));
   const table = matrixTable(cells);
-  return [...catchesParagraphs(cells, FAULTY).flatMap((p) => [p, '']), ...renderTableMarkdown({ ...table, note: undefined })].join('\n').trimEnd();
+  return [
+    ...catchesParagraphs(cells, FAULTY).flatMap((p) => [p, '']),
+    ...renderTableMarkdown({ ...table, note: undefined }),
+  ]
+    .join('\n')
+    .trimEnd();
 }
 
 /** The proposal's limit on release → automated rollback, and what it expects. */
@@ -35,7 +48,8 @@ export function proposalMarkdown(runsCsvFile: string): string {
   const manual = faulty.filter((r) => r.arm === 'manual');
   const rollbacks = flagger.map((r) => r.releaseToRollbackS).filter((s): s is number => s !== undefined);
   const under = rollbacks.filter((s) => s < PROPOSAL_LIMIT_S).length;
-  const values = (rs: RunRow[], pick: (r: RunRow) => number | undefined) => rs.map(pick).filter((x): x is number => x !== undefined);
+  const values = (rs: RunRow[], pick: (r: RunRow) => number | undefined) =>
+    rs.map(pick).filter((x): x is number => x !== undefined);
   const median = (rs: RunRow[], pick: (r: RunRow) => number | undefined) => summarize(values(rs, pick)).median;
   const test = (pick: (r: RunRow) => number | undefined) => {
     const [f, m] = [values(flagger, pick), values(manual, pick)];
@@ -48,7 +62,13 @@ export function proposalMarkdown(runsCsvFile: string): string {
     `Flagger rolled back ${under} of ${flagger.length} faulty-500 releases within ${PROPOSAL_LIMIT_S} s of the release ` +
       `(release→rollback ${range(rollbacks)}; the proposal requires under ${PROPOSAL_LIMIT_S} s in every run: ${under === flagger.length && flagger.length > 0 ? 'met' : 'not met'}).`,
     `Median MTTR (first failed request to recovery): Flagger ${fmt(median(flagger, (r) => r.mttrS))} s, the manual canary ${fmt(median(manual, (r) => r.mttrS))} s; ` +
-      `median failed requests per run: Flagger ${fmt(median(flagger, (r) => r.failedRequests), 0)}, manual ${fmt(median(manual, (r) => r.failedRequests), 0)}; ` +
+      `median failed requests per run: Flagger ${fmt(
+        median(flagger, (r) => r.failedRequests),
+        0,
+      )}, manual ${fmt(
+        median(manual, (r) => r.failedRequests),
+        0,
+      )}; ` +
       `median release→recover: Flagger ${fmt(median(flagger, (r) => r.ttrReleaseS))} s, manual ${fmt(median(manual, (r) => r.ttrReleaseS))} s.`,
     `Two-sided Mann–Whitney, Flagger against manual: MTTR p = ${mttr.p} (A12 ${mttr.a12}), release→recover p = ${ttr.p} (A12 ${ttr.a12}).`,
   ];
@@ -63,7 +83,11 @@ export function proposalMarkdown(runsCsvFile: string): string {
 export function breakEvenMarkdown(runsCsvFile: string): string {
   const rows = readRows(runsCsvFile);
   return breakEvenGroups(rows)
-    .flatMap((g, i) => [breakEvenParagraph(g, rows), '', ...renderTableMarkdown({ ...breakEvenTable(g, i + 1), note: undefined })])
+    .flatMap((g, i) => [
+      breakEvenParagraph(g, rows),
+      '',
+      ...renderTableMarkdown({ ...breakEvenTable(g, i + 1), note: undefined }),
+    ])
     .join('\n')
     .trimEnd();
 }

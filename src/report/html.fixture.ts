@@ -12,7 +12,10 @@ export function syntheticModel(): ReportModel {
       {
         id: 'summary',
         title: 'Runs per arm',
-        paragraphs: ['Platform **local**, time scale **10×**; see `runs.csv`.', 'A hostile value stays text: <script>alert("x")</script> & <img src=x onerror=alert(1)>.'],
+        paragraphs: [
+          'Platform **local**, time scale **10×**; see `runs.csv`.',
+          'A hostile value stays text: <script>alert("x")</script> & <img src=x onerror=alert(1)>.',
+        ],
         tables: [
           {
             id: 'summary',
@@ -32,7 +35,15 @@ export function syntheticModel(): ReportModel {
         id: 'comparison',
         title: 'Manual against Flagger',
         paragraphs: [],
-        tables: [{ id: 'comparison', title: 'Differences', columns: ['scenario', 'difference F − M [95% CI] s'], align: ['l', 'r'], rows: [['faulty', '-122.0 [-171.0, -67.0]']] }],
+        tables: [
+          {
+            id: 'comparison',
+            title: 'Differences',
+            columns: ['scenario', 'difference F − M [95% CI] s'],
+            align: ['l', 'r'],
+            rows: [['faulty', '-122.0 [-171.0, -67.0]']],
+          },
+        ],
       },
     ],
     problems: ['journal.jsonl:9: incomplete last line (the harness stopped while writing it); line skipped'],

@@ -11,7 +11,8 @@ describe('renderHtml helpers', () => {
       '<strong>a</strong> <code>&lt;b&gt;</code> <a href="runs.csv">runs</a> x &lt;i&gt;',
     );
     expect(safeRelativeHref('requests/a b#1.csv')).toBe('requests/a%20b%231.csv');
-    for (const bad of ['javascript:alert(1)', 'https://x', '//host/x', '/etc/passwd', 'data:text/html,x']) expect(safeRelativeHref(bad)).toBeUndefined();
+    for (const bad of ['javascript:alert(1)', 'https://x', '//host/x', '/etc/passwd', 'data:text/html,x'])
+      expect(safeRelativeHref(bad)).toBeUndefined();
   });
 
   it('shows the parsed Flagger intervals in seconds, as the scenario files write them', () => {
@@ -26,7 +27,8 @@ describe('renderHtml helpers', () => {
   });
 
   it('prefixes SVG ids and their references so inlined charts cannot collide', () => {
-    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="10"><defs><clipPath id="clip1"><rect/></clipPath></defs><g clip-path="url(#clip1)"/><use href="#clip1"/></svg>';
+    const svg =
+      '<svg xmlns="http://www.w3.org/2000/svg" width="10"><defs><clipPath id="clip1"><rect/></clipPath></defs><g clip-path="url(#clip1)"/><use href="#clip1"/></svg>';
     expect(namespaceSvg(svg, 'chart-a')).toBe(
       '<svg width="10"><defs><clipPath id="chart-a-clip1"><rect/></clipPath></defs><g clip-path="url(#chart-a-clip1)"/><use href="#chart-a-clip1"/></svg>',
     );

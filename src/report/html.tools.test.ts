@@ -31,7 +31,8 @@ describe('report.html in Chromium', () => {
     try {
       const model = syntheticModel();
       mkdirSync(path.join(dir, 'requests'));
-      for (const run of model.runs) writeRequestsFile(path.join(dir, run.requestsFile), makeRecords(run, { faulty: run.scenario !== 'healthy' }));
+      for (const run of model.runs)
+        writeRequestsFile(path.join(dir, run.requestsFile), makeRecords(run, { faulty: run.scenario !== 'healthy' }));
       const charts = await writeCharts(dir, reportChartSpecs(dir, model.header, model.runs));
       expect(charts.map((c) => c.id)).toEqual(['mttr', 'kaplan-meier', 'phases', 'timelines']);
       const html = renderHtml(model, charts);
@@ -45,7 +46,16 @@ describe('report.html in Chromium', () => {
       context = await chromium.launchPersistentContext(profile, {
         executablePath: CHROMIUM,
         headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
         viewport: { width: 1280, height: 900 },
       });
       const page = await context.newPage();
@@ -79,18 +89,41 @@ describe('report.html in Chromium', () => {
         expect(await page.locator(`#chart-${chart.id} a[href="${chart.pngPath}"]`).count(), chart.id).toBe(1);
       }
       // Every table of the model, numeric columns right-aligned; hostile text shown as text.
-      expect(await page.locator('#t-summary td').filter({ hasText: '<script>document.title="pwned"</script>' }).count()).toBe(1);
-      expect(await page.locator('#t-summary td.num').first().evaluate((el) => (globalThis as unknown as BrowserGlobals).getComputedStyle(el).textAlign)).toBe('right');
+      expect(
+        await page.locator('#t-summary td').filter({ hasText: '<script>document.title="pwned"</script>' }).count(),
+      ).toBe(1);
+      expect(
+        await page
+          .locator('#t-summary td.num')
+          .first()
+          .evaluate((el) => (globalThis as unknown as BrowserGlobals).getComputedStyle(el).textAlign),
+      ).toBe('right');
       expect(await page.locator('#t-comparison').count()).toBe(1);
       // Contents point at sections that exist.
-      const targets = await page.locator('nav.toc a').evaluateAll((links) => links.map((a) => a.getAttribute('href') ?? ''));
-      expect(targets).toEqual(expect.arrayContaining(['#s-summary', '#charts', '#s-comparison', '#scenario-parameters', '#operator-models', '#runs', '#files', '#problems']));
+      const targets = await page
+        .locator('nav.toc a')
+        .evaluateAll((links) => links.map((a) => a.getAttribute('href') ?? ''));
+      expect(targets).toEqual(
+        expect.arrayContaining([
+          '#s-summary',
+          '#charts',
+          '#s-comparison',
+          '#scenario-parameters',
+          '#operator-models',
+          '#runs',
+          '#files',
+          '#problems',
+        ]),
+      );
       for (const t of targets) expect(await page.locator(t).count(), t).toBe(1);
       // Scenario parameters, operator sources and data links.
       await expect(page.locator('#scenario-parameters th').filter({ hasText: 'slow' }).count()).resolves.toBe(1);
       await expect(page.locator('#scenario-parameters tr.differs').count()).resolves.toBeGreaterThan(0);
-      await expect(page.locator('#operator-models').textContent()).resolves.toContain('Source: assumed (docs/design.md §6): a person <glancing> at the panel & reacting');
-      for (const f of ['runs.csv', 'summary.json', 'journal.jsonl', 'requests/']) expect(await page.locator(`#files a[href="${f}"]`).count(), f).toBe(1);
+      await expect(page.locator('#operator-models').textContent()).resolves.toContain(
+        'Source: assumed (docs/design.md §6): a person <glancing> at the panel & reacting',
+      );
+      for (const f of ['runs.csv', 'summary.json', 'journal.jsonl', 'requests/'])
+        expect(await page.locator(`#files a[href="${f}"]`).count(), f).toBe(1);
       expect(await page.locator('#runs a[href="requests/faulty-manual-r3.csv"]').count()).toBe(1);
 
       const shot = path.join(dir, 'report-screenshot.png');

@@ -58,7 +58,10 @@ export function namespaceSvg(svg: string, prefix: string): string {
     .replace(/\s+xmlns(:xlink)?="[^"]*"/g, '')
     .replace(/\bid="([^"]+)"/g, (_, id: string) => `id="${prefix}-${id}"`)
     .replace(/url\(#([^)]+)\)/g, (_, id: string) => `url(#${prefix}-${id})`)
-    .replace(/\b(xlink:)?href="#([^"]+)"/g, (_, xl: string | undefined, id: string) => `${xl ?? ''}href="#${prefix}-${id}"`);
+    .replace(
+      /\b(xlink:)?href="#([^"]+)"/g,
+      (_, xl: string | undefined, id: string) => `${xl ?? ''}href="#${prefix}-${id}"`,
+    );
 }
 
 /**
@@ -95,7 +98,12 @@ function renderTable(table: ReportTable, ids: Ids, showTitle: boolean): string {
   const id = ids.take(`t-${table.id}`);
   const cls = (i: number) => (table.align?.[i] === 'r' ? ' class="num"' : '');
   const head = table.columns.map((c, i) => `<th scope="col"${cls(i)}>${escapeHtml(c)}</th>`).join('');
-  const body = table.rows.map((row) => `<tr>${row.map((cell, i) => `<td${cls(i)}>${numericCell(cell, table.align?.[i] === 'r')}</td>`).join('')}</tr>`).join('\n');
+  const body = table.rows
+    .map(
+      (row) =>
+        `<tr>${row.map((cell, i) => `<td${cls(i)}>${numericCell(cell, table.align?.[i] === 'r')}</td>`).join('')}</tr>`,
+    )
+    .join('\n');
   return [
     `<div class="table-block" id="${id}">`,
     showTitle ? `<h3>${escapeHtml(table.title)}</h3>` : '',
@@ -129,7 +137,8 @@ function renderCharts(charts: readonly ChartFile[], id: string, ids: Ids): strin
   const figures = charts.map((c) => {
     const fid = ids.take(`chart-${c.id}`);
     const links = [
-      safeRelativeHref(c.specPath) && `<a href="${escapeHtml(safeRelativeHref(c.specPath)!)}">Vega-Lite spec</a> (opens in the Vega editor)`,
+      safeRelativeHref(c.specPath) &&
+        `<a href="${escapeHtml(safeRelativeHref(c.specPath)!)}">Vega-Lite spec</a> (opens in the Vega editor)`,
       safeRelativeHref(c.svgPath) && `<a href="${escapeHtml(safeRelativeHref(c.svgPath)!)}">SVG</a>`,
       c.pngPath && safeRelativeHref(c.pngPath) && `<a href="${escapeHtml(safeRelativeHref(c.pngPath)!)}">PNG</a>`,
     ].filter(Boolean);
@@ -160,7 +169,10 @@ function formatParameter(path: string, value: unknown): string {
     if (/Ms$/.test(path)) return `${value} ms`;
     return String(value);
   }
-  if (Array.isArray(value)) return value.length === 0 ? 'none' : value.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))).join(', ');
+  if (Array.isArray(value))
+    return value.length === 0
+      ? 'none'
+      : value.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))).join(', ');
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
 }
@@ -190,7 +202,11 @@ const GROUP_TITLES: Record<string, string> = {
 
 function renderScenarios(model: ReportModel, id: string, ids: Ids): string {
   const scenarios = model.header.scenarios;
-  const entries = scenarios.map((s, i) => ({ s, i, label: model.header.sweeps?.[i] ? `${s.name} (${model.header.sweeps[i]})` : s.name }));
+  const entries = scenarios.map((s, i) => ({
+    s,
+    i,
+    label: model.header.sweeps?.[i] ? `${s.name} (${model.header.sweeps[i]})` : s.name,
+  }));
   const armsOf = (i: number) => {
     const arms = new Set(model.runs.filter((r) => r.entry === i).map((r) => r.arm));
     return arms.size === 0 ? 'no run journaled' : [...arms].join(', ');
@@ -202,7 +218,9 @@ function renderScenarios(model: ReportModel, id: string, ids: Ids): string {
   );
   const described = entries.filter(({ s }) => s.description);
   if (described.length > 0) {
-    parts.push(`<ul class="descriptions">${described.map(({ s, label }) => `<li><strong>${escapeHtml(label)}</strong>: ${escapeHtml(s.description)}</li>`).join('')}</ul>`);
+    parts.push(
+      `<ul class="descriptions">${described.map(({ s, label }) => `<li><strong>${escapeHtml(label)}</strong>: ${escapeHtml(s.description)}</li>`).join('')}</ul>`,
+    );
   }
   // Six entries per table keeps a printed page readable; more entries make more tables.
   for (let start = 0; start < entries.length; start += 6) {
@@ -223,7 +241,9 @@ function renderScenarios(model: ReportModel, id: string, ids: Ids): string {
       const g = p.split('.')[0]!;
       if (g !== group) {
         group = g;
-        rows.push(`<tr class="group"><th colspan="${chunk.length + 1}" scope="rowgroup">${escapeHtml(GROUP_TITLES[g] ?? g)}</th></tr>`);
+        rows.push(
+          `<tr class="group"><th colspan="${chunk.length + 1}" scope="rowgroup">${escapeHtml(GROUP_TITLES[g] ?? g)}</th></tr>`,
+        );
       }
       const cells = flat.map((m) => formatParameter(p, m.get(p)));
       const differs = new Set(cells).size > 1;
@@ -266,7 +286,10 @@ function renderOperators(runs: readonly RunEntry[], id: string, ids: Ids): strin
       `<div class="table-block" id="${ids.take(`operator-${operator.kind}`)}">`,
       `<h3>${escapeHtml(String(operator.kind ?? 'operator'))} <span class="muted">(${escapeHtml(cells.join(', '))})</span></h3>`,
       `<div class="table-wrap"><table><thead><tr><th scope="col">parameter</th><th scope="col" class="num">value</th></tr></thead><tbody>`,
-      ...params.map(([k, v]) => `<tr><th scope="row"><code>${escapeHtml(k)}</code></th><td class="num">${escapeHtml(formatParameter(k, v))}</td></tr>`),
+      ...params.map(
+        ([k, v]) =>
+          `<tr><th scope="row"><code>${escapeHtml(k)}</code></th><td class="num">${escapeHtml(formatParameter(k, v))}</td></tr>`,
+      ),
       `</tbody></table></div>`,
       `<p class="note"><strong>Source:</strong> ${escapeHtml(String(operator.source ?? 'not stated'))}</p>`,
       `</div>`,
@@ -282,7 +305,9 @@ function renderRuns(runs: readonly RunEntry[], id: string): string {
   const rows = runs.map((r) => {
     const m = r.metrics;
     const href = safeRelativeHref(r.requestsFile);
-    const requests = href ? `<a href="${escapeHtml(href)}">${escapeHtml(r.requestsFile)}</a>` : escapeHtml(r.requestsFile);
+    const requests = href
+      ? `<a href="${escapeHtml(href)}">${escapeHtml(r.requestsFile)}</a>`
+      : escapeHtml(r.requestsFile);
     const ttr = m.ttrReleaseS;
     const cells = [
       `<td><code>${escapeHtml(r.runId)}</code></td>`,
@@ -298,7 +323,17 @@ function renderRuns(runs: readonly RunEntry[], id: string): string {
     ];
     return `<tr>${cells.join('')}</tr>`;
   });
-  const cols = ['run', 'arm', 'scenario', 'outcome', 'MTTR s', 'release→recover s', 'censored at s', 'failed / total requests', 'request records'];
+  const cols = [
+    'run',
+    'arm',
+    'scenario',
+    'outcome',
+    'MTTR s',
+    'release→recover s',
+    'censored at s',
+    'failed / total requests',
+    'request records',
+  ];
   const numeric = new Set([4, 5, 6, 7]);
   return [
     `<section id="${id}">`,
@@ -325,7 +360,10 @@ function renderFiles(id: string): string {
     `<h2>Files of this report</h2>`,
     `<p>Relative links: they work when this file sits in its report folder.</p>`,
     `<ul class="files">`,
-    ...files.map(([f, what]) => `<li><a href="${escapeHtml(safeRelativeHref(f)!)}"><code>${escapeHtml(f)}</code></a>: ${escapeHtml(what)}</li>`),
+    ...files.map(
+      ([f, what]) =>
+        `<li><a href="${escapeHtml(safeRelativeHref(f)!)}"><code>${escapeHtml(f)}</code></a>: ${escapeHtml(what)}</li>`,
+    ),
     `</ul>`,
     `</section>`,
   ].join('\n');
@@ -413,7 +451,14 @@ export function renderHtml(model: ReportModel, charts: readonly ChartFile[]): st
   add('files', 'Files of this report', (id) => renderFiles(id));
   if (model.problems.length > 0) {
     add('problems', 'Journal problems', (id) =>
-      [`<section id="${id}">`, `<h2>Journal problems</h2>`, `<ul>`, ...model.problems.map((p) => `<li>${escapeHtml(p)}</li>`), `</ul>`, `</section>`].join('\n'),
+      [
+        `<section id="${id}">`,
+        `<h2>Journal problems</h2>`,
+        `<ul>`,
+        ...model.problems.map((p) => `<li>${escapeHtml(p)}</li>`),
+        `</ul>`,
+        `</section>`,
+      ].join('\n'),
     );
   }
   const h = model.header;

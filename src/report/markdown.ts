@@ -2,7 +2,11 @@ import type { Scenario } from '../scenario/schema.ts';
 import type { ReportModel, ReportTable } from './model.ts';
 
 /** The analysis-loop timing law of docs/design.md §5 for a scenario's Flagger settings, in seconds. */
-export function flaggerTimingLaw(scenario: Scenario): { rollback: [number, number]; promotion: [number, number]; steps: number } {
+export function flaggerTimingLaw(scenario: Scenario): {
+  rollback: [number, number];
+  promotion: [number, number];
+  steps: number;
+} {
   const f = scenario.flagger;
   const intervalS = f.intervalMs / 1000;
   const steps = f.stepWeights ? f.stepWeights.length : Math.ceil(f.maxWeight / f.stepWeight);
@@ -14,7 +18,7 @@ export function flaggerTimingLaw(scenario: Scenario): { rollback: [number, numbe
 }
 
 export const REPORT_FOOTER =
-  'Every figure above is computed from `runs.csv` next to this file; each run\'s requests are in `requests/<run_id>.csv` and its timeline in `journal.jsonl`.';
+  "Every figure above is computed from `runs.csv` next to this file; each run's requests are in `requests/<run_id>.csv` and its timeline in `journal.jsonl`.";
 
 function escapeCell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -31,7 +35,10 @@ export function renderTableMarkdown(table: ReportTable): string[] {
 }
 
 /** report.md: the same sections and tables as report.html, for terminals and pull requests. */
-export function renderMarkdown(model: ReportModel, charts: ReadonlyArray<{ title: string; svgPath: string; pngPath?: string }> = []): string {
+export function renderMarkdown(
+  model: ReportModel,
+  charts: ReadonlyArray<{ title: string; svgPath: string; pngPath?: string }> = [],
+): string {
   const out: string[] = [`# ${model.title}`, ''];
   for (const section of model.sections) {
     out.push(`## ${section.title}`, '');
@@ -43,7 +50,8 @@ export function renderMarkdown(model: ReportModel, charts: ReadonlyArray<{ title
   }
   if (charts.length > 0) {
     out.push('## Charts', '');
-    for (const c of charts) out.push(`- ${c.title}: [${c.svgPath}](${c.svgPath})${c.pngPath ? `, [PNG](${c.pngPath})` : ''}`);
+    for (const c of charts)
+      out.push(`- ${c.title}: [${c.svgPath}](${c.svgPath})${c.pngPath ? `, [PNG](${c.pngPath})` : ''}`);
     out.push('');
   }
   if (model.problems.length > 0) {

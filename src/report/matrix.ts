@@ -55,7 +55,14 @@ export function outcomeText(c: MatrixCell): string {
   return `${parts.join(', ')} (n ${c.n})`;
 }
 
-export const MATRIX_COLUMNS = ['fault', 'arm', 'outcomes', 'failed requests (median)', 'MTTR s (median)', 'release→recover s (median)'];
+export const MATRIX_COLUMNS = [
+  'fault',
+  'arm',
+  'outcomes',
+  'failed requests (median)',
+  'MTTR s (median)',
+  'release→recover s (median)',
+];
 
 export function matrixTable(cells: readonly MatrixCell[]): ReportTable {
   return {
@@ -64,7 +71,14 @@ export function matrixTable(cells: readonly MatrixCell[]): ReportTable {
     note: 'Per fault and arm: outcome counts, and medians over the runs where the figure is defined (MTTR and release→recover only for runs that recovered).',
     columns: MATRIX_COLUMNS,
     align: ['l', 'l', 'l', 'r', 'r', 'r'],
-    rows: cells.map((c) => [c.scenario, c.arm, outcomeText(c), fmt(c.medianFailed, 0), fmt(c.medianMttrS), fmt(c.medianTtrReleaseS)]),
+    rows: cells.map((c) => [
+      c.scenario,
+      c.arm,
+      outcomeText(c),
+      fmt(c.medianFailed, 0),
+      fmt(c.medianMttrS),
+      fmt(c.medianTtrReleaseS),
+    ]),
   };
 }
 
@@ -84,7 +98,8 @@ export function catchesParagraphs(cells: readonly MatrixCell[], faulty: Readonly
     const promotedFaulty = mine.filter((c) => faulty.has(c.scenario) && c.promoted * 2 > c.n);
     const missed = mine.filter((c) => faulty.has(c.scenario) && c.rolledBack * 2 <= c.n && c.promoted * 2 <= c.n);
     const falseAlarms = mine.filter((c) => !faulty.has(c.scenario) && c.rolledBack > 0);
-    const list = (cs: MatrixCell[], detail: (c: MatrixCell) => string) => cs.map((c) => `${c.scenario} (${detail(c)})`).join(', ');
+    const list = (cs: MatrixCell[], detail: (c: MatrixCell) => string) =>
+      cs.map((c) => `${c.scenario} (${detail(c)})`).join(', ');
     const sentences: string[] = [];
     sentences.push(
       caught.length === 0
@@ -92,12 +107,17 @@ export function catchesParagraphs(cells: readonly MatrixCell[], faulty: Readonly
         : `${armName[arm]} rolled back ${list(caught, (c) => `${c.rolledBack}/${c.n}; release→recover ${fmt(c.medianTtrReleaseS)} s, ${fmt(c.medianFailed, 0)} failed requests`)}.`,
     );
     if (promotedFaulty.length > 0) {
-      sentences.push(`It promoted the faulty ${list(promotedFaulty, (c) => `${c.promoted}/${c.n}; ${fmt(c.medianFailed, 0)} failed requests`)}.`);
+      sentences.push(
+        `It promoted the faulty ${list(promotedFaulty, (c) => `${c.promoted}/${c.n}; ${fmt(c.medianFailed, 0)} failed requests`)}.`,
+      );
     }
     if (missed.length > 0) {
-      sentences.push(`It left unrecovered by the deadline ${list(missed, (c) => `${c.censored + c.noImpact}/${c.n} runs; ${fmt(c.medianFailed, 0)} failed requests`)}.`);
+      sentences.push(
+        `It left unrecovered by the deadline ${list(missed, (c) => `${c.censored + c.noImpact}/${c.n} runs; ${fmt(c.medianFailed, 0)} failed requests`)}.`,
+      );
     }
-    if (falseAlarms.length > 0) sentences.push(`It rolled back a healthy release in ${list(falseAlarms, (c) => `${c.rolledBack}/${c.n}`)}.`);
+    if (falseAlarms.length > 0)
+      sentences.push(`It rolled back a healthy release in ${list(falseAlarms, (c) => `${c.rolledBack}/${c.n}`)}.`);
     out.push(sentences.join(' '));
   }
   return out;
@@ -130,8 +150,18 @@ export function matrixHeatmapSpec(cells: readonly MatrixCell[]): TopLevelSpec {
       {
         mark: { type: 'rect', stroke: 'white' },
         encoding: {
-          color: { field: 'colour', type: 'quantitative', scale: { type: 'log', scheme: 'orangered' }, title: 'failed requests + 1' },
-          tooltip: [{ field: 'fault' }, { field: 'arm' }, { field: 'outcome' }, { field: 'failed', title: 'median failed requests' }],
+          color: {
+            field: 'colour',
+            type: 'quantitative',
+            scale: { type: 'log', scheme: 'orangered' },
+            title: 'failed requests + 1',
+          },
+          tooltip: [
+            { field: 'fault' },
+            { field: 'arm' },
+            { field: 'outcome' },
+            { field: 'failed', title: 'median failed requests' },
+          ],
         },
       },
       { mark: { type: 'text', baseline: 'bottom', dy: -1, fontSize: 9 }, encoding: { text: { field: 'outcome' } } },

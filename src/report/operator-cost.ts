@@ -23,7 +23,8 @@ export interface OperatorAttention {
 export function operatorAttention(run: Pick<RunEntry, 'arm' | 'operator' | 'timeline'>): OperatorAttention {
   const op = run.operator;
   if (run.arm !== 'manual' || !op) return {};
-  if (op.kind === 'dashboard' && typeof op.lookIntervalS === 'number' && op.lookIntervalS > 0) return { looksPerHour: 3600 / op.lookIntervalS };
+  if (op.kind === 'dashboard' && typeof op.lookIntervalS === 'number' && op.lookIntervalS > 0)
+    return { looksPerHour: 3600 / op.lookIntervalS };
   if (op.kind === 'alert') return { pages: run.timeline.filter((e) => e.kind === PAGE_MARK).length };
   return {};
 }

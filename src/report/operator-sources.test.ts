@@ -21,48 +21,103 @@ function journalOfPlan(file: string): { runs: RunEntry[]; header: ReturnType<typ
   const loaded = loadExperimentFile(path.join(PROJECT_ROOT, file), path.join(PROJECT_ROOT, 'scenarios'));
   const io = { input: new PassThrough(), output: new PassThrough(), instructions: () => '' };
   const runs = planRuns(loaded, { repetitions: 1 }).map((p) => {
-    const run = makeRun({ runId: p.runId, arm: p.arm, scenario: p.scenario.name, entry: p.entry, outcome: 'rolled_back', mttrS: 30, sweep: p.sweep, sweepLabel: p.sweepLabel });
+    const run = makeRun({
+      runId: p.runId,
+      arm: p.arm,
+      scenario: p.scenario.name,
+      entry: p.entry,
+      outcome: 'rolled_back',
+      mttrS: 30,
+      sweep: p.sweep,
+      sweepLabel: p.sweepLabel,
+    });
     return p.arm === 'manual' ? { ...run, operator: createOperator(p.scenario.manual.operator, io).describe() } : run;
   });
-  return { runs, header: makeHeader(loaded.cells.map((c) => c.scenario), runs, loaded.cells.map((c) => c.sweepLabel)) };
+  return {
+    runs,
+    header: makeHeader(
+      loaded.cells.map((c) => c.scenario),
+      runs,
+      loaded.cells.map((c) => c.sweepLabel),
+    ),
+  };
 }
 
 /** The default story each operator kind journals (its describe().source). */
-const defaultStory = (kind: 'dashboard' | 'alert') => String(createOperator(operatorSchema.parse({ kind }), { input: new PassThrough(), output: new PassThrough(), instructions: () => '' }).describe().source);
+const defaultStory = (kind: 'dashboard' | 'alert') =>
+  String(
+    createOperator(operatorSchema.parse({ kind }), {
+      input: new PassThrough(),
+      output: new PassThrough(),
+      instructions: () => '',
+    }).describe().source,
+  );
 
 describe('the operator source of a swept report', () => {
   it.each([
-    ['experiments/sweep-operator.yaml', 'dashboard', ['lookIntervalS', 'reaction.medianS'], ['panelWindowS', 'visibleErrorRate', 'pNotice', 'reaction.p90S']],
-    ['experiments/sweep-alert.yaml', 'alert', ['forS', 'acknowledge.medianS'], ['errorRateAbove', 'ruleWindowS', 'evaluationIntervalS', 'groupWaitS', 'acknowledge.p90S', 'action.medianS', 'action.p90S']],
-  ] as const)('%s: every row names the swept values as factors and gives sources only for the rest', (file, kind, swept, kept) => {
-    const { runs, header } = journalOfPlan(file);
-    const model = buildReportModel(header, runs, []);
-    const table = model.sections.find((s) => s.id === 'operators')!.tables[0]!;
-    const manualCells = new Set(runs.filter((r) => r.arm === 'manual').map((r) => r.sweepLabel));
-    expect(table.rows).toHaveLength(manualCells.size);
-    expect(manualCells.size).toBeGreaterThan(4);
-    const story = defaultStory(kind);
-    const cells = header.scenarios.map((s, entry) => ({ s, label: header.sweeps![entry]! })).filter(({ label }) => manualCells.has(label));
-    for (const { s, label } of cells) {
-      const op = s.manual.operator as Record<string, unknown> & { kind: string };
-      const value = (p: string) => p.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], op);
-      const row = table.rows.find((r) => r[1] === kind && swept.every((p) => r[3]!.includes(`${p} = ${String(value(p))} s,`) || r[3]!.includes(`${p} = ${String(value(p))} s.`)));
-      expect(row, `row of ${label}`).toBeDefined();
-      const source = row![3]!;
-      expect(source).not.toContain(story);
-      const [sweptPart, assumedPart] = source.split('Assumed (docs/design.md §6 defaults): ');
-      expect(sweptPart).toMatch(/^Swept, an experimental factor and not an assumption: /);
-      // A swept field never appears among the assumptions, and every other field does.
-      for (const p of swept) expect(assumedPart).not.toMatch(new RegExp(`(^|; )${p.replace('.', '\\.')} = `));
-      for (const p of kept) expect(assumedPart).toMatch(new RegExp(`(^|; )${p.replace('.', '\\.')} = ${String(value(p)).replace('.', '\\.')}`));
-    }
-    // report.md and report.html carry the same text.
-    const md = renderMarkdown(model);
-    const html = renderHtml(model, []);
-    expect(md).not.toContain(story);
-    expect(html).not.toContain(story.replace(/'/g, '&#39;'));
-    expect(html).toContain('Swept, an experimental factor and not an assumption: ');
-  });
+    [
+      'experiments/sweep-operator.yaml',
+      'dashboard',
+      ['lookIntervalS', 'reaction.medianS'],
+      ['panelWindowS', 'visibleErrorRate', 'pNotice', 'reaction.p90S'],
+    ],
+    [
+      'experiments/sweep-alert.yaml',
+      'alert',
+      ['forS', 'acknowledge.medianS'],
+      [
+        'errorRateAbove',
+        'ruleWindowS',
+        'evaluationIntervalS',
+        'groupWaitS',
+        'acknowledge.p90S',
+        'action.medianS',
+        'action.p90S',
+      ],
+    ],
+  ] as const)(
+    '%s: every row names the swept values as factors and gives sources only for the rest',
+    (file, kind, swept, kept) => {
+      const { runs, header } = journalOfPlan(file);
+      const model = buildReportModel(header, runs, []);
+      const table = model.sections.find((s) => s.id === 'operators')!.tables[0]!;
+      const manualCells = new Set(runs.filter((r) => r.arm === 'manual').map((r) => r.sweepLabel));
+      expect(table.rows).toHaveLength(manualCells.size);
+      expect(manualCells.size).toBeGreaterThan(4);
+      const story = defaultStory(kind);
+      const cells = header.scenarios
+        .map((s, entry) => ({ s, label: header.sweeps![entry]! }))
+        .filter(({ label }) => manualCells.has(label));
+      for (const { s, label } of cells) {
+        const op = s.manual.operator as Record<string, unknown> & { kind: string };
+        const value = (p: string) => p.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], op);
+        const row = table.rows.find(
+          (r) =>
+            r[1] === kind &&
+            swept.every(
+              (p) => r[3]!.includes(`${p} = ${String(value(p))} s,`) || r[3]!.includes(`${p} = ${String(value(p))} s.`),
+            ),
+        );
+        expect(row, `row of ${label}`).toBeDefined();
+        const source = row![3]!;
+        expect(source).not.toContain(story);
+        const [sweptPart, assumedPart] = source.split('Assumed (docs/design.md §6 defaults): ');
+        expect(sweptPart).toMatch(/^Swept, an experimental factor and not an assumption: /);
+        // A swept field never appears among the assumptions, and every other field does.
+        for (const p of swept) expect(assumedPart).not.toMatch(new RegExp(`(^|; )${p.replace('.', '\\.')} = `));
+        for (const p of kept)
+          expect(assumedPart).toMatch(
+            new RegExp(`(^|; )${p.replace('.', '\\.')} = ${String(value(p)).replace('.', '\\.')}`),
+          );
+      }
+      // report.md and report.html carry the same text.
+      const md = renderMarkdown(model);
+      const html = renderHtml(model, []);
+      expect(md).not.toContain(story);
+      expect(html).not.toContain(story.replace(/'/g, '&#39;'));
+      expect(html).toContain('Swept, an experimental factor and not an assumption: ');
+    },
+  );
 
   it('names a field the plan set to another value than the default, and keeps the story when nothing changed', () => {
     const dashboard = operatorSchema.parse({ kind: 'dashboard', pNotice: 1 });
@@ -71,9 +126,11 @@ describe('the operator source of a swept report', () => {
     expect(text).toContain('Set by the experiment or scenario file, not a docs/design.md §6 default: pNotice = 1.');
     expect(text).not.toMatch(/Assumed[\s\S]*(lookIntervalS|pNotice)/);
     // A sweep of the whole reaction object covers both of its fields.
-    expect(operatorSourceText(operatorSchema.parse({ kind: 'dashboard' }), { 'manual.operator.reaction': { medianS: 45, p90S: 120 } })).toMatch(
-      /^Swept, [^.]*reaction\.medianS = 45 s, reaction\.p90S = 120 s\. Assumed/,
-    );
+    expect(
+      operatorSourceText(operatorSchema.parse({ kind: 'dashboard' }), {
+        'manual.operator.reaction': { medianS: 45, p90S: 120 },
+      }),
+    ).toMatch(/^Swept, [^.]*reaction\.medianS = 45 s, reaction\.p90S = 120 s\. Assumed/);
     expect(operatorSourceText(operatorSchema.parse({ kind: 'alert' }), undefined)).toBeUndefined();
     expect(operatorSourceText(operatorSchema.parse({ kind: 'alert' }), { 'flagger.interval': 10_000 })).toBeUndefined();
   });

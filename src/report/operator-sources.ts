@@ -33,7 +33,8 @@ function leaves(value: unknown, prefix = ''): Array<[string, unknown]> {
   return Object.entries(value).flatMap(([k, v]) => leaves(v, prefix ? `${prefix}.${k}` : k));
 }
 
-const show = (path: string, value: unknown) => `${path} = ${typeof value === 'number' && path.endsWith('S') ? `${value} s` : String(value)}`;
+const show = (path: string, value: unknown) =>
+  `${path} = ${typeof value === 'number' && path.endsWith('S') ? `${value} s` : String(value)}`;
 
 /**
  * The source text of one operator model: the swept fields named as swept (with the value this
@@ -42,7 +43,10 @@ const show = (path: string, value: unknown) => `${path} = ${typeof value === 'nu
  * values, as RunEntry.sweep does. Undefined when every field kept its default (the operator's own
  * story then holds) and for the human operator, who has no parameters.
  */
-export function operatorSourceText(settings: OperatorSettings, sweep: Record<string, unknown> | undefined): string | undefined {
+export function operatorSourceText(
+  settings: OperatorSettings,
+  sweep: Record<string, unknown> | undefined,
+): string | undefined {
   if (settings.kind === 'human') return undefined;
   const defaults = Object.fromEntries(leaves(operatorSchema.parse({ kind: settings.kind })));
   const sweptPaths = Object.keys(sweep ?? {})
@@ -56,7 +60,10 @@ export function operatorSourceText(settings: OperatorSettings, sweep: Record<str
     if (path === 'kind') continue;
     if (isSwept(path)) swept.push(show(path, value));
     else if (value !== defaults[path]) set.push(show(path, value));
-    else assumed.push(`${show(path, value)} (${DEFAULT_REASONS[`${settings.kind}.${path}`] ?? 'docs/design.md §6 default'})`);
+    else
+      assumed.push(
+        `${show(path, value)} (${DEFAULT_REASONS[`${settings.kind}.${path}`] ?? 'docs/design.md §6 default'})`,
+      );
   }
   if (swept.length === 0 && set.length === 0) return undefined;
   return [

@@ -127,14 +127,20 @@ export async function writeCharts(dir: string, specs: readonly ChartSpec[]): Pro
   const seen = new Set<string>();
   const out: ChartFile[] = [];
   for (const { id, title, spec } of specs) {
-    if (!ID.test(id)) throw new ReportError(`chart id ${JSON.stringify(id)}: must be letters, digits and dashes (it becomes a file name)`);
+    if (!ID.test(id))
+      throw new ReportError(
+        `chart id ${JSON.stringify(id)}: must be letters, digits and dashes (it becomes a file name)`,
+      );
     if (seen.has(id)) throw new ReportError(`chart id ${JSON.stringify(id)}: used twice; each chart needs its own id`);
     seen.add(id);
     let rendered: RenderedChart;
     try {
       rendered = await renderSpec(spec);
     } catch (err) {
-      throw new ReportError(`chart ${id} (${title}): could not be rendered: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new ReportError(
+        `chart ${id} (${title}): could not be rendered: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
     const specPath = `${CHARTS_DIR}/${id}.vl.json`;
     const svgPath = `${CHARTS_DIR}/${id}.svg`;
@@ -161,9 +167,11 @@ export function reportChartSpecs(
   const specs: ChartSpec[] = [];
   if (mttrPoints(runs).length > 0) specs.push({ id: 'mttr', title: 'MTTR per arm', spec: mttrBoxPlotSpec(runs) });
   const curves = kaplanMeierCurves(runs).filter((c) => c.fit.n > 0);
-  if (curves.length > 0) specs.push({ id: 'kaplan-meier', title: 'Time to recovery (Kaplan–Meier)', spec: kaplanMeierSpec(curves) });
+  if (curves.length > 0)
+    specs.push({ id: 'kaplan-meier', title: 'Time to recovery (Kaplan–Meier)', spec: kaplanMeierSpec(curves) });
   const phases = phaseCells(runs);
-  if (phases.length > 0) specs.push({ id: 'phases', title: 'Detection, mitigation, recovery', spec: phaseBreakdownSpec(phases) });
+  if (phases.length > 0)
+    specs.push({ id: 'phases', title: 'Detection, mitigation, recovery', spec: phaseBreakdownSpec(phases) });
   const maxRuns = options.maxTimelineRuns ?? DEFAULT_MAX_TIMELINE_RUNS;
   const shown = pickTimelineRuns(runs, maxRuns);
   if (shown.length > 0) {
@@ -179,7 +187,11 @@ export function reportChartSpecs(
   }
   sweepGroups(runs).forEach((g, i) => {
     const what = g.second ? `${g.parameter} × ${g.second}` : g.parameter;
-    specs.push({ id: `sweep-${i + 1}`, title: `${g.scenario}: median MTTR against ${what}`, spec: sweepSpec(g.points, g.parameter, g.second) });
+    specs.push({
+      id: `sweep-${i + 1}`,
+      title: `${g.scenario}: median MTTR against ${what}`,
+      spec: sweepSpec(g.points, g.parameter, g.second),
+    });
   });
   return specs;
 }

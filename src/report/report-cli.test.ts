@@ -45,14 +45,24 @@ describe('npm run report', () => {
   it('fails cleanly on a missing folder and on an empty report', async () => {
     const missing = path.join(dir, 'nope');
     const a = await runCli(['report', missing]);
-    expect(a).toMatchObject({ code: 1, stdout: '', stderr: `${missing}: no such report folder; pass a folder written by npm run experiment\n` });
+    expect(a).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: `${missing}: no such report folder; pass a folder written by npm run experiment\n`,
+    });
     const empty = path.join(dir, 'empty');
     writeSyntheticReport(empty, 0, 0);
     const b = await runCli(['report', empty]);
-    expect(b).toMatchObject({ code: 1, stdout: '', stderr: `${empty}: the journal holds no finished run yet; nothing to report\n` });
+    expect(b).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: `${empty}: the journal holds no finished run yet; nothing to report\n`,
+    });
     const noArg = await runCli(['report']);
     expect(noArg.code).toBe(2);
-    expect(noArg.stderr).toBe('report: name the report folder, e.g. npm run report -- reports/quick-20261126-070000Z\n');
+    expect(noArg.stderr).toBe(
+      'report: name the report folder, e.g. npm run report -- reports/quick-20261126-070000Z\n',
+    );
   });
 });
 
@@ -66,8 +76,13 @@ describe('npm run compare', () => {
     ]);
     const a = path.join(dir, 'seed-1');
     const b = path.join(dir, 'seed-2');
-    for (const [out, seed] of [[a, '1'], [b, '2']] as const) {
-      const r = await runCli(['experiment', '--experiment', plan, '--out', out, '--seed', seed], { timeoutMs: 120_000 });
+    for (const [out, seed] of [
+      [a, '1'],
+      [b, '2'],
+    ] as const) {
+      const r = await runCli(['experiment', '--experiment', plan, '--out', out, '--seed', seed], {
+        timeoutMs: 120_000,
+      });
       expect(r.code).toBe(0);
     }
     const out = path.join(dir, 'cmp');
@@ -78,16 +93,21 @@ describe('npm run compare', () => {
     const md = readFileSync(path.join(out, 'compare.md'), 'utf8');
     expect(md).toContain('A: compare-check (local, seed 1, seed-1), 4 runs.');
     expect(md).toContain('B: compare-check (local, seed 2, seed-2), 4 runs.');
-    for (const arm of ['manual', 'flagger']) expect(md).toMatch(new RegExp(`\\| faulty-500 \\| ${arm} \\| MTTR \\| 2 \\| 2 \\|`));
+    for (const arm of ['manual', 'flagger'])
+      expect(md).toMatch(new RegExp(`\\| faulty-500 \\| ${arm} \\| MTTR \\| 2 \\| 2 \\|`));
     expect(readFileSync(path.join(out, 'compare.html'), 'utf8')).toContain('<svg');
   }, 240_000);
 
   it('fails cleanly when a folder is missing or the two share nothing', async () => {
     const r = await runCli(['compare', path.join(dir, 'nope'), path.join(dir, 'synthetic')]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`${path.join(dir, 'nope')}: no such report folder; pass a folder written by npm run experiment\n`);
+    expect(r.stderr).toBe(
+      `${path.join(dir, 'nope')}: no such report folder; pass a folder written by npm run experiment\n`,
+    );
     const one = await runCli(['compare', path.join(dir, 'synthetic')]);
     expect(one.code).toBe(2);
-    expect(one.stderr).toBe('compare: expected two report folders, got 1; usage: npm run compare -- DIR_A DIR_B [--out DIR]\n');
+    expect(one.stderr).toBe(
+      'compare: expected two report folders, got 1; usage: npm run compare -- DIR_A DIR_B [--out DIR]\n',
+    );
   });
 });

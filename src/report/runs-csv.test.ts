@@ -36,7 +36,19 @@ describe('runs.csv and requests/*.csv', () => {
     expect(metrics.totalRequests).toBe(3);
     const file = path.join(dir, 'r.csv');
     writeRequestsFile(file, records);
-    const row = runsCsvRows('e', [{ runId: 'r', arm: 'flagger', scenario: 's', repetition: 1, seed: 1, timeScale: 1, platform: {}, load: { generator: 'builtin' }, metrics } as unknown as RunEntry])[0]!;
+    const row = runsCsvRows('e', [
+      {
+        runId: 'r',
+        arm: 'flagger',
+        scenario: 's',
+        repetition: 1,
+        seed: 1,
+        timeScale: 1,
+        platform: {},
+        load: { generator: 'builtin' },
+        metrics,
+      } as unknown as RunEntry,
+    ])[0]!;
     const lines = readFileSync(file, 'utf8').trim().split('\n').slice(1);
     const after = lines.filter((l) => Number(l.split(',')[0]) >= Number(row.release_ms));
     expect(after).toHaveLength(Number(row.total_requests));

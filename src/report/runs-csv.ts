@@ -39,7 +39,10 @@ export const RUNS_CSV_COLUMNS = [
 const ms = (v: number | undefined) => (v === undefined ? '' : toMicroseconds(v));
 const sec = (v: number | undefined) => (v === undefined ? '' : Number(v.toFixed(3)));
 
-export function runsCsvRows(experiment: string, runs: readonly RunEntry[]): Array<Record<(typeof RUNS_CSV_COLUMNS)[number], string | number>> {
+export function runsCsvRows(
+  experiment: string,
+  runs: readonly RunEntry[],
+): Array<Record<(typeof RUNS_CSV_COLUMNS)[number], string | number>> {
   return runs.map((run) => {
     const m = run.metrics;
     const attention = operatorAttention(run);

@@ -46,14 +46,21 @@ export async function writeReport(dir: string): Promise<WrittenReport> {
   const model = buildReportModel(journal.header, journal.runs, problems);
   const files = ['runs.csv', 'summary.json', 'report.md'].map((f) => path.join(dir, f));
   writeFileAtomic(files[0]!, renderRunsCsv(journal.header.name, journal.runs));
-  const tables = Object.fromEntries(model.sections.flatMap((s) => s.tables).map((t) => [t.id, { columns: t.columns, rows: t.rows }]));
+  const tables = Object.fromEntries(
+    model.sections.flatMap((s) => s.tables).map((t) => [t.id, { columns: t.columns, rows: t.rows }]),
+  );
   writeFileAtomic(
     files[1]!,
     `${JSON.stringify({ experiment: journal.header.name, platform: journal.header.platform, timeScale: journal.header.timeScale, seed: journal.header.seed, runs: journal.runs.length, planned: journal.header.plannedRuns.length, cells, tables, problems }, null, 2)}\n`,
   );
   const specs = reportChartSpecs(dir, journal.header, journal.runs);
   const matrix = model.sections.find((sec) => sec.id === 'fault-matrix');
-  if (matrix) specs.push({ id: 'fault-matrix', title: 'Fault × arm: failed requests and outcomes', spec: matrixHeatmapSpec(matrixCells(runRowsFromCsv(runsCsvRows(journal.header.name, journal.runs)))) });
+  if (matrix)
+    specs.push({
+      id: 'fault-matrix',
+      title: 'Fault × arm: failed requests and outcomes',
+      spec: matrixHeatmapSpec(matrixCells(runRowsFromCsv(runsCsvRows(journal.header.name, journal.runs)))),
+    });
   const breakEven = breakEvenGroups(runRowsFromCsv(runsCsvRows(journal.header.name, journal.runs)));
   specs.push(...breakEvenChartSpecs(breakEven));
   const charts = await writeCharts(dir, specs);

@@ -1,4 +1,14 @@
-import { copyFileSync, existsSync, mkdirSync, symlinkSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  symlinkSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,7 +28,9 @@ import { alertOperatorSchema } from './schema.ts';
 // Malformed plan and scenario files, checked in under fixtures/hostile/, through the real command.
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'hostile');
 const PROJECT = path.resolve(import.meta.dirname, '../..');
-const fixtures = readdirSync(FIXTURES).filter((f) => f.endsWith('.yaml')).sort();
+const fixtures = readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 let dir: string;
 let existing: string;
@@ -45,7 +57,11 @@ async function command(name: string, args: string[]): Promise<{ code: number; st
   let err = '';
   stdout.on('data', (c: Buffer) => (out += c.toString()));
   stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main([name, ...args], { stdout, stderr, stdin: Readable.from([]), cwd: PROJECT }, new AbortController().signal);
+  const code = await main(
+    [name, ...args],
+    { stdout, stderr, stdin: Readable.from([]), cwd: PROJECT },
+    new AbortController().signal,
+  );
   return { code, stdout: out, stderr: err };
 }
 
@@ -98,15 +114,44 @@ describe('hostile input', () => {
     writeFileSync(file, `description: "${'x'.repeat(1_100_000)}"\nruns: []\n`);
     const r = await experiment(['--experiment', file, '--out', path.join(dir, 'out-huge')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`${file}: file is 1100025 bytes, over the 1048576-byte limit for plan files; is this the right file?\n`);
+    expect(r.stderr).toBe(
+      `${file}: file is 1100025 bytes, over the 1048576-byte limit for plan files; is this the right file?\n`,
+    );
   });
 
   it('property: any YAML value as a scenario either loads or fails with one ConfigError line naming the file', () => {
     const file = path.join(dir, 'property-scenario.yaml');
-    const leaf = fc.oneof(fc.integer(), fc.double(), fc.string(), fc.boolean(), fc.constant(null), fc.constantFrom('10s', '1m', 'none', 'http500', 'dashboard'));
-    const keys = fc.constantFrom('release', 'load', 'warmup', 'recovery', 'flagger', 'manual', 'fault', 'errorRate', 'interval', 'threshold', 'operator', 'kind', 'rateRps', 'x');
+    const leaf = fc.oneof(
+      fc.integer(),
+      fc.double(),
+      fc.string(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constantFrom('10s', '1m', 'none', 'http500', 'dashboard'),
+    );
+    const keys = fc.constantFrom(
+      'release',
+      'load',
+      'warmup',
+      'recovery',
+      'flagger',
+      'manual',
+      'fault',
+      'errorRate',
+      'interval',
+      'threshold',
+      'operator',
+      'kind',
+      'rateRps',
+      'x',
+    );
     const value = fc.letrec((tie) => ({
-      node: fc.oneof({ maxDepth: 4 }, leaf, fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(keys, tie('node'), { maxKeys: 5 })),
+      node: fc.oneof(
+        { maxDepth: 4 },
+        leaf,
+        fc.array(tie('node'), { maxLength: 4 }),
+        fc.dictionary(keys, tie('node'), { maxKeys: 5 }),
+      ),
     })).node;
     fc.assert(
       fc.property(value, (doc) => {
@@ -126,8 +171,21 @@ describe('hostile input', () => {
 
   it('property: random overrides in an experiment never escape as anything but one ConfigError line', () => {
     const file = path.join(dir, 'property-plan.yaml');
-    const leaf = fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.double({ noNaN: false }), fc.string({ maxLength: 8 }), fc.constant(null));
-    const overrides = fc.dictionary(fc.constantFrom('flagger', 'manual', 'load', 'release', 'recovery'), fc.dictionary(fc.constantFrom('interval', 'threshold', 'canaryWeight', 'rateRps', 'errorRate', 'deadlineS', 'zzz'), leaf, { maxKeys: 3 }), { maxKeys: 3 });
+    const leaf = fc.oneof(
+      fc.integer({ min: -1000, max: 1000 }),
+      fc.double({ noNaN: false }),
+      fc.string({ maxLength: 8 }),
+      fc.constant(null),
+    );
+    const overrides = fc.dictionary(
+      fc.constantFrom('flagger', 'manual', 'load', 'release', 'recovery'),
+      fc.dictionary(
+        fc.constantFrom('interval', 'threshold', 'canaryWeight', 'rateRps', 'errorRate', 'deadlineS', 'zzz'),
+        leaf,
+        { maxKeys: 3 },
+      ),
+      { maxKeys: 3 },
+    );
     fc.assert(
       fc.property(overrides, fc.constantFrom(['manual'], ['flagger'], ['manual', 'flagger']), (o, arms) => {
         writeFileSync(file, stringify({ runs: [{ scenario: 'faulty-500', arms, overrides: o }] }));
@@ -180,7 +238,10 @@ describe('hostile references, journals and arguments', () => {
     for (const ref of [path.join(outside, 'secret.yaml'), '../outside/secret.yaml']) {
       const file = plan('escape.yaml', ref);
       const r = await experiment(['--experiment', file, '--out', path.join(dir, 'out-escape')]);
-      oneLine(r, `${file}: runs[0].scenario: "${ref}" is outside scenarios/ or the experiment's folder ${plans}/ (symlinks followed); copy the scenario into one of them`);
+      oneLine(
+        r,
+        `${file}: runs[0].scenario: "${ref}" is outside scenarios/ or the experiment's folder ${plans}/ (symlinks followed); copy the scenario into one of them`,
+      );
     }
   });
 
@@ -188,25 +249,42 @@ describe('hostile references, journals and arguments', () => {
     symlinkSync(path.join(outside, 'secret.yaml'), path.join(plans, 'linked.yaml'));
     const file = plan('symlink.yaml', 'linked.yaml');
     const r = await experiment(['--experiment', file, '--out', path.join(dir, 'out-symlink')]);
-    oneLine(r, /^\S+symlink\.yaml: runs\[0\]\.scenario: "linked\.yaml" is outside scenarios\/ or the experiment's folder /);
+    oneLine(
+      r,
+      /^\S+symlink\.yaml: runs\[0\]\.scenario: "linked\.yaml" is outside scenarios\/ or the experiment's folder /,
+    );
   });
 
   it('refuses a scenario reference that is not a .yaml or .yml file', async () => {
     const file = plan('not-yaml.yaml', '../outside/credentials');
     const r = await experiment(['--experiment', file, '--out', path.join(dir, 'out-not-yaml')]);
-    oneLine(r, `${file}: runs[0].scenario: "../outside/credentials" is not a .yaml or .yml file; name a scenario in scenarios/ or the experiment's folder ${plans}/`);
+    oneLine(
+      r,
+      `${file}: runs[0].scenario: "../outside/credentials" is not a .yaml or .yml file; name a scenario in scenarios/ or the experiment's folder ${plans}/`,
+    );
   });
 
   it('names a file that is not a YAML mapping without echoing its content', async () => {
     const file = path.join(plans, 'token.yaml');
     writeFileSync(file, `${TOKEN}\n`);
     const r = await experiment(['--experiment', file, '--out', path.join(dir, 'out-token')]);
-    oneLine(r, `${file}: (top level): the file holds text, not a mapping of fields; name a plan or scenario file (key: value lines)`);
+    oneLine(
+      r,
+      `${file}: (top level): the file holds text, not a mapping of fields; name a plan or scenario file (key: value lines)`,
+    );
     // The same through a scenario reference beside the plan.
     const scenario = path.join(plans, 'token-scenario.yaml');
     writeFileSync(scenario, `- ${TOKEN}\n`);
-    const viaPlan = await experiment(['--experiment', plan('uses-token.yaml', 'token-scenario.yaml'), '--out', path.join(dir, 'out-token-2')]);
-    oneLine(viaPlan, `${scenario}: (top level): the file holds a list, not a mapping of fields; name a plan or scenario file (key: value lines)`);
+    const viaPlan = await experiment([
+      '--experiment',
+      plan('uses-token.yaml', 'token-scenario.yaml'),
+      '--out',
+      path.join(dir, 'out-token-2'),
+    ]);
+    oneLine(
+      viaPlan,
+      `${scenario}: (top level): the file holds a list, not a mapping of fields; name a plan or scenario file (key: value lines)`,
+    );
   });
 
   it('reads regular files only: /dev/zero and a FIFO are refused, without blocking or reading forever', async () => {
@@ -258,7 +336,10 @@ describe('hostile references, journals and arguments', () => {
 
   it('an override that changes manual.operator.kind replaces the operator instead of merging fields into it', () => {
     const file = path.join(plans, 'kind-change.yaml');
-    writeFileSync(file, 'runs:\n  - scenario: faulty-500\n    arms: [manual]\n    overrides: { manual: { operator: { kind: alert, groupWaitS: 5 } } }\n');
+    writeFileSync(
+      file,
+      'runs:\n  - scenario: faulty-500\n    arms: [manual]\n    overrides: { manual: { operator: { kind: alert, groupWaitS: 5 } } }\n',
+    );
     const scenario = loadExperimentFile(file, path.join(PROJECT, 'scenarios')).cells[0]!.scenario;
     expect(scenario.manual.operator).toEqual(alertOperatorSchema.parse({ kind: 'alert', groupWaitS: 5 }));
   });
@@ -272,7 +353,9 @@ describe('hostile references, journals and arguments', () => {
       const lines = readFileSync(journal, 'utf8').split('\n');
       const json = JSON.parse(lines[line - 1]!);
       const keys = field.split('.');
-      const parent = keys.slice(0, -1).reduce((node, key) => node[key] as Record<string, unknown>, json as Record<string, unknown>);
+      const parent = keys
+        .slice(0, -1)
+        .reduce((node, key) => node[key] as Record<string, unknown>, json as Record<string, unknown>);
       parent[keys[keys.length - 1]!] = value;
       lines[line - 1] = JSON.stringify(json);
       writeFileSync(journal, lines.join('\n'));
@@ -288,19 +371,28 @@ describe('hostile references, journals and arguments', () => {
 
     it('a header scenario the plan schema refuses', async () => {
       const { folder, journal } = tampered('bad-scenario', 1, 'scenarios.0.manual.canaryWeight', 500);
-      oneLine(await command('report', [folder]), `${journal}:1: scenarios[0].manual.canaryWeight: 500 is above the maximum 100`);
+      oneLine(
+        await command('report', [folder]),
+        `${journal}:1: scenarios[0].manual.canaryWeight: 500 is above the maximum 100`,
+      );
     });
 
     it('markup in a run field that must be a number', async () => {
       const { folder, journal } = tampered('markup', 2, 'metrics.failedRequests', '<script>alert(1)</script>');
-      oneLine(await command('report', [folder]), `${journal}:2: metrics.failedRequests: "<script>alert(1)</script>" is not a number`);
+      oneLine(
+        await command('report', [folder]),
+        `${journal}:2: metrics.failedRequests: "<script>alert(1)</script>" is not a number`,
+      );
       expect(existsSync(path.join(folder, 'report.html'))).toBe(false);
     });
 
     it("a requestsFile outside the folder's requests/", async () => {
       for (const target of ['../../../../etc/passwd', '/etc/passwd', 'requests/../journal.jsonl']) {
         const { folder, journal } = tampered(`requests-${target.length}`, 3, 'requestsFile', target);
-        oneLine(await command('report', [folder]), `${journal}:3: requestsFile: ${JSON.stringify(target)} must name a .csv file in the report's requests/ folder`);
+        oneLine(
+          await command('report', [folder]),
+          `${journal}:3: requestsFile: ${JSON.stringify(target)} must name a .csv file in the report's requests/ folder`,
+        );
       }
     });
 
@@ -308,8 +400,14 @@ describe('hostile references, journals and arguments', () => {
       const folder = path.join(dir, 'fifo-journal');
       mkdirSync(folder);
       execFileSync('mkfifo', [path.join(folder, 'journal.jsonl')]);
-      oneLine(await command('report', [folder]), `${path.join(folder, 'journal.jsonl')}: not a regular file; a journal is a file written by npm run experiment`);
-      oneLine(await experiment(['--resume', folder]), `${path.join(folder, 'journal.jsonl')}: not a regular file; a journal is a file written by npm run experiment`);
+      oneLine(
+        await command('report', [folder]),
+        `${path.join(folder, 'journal.jsonl')}: not a regular file; a journal is a file written by npm run experiment`,
+      );
+      oneLine(
+        await experiment(['--resume', folder]),
+        `${path.join(folder, 'journal.jsonl')}: not a regular file; a journal is a file written by npm run experiment`,
+      );
     });
 
     it('report.html escapes every cell, numbers included', () => {

@@ -132,13 +132,15 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown, pathPrefix: read
     case 'invalid_type': {
       const expected = EXPECTED[issue.expected] ?? `a ${issue.expected}`;
       if (value === undefined) return `${where}: missing; this field is required (${expected})`;
-      if (typeof value === 'number' && !Number.isFinite(value)) return `${where}: ${showValue(value)} is not a finite number`;
+      if (typeof value === 'number' && !Number.isFinite(value))
+        return `${where}: ${showValue(value)} is not a finite number`;
       return `${where}: ${showValue(value)} is not ${expected}`;
     }
     case 'invalid_value':
       return `${where}: ${showValue(value)} is not one of ${issue.values.map((v) => String(v)).join(', ')}`;
     case 'invalid_union':
-      if (issue.path[issue.path.length - 1] === 'kind') return `${where}: ${showValue(value)} is not one of dashboard, alert, human`;
+      if (issue.path[issue.path.length - 1] === 'kind')
+        return `${where}: ${showValue(value)} is not one of dashboard, alert, human`;
       if (value && typeof value === 'object' && 'kind' in value) {
         return `${where}.kind: ${showValue((value as { kind: unknown }).kind)} is not one of dashboard, alert, human`;
       }
@@ -172,7 +174,9 @@ export function validate<S extends z.ZodType>(
   const result = schema.safeParse(data);
   if (result.success) return result.data;
   // Unknown keys first: a misspelt key is usually why a required one looks missing.
-  const issues = [...result.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
+  const issues = [...result.error.issues].sort(
+    (a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'),
+  );
   const first = describeIssue(issues[0]!, data, pathPrefix);
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
   throw new ConfigError(`${shownFile}: ${first}${more}`);
@@ -280,7 +284,8 @@ function setPath(path: string, value: unknown): Record<string, unknown> {
 
 function combinations(sweep: Record<string, unknown[]>): Array<Record<string, unknown>> {
   let out: Array<Record<string, unknown>> = [{}];
-  for (const [key, values] of Object.entries(sweep)) out = out.flatMap((combo) => values.map((v) => ({ ...combo, [key]: v })));
+  for (const [key, values] of Object.entries(sweep))
+    out = out.flatMap((combo) => values.map((v) => ({ ...combo, [key]: v })));
   return out;
 }
 
@@ -318,7 +323,9 @@ export function loadExperimentFile(file: string, scenariosDir: string): LoadedEx
     return combos.map((combo) => {
       let merged = withOverrides;
       if (combo) for (const [key, value] of Object.entries(combo)) merged = deepMerge(merged, setPath(key, value));
-      const scenario = combo ? validate(scenarioSchema, merged, shown, ['runs', index, 'sweep']) : validate(scenarioSchema, merged, shown, ['runs', index, 'overrides']);
+      const scenario = combo
+        ? validate(scenarioSchema, merged, shown, ['runs', index, 'sweep'])
+        : validate(scenarioSchema, merged, shown, ['runs', index, 'overrides']);
       return {
         entry: index,
         arms: entry.arms,

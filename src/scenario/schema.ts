@@ -11,11 +11,17 @@ const goDuration = z.string().transform((text, ctx) => {
   return ms;
 });
 
-const seconds = (what: string) => z.number({ error: `must be a number of seconds (${what})` }).finite().nonnegative();
+const seconds = (what: string) =>
+  z
+    .number({ error: `must be a number of seconds (${what})` })
+    .finite()
+    .nonnegative();
 const positiveSeconds = (what: string) => seconds(what).positive();
 const share = z.number().min(0).max(1);
 const weight = z.number().int().min(0).max(100);
-const buildVersion = z.string().regex(/^[A-Za-z0-9._-]{1,40}$/, 'must be 1–40 letters, digits, dots, dashes or underscores');
+const buildVersion = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,40}$/, 'must be 1–40 letters, digits, dots, dashes or underscores');
 
 export const FaultModes = ['none', 'http500', 'latency', 'crash'] as const;
 export type FaultMode = (typeof FaultModes)[number];
@@ -106,17 +112,29 @@ export const flaggerSchema = z
   })
   .superRefine((value, ctx) => {
     if (value.interval < 10_000) {
-      ctx.addIssue({ code: 'custom', path: ['interval'], message: `${value.interval / 1000}s is below Flagger's 10s minimum` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['interval'],
+        message: `${value.interval / 1000}s is below Flagger's 10s minimum`,
+      });
     }
     const steps = value.stepWeights;
     if (steps) {
       for (let i = 1; i < steps.length; i++) {
         if (steps[i]! <= steps[i - 1]!) {
-          ctx.addIssue({ code: 'custom', path: ['stepWeights', i], message: `${steps[i]} must be above the step before it (${steps[i - 1]})` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['stepWeights', i],
+            message: `${steps[i]} must be above the step before it (${steps[i - 1]})`,
+          });
         }
       }
     } else if (value.stepWeight > value.maxWeight) {
-      ctx.addIssue({ code: 'custom', path: ['stepWeight'], message: `${value.stepWeight} is above maxWeight ${value.maxWeight}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['stepWeight'],
+        message: `${value.stepWeight} is above maxWeight ${value.maxWeight}`,
+      });
     }
   })
   .transform(intervalInMs);
@@ -169,7 +187,11 @@ export const humanOperatorSchema = z.strictObject({
   kind: z.literal('human'),
 });
 
-export const operatorSchema = z.discriminatedUnion('kind', [dashboardOperatorSchema, alertOperatorSchema, humanOperatorSchema]);
+export const operatorSchema = z.discriminatedUnion('kind', [
+  dashboardOperatorSchema,
+  alertOperatorSchema,
+  humanOperatorSchema,
+]);
 
 /** The manual canary: one weight step, then an operator decides. */
 export const manualSchema = z.strictObject({
@@ -199,7 +221,10 @@ export type EnvironmentFault = z.output<typeof environmentFaultSchema>;
 /** One run's recipe (a file in scenarios/). */
 export const scenarioSchema = z.strictObject({
   /** Name used in reports and runs.csv; defaults to the file name. */
-  name: z.string().regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'must be lowercase letters, digits, dots and dashes').optional(),
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'must be lowercase letters, digits, dots and dashes')
+    .optional(),
   /** What this scenario shows, one or two sentences. */
   description: z.string().max(2_000).default(''),
   release: releaseSchema.prefault({}),
@@ -230,7 +255,10 @@ export const experimentEntrySchema = z.strictObject({
    * `{ "manual.operator.lookIntervalS": [15, 30, 60] }`. Every combination runs as its own cell.
    */
   sweep: z
-    .record(z.string().regex(/^[A-Za-z]+(\.[A-Za-z0-9]+)*$/, 'must be a dotted field path such as flagger.interval'), z.array(z.unknown()).min(1).max(50))
+    .record(
+      z.string().regex(/^[A-Za-z]+(\.[A-Za-z0-9]+)*$/, 'must be a dotted field path such as flagger.interval'),
+      z.array(z.unknown()).min(1).max(50),
+    )
     .refine((s) => Object.keys(s).length >= 1 && Object.keys(s).length <= 2, { message: 'sweeps one or two fields' })
     .optional(),
 });
@@ -238,13 +266,21 @@ export const experimentEntrySchema = z.strictObject({
 /** An experiment plan (a file in experiments/). */
 export const experimentSchema = z.strictObject({
   /** Name used for the report folder; defaults to the file name. */
-  name: z.string().regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'must be lowercase letters, digits, dots and dashes').optional(),
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'must be lowercase letters, digits, dots and dashes')
+    .optional(),
   /** What the experiment asks. */
   description: z.string().max(2_000).default(''),
   /** Scenario seconds per wall second; 1 is real time. */
   timeScale: z.number().finite().min(0.1).max(200).default(1),
   /** Base seed; each run derives its own from it. */
-  seed: z.number().int().min(0).max(2 ** 32 - 1).default(1),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .default(1),
   /** Repetitions per arm and scenario. */
   repetitions: z.number().int().min(1).max(10_000).default(5),
   /** Order of runs: interleaved arms (a fairer comparison) or blocked by arm. */

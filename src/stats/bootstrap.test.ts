@@ -61,7 +61,11 @@ describe('bootstrapMedianCI', () => {
   });
 
   it('handles empty, single-value and constant samples without throwing', () => {
-    expect(bootstrapMedianCI([], { seed: 1 })).toMatchObject({ estimate: undefined, lower: undefined, upper: undefined });
+    expect(bootstrapMedianCI([], { seed: 1 })).toMatchObject({
+      estimate: undefined,
+      lower: undefined,
+      upper: undefined,
+    });
     expect(bootstrapMedianCI([7], { seed: 1 })).toMatchObject({ estimate: 7, lower: 7, upper: 7 });
     expect(bootstrapMedianCI([3, 3, 3, 3], { seed: 1 })).toMatchObject({ estimate: 3, lower: 3, upper: 3 });
   });

@@ -53,7 +53,17 @@ describe('summarize', () => {
       min: undefined,
       max: undefined,
     });
-    expect(summarize([42])).toEqual({ n: 1, median: 42, q1: 42, q3: 42, iqr: 0, mean: 42, sd: undefined, min: 42, max: 42 });
+    expect(summarize([42])).toEqual({
+      n: 1,
+      median: 42,
+      q1: 42,
+      q3: 42,
+      iqr: 0,
+      mean: 42,
+      sd: undefined,
+      min: 42,
+      max: 42,
+    });
     expect(median([])).toBeUndefined();
     expect(quantile([], 0.9)).toBeUndefined();
   });
@@ -65,14 +75,17 @@ describe('summarize', () => {
 
   it('orders its fields min ≤ q1 ≤ median ≤ q3 ≤ max, mean within [min, max] (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.double({ min: -1e9, max: 1e9, noNaN: true }), { minLength: 1, maxLength: 60 }), (values) => {
-        const d = summarize(values);
-        const fields = [d.min, d.q1, d.median, d.q3, d.max] as number[];
-        for (let i = 1; i < fields.length; i++) expect(fields[i]).toBeGreaterThanOrEqual(fields[i - 1] as number);
-        expect(d.mean).toBeGreaterThanOrEqual((d.min as number) - 1e-6);
-        expect(d.mean).toBeLessThanOrEqual((d.max as number) + 1e-6);
-        expect(d.iqr).toBeGreaterThanOrEqual(0);
-      }),
+      fc.property(
+        fc.array(fc.double({ min: -1e9, max: 1e9, noNaN: true }), { minLength: 1, maxLength: 60 }),
+        (values) => {
+          const d = summarize(values);
+          const fields = [d.min, d.q1, d.median, d.q3, d.max] as number[];
+          for (let i = 1; i < fields.length; i++) expect(fields[i]).toBeGreaterThanOrEqual(fields[i - 1] as number);
+          expect(d.mean).toBeGreaterThanOrEqual((d.min as number) - 1e-6);
+          expect(d.mean).toBeLessThanOrEqual((d.max as number) + 1e-6);
+          expect(d.iqr).toBeGreaterThanOrEqual(0);
+        },
+      ),
     );
   });
 });

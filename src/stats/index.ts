@@ -85,11 +85,7 @@ export interface ArmComparison {
  * and A12. Values must be finite: censored runs have no MTTR and belong in kaplanMeier, not here.
  * Empty arms give `undefined` numbers rather than throwing.
  */
-export function compareArms(
-  a: readonly number[],
-  b: readonly number[],
-  options: CompareArmsOptions,
-): ArmComparison {
+export function compareArms(a: readonly number[], b: readonly number[], options: CompareArmsOptions): ArmComparison {
   const { difference, ratio } = bootstrapMedianComparison(a, b, {
     seed: options.seed,
     level: options.level ?? DEFAULT_BOOTSTRAP_LEVEL,

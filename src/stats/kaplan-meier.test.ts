@@ -126,26 +126,54 @@ describe('kaplanMeier options', () => {
 
 describe('kmMedian and kmQuantile', () => {
   it('takes the first time S ≤ 0.5 by default, R’s midpoint of a flat stretch at 0.5 on request', () => {
-    const fit = kaplanMeier(surv([[1, 1], [2, 1], [3, 1], [4, 1]]));
+    const fit = kaplanMeier(
+      surv([
+        [1, 1],
+        [2, 1],
+        [3, 1],
+        [4, 1],
+      ]),
+    );
     expect(kmMedian(fit).value).toBe(2); // S(2) = 0.5 exactly
     expect(kmMedian(fit, { flat: 'midpoint' }).value).toBe(2.5); // = median(1:4), as R's quantile.survfit
   });
 
   it('finds an exact 0.5 despite rounding in the product (6 events: 5/6 · 4/5 · 3/4)', () => {
-    const fit = kaplanMeier(surv([[10, 1], [20, 1], [30, 1], [40, 1], [50, 1], [60, 1]]));
+    const fit = kaplanMeier(
+      surv([
+        [10, 1],
+        [20, 1],
+        [30, 1],
+        [40, 1],
+        [50, 1],
+        [60, 1],
+      ]),
+    );
     expect(kmMedian(fit).value).toBe(30);
     expect(kmMedian(fit, { flat: 'midpoint' }).value).toBe(35);
   });
 
   it('is undefined when the curve never reaches the level (heavy censoring)', () => {
-    const fit = kaplanMeier(surv([[5, 1], [10, 0], [20, 0], [30, 0]]));
+    const fit = kaplanMeier(
+      surv([
+        [5, 1],
+        [10, 0],
+        [20, 0],
+        [30, 0],
+      ]),
+    );
     // S stays at 0.75, but its lower confidence curve (0.75·exp(−1.96·0.289) ≈ 0.43) crosses 0.5
     // at 5: the data say the median is at least 5 and give no upper limit.
     expect(kmMedian(fit)).toEqual({ value: undefined, lower: 5, upper: undefined, level: 0.95 });
   });
 
   it('midpoint rule at a flat end of the curve uses the last follow-up time, as R', () => {
-    const half = kaplanMeier(surv([[1, 1], [3, 0]])); // S(1) = 0.5, never lower, follow-up ends at 3
+    const half = kaplanMeier(
+      surv([
+        [1, 1],
+        [3, 0],
+      ]),
+    ); // S(1) = 0.5, never lower, follow-up ends at 3
     expect(kmMedian(half).value).toBe(1);
     expect(kmMedian(half, { flat: 'midpoint' }).value).toBe(2);
   });

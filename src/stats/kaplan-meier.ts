@@ -181,9 +181,27 @@ export function kmQuantile(fit: KaplanMeierFit, p: number, options: { flat?: KmF
   const times = fit.steps.map((s) => s.time);
   const lastTime = times[times.length - 1];
   return {
-    value: crossing(times, fit.steps.map((s) => s.survival), target, flat, lastTime),
-    lower: crossing(times, fit.steps.map((s) => s.lower), target, flat, lastTime),
-    upper: crossing(times, fit.steps.map((s) => s.upper), target, flat, lastTime),
+    value: crossing(
+      times,
+      fit.steps.map((s) => s.survival),
+      target,
+      flat,
+      lastTime,
+    ),
+    lower: crossing(
+      times,
+      fit.steps.map((s) => s.lower),
+      target,
+      flat,
+      lastTime,
+    ),
+    upper: crossing(
+      times,
+      fit.steps.map((s) => s.upper),
+      target,
+      flat,
+      lastTime,
+    ),
     level: fit.level,
   };
 }

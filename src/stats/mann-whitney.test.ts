@@ -33,7 +33,9 @@ describe('mannWhitney against published results', () => {
     // → "Wilcoxon rank sum test with continuity correction, W = 127.5, p-value = 0.0001208".
     // Ozone (ppb) of R's `airquality` dataset, NA removed; May mean 23.615, August mean 59.962.
     const may = [41, 36, 12, 18, 28, 23, 19, 8, 7, 16, 11, 14, 18, 14, 34, 6, 30, 11, 1, 11, 4, 32, 23, 45, 115, 37];
-    const august = [39, 9, 16, 78, 35, 66, 122, 89, 110, 44, 28, 65, 22, 59, 23, 31, 44, 21, 9, 45, 168, 73, 76, 118, 84, 85];
+    const august = [
+      39, 9, 16, 78, 35, 66, 122, 89, 110, 44, 28, 65, 22, 59, 23, 31, 44, 21, 9, 45, 168, 73, 76, 118, 84, 85,
+    ];
     const result = mannWhitney(may, august);
     expect(result).toMatchObject({ u1: 127.5, method: 'normal', ties: true });
     expect((result.p as number) / 0.0001208).toBeCloseTo(1, 3);

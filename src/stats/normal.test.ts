@@ -48,10 +48,14 @@ describe('normalCdf', () => {
 
   it('is monotone and symmetric (property)', () => {
     fc.assert(
-      fc.property(fc.double({ min: -30, max: 30, noNaN: true }), fc.double({ min: 0, max: 5, noNaN: true }), (z, dz) => {
-        expect(normalCdf(z + dz)).toBeGreaterThanOrEqual(normalCdf(z));
-        expect(normalCdf(z) + normalCdf(-z)).toBeCloseTo(1, 14);
-      }),
+      fc.property(
+        fc.double({ min: -30, max: 30, noNaN: true }),
+        fc.double({ min: 0, max: 5, noNaN: true }),
+        (z, dz) => {
+          expect(normalCdf(z + dz)).toBeGreaterThanOrEqual(normalCdf(z));
+          expect(normalCdf(z) + normalCdf(-z)).toBeCloseTo(1, 14);
+        },
+      ),
     );
   });
 });

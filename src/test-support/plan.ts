@@ -19,7 +19,12 @@ export const QUICK_FLAGGER_RUNS = [
 
 /** Writes an experiment file for a test: the header, then `runs:` and the given YAML lines of its runs. */
 export function writePlan(file: string, header: PlanHeader, runs: readonly string[]): string {
-  const head = [`name: ${header.name}`, `timeScale: ${header.timeScale}`, ...(header.seed === undefined ? [] : [`seed: ${header.seed}`]), `repetitions: ${header.repetitions}`];
+  const head = [
+    `name: ${header.name}`,
+    `timeScale: ${header.timeScale}`,
+    ...(header.seed === undefined ? [] : [`seed: ${header.seed}`]),
+    `repetitions: ${header.repetitions}`,
+  ];
   writeFileSync(file, [...head, 'runs:', ...runs].join('\n'));
   return file;
 }

@@ -4,7 +4,11 @@ import { computeRunMetrics, Marks, type RunObservation } from './compute.ts';
 import type { TimelineEntry } from './types.ts';
 
 /** 10 requests per second from `fromMs` to `toMs`; `serve(t)` says who answered and how. */
-function traffic(fromMs: number, toMs: number, serve: (t: number) => { status: number; version: string }): RequestRecord[] {
+function traffic(
+  fromMs: number,
+  toMs: number,
+  serve: (t: number) => { status: number; version: string },
+): RequestRecord[] {
   const out: RequestRecord[] = [];
   for (let t = fromMs; t < toMs; t += 100) {
     const { status, version } = serve(t);
@@ -14,16 +18,31 @@ function traffic(fromMs: number, toMs: number, serve: (t: number) => { status: n
 }
 
 function observe(over: Partial<RunObservation> & Pick<RunObservation, 'records' | 'timeline'>): RunObservation {
-  return { arm: 'flagger', releaseMs: 10_000, deadlineMs: 10_000 + 900_000, endMs: 200_000, releaseVersion: 'v2', cleanWindowMs: 30_000, ...over };
+  return {
+    arm: 'flagger',
+    releaseMs: 10_000,
+    deadlineMs: 10_000 + 900_000,
+    endMs: 200_000,
+    releaseVersion: 'v2',
+    cleanWindowMs: 30_000,
+    ...over,
+  };
 }
 
-const flaggerEvent = (atMs: number, detail: string, phase = 'Progressing'): TimelineEntry => ({ atMs, kind: Marks.flaggerEvent, detail, phase });
+const flaggerEvent = (atMs: number, detail: string, phase = 'Progressing'): TimelineEntry => ({
+  atMs,
+  kind: Marks.flaggerEvent,
+  detail,
+  phase,
+});
 
 describe('computeRunMetrics', () => {
   it('measures impact, detect, mitigate and recover of a Flagger rollback', () => {
     // Canary at 10% from 40 s, failing everything, rolled back at 100 s.
     const records = traffic(0, 200_000, (t) =>
-      t >= 40_000 && t < 100_000 && Math.floor(t / 100) % 10 === 0 ? { status: 500, version: 'v2' } : { status: 200, version: 'v1' },
+      t >= 40_000 && t < 100_000 && Math.floor(t / 100) % 10 === 0
+        ? { status: 500, version: 'v2' }
+        : { status: 200, version: 'v1' },
     );
     const timeline = [
       { atMs: 10_000, kind: Marks.release },
@@ -49,8 +68,13 @@ describe('computeRunMetrics', () => {
   });
 
   it('extends recovery past the rollback while late failures still arrive', () => {
-    const records = traffic(0, 200_000, (t) => (t >= 40_000 && t < 104_000 ? { status: 500, version: 'v2' } : { status: 200, version: 'v1' }));
-    const timeline = [flaggerEvent(100_000, 'Rolling back app.ns failed checks threshold reached 2'), flaggerEvent(100_000, 'Canary failed! Scaling down app.ns', 'Failed')];
+    const records = traffic(0, 200_000, (t) =>
+      t >= 40_000 && t < 104_000 ? { status: 500, version: 'v2' } : { status: 200, version: 'v1' },
+    );
+    const timeline = [
+      flaggerEvent(100_000, 'Rolling back app.ns failed checks threshold reached 2'),
+      flaggerEvent(100_000, 'Canary failed! Scaling down app.ns', 'Failed'),
+    ];
     const m = computeRunMetrics(observe({ records, timeline }));
     expect(m.recoverMs).toBe(103_905);
   });
@@ -72,7 +96,9 @@ describe('computeRunMetrics', () => {
   });
 
   it('keeps a run without recovery as censored at the deadline, with its censoring time', () => {
-    const records = traffic(0, 120_000, (t) => (t >= 30_000 ? { status: 500, version: 'v2' } : { status: 200, version: 'v1' }));
+    const records = traffic(0, 120_000, (t) =>
+      t >= 30_000 ? { status: 500, version: 'v2' } : { status: 200, version: 'v1' },
+    );
     const m = computeRunMetrics(observe({ arm: 'manual', records, timeline: [], deadlineMs: 110_000, endMs: 120_000 }));
     expect(m.outcome).toBe('censored');
     expect(m.recoverMs).toBeUndefined();
@@ -91,8 +117,13 @@ describe('computeRunMetrics', () => {
   });
 
   it('does not count a recovery whose clean window was not observed before the run ended', () => {
-    const records = traffic(0, 120_000, (t) => (t >= 40_000 && t < 100_000 ? { status: 500, version: 'v2' } : { status: 200, version: 'v1' }));
-    const timeline = [{ atMs: 100_000, kind: Marks.rollbackIssued }, { atMs: 100_000, kind: Marks.rollbackDone }];
+    const records = traffic(0, 120_000, (t) =>
+      t >= 40_000 && t < 100_000 ? { status: 500, version: 'v2' } : { status: 200, version: 'v1' },
+    );
+    const timeline = [
+      { atMs: 100_000, kind: Marks.rollbackIssued },
+      { atMs: 100_000, kind: Marks.rollbackDone },
+    ];
     const m = computeRunMetrics(observe({ arm: 'manual', records, timeline, endMs: 120_000 }));
     expect(m.outcome).toBe('rolled_back');
     expect(m.recoverMs).toBeUndefined();

@@ -17,19 +17,28 @@ export interface RunObservation {
   timeline: readonly TimelineEntry[];
 }
 
-function firstAt(timeline: readonly TimelineEntry[], match: (e: TimelineEntry) => boolean, fromMs: number): number | undefined {
+function firstAt(
+  timeline: readonly TimelineEntry[],
+  match: (e: TimelineEntry) => boolean,
+  fromMs: number,
+): number | undefined {
   return timeline.find((e) => e.atMs >= fromMs && match(e))?.atMs;
 }
 
-const isFlagger = (prefix: string) => (e: TimelineEntry) => e.kind === Marks.flaggerEvent && (e.detail ?? '').startsWith(prefix);
+const isFlagger = (prefix: string) => (e: TimelineEntry) =>
+  e.kind === Marks.flaggerEvent && (e.detail ?? '').startsWith(prefix);
 
 /** The rollback is applied: manual weights back to 100/0, or Flagger's Canary marked Failed. */
 export const isRolledBack = (e: TimelineEntry) =>
-  e.kind === Marks.rollbackDone || isFlagger('Canary failed!')(e) || (e.kind === Marks.flaggerEvent && e.phase === 'Failed');
+  e.kind === Marks.rollbackDone ||
+  isFlagger('Canary failed!')(e) ||
+  (e.kind === Marks.flaggerEvent && e.phase === 'Failed');
 
 /** Flagger finished promoting the release (phase Succeeded). */
 export const isPromoted = (e: TimelineEntry) =>
-  e.kind === Marks.promoted || isFlagger('Promotion completed!')(e) || (e.kind === Marks.flaggerEvent && e.phase === 'Succeeded');
+  e.kind === Marks.promoted ||
+  isFlagger('Promotion completed!')(e) ||
+  (e.kind === Marks.flaggerEvent && e.phase === 'Succeeded');
 
 /** When the release's fate was sealed (rolled back or promoted), if it was. */
 export function fateSealedAt(timeline: readonly TimelineEntry[], fromMs = -Infinity): number | undefined {
@@ -54,10 +63,17 @@ export function computeRunMetrics(obs: RunObservation): RunMetrics {
   if (obs.arm === 'flagger') {
     detectMs = firstAt(
       timeline,
-      (e) => isFlagger('Halt')(e) || isFlagger('Rolling back')(e) || (e.kind === Marks.flaggerEvent && (e.failedChecks ?? 0) >= 1),
+      (e) =>
+        isFlagger('Halt')(e) ||
+        isFlagger('Rolling back')(e) ||
+        (e.kind === Marks.flaggerEvent && (e.failedChecks ?? 0) >= 1),
       releaseMs,
     );
-    mitigateMs = firstAt(timeline, (e) => isFlagger('Rolling back')(e) || (e.kind === Marks.flaggerEvent && e.phase === 'Failed'), releaseMs);
+    mitigateMs = firstAt(
+      timeline,
+      (e) => isFlagger('Rolling back')(e) || (e.kind === Marks.flaggerEvent && e.phase === 'Failed'),
+      releaseMs,
+    );
     rolledBackMs = firstAt(timeline, isRolledBack, releaseMs);
     promotedMs = firstAt(timeline, isPromoted, releaseMs);
   } else {
@@ -95,7 +111,8 @@ export function computeRunMetrics(obs: RunObservation): RunMetrics {
     totalRequests: after.length,
     peakErrorRate: peakErrorRate(after),
   };
-  if (recoverMs === undefined && impactMs !== undefined) metrics.censoredAtS = s(Math.min(obs.endMs, obs.deadlineMs) - impactMs);
+  if (recoverMs === undefined && impactMs !== undefined)
+    metrics.censoredAtS = s(Math.min(obs.endMs, obs.deadlineMs) - impactMs);
   return metrics;
 }
 

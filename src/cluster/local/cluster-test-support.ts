@@ -40,8 +40,18 @@ export interface Leftovers {
  */
 export function leftovers(stateDir: string, name: string, tools: ToolPaths): Leftovers {
   const dir = path.resolve(stateDir);
-  const binaries = new Set([tools.etcd, tools.kubeApiserver, tools.kubeControllerManager, tools.kubeScheduler, tools.kwok, tools.flagger, tools.prometheus]);
-  const byBinary = findProcesses(({ cmdline }) => binaries.has(cmdline[0] ?? '') && cmdline.some((a) => a.includes(dir)));
+  const binaries = new Set([
+    tools.etcd,
+    tools.kubeApiserver,
+    tools.kubeControllerManager,
+    tools.kubeScheduler,
+    tools.kwok,
+    tools.flagger,
+    tools.prometheus,
+  ]);
+  const byBinary = findProcesses(
+    ({ cmdline }) => binaries.has(cmdline[0] ?? '') && cmdline.some((a) => a.includes(dir)),
+  );
   const byDir = findProcesses(({ cmdline }) => cmdline.some((a) => a.includes(`${dir}/`) || a === dir));
   const pids = [...new Set([...processesWithLabel(name), ...byBinary, ...byDir])].filter((pid) => pid !== process.pid);
   const processes = pids.map((pid) => `${pid}: ${(cmdlineOf(pid) ?? []).join(' ').slice(0, 200)}`);
@@ -70,16 +80,25 @@ export interface RunningCli {
 
 /** `node --import tsx src/cluster/cli.ts …` as a user runs it. */
 export function startClusterCli(args: string[], env: NodeJS.ProcessEnv = process.env): RunningCli {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLUSTER_CLI, ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', CLUSTER_CLI, ...args], {
+    cwd: PROJECT_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, stdout: () => out, stderr: () => err, done };
 }
 
-export async function runClusterCliToEnd(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runClusterCliToEnd(
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const run = startClusterCli(args);
   const timer = setTimeout(() => run.child.kill('SIGKILL'), timeoutMs);
   try {

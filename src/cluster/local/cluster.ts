@@ -13,7 +13,13 @@ import { PidFile } from '../../process/pid-file.ts';
 import { ProcessRegistry, type ManagedProcess } from '../../process/registry.ts';
 import { kubeRequest, resourcePath } from '../../kube/kube-rest.ts';
 import { isAlive, rssBytes } from '../../process/procfs.ts';
-import { clusterNameFor, readState, writeState, type ClusterState, type RecordedRouter } from '../../kube/cluster-state.ts';
+import {
+  clusterNameFor,
+  readState,
+  writeState,
+  type ClusterState,
+  type RecordedRouter,
+} from '../../kube/cluster-state.ts';
 import { resolveTools, type ToolPaths } from '../tools.ts';
 import {
   apiServerArgs,
@@ -79,11 +85,15 @@ export interface StartedLocalCluster extends AsyncDisposable {
 async function freePorts(count: number): Promise<number[]> {
   // Keep every listener open until all are chosen, so no port is handed out twice.
   const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
-      const server = net.createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve(server));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const server = net.createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
@@ -115,13 +125,20 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
   const name = options.name ?? clusterNameFor(stateDir);
   const tools = resolveTools(options.env);
   const previous = readState(stateDir);
-  if (previous && (previous.status === 'starting' || previous.status === 'ready' || previous.status === 'stopping') && isAlive(previous.ownerPid)) {
-    throw new PlatformError(`local cluster: ${stateDir} is in use by a running cluster (owner pid ${previous.ownerPid}); run npm run cluster:down -- --provider local --state-dir ${stateDir} first`);
+  if (
+    previous &&
+    (previous.status === 'starting' || previous.status === 'ready' || previous.status === 'stopping') &&
+    isAlive(previous.ownerPid)
+  ) {
+    throw new PlatformError(
+      `local cluster: ${stateDir} is in use by a running cluster (owner pid ${previous.ownerPid}); run npm run cluster:down -- --provider local --state-dir ${stateDir} first`,
+    );
   }
   if (previous && previous.status !== 'stopped') {
     // A crashed owner: whatever of its cluster still runs would hold the data dirs reused below.
     const swept = await stopLocalClusterFromState(stateDir);
-    if (swept.stopped > 0) logger.warn(`[cluster] stopped ${swept.stopped} leftover process(es) of the previous cluster in ${stateDir}`);
+    if (swept.stopped > 0)
+      logger.warn(`[cluster] stopped ${swept.stopped} leftover process(es) of the previous cluster in ${stateDir}`);
   }
   const p = clusterPaths(stateDir);
   for (const dir of [p.etcdData, p.certs, p.prometheusData]) rmSync(dir, { recursive: true, force: true });
@@ -152,7 +169,10 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
   };
   writeState(state);
 
-  const env: NodeJS.ProcessEnv = { PATH: options.env?.PATH ?? process.env.PATH, HOME: options.env?.HOME ?? process.env.HOME };
+  const env: NodeJS.ProcessEnv = {
+    PATH: options.env?.PATH ?? process.env.PATH,
+    HOME: options.env?.HOME ?? process.env.HOME,
+  };
   // Every child dies with this process (ProcessRegistry's parent-death signal), and is recorded
   // with its start time and executable in <stateDir>/processes, the only processes cluster:down stops.
   const registry = new ProcessRegistry({ experiment: name }, new PidFile(name, clusterProcessesDir(stateDir)));
@@ -195,9 +215,15 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
       }
       const byName = (n: string) => components.filter((c) => c.name === n);
       // Clients first, then the API server, then its storage: nothing logs errors about a missing peer for long.
-      const waves = [['flagger', 'kwok', 'kube-scheduler', 'kube-controller-manager', 'prometheus'], ['kube-apiserver'], ['etcd']];
+      const waves = [
+        ['flagger', 'kwok', 'kube-scheduler', 'kube-controller-manager', 'prometheus'],
+        ['kube-apiserver'],
+        ['etcd'],
+      ];
       for (const wave of waves) {
-        await Promise.all(wave.flatMap(byName).map((c) => c.process.stop(3_000).catch((err: unknown) => errors.push(err))));
+        await Promise.all(
+          wave.flatMap(byName).map((c) => c.process.stop(3_000).catch((err: unknown) => errors.push(err))),
+        );
       }
       await registry[Symbol.asyncDispose]();
       for (const dir of [p.etcdData, p.prometheusData]) rmSync(dir, { recursive: true, force: true });
@@ -218,17 +244,31 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
 
     let t = performance.now();
     const etcd = start('etcd', tools.etcd, etcdArgs(p, ports, name));
-    await waitUntil('etcd /health', async () => (await httpGet(`http://127.0.0.1:${ports.etcdClient}/health`)).status === 200, {
-      timeoutMs: remaining(30_000), signal, process: etcd.process, logFile: etcd.logFile,
-    });
+    await waitUntil(
+      'etcd /health',
+      async () => (await httpGet(`http://127.0.0.1:${ports.etcdClient}/health`)).status === 200,
+      {
+        timeoutMs: remaining(30_000),
+        signal,
+        process: etcd.process,
+        logFile: etcd.logFile,
+      },
+    );
     logger.info(`[cluster] etcd ready in ${elapsedS(t)}`);
 
     t = performance.now();
     const api = start('kube-apiserver', tools.kubeApiserver, apiServerArgs(p, ports));
     const auth = { Authorization: `Bearer ${token}` };
-    await waitUntil('kube-apiserver /readyz', async () => (await httpGet(`${apiServerUrl}/readyz`, { headers: auth })).body === 'ok', {
-      timeoutMs: remaining(120_000), signal, process: api.process, logFile: api.logFile,
-    });
+    await waitUntil(
+      'kube-apiserver /readyz',
+      async () => (await httpGet(`${apiServerUrl}/readyz`, { headers: auth })).body === 'ok',
+      {
+        timeoutMs: remaining(120_000),
+        signal,
+        process: api.process,
+        logFile: api.logFile,
+      },
+    );
     logger.info(`[cluster] kube-apiserver ready in ${elapsedS(t)}`);
     const caPem = readFileSync(path.join(p.certs, 'apiserver.crt'), 'utf8');
     writeFileSync(p.kubeconfig, kubeconfigYaml(apiServerUrl, token, caPem, name), { mode: 0o600 });
@@ -241,25 +281,51 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
     const kwok = start('kwok', tools.kwok, kwokArgs(p, tools.kwokStages));
     const core = kubeConfig.makeApiClient(CoreV1Api);
     await core.createNode({ body: fakeNode(FAKE_NODE) });
-    const crdsDone = installCrds(kubeConfig, [tools.flaggerCrd, tools.istioCrds], { timeoutMs: remaining(60_000), signal });
+    const crdsDone = installCrds(kubeConfig, [tools.flaggerCrd, tools.istioCrds], {
+      timeoutMs: remaining(60_000),
+      signal,
+    });
     writeFileSync(p.prometheusConfig, prometheusConfig(ports, options.scrapeIntervalS ?? 1));
     const prometheus = start('prometheus', tools.prometheus, prometheusArgs(p, ports));
     await Promise.all([
-      waitUntil('kube-controller-manager /healthz', async () => (await httpGet(`https://127.0.0.1:${ports.controllerManager}/healthz`)).status === 200, {
-        timeoutMs: remaining(60_000), signal, process: kcm.process, logFile: kcm.logFile,
-      }),
-      waitUntil('kube-scheduler /healthz', async () => (await httpGet(`https://127.0.0.1:${ports.scheduler}/healthz`)).status === 200, {
-        timeoutMs: remaining(60_000), signal, process: scheduler.process, logFile: scheduler.logFile,
-      }),
+      waitUntil(
+        'kube-controller-manager /healthz',
+        async () => (await httpGet(`https://127.0.0.1:${ports.controllerManager}/healthz`)).status === 200,
+        {
+          timeoutMs: remaining(60_000),
+          signal,
+          process: kcm.process,
+          logFile: kcm.logFile,
+        },
+      ),
+      waitUntil(
+        'kube-scheduler /healthz',
+        async () => (await httpGet(`https://127.0.0.1:${ports.scheduler}/healthz`)).status === 200,
+        {
+          timeoutMs: remaining(60_000),
+          signal,
+          process: scheduler.process,
+          logFile: scheduler.logFile,
+        },
+      ),
       waitUntil(`kwok: node ${FAKE_NODE} Ready`, async () => nodeReady(core, FAKE_NODE), {
-        timeoutMs: remaining(60_000), signal, process: kwok.process, logFile: kwok.logFile, everyMs: 250,
+        timeoutMs: remaining(60_000),
+        signal,
+        process: kwok.process,
+        logFile: kwok.logFile,
+        everyMs: 250,
       }),
       waitUntil('prometheus /-/ready', async () => (await httpGet(`${prometheusUrl}/-/ready`)).status === 200, {
-        timeoutMs: remaining(60_000), signal, process: prometheus.process, logFile: prometheus.logFile,
+        timeoutMs: remaining(60_000),
+        signal,
+        process: prometheus.process,
+        logFile: prometheus.logFile,
       }),
       crdsDone,
     ]);
-    logger.info(`[cluster] controller-manager, scheduler, kwok (node ${FAKE_NODE} Ready), Prometheus and CRDs ready in ${elapsedS(t)}`);
+    logger.info(
+      `[cluster] controller-manager, scheduler, kwok (node ${FAKE_NODE} Ready), Prometheus and CRDs ready in ${elapsedS(t)}`,
+    );
 
     t = performance.now();
     const bundle = await buildApp(p.appBundle);
@@ -281,16 +347,26 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
     if (options.flagger ?? true) {
       t = performance.now();
       const flagger = start('flagger', tools.flagger, flaggerArgs(p, ports));
-      await waitUntil('flagger /healthz', async () => (await httpGet(`http://127.0.0.1:${ports.flagger}/healthz`)).status === 200, {
-        timeoutMs: remaining(60_000), signal, process: flagger.process, logFile: flagger.logFile,
-      });
+      await waitUntil(
+        'flagger /healthz',
+        async () => (await httpGet(`http://127.0.0.1:${ports.flagger}/healthz`)).status === 200,
+        {
+          timeoutMs: remaining(60_000),
+          signal,
+          process: flagger.process,
+          logFile: flagger.logFile,
+        },
+      );
       logger.info(`[cluster] flagger ready in ${elapsedS(t)}`);
     }
 
     const memory = () => {
       const byComponent: Record<string, number> = {};
-      for (const c of components) if (!c.process.hasExited && c.process.pid) byComponent[c.name] = rssBytes(c.process.pid);
-      byComponent['apps (faulty-app)'] = registry.pids.filter((pid) => !components.some((c) => c.process.pid === pid)).reduce((sum, pid) => sum + rssBytes(pid), 0);
+      for (const c of components)
+        if (!c.process.hasExited && c.process.pid) byComponent[c.name] = rssBytes(c.process.pid);
+      byComponent['apps (faulty-app)'] = registry.pids
+        .filter((pid) => !components.some((c) => c.process.pid === pid))
+        .reduce((sum, pid) => sum + rssBytes(pid), 0);
       byComponent['owner process (mesh emulator)'] = rssBytes(process.pid);
       return { components: byComponent, totalBytes: Object.values(byComponent).reduce((a, b) => a + b, 0) };
     };
@@ -343,8 +419,13 @@ async function nodeReady(core: CoreV1Api, name: string): Promise<boolean> {
 }
 
 /** Creates the CRDs of the given multi-document YAML files and waits until each is Established. */
-export async function installCrds(kubeConfig: KubeConfig, files: string[], options: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
-  const crdPath = (name?: string) => resourcePath('apiextensions.k8s.io/v1', 'customresourcedefinitions', undefined, name);
+export async function installCrds(
+  kubeConfig: KubeConfig,
+  files: string[],
+  options: { timeoutMs: number; signal?: AbortSignal },
+): Promise<void> {
+  const crdPath = (name?: string) =>
+    resourcePath('apiextensions.k8s.io/v1', 'customresourcedefinitions', undefined, name);
   const crds: V1CustomResourceDefinition[] = [];
   for (const file of files) {
     for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
@@ -358,7 +439,10 @@ export async function installCrds(kubeConfig: KubeConfig, files: string[], optio
       waitUntil(
         `CRD ${crd.metadata?.name} Established`,
         async () => {
-          const current = await kubeRequest<V1CustomResourceDefinition>(kubeConfig, { method: 'GET', path: crdPath(crd.metadata!.name!) });
+          const current = await kubeRequest<V1CustomResourceDefinition>(kubeConfig, {
+            method: 'GET',
+            path: crdPath(crd.metadata!.name!),
+          });
           return current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
         },
         { timeoutMs: options.timeoutMs, signal: options.signal, everyMs: 250 },

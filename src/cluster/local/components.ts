@@ -20,7 +20,16 @@ export interface ClusterPorts {
   meshMetrics: number;
 }
 
-export const PORT_NAMES = ['etcdClient', 'etcdPeer', 'apiServer', 'controllerManager', 'scheduler', 'prometheus', 'flagger', 'meshMetrics'] as const satisfies ReadonlyArray<keyof ClusterPorts>;
+export const PORT_NAMES = [
+  'etcdClient',
+  'etcdPeer',
+  'apiServer',
+  'controllerManager',
+  'scheduler',
+  'prometheus',
+  'flagger',
+  'meshMetrics',
+] as const satisfies ReadonlyArray<keyof ClusterPorts>;
 
 /** Where everything of one cluster lives inside its state dir. */
 export function clusterPaths(stateDir: string) {
@@ -112,7 +121,14 @@ export const KWOK_APP_POD_STAGE = fileURLToPath(new URL('./kwok-app-pods.yaml', 
  * --node-port, so it opens no port.
  */
 export function kwokArgs(p: ClusterPaths, stagesFile: string): string[] {
-  return [`--kubeconfig=${p.kubeconfig}`, `--config=${stagesFile}`, `--config=${KWOK_APP_POD_STAGE}`, '--manage-all-nodes=true', `--node-ip=${LOOPBACK}`, '--cidr=10.244.0.0/16'];
+  return [
+    `--kubeconfig=${p.kubeconfig}`,
+    `--config=${stagesFile}`,
+    `--config=${KWOK_APP_POD_STAGE}`,
+    '--manage-all-nodes=true',
+    `--node-ip=${LOOPBACK}`,
+    '--cidr=10.244.0.0/16',
+  ];
 }
 
 export function prometheusArgs(p: ClusterPaths, ports: ClusterPorts): string[] {
@@ -128,7 +144,11 @@ export function prometheusArgs(p: ClusterPaths, ports: ClusterPorts): string[] {
 /** Scrapes the mesh emulator like Istio's Prometheus scrapes the Envoy sidecars, every second. */
 export function prometheusConfig(ports: ClusterPorts, scrapeIntervalS = 1): string {
   return stringify({
-    global: { scrape_interval: `${scrapeIntervalS}s`, scrape_timeout: `${scrapeIntervalS}s`, evaluation_interval: `${scrapeIntervalS}s` },
+    global: {
+      scrape_interval: `${scrapeIntervalS}s`,
+      scrape_timeout: `${scrapeIntervalS}s`,
+      evaluation_interval: `${scrapeIntervalS}s`,
+    },
     scrape_configs: [
       {
         job_name: 'mesh-emulator',
@@ -169,7 +189,12 @@ export function fakeNode(name: string) {
     metadata: {
       name,
       annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'kwok.x-k8s.io/node': 'fake' },
-      labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok' },
+      labels: {
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        type: 'kwok',
+      },
     },
     spec: {},
   };

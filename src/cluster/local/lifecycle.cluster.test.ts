@@ -25,7 +25,15 @@ import {
   startClusterCli,
 } from './cluster-test-support.ts';
 
-const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'prometheus', 'flagger'];
+const COMPONENTS = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kwok',
+  'prometheus',
+  'flagger',
+];
 
 describe.skipIf(!IN_CLUSTER_TIER)('local cluster lifecycle: nothing left behind (run by npm run test:cluster)', () => {
   const dirs: string[] = [];
@@ -48,13 +56,24 @@ describe.skipIf(!IN_CLUSTER_TIER)('local cluster lifecycle: nothing left behind 
     expect(state.status).toBe('ready');
     expect(state.processes.map((p) => p.component).sort()).toEqual([...COMPONENTS].sort());
     const listening = listeningPorts();
-    for (const [component, port] of Object.entries(state.ports)) expect(listening.has(port), `${component} port ${port}`).toBe(true);
+    for (const [component, port] of Object.entries(state.ports))
+      expect(listening.has(port), `${component} port ${port}`).toBe(true);
     // One app process, so the sweep is shown to cover the mesh emulator's children too.
     const kc = new KubeConfig();
     kc.loadFromFile(state.kubeconfig);
     await createNamespace(kc, 'life');
-    await kubeRequest(kc, { method: 'POST', path: paths.deployment('life'), body: faultyAppDeployment('life', 'app', { version: 'v1', fault: 'none', errorRate: 0, latencyMs: 0, onsetS: 0 }) });
-    await eventually('an app process', () => findProcesses(({ cmdline }) => cmdline.some((a) => a === path.join(state.stateDir, 'faulty-app.mjs'))).length > 0, 30_000);
+    await kubeRequest(kc, {
+      method: 'POST',
+      path: paths.deployment('life'),
+      body: faultyAppDeployment('life', 'app', { version: 'v1', fault: 'none', errorRate: 0, latencyMs: 0, onsetS: 0 }),
+    });
+    await eventually(
+      'an app process',
+      () =>
+        findProcesses(({ cmdline }) => cmdline.some((a) => a === path.join(state.stateDir, 'faulty-app.mjs'))).length >
+        0,
+      30_000,
+    );
   }
 
   async function expectNothingLeft(stateDir: string, name: string, timeoutMs = 20_000): Promise<void> {
@@ -86,7 +105,9 @@ describe.skipIf(!IN_CLUSTER_TIER)('local cluster lifecycle: nothing left behind 
     const down = await runClusterCliToEnd(['down', '--provider', 'local', '--state-dir', stateDir], 90_000);
     expect(down.stderr).toBe('');
     expect(down.code).toBe(0);
-    expect(down.stdout).toMatch(/^Stopping the supervisor of cluster-\w+ \(pid \d+\)…\nStopped local cluster cluster-\w+ \(\d+ processes\); no process and no port of .*cluster\.json left\.\n$/);
+    expect(down.stdout).toMatch(
+      /^Stopping the supervisor of cluster-\w+ \(pid \d+\)…\nStopped local cluster cluster-\w+ \(\d+ processes\); no process and no port of .*cluster\.json left\.\n$/,
+    );
     await expectNothingLeft(stateDir, state.name, 5_000);
     expect(readState(stateDir)!.status).toBe('stopped');
   });
@@ -97,7 +118,11 @@ describe.skipIf(!IN_CLUSTER_TIER)('local cluster lifecycle: nothing left behind 
     const state = await upDetached(stateDir);
     await expectRunning(state);
     process.kill(state.ownerPid, 'SIGINT');
-    await eventually('the supervisor to exit', () => findProcesses(({ pid }) => pid === state.ownerPid).length === 0, 30_000);
+    await eventually(
+      'the supervisor to exit',
+      () => findProcesses(({ pid }) => pid === state.ownerPid).length === 0,
+      30_000,
+    );
     await expectNothingLeft(stateDir, state.name);
     expect(readState(stateDir)!.status).toBe('stopped');
   });
@@ -106,7 +131,11 @@ describe.skipIf(!IN_CLUSTER_TIER)('local cluster lifecycle: nothing left behind 
     requireTools();
     const stateDir = newStateDir();
     const up = startClusterCli(['up', '--provider', 'local', '--state-dir', stateDir, '--foreground']);
-    await eventually('the foreground cluster to be ready', () => up.stdout().includes('Ctrl-C stops it.') || up.child.exitCode !== null, 150_000);
+    await eventually(
+      'the foreground cluster to be ready',
+      () => up.stdout().includes('Ctrl-C stops it.') || up.child.exitCode !== null,
+      150_000,
+    );
     const state = readState(stateDir)!;
     await expectRunning(state);
     up.child.kill('SIGINT');
@@ -120,7 +149,11 @@ describe.skipIf(!IN_CLUSTER_TIER)('local cluster lifecycle: nothing left behind 
     requireTools();
     const stateDir = newStateDir();
     const up = startClusterCli(['up', '--provider', 'local', '--state-dir', stateDir]);
-    await eventually('kube-apiserver to be ready', () => up.stdout().includes('kube-apiserver ready') || up.child.exitCode !== null, 120_000);
+    await eventually(
+      'kube-apiserver to be ready',
+      () => up.stdout().includes('kube-apiserver ready') || up.child.exitCode !== null,
+      120_000,
+    );
     const name = readState(stateDir)!.name;
     up.child.kill('SIGINT');
     const { code } = await up.done;
@@ -133,13 +166,22 @@ describe.skipIf(!IN_CLUSTER_TIER)('local cluster lifecycle: nothing left behind 
     const fixture = path.join(PROJECT_ROOT, 'src/cluster/local/embedded-owner.fixture.ts');
     for (const mode of ['throw', 'wait'] as const) {
       const stateDir = newStateDir();
-      const child = spawn(process.execPath, ['--import', 'tsx', fixture, stateDir, mode], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', fixture, stateDir, mode], {
+        cwd: PROJECT_ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       let err = '';
       child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
       child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-      await eventually(`the ${mode} owner to be ready`, () => out.includes('ready ') || child.exitCode !== null, 150_000);
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        child.once('exit', (code, signal) => resolve({ code, signal })),
+      );
+      await eventually(
+        `the ${mode} owner to be ready`,
+        () => out.includes('ready ') || child.exitCode !== null,
+        150_000,
+      );
       const state = readState(stateDir)!;
       expect(state.processes.length).toBe(COMPONENTS.length);
       if (mode === 'wait') {

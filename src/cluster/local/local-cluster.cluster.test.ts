@@ -15,7 +15,14 @@ import type { BuildSpec } from '../../platform/local/app-process.ts';
 import { flaggerSchema } from '../../scenario/schema.ts';
 import { CanaryObserver } from '../../kube/canary-observer.ts';
 import { kubeRequest, resourcePath } from '../../kube/kube-rest.ts';
-import { canaryManifest, createNamespace, faultyAppDeployment, paths, releasePatch, virtualServiceWeights } from '../workload-manifests.ts';
+import {
+  canaryManifest,
+  createNamespace,
+  faultyAppDeployment,
+  paths,
+  releasePatch,
+  virtualServiceWeights,
+} from '../workload-manifests.ts';
 import { startLocalCluster, type StartedLocalCluster } from './cluster.ts';
 import { IN_CLUSTER_TIER, leftovers, randomName, requireTools } from './cluster-test-support.ts';
 
@@ -59,18 +66,34 @@ describe.skipIf(!IN_CLUSTER_TIER)('local control plane with the real Flagger (ru
     const kc = c.kubeConfig;
     const ns = randomName('flagger');
     const name = 'podinfo';
-    const settings = flaggerSchema.parse({ interval: '10s', threshold: 2, maxWeight: 50, stepWeight: 10, requestSuccessRate: { min: 99, interval: '1m' }, requestDuration: { max: 500, interval: '1m' } });
+    const settings = flaggerSchema.parse({
+      interval: '10s',
+      threshold: 2,
+      maxWeight: 50,
+      stepWeight: 10,
+      requestSuccessRate: { min: 99, interval: '1m' },
+      requestDuration: { max: 500, interval: '1m' },
+    });
     await createNamespace(kc, ns);
     await kubeRequest(kc, { method: 'POST', path: paths.deployment(ns), body: faultyAppDeployment(ns, name, v1) });
     await kubeRequest(kc, { method: 'POST', path: paths.canary(ns), body: canaryManifest(ns, name, settings) });
     await using observer = await new CanaryObserver({ kubeConfig: kc, namespace: ns, name, clock }).start();
     const created = clock.now();
-    await observer.waitFor('phase Initialized', () => observer.firstStatus((st) => st.phase === 'Initialized'), { timeoutMs: 120_000 });
+    await observer.waitFor('phase Initialized', () => observer.firstStatus((st) => st.phase === 'Initialized'), {
+      timeoutMs: 120_000,
+    });
     console.log(`[flagger] Canary ${ns}/${name} initialised ${s(clock.now() - created)} after creation`);
 
     const url = await c.mesh.waitForRouter(ns, name, { timeoutMs: 30_000 });
     const records: RequestRecord[] = [];
-    const load = new BuiltinLoadGenerator().start({ url: `${url}/sms`, rateRps: 20, clock, timeoutMs: 5_000, maxInFlight: 500, onRecord: (r) => records.push(r) });
+    const load = new BuiltinLoadGenerator().start({
+      url: `${url}/sms`,
+      rateRps: 20,
+      clock,
+      timeoutMs: 5_000,
+      maxInFlight: 500,
+      onRecord: (r) => records.push(r),
+    });
     try {
       await clock.sleep(5_000);
       expect(records.length).toBeGreaterThan(50);
@@ -78,8 +101,17 @@ describe.skipIf(!IN_CLUSTER_TIER)('local control plane with the real Flagger (ru
 
       // Faulty release: only the pod template changes, as `kubectl set image` would.
       const release = clock.now();
-      await kubeRequest(kc, { method: 'PATCH', path: paths.deployment(ns, name), patch: 'strategic', body: releasePatch(faulty500) });
-      const failed = await observer.waitFor('phase Failed', () => observer.firstStatus((st) => st.phase === 'Failed', release), { timeoutMs: 150_000 });
+      await kubeRequest(kc, {
+        method: 'PATCH',
+        path: paths.deployment(ns, name),
+        patch: 'strategic',
+        body: releasePatch(faulty500),
+      });
+      const failed = await observer.waitFor(
+        'phase Failed',
+        () => observer.firstStatus((st) => st.phase === 'Failed', release),
+        { timeoutMs: 150_000 },
+      );
       expect(await virtualServiceWeights(kc, ns, name)).toEqual({ [`${name}-primary`]: 100, [`${name}-canary`]: 0 });
       const halt = observer.firstEvent('Halt', release);
       const rollingBack = observer.firstEvent('Rolling back', release);
@@ -108,8 +140,17 @@ describe.skipIf(!IN_CLUSTER_TIER)('local control plane with the real Flagger (ru
       const quietUntil = rollingBack!.atMs + 55_000;
       await clock.sleep(Math.max(0, quietUntil - clock.now()));
       const release2 = clock.now();
-      await kubeRequest(kc, { method: 'PATCH', path: paths.deployment(ns, name), patch: 'strategic', body: releasePatch(healthyV3) });
-      const succeeded = await observer.waitFor('phase Succeeded', () => observer.firstStatus((st) => st.phase === 'Succeeded', release2), { timeoutMs: 200_000 });
+      await kubeRequest(kc, {
+        method: 'PATCH',
+        path: paths.deployment(ns, name),
+        patch: 'strategic',
+        body: releasePatch(healthyV3),
+      });
+      const succeeded = await observer.waitFor(
+        'phase Succeeded',
+        () => observer.firstStatus((st) => st.phase === 'Succeeded', release2),
+        { timeoutMs: 200_000 },
+      );
       expect(await virtualServiceWeights(kc, ns, name)).toEqual({ [`${name}-primary`]: 100, [`${name}-canary`]: 0 });
       const promoting = observer.firstEvent('Copying', release2);
       console.log(
@@ -136,12 +177,20 @@ describe.skipIf(!IN_CLUSTER_TIER)('local control plane with the real Flagger (ru
     // A hand-made split (no Flagger): Services select the pods, the VirtualService names the
     // Services, one of them by its cluster-local FQDN.
     const partial: BuildSpec = { version: 'v2', fault: 'http500', errorRate: 0.2, latencyMs: 0, onsetS: 0 };
-    for (const [name, build] of [['mix-stable', v1], ['mix-faulty', partial]] as const) {
+    for (const [name, build] of [
+      ['mix-stable', v1],
+      ['mix-faulty', partial],
+    ] as const) {
       await kubeRequest(kc, { method: 'POST', path: paths.deployment(ns), body: faultyAppDeployment(ns, name, build) });
       await kubeRequest(kc, {
         method: 'POST',
         path: resourcePath('v1', 'services', ns),
-        body: { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns }, spec: { selector: { app: name }, ports: [{ port: 80, targetPort: 8080 }] } },
+        body: {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name, namespace: ns },
+          spec: { selector: { app: name }, ports: [{ port: 80, targetPort: 8080 }] },
+        },
       });
     }
     await kubeRequest(kc, {
@@ -151,19 +200,37 @@ describe.skipIf(!IN_CLUSTER_TIER)('local control plane with the real Flagger (ru
         apiVersion: 'networking.istio.io/v1beta1',
         kind: 'VirtualService',
         metadata: { name: 'mix', namespace: ns },
-        spec: { hosts: ['mix'], http: [{ route: [{ destination: { host: 'mix-stable' }, weight: 70 }, { destination: { host: `mix-faulty.${ns}.svc.cluster.local` }, weight: 30 }] }] },
+        spec: {
+          hosts: ['mix'],
+          http: [
+            {
+              route: [
+                { destination: { host: 'mix-stable' }, weight: 70 },
+                { destination: { host: `mix-faulty.${ns}.svc.cluster.local` }, weight: 30 },
+              ],
+            },
+          ],
+        },
       },
     });
     const url = await c.mesh.waitForRouter(ns, 'mix', { timeoutMs: 30_000 });
     // Both pods serving before the load starts, so every series exists from the first second.
     const deadline = Date.now() + 30_000;
     while (c.mesh.snapshot().workloads.filter((w) => w.namespace === ns && w.port !== undefined).length < 2) {
-      if (Date.now() > deadline) throw new Error(`workloads of ${ns} not running: ${JSON.stringify(c.mesh.snapshot().workloads)}`);
+      if (Date.now() > deadline)
+        throw new Error(`workloads of ${ns} not running: ${JSON.stringify(c.mesh.snapshot().workloads)}`);
       await clock.sleep(100);
     }
     const records: RequestRecord[] = [];
     const epochOffsetMs = Date.now() - clock.now();
-    const load = new BuiltinLoadGenerator().start({ url: `${url}/sms`, rateRps: 20, clock, timeoutMs: 5_000, maxInFlight: 500, onRecord: (r) => records.push(r) });
+    const load = new BuiltinLoadGenerator().start({
+      url: `${url}/sms`,
+      rateRps: 20,
+      clock,
+      timeoutMs: 5_000,
+      maxInFlight: 500,
+      onRecord: (r) => records.push(r),
+    });
     // Over a minute of traffic, so the 1 m window holds only steady traffic of series that exist.
     await clock.sleep(75_000);
     await load.stop();
@@ -176,7 +243,9 @@ describe.skipIf(!IN_CLUSTER_TIER)('local control plane with the real Flagger (ru
       `sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="${ns}",${selector},response_code!~"5.*"}[1m])) / ` +
       `sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="${ns}",${selector}}[1m])) * 100`;
     const prom = async (query: string): Promise<number> => {
-      const res = await fetch(`${c.prometheusUrl}/api/v1/query?${new URLSearchParams({ query, time: evalS.toFixed(3) })}`);
+      const res = await fetch(
+        `${c.prometheusUrl}/api/v1/query?${new URLSearchParams({ query, time: evalS.toFixed(3) })}`,
+      );
       const body = (await res.json()) as { status: string; data: { result: Array<{ value: [number, string] }> } };
       expect(body.status).toBe('success');
       expect(body.data.result.length, `no value for ${query}`).toBe(1);
@@ -188,9 +257,21 @@ describe.skipIf(!IN_CLUSTER_TIER)('local control plane with the real Flagger (ru
       return (chosen.filter((r) => r.status !== 0 && r.status < 500).length / chosen.length) * 100;
     };
     const rows = [
-      { what: 'mix-faulty (v2, 20% 500s)', prom: await prom(rateQuery('destination_workload=~"mix-faulty"')), client: clientRate((r) => r.version === 'v2') },
-      { what: 'mix-stable (v1)', prom: await prom(rateQuery('destination_workload=~"mix-stable"')), client: clientRate((r) => r.version === 'v1') },
-      { what: 'both workloads', prom: await prom(rateQuery('destination_workload=~"mix-stable|mix-faulty"')), client: clientRate(() => true) },
+      {
+        what: 'mix-faulty (v2, 20% 500s)',
+        prom: await prom(rateQuery('destination_workload=~"mix-faulty"')),
+        client: clientRate((r) => r.version === 'v2'),
+      },
+      {
+        what: 'mix-stable (v1)',
+        prom: await prom(rateQuery('destination_workload=~"mix-stable"')),
+        client: clientRate((r) => r.version === 'v1'),
+      },
+      {
+        what: 'both workloads',
+        prom: await prom(rateQuery('destination_workload=~"mix-stable|mix-faulty"')),
+        client: clientRate(() => true),
+      },
     ];
     console.log(
       `[mesh] success rate over the last minute (${windowed.length} requests): ` +

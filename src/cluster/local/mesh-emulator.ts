@@ -44,7 +44,14 @@ export type TemplateBuild =
 /** 'run' the template now, 'stop' (no ready pod), or 'keep' whatever runs (a rollout in flight). */
 export type Desired = 'run' | 'stop' | 'keep';
 
-const APP_ENV = ['APP_VERSION', 'FAULT_MODE', 'FAULT_ERROR_RATE', 'FAULT_LATENCY_MS', 'FAULT_ONSET_S', 'FAULT_SEED'] as const;
+const APP_ENV = [
+  'APP_VERSION',
+  'FAULT_MODE',
+  'FAULT_ERROR_RATE',
+  'FAULT_LATENCY_MS',
+  'FAULT_ONSET_S',
+  'FAULT_SEED',
+] as const;
 
 function firstContainer(deployment: V1Deployment) {
   return deployment.spec?.template?.spec?.containers?.[0];
@@ -81,8 +88,10 @@ export function buildFromTemplate(deployment: V1Deployment): TemplateBuild {
   if (!container) return { ok: false, problem: `${where}: the pod template has no container` };
   const env: Record<string, string> = {};
   for (const variable of container.env ?? []) {
-    if (variable.value !== undefined && (APP_ENV as readonly string[]).includes(variable.name)) env[variable.name] = variable.value;
-    else if (variable.name.startsWith('FAULT_') && !(APP_ENV as readonly string[]).includes(variable.name)) env[variable.name] = variable.value ?? '';
+    if (variable.value !== undefined && (APP_ENV as readonly string[]).includes(variable.name))
+      env[variable.name] = variable.value;
+    else if (variable.name.startsWith('FAULT_') && !(APP_ENV as readonly string[]).includes(variable.name))
+      env[variable.name] = variable.value ?? '';
   }
   if (env.APP_VERSION === undefined) {
     const tag = /:([A-Za-z0-9._-]+)$/.exec((container.image ?? '').split('@')[0] ?? '')?.[1];
@@ -139,20 +148,41 @@ export function deploymentOfPod(pod: V1Pod, deployments: readonly V1Deployment[]
  * and container status say what its app process does, or undefined when they already do. Not
  * ready after restarts is CrashLoopBackOff, as a kubelet reports a container that keeps failing.
  */
-export function podStatusPatch(pod: V1Pod, ready: boolean, restarts: number, now: Date): Record<string, unknown> | undefined {
+export function podStatusPatch(
+  pod: V1Pod,
+  ready: boolean,
+  restarts: number,
+  now: Date,
+): Record<string, unknown> | undefined {
   const status = pod.status ?? {};
   const readyNow = status.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
   const container = status.containerStatuses?.[0];
   const name = container?.name ?? pod.spec?.containers?.[0]?.name;
   if (name === undefined) return undefined;
-  if (readyNow === ready && (container?.ready ?? false) === ready && (container?.restartCount ?? 0) === restarts) return undefined;
+  if (readyNow === ready && (container?.ready ?? false) === ready && (container?.restartCount ?? 0) === restarts)
+    return undefined;
   const at = now.toISOString().replace(/\.\d+Z$/, 'Z');
-  const condition = (type: string) => (ready ? { type, status: 'True', reason: null, lastTransitionTime: at } : { type, status: 'False', reason: 'ContainersNotReady', lastTransitionTime: at });
-  const state = ready || restarts === 0 ? { running: { startedAt: at }, waiting: null } : { waiting: { reason: 'CrashLoopBackOff', message: 'the app did not get ready' }, running: null };
+  const condition = (type: string) =>
+    ready
+      ? { type, status: 'True', reason: null, lastTransitionTime: at }
+      : { type, status: 'False', reason: 'ContainersNotReady', lastTransitionTime: at };
+  const state =
+    ready || restarts === 0
+      ? { running: { startedAt: at }, waiting: null }
+      : { waiting: { reason: 'CrashLoopBackOff', message: 'the app did not get ready' }, running: null };
   return {
     status: {
       conditions: [condition('Ready'), condition('ContainersReady')],
-      containerStatuses: [{ name, image: container?.image ?? pod.spec?.containers?.[0]?.image ?? '', ready, restartCount: restarts, started: ready || restarts === 0, state }],
+      containerStatuses: [
+        {
+          name,
+          image: container?.image ?? pod.spec?.containers?.[0]?.image ?? '',
+          ready,
+          restartCount: restarts,
+          started: ready || restarts === 0,
+          state,
+        },
+      ],
     },
   };
 }
@@ -209,7 +239,10 @@ export function resolveWorkload(
  * without a weight takes everything (Istio's rule); otherwise a missing weight is 0 and the
  * weights must add up to 100, as Istio's validation demands.
  */
-export function routesFromVirtualService(vs: VirtualService, resolve: (host: string, subset?: string) => string): { ok: true; routes: RouteDestination[] } | { ok: false; problem: string } {
+export function routesFromVirtualService(
+  vs: VirtualService,
+  resolve: (host: string, subset?: string) => string,
+): { ok: true; routes: RouteDestination[] } | { ok: false; problem: string } {
   const where = `VirtualService ${vs.metadata?.namespace ?? ''}/${vs.metadata?.name ?? ''}`;
   const route = vs.spec?.http?.[0]?.route ?? [];
   if (route.length === 0) return { ok: false, problem: `${where}: http[0].route is empty` };
@@ -366,8 +399,16 @@ export class MeshEmulator implements AsyncDisposable {
   private metricsServer: http.Server | undefined;
   private metricsPortBound = 0;
   private pruneTimer: NodeJS.Timeout | undefined;
-  private readonly reconciles = new CoalescingQueue('reconcile', () => this.reconcile(), () => this.stopped);
-  private readonly podSyncs = new CoalescingQueue('pod status sync', () => this.syncPods(), () => this.stopped);
+  private readonly reconciles = new CoalescingQueue(
+    'reconcile',
+    () => this.reconcile(),
+    () => this.stopped,
+  );
+  private readonly podSyncs = new CoalescingQueue(
+    'pod status sync',
+    () => this.syncPods(),
+    () => this.stopped,
+  );
   private stopped = false;
 
   constructor(private readonly options: MeshEmulatorOptions) {
@@ -385,7 +426,10 @@ export class MeshEmulator implements AsyncDisposable {
       kubeConfig: kc,
       label: 'deployments',
       path: ns ? `/apis/apps/v1/namespaces/${ns}/deployments` : '/apis/apps/v1/deployments',
-      list: async () => (ns ? apps.listNamespacedDeployment({ namespace: ns }) : apps.listDeploymentForAllNamespaces()) as Promise<ListResult<V1Deployment & ObjectMeta>>,
+      list: async () =>
+        (ns ? apps.listNamespacedDeployment({ namespace: ns }) : apps.listDeploymentForAllNamespaces()) as Promise<
+          ListResult<V1Deployment & ObjectMeta>
+        >,
       onChange,
       signal,
     });
@@ -393,7 +437,10 @@ export class MeshEmulator implements AsyncDisposable {
       kubeConfig: kc,
       label: 'services',
       path: ns ? `/api/v1/namespaces/${ns}/services` : '/api/v1/services',
-      list: async () => (ns ? core.listNamespacedService({ namespace: ns }) : core.listServiceForAllNamespaces()) as Promise<ListResult<V1Service & ObjectMeta>>,
+      list: async () =>
+        (ns ? core.listNamespacedService({ namespace: ns }) : core.listServiceForAllNamespaces()) as Promise<
+          ListResult<V1Service & ObjectMeta>
+        >,
       onChange,
       signal,
     });
@@ -401,7 +448,10 @@ export class MeshEmulator implements AsyncDisposable {
       kubeConfig: kc,
       label: 'pods',
       path: ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
-      list: async () => (ns ? core.listNamespacedPod({ namespace: ns }) : core.listPodForAllNamespaces()) as Promise<ListResult<V1Pod & ObjectMeta>>,
+      list: async () =>
+        (ns ? core.listNamespacedPod({ namespace: ns }) : core.listPodForAllNamespaces()) as Promise<
+          ListResult<V1Pod & ObjectMeta>
+        >,
       onChange: () => this.scheduleSyncPods(),
       signal,
     });
@@ -409,9 +459,13 @@ export class MeshEmulator implements AsyncDisposable {
     this.virtualServices = new ListWatch<VirtualService>({
       kubeConfig: kc,
       label: 'virtualservices',
-      path: ns ? `/apis/networking.istio.io/v1beta1/namespaces/${ns}/virtualservices` : '/apis/networking.istio.io/v1beta1/virtualservices',
+      path: ns
+        ? `/apis/networking.istio.io/v1beta1/namespaces/${ns}/virtualservices`
+        : '/apis/networking.istio.io/v1beta1/virtualservices',
       list: async () =>
-        (ns ? custom.listNamespacedCustomObject({ ...vsApi, namespace: ns }) : custom.listClusterCustomObject(vsApi)) as Promise<ListResult<VirtualService>>,
+        (ns
+          ? custom.listNamespacedCustomObject({ ...vsApi, namespace: ns })
+          : custom.listClusterCustomObject(vsApi)) as Promise<ListResult<VirtualService>>,
       onChange,
       signal,
     });
@@ -439,7 +493,11 @@ export class MeshEmulator implements AsyncDisposable {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new PlatformError(`mesh emulator: cannot serve metrics on ${this.options.host ?? '127.0.0.1'}:${this.options.metricsPort ?? 0}: ${err.message}`)),
+        reject(
+          new PlatformError(
+            `mesh emulator: cannot serve metrics on ${this.options.host ?? '127.0.0.1'}:${this.options.metricsPort ?? 0}: ${err.message}`,
+          ),
+        ),
       );
       server.listen(this.options.metricsPort ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
     });
@@ -451,12 +509,17 @@ export class MeshEmulator implements AsyncDisposable {
     const timeoutMs = this.options.syncTimeoutMs ?? 30_000;
     const timeout = sleepWall(timeoutMs, this.abort.signal).then(
       () => {
-        throw new PlatformError(`mesh emulator: Deployments, Pods, Services and VirtualServices not listed within ${timeoutMs / 1000} s; are the Istio CRDs installed?`);
+        throw new PlatformError(
+          `mesh emulator: Deployments, Pods, Services and VirtualServices not listed within ${timeoutMs / 1000} s; are the Istio CRDs installed?`,
+        );
       },
       () => undefined,
     );
     try {
-      await Promise.race([Promise.all([this.deployments.start(), this.pods.start(), this.services.start(), this.virtualServices.start()]), timeout]);
+      await Promise.race([
+        Promise.all([this.deployments.start(), this.pods.start(), this.services.start(), this.virtualServices.start()]),
+        timeout,
+      ]);
     } catch (err) {
       await this.stop();
       throw err;
@@ -474,7 +537,11 @@ export class MeshEmulator implements AsyncDisposable {
   }
 
   /** URL of the apex host of VirtualService `namespace/apex`, once its router serves. */
-  async waitForRouter(namespace: string, apex: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<string> {
+  async waitForRouter(
+    namespace: string,
+    apex: string,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<string> {
     const url = await pollUntil(() => this.routers.get(`${namespace}/${apex}`)?.url, { everyMs: 100, ...options });
     if (url === undefined) {
       const waitedS = options.timeoutMs / 1000;
@@ -484,9 +551,26 @@ export class MeshEmulator implements AsyncDisposable {
   }
 
   /** What runs now, for diagnostics and tests. */
-  snapshot(): { workloads: Array<{ namespace: string; name: string; version?: string; fault?: string; port?: number; problem?: string }>; routers: RouterInfo[] } {
+  snapshot(): {
+    workloads: Array<{
+      namespace: string;
+      name: string;
+      version?: string;
+      fault?: string;
+      port?: number;
+      problem?: string;
+    }>;
+    routers: RouterInfo[];
+  } {
     return {
-      workloads: [...this.workloads.values()].map((w) => ({ namespace: w.namespace, name: w.name, version: w.spec?.version, fault: w.spec?.fault, port: w.port, problem: w.problem })),
+      workloads: [...this.workloads.values()].map((w) => ({
+        namespace: w.namespace,
+        name: w.name,
+        version: w.spec?.version,
+        fault: w.spec?.fault,
+        port: w.port,
+        problem: w.problem,
+      })),
       routers: this.routerInfos(),
     };
   }
@@ -518,7 +602,10 @@ export class MeshEmulator implements AsyncDisposable {
       if (pod.metadata?.deletionTimestamp || pod.status?.phase !== 'Running' || !isFaultyAppPod(pod.spec)) continue;
       const deployment = deploymentOfPod(pod, deployments);
       if (!deployment) continue;
-      const build = buildFromTemplate({ metadata: deployment.metadata, spec: { selector: {}, template: { spec: pod.spec! } } });
+      const build = buildFromTemplate({
+        metadata: deployment.metadata,
+        spec: { selector: {}, template: { spec: pod.spec! } },
+      });
       const revision = build.ok ? build.revision : undefined;
       const workload = this.workloads.get(`${deployment.metadata?.namespace ?? ''}/${deployment.metadata?.name ?? ''}`);
       const ready = revision !== undefined && workload?.servingRevision === revision;
@@ -526,7 +613,12 @@ export class MeshEmulator implements AsyncDisposable {
       if (!patch) continue;
       const { namespace, name } = pod.metadata!;
       try {
-        await kubeRequest(this.options.kubeConfig, { method: 'PATCH', path: `/api/v1/namespaces/${namespace}/pods/${name}/status`, body: patch, patch: 'strategic' });
+        await kubeRequest(this.options.kubeConfig, {
+          method: 'PATCH',
+          path: `/api/v1/namespaces/${namespace}/pods/${name}/status`,
+          body: patch,
+          patch: 'strategic',
+        });
         debug('pod %s/%s: Ready=%s', namespace, name, ready);
       } catch (err) {
         // Deleted meanwhile, or a conflict: the next pod event brings the sync back.
@@ -552,8 +644,13 @@ export class MeshEmulator implements AsyncDisposable {
         continue;
       }
       if (!workload) {
-        workload = new EmulatedWorkload(namespace, name, this.launcher, (eps) => this.publish(namespace, name, eps), this.options.readyTimeoutMs ?? 15_000, () =>
-          this.scheduleSyncPods(),
+        workload = new EmulatedWorkload(
+          namespace,
+          name,
+          this.launcher,
+          (eps) => this.publish(namespace, name, eps),
+          this.options.readyTimeoutMs ?? 15_000,
+          () => this.scheduleSyncPods(),
         );
         this.workloads.set(key, workload);
       }
@@ -589,7 +686,9 @@ export class MeshEmulator implements AsyncDisposable {
           continue;
         }
       }
-      const result = routesFromVirtualService(vs, (host, subset) => resolveWorkload(host, namespace, services, deployments, subset));
+      const result = routesFromVirtualService(vs, (host, subset) =>
+        resolveWorkload(host, namespace, services, deployments, subset),
+      );
       if (!result.ok) {
         if (this.problems.get(key) !== result.problem) debug('%s', result.problem);
         this.problems.set(key, result.problem);
@@ -637,10 +736,22 @@ export class MeshEmulator implements AsyncDisposable {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.reconciles.idle;
     await this.podSyncs.idle;
-    await Promise.allSettled([this.deployments.done(), this.pods.done(), this.services.done(), this.virtualServices.done()]);
+    await Promise.allSettled([
+      this.deployments.done(),
+      this.pods.done(),
+      this.services.done(),
+      this.virtualServices.done(),
+    ]);
     await Promise.allSettled([...this.workloads.values()].map((w) => w.stop()));
     this.workloads.clear();
-    await Promise.allSettled([...this.routers.values()].map((r) => r.started.then(() => r.router.stop(), () => r.router.stop())));
+    await Promise.allSettled(
+      [...this.routers.values()].map((r) =>
+        r.started.then(
+          () => r.router.stop(),
+          () => r.router.stop(),
+        ),
+      ),
+    );
     this.routers.clear();
     const server = this.metricsServer;
     this.metricsServer = undefined;

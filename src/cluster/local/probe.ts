@@ -11,7 +11,10 @@ export interface ProbeResult {
 }
 
 /** One GET with a hard timeout; never throws (status 0 on a connection error or timeout). */
-export function httpGet(url: string, options: { headers?: Record<string, string>; timeoutMs?: number; ca?: string } = {}): Promise<ProbeResult> {
+export function httpGet(
+  url: string,
+  options: { headers?: Record<string, string>; timeoutMs?: number; ca?: string } = {},
+): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const target = new URL(url);
     const client = target.protocol === 'https:' ? https : http;
@@ -42,7 +45,9 @@ export function httpGet(url: string, options: { headers?: Record<string, string>
 /** Last non-empty line of a log file, shortened, for one-line error messages. */
 export function lastLogLine(file: string): string {
   if (!existsSync(file)) return '';
-  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   const last = lines.at(-1) ?? '';
   return last.length > 300 ? `${last.slice(0, 300)}…` : last;
 }

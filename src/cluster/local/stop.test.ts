@@ -62,8 +62,20 @@ describe('cluster:down (local)', () => {
         startedAt: new Date().toISOString(),
         experiment: name,
         children: [
-          { pid: reusedA, label: 'kwok', command: 'sleep 300', startTicks: startTicksOf(reusedA)! - 1, exe: executableOf(reusedA) },
-          { pid: reusedB, label: 'kwok', command: 'sleep 301', startTicks: startTicksOf(reusedB), exe: '/usr/local/bin/kwok' },
+          {
+            pid: reusedA,
+            label: 'kwok',
+            command: 'sleep 300',
+            startTicks: startTicksOf(reusedA)! - 1,
+            exe: executableOf(reusedA),
+          },
+          {
+            pid: reusedB,
+            label: 'kwok',
+            command: 'sleep 301',
+            startTicks: startTicksOf(reusedB),
+            exe: '/usr/local/bin/kwok',
+          },
         ],
       }),
     );

@@ -3,7 +3,15 @@ import path from 'node:path';
 import { pollUntil } from '../../common/poll.ts';
 import { silentLogger, type Logger } from '../../common/logger.ts';
 import { isHarnessAlive, readPidFiles } from '../../process/pid-file.ts';
-import { cmdlineOf, isAlive, isSameProcess, listeningPorts, signal, startTicksOf, type ProcessIdentity } from '../../process/procfs.ts';
+import {
+  cmdlineOf,
+  isAlive,
+  isSameProcess,
+  listeningPorts,
+  signal,
+  startTicksOf,
+  type ProcessIdentity,
+} from '../../process/procfs.ts';
 import { clusterNameFor, readState, writeState, type ClusterState } from '../../kube/cluster-state.ts';
 import { clusterPaths } from './components.ts';
 
@@ -71,15 +79,28 @@ async function waitGone(processes: ProcessIdentity[], timeoutMs: number): Promis
  * The supervisor of `state`, if it still runs: the recorded owner pid, with the start time its
  * pid file recorded, running `supervise` on this state dir.
  */
-function liveSupervisor(state: ClusterState | undefined, stateDir: string): { pid: number; startTicks: number } | undefined {
+function liveSupervisor(
+  state: ClusterState | undefined,
+  stateDir: string,
+): { pid: number; startTicks: number } | undefined {
   if (state?.ownerKind !== 'supervisor' || state.ownerPid === process.pid || !isAlive(state.ownerPid)) return undefined;
   const cmdline = cmdlineOf(state.ownerPid) ?? [];
-  if (!cmdline.includes('supervise') || !cmdline.some((a) => a === stateDir || a.startsWith(`${stateDir}/`) || a === `--state-dir=${stateDir}`)) return undefined;
-  const records = readPidFiles(clusterProcessesDir(stateDir)).filter(({ record }) => record.harnessPid === state.ownerPid);
+  if (
+    !cmdline.includes('supervise') ||
+    !cmdline.some((a) => a === stateDir || a.startsWith(`${stateDir}/`) || a === `--state-dir=${stateDir}`)
+  )
+    return undefined;
+  const records = readPidFiles(clusterProcessesDir(stateDir)).filter(
+    ({ record }) => record.harnessPid === state.ownerPid,
+  );
   const startTicks = startTicksOf(state.ownerPid);
   // A pid file of this owner says when it started; a supervisor that has not written one yet is
   // identified by its command line alone.
-  if (startTicks === undefined || records.some(({ record }) => record.harnessStartTicks !== undefined && record.harnessStartTicks !== startTicks)) return undefined;
+  if (
+    startTicks === undefined ||
+    records.some(({ record }) => record.harnessStartTicks !== undefined && record.harnessStartTicks !== startTicks)
+  )
+    return undefined;
   return { pid: state.ownerPid, startTicks };
 }
 
@@ -89,7 +110,10 @@ function liveSupervisor(state: ClusterState | undefined, stateDir: string): { pi
  * recorded, each only while its start time and executable match the record (a pid may have been
  * reused), and finally reports any port of the state file still listening.
  */
-export async function stopLocalClusterFromState(stateDirInput: string, options: { logger?: Logger; graceMs?: number } = {}): Promise<StopReport> {
+export async function stopLocalClusterFromState(
+  stateDirInput: string,
+  options: { logger?: Logger; graceMs?: number } = {},
+): Promise<StopReport> {
   const logger = options.logger ?? silentLogger;
   const stateDir = path.resolve(stateDirInput);
   const state = readState(stateDir);
@@ -103,7 +127,10 @@ export async function stopLocalClusterFromState(stateDirInput: string, options: 
     const graceMs = options.graceMs ?? 30_000;
     const gone = () => !isAlive(supervisor.pid) || startTicksOf(supervisor.pid) !== supervisor.startTicks;
     await pollUntil(gone, { everyMs: 100, timeoutMs: graceMs });
-    if (isAlive(supervisor.pid)) logger.warn(`the supervisor (pid ${supervisor.pid}) did not stop within ${graceMs / 1000} s; killing what is left`);
+    if (isAlive(supervisor.pid))
+      logger.warn(
+        `the supervisor (pid ${supervisor.pid}) did not stop within ${graceMs / 1000} s; killing what is left`,
+      );
   }
 
   let remaining = clusterProcesses(stateDir);
@@ -118,14 +145,16 @@ export async function stopLocalClusterFromState(stateDirInput: string, options: 
   signalAll(late, 'SIGKILL');
   const survivors = [...new Set([...remaining, ...(await waitGone(late, 3_000))].map((p) => p.pid))];
   // The pid files of owners that are gone have nothing left to say.
-  for (const { file, record } of readPidFiles(clusterProcessesDir(stateDir))) if (!isHarnessAlive(record)) rmSync(file, { force: true });
+  for (const { file, record } of readPidFiles(clusterProcessesDir(stateDir)))
+    if (!isHarnessAlive(record)) rmSync(file, { force: true });
 
   const listening = listeningPorts();
   const busyPorts = statePorts(state).filter((port) => listening.has(port));
   if (state) {
     const p = clusterPaths(stateDir);
     for (const dir of [p.etcdData, p.prometheusData]) rmSync(dir, { recursive: true, force: true });
-    if (state.status !== 'stopped' || state.routers.length > 0) writeState({ ...state, status: 'stopped', routers: [] });
+    if (state.status !== 'stopped' || state.routers.length > 0)
+      writeState({ ...state, status: 'stopped', routers: [] });
   }
   return { name, stopped: before.length, survivors, busyPorts, hadState: state !== undefined };
 }

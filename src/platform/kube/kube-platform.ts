@@ -69,8 +69,12 @@ export function flaggerChartValues(scenario: Scenario, which: 'stable' | 'releas
       stepWeight: f.stepWeights ? 0 : f.stepWeight,
       stepWeights: f.stepWeights ?? [],
       metrics: {
-        requestSuccessRate: f.requestSuccessRate ? { enabled: true, min: f.requestSuccessRate.min, interval: `${f.requestSuccessRate.intervalMs / 1000}s` } : { enabled: false },
-        requestDuration: f.requestDuration ? { enabled: true, max: f.requestDuration.max, interval: `${f.requestDuration.intervalMs / 1000}s` } : { enabled: false },
+        requestSuccessRate: f.requestSuccessRate
+          ? { enabled: true, min: f.requestSuccessRate.min, interval: `${f.requestSuccessRate.intervalMs / 1000}s` }
+          : { enabled: false },
+        requestDuration: f.requestDuration
+          ? { enabled: true, max: f.requestDuration.max, interval: `${f.requestDuration.intervalMs / 1000}s` }
+          : { enabled: false },
       },
     },
     smokeTest: { enabled: f.smokeTest },
@@ -78,7 +82,12 @@ export function flaggerChartValues(scenario: Scenario, which: 'stable' | 'releas
 }
 
 /** A label value: lowercase alphanumerics and dashes, at most 63 characters. */
-const labelValue = (s: string) => s.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 63) || 'x';
+const labelValue = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '')
+    .slice(0, 63) || 'x';
 
 /**
  * The experiment on a real cluster (docs/design.md §8): real Helm releases, the real Flagger Canary, the
@@ -90,9 +99,15 @@ export class KubePlatform implements Platform {
   private readonly sessions = new Set<KubeArmSession>();
   constructor(private readonly options: KubePlatformOptions) {}
 
-  async open(arm: Arm, scenario: Scenario, options: { clock: Clock; seed: number; experiment: string }): Promise<ArmSession> {
+  async open(
+    arm: Arm,
+    scenario: Scenario,
+    options: { clock: Clock; seed: number; experiment: string },
+  ): Promise<ArmSession> {
     if (options.clock.timeScale !== 1) {
-      throw new PlatformError(`kube: time scale ${options.clock.timeScale}× is not possible on a cluster (Flagger runs in real time); use --time-scale 1`);
+      throw new PlatformError(
+        `kube: time scale ${options.clock.timeScale}× is not possible on a cluster (Flagger runs in real time); use --time-scale 1`,
+      );
     }
     const namespace = labelValue(`canary-mttr-${arm}`);
     const session = new KubeArmSession(arm, scenario, namespace, options.clock, this.options);
@@ -135,12 +150,20 @@ class KubeArmSession implements ArmSession {
 
   get serviceUrl(): string {
     const base = this.options.serviceUrl(this.namespace, KUBE_SERVICE);
-    if (!base) throw new PlatformError(`kube: no address for service ${KUBE_SERVICE}.${this.namespace}; is the mesh (or its port-forward) up?`);
+    if (!base)
+      throw new PlatformError(
+        `kube: no address for service ${KUBE_SERVICE}.${this.namespace}; is the mesh (or its port-forward) up?`,
+      );
     return `${base.replace(/\/$/, '')}/sms`;
   }
 
   describe(): Record<string, string> {
-    return { platform: 'kube', context: this.options.kubeConfig.getCurrentContext(), mesh: 'Istio VirtualService', metrics: `Prometheus ${this.options.prometheusUrl}` };
+    return {
+      platform: 'kube',
+      context: this.options.kubeConfig.getCurrentContext(),
+      mesh: 'Istio VirtualService',
+      metrics: `Prometheus ${this.options.prometheusUrl}`,
+    };
   }
 
   private get kc(): KubeConfig {
@@ -158,17 +181,31 @@ class KubeArmSession implements ArmSession {
       await kubeRequest(this.kc, {
         method: 'POST',
         path: '/api/v1/namespaces',
-        body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: this.namespace, labels: { 'canary-mttr/experiment': labelValue(this.options.experiment) } } },
+        body: {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name: this.namespace, labels: { 'canary-mttr/experiment': labelValue(this.options.experiment) } },
+        },
       });
     } catch (err) {
-      if (!/409|AlreadyExists|already exists/i.test(String((err as Error).message))) this.fail(`cannot create namespace ${this.namespace}`, err);
+      if (!/409|AlreadyExists|already exists/i.test(String((err as Error).message)))
+        this.fail(`cannot create namespace ${this.namespace}`, err);
     }
     const signal = this.abort.signal;
-    const list = <T>(p: string, fieldSelector?: string) => () =>
-      kubeRequest<ListResult<T>>(this.kc, { method: 'GET', path: fieldSelector ? `${p}?fieldSelector=${encodeURIComponent(fieldSelector)}` : p });
+    const list =
+      <T>(p: string, fieldSelector?: string) =>
+      () =>
+        kubeRequest<ListResult<T>>(this.kc, {
+          method: 'GET',
+          path: fieldSelector ? `${p}?fieldSelector=${encodeURIComponent(fieldSelector)}` : p,
+        });
     const vsPath = resourcePath('networking.istio.io/v1', 'virtualservices', this.namespace);
     const vs = new ListWatch<VirtualService>({
-      kubeConfig: this.kc, path: vsPath, list: list<VirtualService>(vsPath), signal, label: `${this.namespace}/virtualservices`,
+      kubeConfig: this.kc,
+      path: vsPath,
+      list: list<VirtualService>(vsPath),
+      signal,
+      label: `${this.namespace}/virtualservices`,
       onChange: (type, o) => this.onVirtualService(type, o),
     });
     this.watches.push(vs as ListWatch<ObjectMeta>);
@@ -180,7 +217,8 @@ class KubeArmSession implements ArmSession {
         clock: this.clock,
         onStatus: (s) => this.onCanaryStatus(s),
         // An aggregated repeat (count + 1) is a new occurrence; the observer tells them apart.
-        onEvent: (e) => this.timeline({ atMs: e.atMs, kind: Marks.flaggerEvent, detail: e.message, objectTime: e.objectTime }),
+        onEvent: (e) =>
+          this.timeline({ atMs: e.atMs, kind: Marks.flaggerEvent, detail: e.message, objectTime: e.objectTime }),
       });
     }
     await Promise.all([...this.watches.map((w) => w.start()), this.observer?.start()]);
@@ -205,7 +243,8 @@ class KubeArmSession implements ArmSession {
   private onVirtualService(type: string, vs: VirtualService): void {
     if (type === 'DELETED' || vs.metadata?.name !== KUBE_SERVICE) return;
     const routes = vs.spec?.http?.[0]?.route ?? [];
-    const isCanary = (r: (typeof routes)[number]) => r.destination?.subset === 'canary' || (r.destination?.host ?? '').endsWith('-canary');
+    const isCanary = (r: (typeof routes)[number]) =>
+      r.destination?.subset === 'canary' || (r.destination?.host ?? '').endsWith('-canary');
     const canary = routes.filter(isCanary).reduce((sum, r) => sum + (r.weight ?? 0), 0);
     if (canary === this.lastCanaryWeight) return;
     const wasExposed = (this.lastCanaryWeight ?? 0) > 0;
@@ -213,7 +252,11 @@ class KubeArmSession implements ArmSession {
     if (this.arm === 'manual' && this.released && !this.harnessRollback && wasExposed && canary === 0) {
       // Nobody in the harness rolled back: a person did (helm rollback, or a values edit).
       const atMs = this.clock.now();
-      this.timeline({ atMs, kind: Marks.rollbackIssued, detail: 'rollback outside the harness (VirtualService weight back to 0)' });
+      this.timeline({
+        atMs,
+        kind: Marks.rollbackIssued,
+        detail: 'rollback outside the harness (VirtualService weight back to 0)',
+      });
       this.timeline({ atMs, kind: Marks.rollbackDone, detail: 'seen on the VirtualService' });
       for (const resolve of this.externalWaiters.splice(0)) resolve(atMs);
     }
@@ -231,7 +274,9 @@ class KubeArmSession implements ArmSession {
     if (this.options.kubeconfigPath) common.push('--kubeconfig', this.options.kubeconfigPath);
     const result = await runCommand(helm, [...args, ...common], { env: this.options.env, signal, timeoutMs });
     if (result.code !== 0) {
-      throw new PlatformError(`kube: helm ${args[0]} failed: ${redact(result.stderr.trim().split('\n').pop() ?? '', secretsOf(this.kc))}`);
+      throw new PlatformError(
+        `kube: helm ${args[0]} failed: ${redact(result.stderr.trim().split('\n').pop() ?? '', secretsOf(this.kc))}`,
+      );
     }
     return result.stdout;
   }
@@ -241,15 +286,25 @@ class KubeArmSession implements ArmSession {
    * ready; a release does not: a faulty build may never get ready, and the release is the change
    * being applied, not its outcome.
    */
-  private async upgrade(values: Record<string, unknown>, signal: AbortSignal, { wait }: { wait: boolean }): Promise<void> {
+  private async upgrade(
+    values: Record<string, unknown>,
+    signal: AbortSignal,
+    { wait }: { wait: boolean },
+  ): Promise<void> {
     const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
     const os = await import('node:os');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'canary-mttr-values-'));
     try {
       const file = path.join(dir, 'values.json');
-      await writeFile(file, JSON.stringify({ experiment: labelValue(this.labels.experiment), run: labelValue(this.labels.run), ...values }));
+      await writeFile(
+        file,
+        JSON.stringify({ experiment: labelValue(this.labels.experiment), run: labelValue(this.labels.run), ...values }),
+      );
       const chart = path.join(CHARTS, this.arm === 'flagger' ? 'flagger' : 'manual');
-      await this.helm(['upgrade', '--install', KUBE_SERVICE, chart, '-f', file, ...(wait ? ['--wait', '--timeout', '5m0s'] : [])], signal);
+      await this.helm(
+        ['upgrade', '--install', KUBE_SERVICE, chart, '-f', file, ...(wait ? ['--wait', '--timeout', '5m0s'] : [])],
+        signal,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -289,18 +344,33 @@ class KubeArmSession implements ArmSession {
       await this.helm(['uninstall', KUBE_SERVICE, '--wait', '--timeout', '2m0s'], signal);
       // Flagger's primary Deployment and Services go with the Canary (owner references).
       await this.waitFor(
-        async () => (await kubeRequest(this.kc, { method: 'GET', path: resourcePath('apps/v1', 'deployments', this.namespace, `${KUBE_SERVICE}-primary`) }).then(() => false, () => true)),
+        async () =>
+          await kubeRequest(this.kc, {
+            method: 'GET',
+            path: resourcePath('apps/v1', 'deployments', this.namespace, `${KUBE_SERVICE}-primary`),
+          }).then(
+            () => false,
+            () => true,
+          ),
         120_000,
         signal,
         `deployment ${KUBE_SERVICE}-primary to be deleted`,
       );
     }
     await this.upgrade(this.flaggerValues('stable'), signal, { wait: true });
-    await this.waitFor(async () => {
-      const c = await kubeRequest<Canary>(this.kc, { method: 'GET', path: resourcePath('flagger.app/v1beta1', 'canaries', this.namespace, KUBE_SERVICE) }).catch(() => undefined);
-      const phase = c?.status?.phase;
-      return phase === 'Initialized' || phase === 'Succeeded';
-    }, 15 * 60_000, signal, 'the Canary to settle (Initialized or Succeeded)');
+    await this.waitFor(
+      async () => {
+        const c = await kubeRequest<Canary>(this.kc, {
+          method: 'GET',
+          path: resourcePath('flagger.app/v1beta1', 'canaries', this.namespace, KUBE_SERVICE),
+        }).catch(() => undefined);
+        const phase = c?.status?.phase;
+        return phase === 'Initialized' || phase === 'Succeeded';
+      },
+      15 * 60_000,
+      signal,
+      'the Canary to settle (Initialized or Succeeded)',
+    );
   }
 
   private async currentRevision(signal: AbortSignal): Promise<number> {
@@ -309,7 +379,12 @@ class KubeArmSession implements ArmSession {
     return history[history.length - 1]?.revision ?? 1;
   }
 
-  private async waitFor(check: () => Promise<boolean>, timeoutMs: number, signal: AbortSignal, what: string): Promise<void> {
+  private async waitFor(
+    check: () => Promise<boolean>,
+    timeoutMs: number,
+    signal: AbortSignal,
+    what: string,
+  ): Promise<void> {
     if (!(await pollUntil(check, { everyMs: 500, timeoutMs, signal }))) {
       throw new PlatformError(`kube: timed out after ${timeoutMs / 1000} s waiting for ${what} in ${this.namespace}`);
     }

@@ -36,10 +36,25 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
 
   /** `npm run experiment -- --platform kube` on this cluster, with the built-in load generator. */
   const runOnCluster = (plan: string, out: string, timeoutMs: number, env: NodeJS.ProcessEnv = {}) =>
-    runCli(['experiment', '--platform', 'kube', '--kubeconfig', cluster.kubeconfigPath, '--experiment', plan, '--out', out, '--load', 'builtin'], {
-      timeoutMs,
-      env: { CANARY_MTTR_CLUSTER_DIR: stateDir, ...env },
-    });
+    runCli(
+      [
+        'experiment',
+        '--platform',
+        'kube',
+        '--kubeconfig',
+        cluster.kubeconfigPath,
+        '--experiment',
+        plan,
+        '--out',
+        out,
+        '--load',
+        'builtin',
+      ],
+      {
+        timeoutMs,
+        env: { CANARY_MTTR_CLUSTER_DIR: stateDir, ...env },
+      },
+    );
 
   afterAll(async () => {
     await cluster?.stop();
@@ -50,16 +65,32 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
   it('every object both charts render is accepted by the real API server (server-side dry run)', async () => {
     const kc = cluster.kubeConfig;
     const namespace = 'dry-run';
-    await kubeRequest(kc, { method: 'POST', path: '/api/v1/namespaces', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } } });
+    await kubeRequest(kc, {
+      method: 'POST',
+      path: '/api/v1/namespaces',
+      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
+    });
     const sets: Array<[string, Record<string, unknown>]> = [
       ['manual', {}],
-      ['manual', { trafficManagement: { weights: { stable: 90, canary: 10 } }, canary: { fault: { mode: 'http500', errorRate: 0.05 } } }],
+      [
+        'manual',
+        {
+          trafficManagement: { weights: { stable: 90, canary: 10 } },
+          canary: { fault: { mode: 'http500', errorRate: 0.05 } },
+        },
+      ],
       ['flagger', {}],
-      ['flagger', { analysis: { interval: '10s', threshold: 2, stepWeights: [5, 10, 25, 50] }, smokeTest: { enabled: false } }],
+      [
+        'flagger',
+        { analysis: { interval: '10s', threshold: 2, stepWeights: [5, 10, 25, 50] }, smokeTest: { enabled: false } },
+      ],
     ];
     let accepted = 0;
     for (const [chart, values] of sets) {
-      const objects: KubeObject[] = await helmTemplate(path.join(PROJECT_ROOT, 'faulty-app/charts', chart), values, { namespace, releaseName: 'sms-checker' });
+      const objects: KubeObject[] = await helmTemplate(path.join(PROJECT_ROOT, 'faulty-app/charts', chart), values, {
+        namespace,
+        releaseName: 'sms-checker',
+      });
       expect(objects.length).toBeGreaterThan(0);
       for (const object of objects) {
         const plural = PLURALS[object.kind];
@@ -89,12 +120,16 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
     expect(r.code).toBe(0);
     const run = journalRuns(out)[0]!;
     expect(run.metrics.outcome).toBe('rolled_back');
-    const phases = run.timeline.filter((e) => e.kind === 'flagger-event' && e.detail?.startsWith('status:')).map((e) => e.detail!);
+    const phases = run.timeline
+      .filter((e) => e.kind === 'flagger-event' && e.detail?.startsWith('status:'))
+      .map((e) => e.detail!);
     // Each distinct status once, in the order Flagger went through them, across some 30 disconnects.
     expect(new Set(phases).size).toBe(phases.length);
     const phaseOrder = phases.map((p) => /phase (\w+)/.exec(p)![1]).filter((p, i, a) => p !== a[i - 1]);
     expect(phaseOrder.slice(-3)).toEqual(['Initialized', 'Progressing', 'Failed']);
-    const events = run.timeline.filter((e) => e.kind === 'flagger-event' && !e.detail?.startsWith('status:')).map((e) => e.detail!);
+    const events = run.timeline
+      .filter((e) => e.kind === 'flagger-event' && !e.detail?.startsWith('status:'))
+      .map((e) => e.detail!);
     expect(events.filter((e) => e.startsWith('Rolling back'))).toHaveLength(1);
     expect(events.filter((e) => e.startsWith('New revision detected'))).toHaveLength(1);
   }, 420_000);
@@ -115,7 +150,9 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
     const r = await runOnCluster(plan, out, 540_000);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const rows = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    const rows = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true }) as Array<
+      Record<string, string>
+    >;
     const runs = journalRuns(out);
     const flagger = runs.find((x) => x.arm === 'flagger')!;
     const manual = runs.find((x) => x.arm === 'manual')!;
@@ -125,18 +162,28 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
     ]);
     // The real Flagger's own events, read from the API.
     const events = flagger.timeline.filter((e) => e.kind === 'flagger-event').map((e) => e.detail ?? '');
-    expect(events.some((e) => e.startsWith('New revision detected! Scaling up sms-checker.canary-mttr-flagger'))).toBe(true);
-    expect(events.some((e) => e.startsWith('Rolling back sms-checker.canary-mttr-flagger failed checks threshold reached 1'))).toBe(true);
+    expect(events.some((e) => e.startsWith('New revision detected! Scaling up sms-checker.canary-mttr-flagger'))).toBe(
+      true,
+    );
+    expect(
+      events.some((e) =>
+        e.startsWith('Rolling back sms-checker.canary-mttr-flagger failed checks threshold reached 1'),
+      ),
+    ).toBe(true);
     expect(flagger.timeline.some((e) => e.kind === 'flagger-event' && e.phase === 'Failed')).toBe(true);
     // Each phase change once.
-    const phases = flagger.timeline.filter((e) => e.kind === 'flagger-event' && e.detail?.startsWith('status:')).map((e) => e.detail);
+    const phases = flagger.timeline
+      .filter((e) => e.kind === 'flagger-event' && e.detail?.startsWith('status:'))
+      .map((e) => e.detail);
     expect(new Set(phases).size).toBe(phases.length);
     // The manual rollback was a real helm rollback, seen on the VirtualService.
     expect(manual.timeline.some((e) => e.kind === 'rollback-issued' && e.detail === 'helm rollback')).toBe(true);
     expect(manual.timeline.some((e) => e.kind === 'rollback-done' && e.detail === 'helm rollback done')).toBe(true);
     expect(manual.timeline.some((e) => e.kind === 'routes' && e.canaryWeight === 10)).toBe(true);
     const releaseToRollback = (Number(rows[1]!.mitigate_ms) - Number(rows[1]!.release_ms)) / 1000;
-    console.log(`[kube] both arms in ${((Date.now() - started) / 1000).toFixed(0)} s; Flagger release→Rolling back ${releaseToRollback.toFixed(1)} s (law: (30, 40] plus start-up)`);
+    console.log(
+      `[kube] both arms in ${((Date.now() - started) / 1000).toFixed(0)} s; Flagger release→Rolling back ${releaseToRollback.toFixed(1)} s (law: (30, 40] plus start-up)`,
+    );
     expect(releaseToRollback).toBeGreaterThan(30);
     expect(releaseToRollback).toBeLessThan(60);
     expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toContain('Platform **kube**');
@@ -154,7 +201,9 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const run = journalRuns(out)[0]!;
-    const events = run.timeline.filter((e) => e.kind === 'flagger-event' && !e.detail?.startsWith('status:')).map((e) => e.detail!);
+    const events = run.timeline
+      .filter((e) => e.kind === 'flagger-event' && !e.detail?.startsWith('status:'))
+      .map((e) => e.detail!);
     console.log(`[kube] crash-loop events:\n  ${[...new Set(events)].join('\n  ')}`);
     expect(run.metrics.outcome).toBe('rolled_back');
     // Flagger saw an unavailable canary Deployment (its pod not Ready), never an analysis failure.
@@ -165,7 +214,9 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
     expect(run.timeline.some((e) => e.kind === 'routes' && (e.canaryWeight ?? 0) > 0)).toBe(false);
     expect(run.metrics.failedRequests).toBe(0);
     const releaseToRollback = (run.metrics.mitigateMs! - run.metrics.releaseMs) / 1000;
-    console.log(`[kube] crash-loop: release→rollback (phase Failed) ${releaseToRollback.toFixed(1)} s (progress deadline 30 s, interval 10 s)`);
+    console.log(
+      `[kube] crash-loop: release→rollback (phase Failed) ${releaseToRollback.toFixed(1)} s (progress deadline 30 s, interval 10 s)`,
+    );
     // The canary is scaled up on the first tick after the release (within one interval), and
     // rolled back on the first tick at least the deadline after it went unavailable.
     expect(releaseToRollback).toBeGreaterThan(30);

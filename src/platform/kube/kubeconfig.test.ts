@@ -56,7 +56,17 @@ describe('kubeconfig credentials never reach a message', () => {
 
   it('an unreachable cluster: one line naming context and server, exit 1, no token anywhere', async () => {
     const out = path.join(dir, 'out-unreachable');
-    const r = await runCli(['experiment', '--platform', 'kube', '--kubeconfig', kubeconfig, '--experiment', 'experiments/quick-kube.yaml', '--out', out]);
+    const r = await runCli([
+      'experiment',
+      '--platform',
+      'kube',
+      '--kubeconfig',
+      kubeconfig,
+      '--experiment',
+      'experiments/quick-kube.yaml',
+      '--out',
+      out,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
@@ -66,7 +76,19 @@ describe('kubeconfig credentials never reach a message', () => {
   });
 
   it('an unknown context is named with the contexts there are', async () => {
-    const r = await runCli(['experiment', '--platform', 'kube', '--kubeconfig', kubeconfig, '--context', 'prod', '--experiment', 'experiments/quick-kube.yaml', '--out', path.join(dir, 'o2')]);
+    const r = await runCli([
+      'experiment',
+      '--platform',
+      'kube',
+      '--kubeconfig',
+      kubeconfig,
+      '--context',
+      'prod',
+      '--experiment',
+      'experiments/quick-kube.yaml',
+      '--out',
+      path.join(dir, 'o2'),
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(`--context: "prod" is not a context of ${kubeconfig}; contexts: lab, other\n`);
   });
@@ -74,15 +96,35 @@ describe('kubeconfig credentials never reach a message', () => {
   it('a kubeconfig that is not one: one line, and none of its content', async () => {
     const broken = path.join(dir, 'broken');
     writeFileSync(broken, `apiVersion: v1\nusers:\n- name: x\n  user: {token: ${TOKEN}\n`);
-    const r = await runCli(['experiment', '--platform', 'kube', '--kubeconfig', broken, '--experiment', 'experiments/quick-kube.yaml', '--out', path.join(dir, 'o3')]);
+    const r = await runCli([
+      'experiment',
+      '--platform',
+      'kube',
+      '--kubeconfig',
+      broken,
+      '--experiment',
+      'experiments/quick-kube.yaml',
+      '--out',
+      path.join(dir, 'o3'),
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(`--kubeconfig: ${broken} is not a valid kubeconfig; check the file\n`);
     expect(r.stderr).not.toContain(TOKEN);
   });
 
   it('a compressed plan is refused on a cluster before anything is contacted', async () => {
-    const r = await runCli(['experiment', '--platform', 'kube', '--kubeconfig', kubeconfig, '--out', path.join(dir, 'o4')]);
+    const r = await runCli([
+      'experiment',
+      '--platform',
+      'kube',
+      '--kubeconfig',
+      kubeconfig,
+      '--out',
+      path.join(dir, 'o4'),
+    ]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^experiments\/quick\.yaml: timeScale: 10 cannot apply on --platform kube \(a cluster runs in real time\)/);
+    expect(r.stderr).toMatch(
+      /^experiments\/quick\.yaml: timeScale: 10 cannot apply on --platform kube \(a cluster runs in real time\)/,
+    );
   });
 });

@@ -16,7 +16,8 @@ export function loadKubeConfig(target: KubeTarget, env: NodeJS.ProcessEnv = proc
   const file = target.kubeconfig ?? env.KUBECONFIG?.split(':')[0];
   try {
     if (file !== undefined) {
-      if (!existsSync(file)) throw new UsageError(`--kubeconfig: ${file} does not exist; pass the kubeconfig of your cluster`);
+      if (!existsSync(file))
+        throw new UsageError(`--kubeconfig: ${file} does not exist; pass the kubeconfig of your cluster`);
       kc.loadFromFile(file);
     } else {
       kc.loadFromDefault();
@@ -29,13 +30,20 @@ export function loadKubeConfig(target: KubeTarget, env: NodeJS.ProcessEnv = proc
   if (target.context !== undefined) {
     if (!kc.getContexts().some((c) => c.name === target.context)) {
       throw new UsageError(
-        `--context: "${target.context}" is not a context of ${file ?? 'the default kubeconfig'}; contexts: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'}`,
+        `--context: "${target.context}" is not a context of ${file ?? 'the default kubeconfig'}; contexts: ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(', ') || 'none'
+        }`,
       );
     }
     kc.setCurrentContext(target.context);
   }
   if (!kc.getCurrentCluster()) {
-    throw new UsageError(`--kubeconfig: ${file ?? 'the default kubeconfig'} has no current context with a cluster; pass --context`);
+    throw new UsageError(
+      `--kubeconfig: ${file ?? 'the default kubeconfig'} has no current context with a cluster; pass --context`,
+    );
   }
   return kc;
 }
@@ -44,9 +52,11 @@ export function loadKubeConfig(target: KubeTarget, env: NodeJS.ProcessEnv = proc
 export function secretsOf(kc: KubeConfig): string[] {
   const out: string[] = [];
   for (const user of kc.getUsers()) {
-    for (const value of [user.token, user.password, user.keyData, user.certData, user.keyFile, user.certFile]) if (value) out.push(value);
+    for (const value of [user.token, user.password, user.keyData, user.certData, user.keyFile, user.certFile])
+      if (value) out.push(value);
     const provider = user.authProvider as { config?: Record<string, string> } | undefined;
-    for (const value of Object.values(provider?.config ?? {})) if (typeof value === 'string' && value.length >= 8) out.push(value);
+    for (const value of Object.values(provider?.config ?? {}))
+      if (typeof value === 'string' && value.length >= 8) out.push(value);
     const exec = user.exec as { env?: Array<{ value?: string }> } | undefined;
     for (const e of exec?.env ?? []) if (e.value) out.push(e.value);
   }

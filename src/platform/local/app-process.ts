@@ -23,7 +23,13 @@ export function stableBuild(release: ReleaseSettings): BuildSpec {
 }
 
 export function releasedBuild(release: ReleaseSettings): BuildSpec {
-  return { version: release.version, fault: release.fault, errorRate: release.errorRate, latencyMs: release.latencyMs, onsetS: release.onsetS };
+  return {
+    version: release.version,
+    fault: release.fault,
+    errorRate: release.errorRate,
+    latencyMs: release.latencyMs,
+    onsetS: release.onsetS,
+  };
 }
 
 export function buildRevision(spec: BuildSpec): string {
@@ -91,14 +97,19 @@ export class AppLauncher {
         try {
           const line = JSON.parse(buffered.slice(0, newline)) as { event?: string; port?: number };
           if (line.event === 'listening' && typeof line.port === 'number') resolve(line.port);
-          else reject(new PlatformError(`${label}: unexpected first line from faulty-app: ${buffered.slice(0, newline)}`));
+          else
+            reject(new PlatformError(`${label}: unexpected first line from faulty-app: ${buffered.slice(0, newline)}`));
         } catch {
           reject(new PlatformError(`${label}: unexpected first line from faulty-app: ${buffered.slice(0, newline)}`));
         }
       };
       proc.child.stdout?.setEncoding('utf8').on('data', onData);
       void proc.exited.then((exit) =>
-        reject(new PlatformError(`${label}: faulty-app exited before listening (code ${exit.code}): ${stderr.trim().split('\n')[0] ?? ''}`)),
+        reject(
+          new PlatformError(
+            `${label}: faulty-app exited before listening (code ${exit.code}): ${stderr.trim().split('\n')[0] ?? ''}`,
+          ),
+        ),
       );
     });
     debug('%s listening on %d (pid %d)', label, port, proc.pid);
@@ -131,7 +142,15 @@ export function smokeRequest(port: number, timeoutWallMs: number): Promise<strin
   return new Promise((resolve) => {
     const body = JSON.stringify({ sms: 'Smoke test: is this message spam?' });
     const req = http.request(
-      { host: '127.0.0.1', port, path: '/sms', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: timeoutWallMs, agent: false },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/sms',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        timeout: timeoutWallMs,
+        agent: false,
+      },
       (res) => {
         res.resume();
         resolve(res.statusCode === 200 ? undefined : `POST /sms answered ${res.statusCode}`);

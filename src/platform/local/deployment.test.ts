@@ -36,7 +36,13 @@ afterEach(async () => {
 
 function deployment(extra: Partial<ProcessDeploymentOptions> = {}) {
   const published: Endpoint[][] = [];
-  const d = new ProcessDeployment({ label: 'app', launcher, publish: (e) => published.push(e), readyTimeoutMs: 15_000, ...extra });
+  const d = new ProcessDeployment({
+    label: 'app',
+    launcher,
+    publish: (e) => published.push(e),
+    readyTimeoutMs: 15_000,
+    ...extra,
+  });
   deployments.push(d);
   return { d, published };
 }

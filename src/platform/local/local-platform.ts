@@ -44,7 +44,12 @@ export class LocalPlatform implements Platform {
   private readonly sessions = new Set<ArmSession>();
 
   constructor(
-    private readonly options: { timeScale: number; env?: NodeJS.ProcessEnv; experiment: string; observer?: LocalObserver },
+    private readonly options: {
+      timeScale: number;
+      env?: NodeJS.ProcessEnv;
+      experiment: string;
+      observer?: LocalObserver;
+    },
   ) {
     // App processes are recorded in a pid file and die with this process (ProcessRegistry).
     this.registry = new ProcessRegistry({ experiment: options.experiment }, new PidFile(options.experiment));
@@ -63,7 +68,11 @@ export class LocalPlatform implements Platform {
     return this.bundle;
   }
 
-  async open(arm: Arm, scenario: Scenario, options: { clock: Clock; seed: number; experiment: string }): Promise<ArmSession> {
+  async open(
+    arm: Arm,
+    scenario: Scenario,
+    options: { clock: Clock; seed: number; experiment: string },
+  ): Promise<ArmSession> {
     const launcher = new AppLauncher(this.registry, await this.appBundle(), this.options.timeScale, this.options.env);
     const metrics = new MetricsStore(() => options.clock.now());
     const router = await new WeightedRouter({
@@ -124,7 +133,12 @@ abstract class LocalSession implements ArmSession {
   ) {
     this.unsubscribeRoutes = router.onRoutes((routes) => {
       const canary = routes.find((r) => r.workload === this.canaryWorkload)?.weight ?? 0;
-      this.timeline({ atMs: clock.now(), kind: Marks.routes, detail: routes.map((r) => `${r.workload}=${r.weight}`).join(' '), canaryWeight: canary });
+      this.timeline({
+        atMs: clock.now(),
+        kind: Marks.routes,
+        detail: routes.map((r) => `${r.workload}=${r.weight}`).join(' '),
+        canaryWeight: canary,
+      });
     });
   }
 
@@ -280,7 +294,12 @@ class LocalFlaggerSession extends LocalSession {
         return smokeRequest(port, 5_000);
       },
     };
-    this.model = new FlaggerCanaryModel({ name: LOCAL_SERVICE, namespace: LOCAL_NAMESPACE }, scenario.flagger, workloads, metrics);
+    this.model = new FlaggerCanaryModel(
+      { name: LOCAL_SERVICE, namespace: LOCAL_NAMESPACE },
+      scenario.flagger,
+      workloads,
+      metrics,
+    );
     this.model.onEvent((event) =>
       this.timeline({
         atMs: event.atMs,

@@ -30,16 +30,35 @@ const IMPACT_AFTER_RELEASE_MS = 2_500;
 export function makeRun(s: SyntheticRun): RunEntry {
   const impacted = s.mttrS !== undefined || s.censoredAtS !== undefined;
   const impactMs = impacted ? RELEASE_MS + IMPACT_AFTER_RELEASE_MS : undefined;
-  const at = (sec: number | undefined) => (impactMs === undefined || sec === undefined ? undefined : impactMs + sec * 1000);
+  const at = (sec: number | undefined) =>
+    impactMs === undefined || sec === undefined ? undefined : impactMs + sec * 1000;
   const recoverMs = at(s.mttrS);
   const promotedMs = s.promotedAfterReleaseS === undefined ? undefined : RELEASE_MS + s.promotedAfterReleaseS * 1000;
-  const endMs = recoverMs !== undefined ? recoverMs + 10_000 : s.censoredAtS !== undefined ? at(s.censoredAtS)! : (promotedMs ?? RELEASE_MS + 60_000) + 10_000;
+  const endMs =
+    recoverMs !== undefined
+      ? recoverMs + 10_000
+      : s.censoredAtS !== undefined
+        ? at(s.censoredAtS)!
+        : (promotedMs ?? RELEASE_MS + 60_000) + 10_000;
   const operator: Record<string, string | number> | undefined =
     s.arm !== 'manual'
       ? undefined
       : s.scenario === 'slow'
-        ? { kind: 'alert', errorRateAbove: 0.01, forS: 60, groupWaitS: 30, acknowledgeMedianS: 180, source: 'assumed (docs/design.md §6): Prometheus rule, Alertmanager group_wait, on-call acknowledgement' }
-        : { kind: 'dashboard', lookIntervalS: 60, pNotice: 0.8, reactionMedianS: 45, source: 'assumed (docs/design.md §6): a person <glancing> at the panel & reacting' };
+        ? {
+            kind: 'alert',
+            errorRateAbove: 0.01,
+            forS: 60,
+            groupWaitS: 30,
+            acknowledgeMedianS: 180,
+            source: 'assumed (docs/design.md §6): Prometheus rule, Alertmanager group_wait, on-call acknowledgement',
+          }
+        : {
+            kind: 'dashboard',
+            lookIntervalS: 60,
+            pNotice: 0.8,
+            reactionMedianS: 45,
+            source: 'assumed (docs/design.md §6): a person <glancing> at the panel & reacting',
+          };
   return {
     type: 'run',
     runId: s.runId,
@@ -95,7 +114,10 @@ export function makeRun(s: SyntheticRun): RunEntry {
 }
 
 /** Requests at `rps` from the start to the run's end: the release serves `share` of them after the release until mitigation, and fails them. */
-export function makeRecords(run: RunEntry, options: { rps?: number; share?: number; faulty?: boolean; seed?: number } = {}): RequestRecord[] {
+export function makeRecords(
+  run: RunEntry,
+  options: { rps?: number; share?: number; faulty?: boolean; seed?: number } = {},
+): RequestRecord[] {
   const rps = options.rps ?? 20;
   const share = options.share ?? (run.arm === 'manual' ? 0.1 : 0.3);
   let state = (options.seed ?? 7) >>> 0;
@@ -143,18 +165,105 @@ export function makeHeader(scenarios: Scenario[], runs: readonly RunEntry[], swe
  */
 export function mixedRuns(): RunEntry[] {
   return [
-    makeRun({ runId: 'faulty-manual-r1', arm: 'manual', scenario: 'faulty', outcome: 'rolled_back', ttdS: 40, ttmS: 95, mttrS: 97 }),
-    makeRun({ runId: 'faulty-manual-r2', arm: 'manual', scenario: 'faulty', outcome: 'rolled_back', ttdS: 70, ttmS: 150, mttrS: 152 }),
-    makeRun({ runId: 'faulty-manual-r3', arm: 'manual', scenario: 'faulty', outcome: 'censored', ttdS: 300, censoredAtS: 897.5 }),
-    makeRun({ runId: 'faulty-manual-r4', arm: 'manual', scenario: 'faulty', outcome: 'rolled_back', ttdS: 30, ttmS: 200, mttrS: 201 }),
-    makeRun({ runId: 'faulty-flagger-r1', arm: 'flagger', scenario: 'faulty', outcome: 'rolled_back', ttdS: 8, ttmS: 28, mttrS: 30 }),
-    makeRun({ runId: 'faulty-flagger-r2', arm: 'flagger', scenario: 'faulty', outcome: 'rolled_back', ttdS: 9, ttmS: 29, mttrS: 29.5 }),
-    makeRun({ runId: 'faulty-flagger-r3', arm: 'flagger', scenario: 'faulty', outcome: 'rolled_back', ttdS: 12, ttmS: 31, mttrS: 33 }),
-    makeRun({ runId: 'slow-manual-r1', arm: 'manual', scenario: 'slow', entry: 1, outcome: 'rolled_back', ttdS: 60, ttmS: 120, mttrS: 125 }),
-    makeRun({ runId: 'slow-manual-r2', arm: 'manual', scenario: 'slow', entry: 1, outcome: 'censored', censoredAtS: 880 }),
-    makeRun({ runId: 'slow-flagger-r1', arm: 'flagger', scenario: 'slow', entry: 1, outcome: 'rolled_back', ttdS: 10, ttmS: 40, mttrS: 42 }),
+    makeRun({
+      runId: 'faulty-manual-r1',
+      arm: 'manual',
+      scenario: 'faulty',
+      outcome: 'rolled_back',
+      ttdS: 40,
+      ttmS: 95,
+      mttrS: 97,
+    }),
+    makeRun({
+      runId: 'faulty-manual-r2',
+      arm: 'manual',
+      scenario: 'faulty',
+      outcome: 'rolled_back',
+      ttdS: 70,
+      ttmS: 150,
+      mttrS: 152,
+    }),
+    makeRun({
+      runId: 'faulty-manual-r3',
+      arm: 'manual',
+      scenario: 'faulty',
+      outcome: 'censored',
+      ttdS: 300,
+      censoredAtS: 897.5,
+    }),
+    makeRun({
+      runId: 'faulty-manual-r4',
+      arm: 'manual',
+      scenario: 'faulty',
+      outcome: 'rolled_back',
+      ttdS: 30,
+      ttmS: 200,
+      mttrS: 201,
+    }),
+    makeRun({
+      runId: 'faulty-flagger-r1',
+      arm: 'flagger',
+      scenario: 'faulty',
+      outcome: 'rolled_back',
+      ttdS: 8,
+      ttmS: 28,
+      mttrS: 30,
+    }),
+    makeRun({
+      runId: 'faulty-flagger-r2',
+      arm: 'flagger',
+      scenario: 'faulty',
+      outcome: 'rolled_back',
+      ttdS: 9,
+      ttmS: 29,
+      mttrS: 29.5,
+    }),
+    makeRun({
+      runId: 'faulty-flagger-r3',
+      arm: 'flagger',
+      scenario: 'faulty',
+      outcome: 'rolled_back',
+      ttdS: 12,
+      ttmS: 31,
+      mttrS: 33,
+    }),
+    makeRun({
+      runId: 'slow-manual-r1',
+      arm: 'manual',
+      scenario: 'slow',
+      entry: 1,
+      outcome: 'rolled_back',
+      ttdS: 60,
+      ttmS: 120,
+      mttrS: 125,
+    }),
+    makeRun({
+      runId: 'slow-manual-r2',
+      arm: 'manual',
+      scenario: 'slow',
+      entry: 1,
+      outcome: 'censored',
+      censoredAtS: 880,
+    }),
+    makeRun({
+      runId: 'slow-flagger-r1',
+      arm: 'flagger',
+      scenario: 'slow',
+      entry: 1,
+      outcome: 'rolled_back',
+      ttdS: 10,
+      ttmS: 40,
+      mttrS: 42,
+    }),
     makeRun({ runId: 'slow-flagger-r2', arm: 'flagger', scenario: 'slow', entry: 1, outcome: 'rolled_back', mttrS: 0 }),
-    makeRun({ runId: 'healthy-flagger-r1', arm: 'flagger', scenario: 'healthy', entry: 2, outcome: 'promoted', promotedAfterReleaseS: 85 }),
+    makeRun({
+      runId: 'healthy-flagger-r1',
+      arm: 'flagger',
+      scenario: 'healthy',
+      entry: 2,
+      outcome: 'promoted',
+      promotedAfterReleaseS: 85,
+    }),
   ];
 }
 
@@ -185,14 +294,36 @@ export function sweepRuns(two = false): RunEntry[] {
       for (let r = 1; r <= 3; r++) {
         const mttr = look * 1.5 + 40 + r * 7 + (p === 0.5 ? 30 : 0);
         runs.push(
-          makeRun({ runId: `faulty-${k}-manual-r${r}`, arm: 'manual', scenario: 'faulty', entry: k, outcome: 'rolled_back', ttdS: mttr / 3, ttmS: mttr - 2, mttrS: mttr, sweep, sweepLabel: label }),
+          makeRun({
+            runId: `faulty-${k}-manual-r${r}`,
+            arm: 'manual',
+            scenario: 'faulty',
+            entry: k,
+            outcome: 'rolled_back',
+            ttdS: mttr / 3,
+            ttmS: mttr - 2,
+            mttrS: mttr,
+            sweep,
+            sweepLabel: label,
+          }),
         );
       }
       k++;
     }
   }
   for (let r = 1; r <= 3; r++) {
-    runs.push(makeRun({ runId: `faulty-flagger-r${r}`, arm: 'flagger', scenario: 'faulty', entry: k, outcome: 'rolled_back', ttdS: 9, ttmS: 28, mttrS: 29 + r }));
+    runs.push(
+      makeRun({
+        runId: `faulty-flagger-r${r}`,
+        arm: 'flagger',
+        scenario: 'faulty',
+        entry: k,
+        outcome: 'rolled_back',
+        ttdS: 9,
+        ttmS: 28,
+        mttrS: 29 + r,
+      }),
+    );
   }
   return runs;
 }
