@@ -8,7 +8,7 @@ describe('helm lookup', () => {
     const env = { PATH: '/nonexistent', CANARY_MTTR_TOOLS_DIR: '/nonexistent/tools' };
     expect(() => requireHelm(env)).toThrow(PlatformError);
     expect(() => requireHelm(env)).toThrow(
-      'helm not found (looked at CANARY_MTTR_HELM, PATH and /nonexistent/tools/bin): run npm run tools:install first',
+      'helm not found (not on PATH nor in /nonexistent/tools/bin); run npm run tools:install first, or set CANARY_MTTR_HELM',
     );
   });
 });
