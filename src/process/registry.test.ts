@@ -44,6 +44,9 @@ describe('ProcessRegistry', () => {
         harness.once('exit', (code) => reject(new Error(`the harness exited with ${code}`)));
       });
       expect(isAlive(childPid)).toBe(true);
+      // The pid is setpriv's until it has exec'd sleep: compare /proc's view once the exec is done.
+      const pid = childPid;
+      expect(await within(5000, () => !/setpriv$/.test(executableOf(pid) ?? 'setpriv'))).toBe(true);
       const [file] = readdirSync(pidDir);
       const record = JSON.parse(readFileSync(path.join(pidDir, file!), 'utf8')) as PidRecord;
       expect(record.harnessPid).toBe(harness.pid);
