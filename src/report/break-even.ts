@@ -78,7 +78,7 @@ export function ttmOrCensored(rows: readonly RunRow[]): number[] {
 /** Fewer runs than this in either arm give no verdict: a bootstrap CI of so few medians is no interval. */
 export const MIN_RUNS_FOR_VERDICT = 5;
 
-function verdictOf(d: BootstrapInterval, n: number, nFlagger: number): Verdict | undefined {
+export function verdictOf(d: BootstrapInterval, n: number, nFlagger: number): Verdict | undefined {
   if (d.lower === undefined || d.upper === undefined || Math.min(n, nFlagger) < MIN_RUNS_FOR_VERDICT) return undefined;
   return d.upper < 0 ? 'faster' : d.lower > 0 ? 'slower' : 'not distinguishable';
 }

@@ -16,6 +16,7 @@ import { catchesParagraphs, matrixCells, matrixTable } from './matrix.ts';
 import type { ReportModel, ReportSection, ReportTable } from './model.ts';
 import { withOperatorSource } from './operator-sources.ts';
 import { runsCsvRows } from './runs-csv.ts';
+import { verdictSection } from './verdict.ts';
 
 /**
  * The per-run numbers the statistics use, as runs.csv holds them (rounded the same way), so every
@@ -390,6 +391,9 @@ export function buildReportModel(header: ExperimentHeader, journaled: RunEntry[]
     `Load generator: ${generators.join(', ') || '—'} (open model, constant arrival rate; per-request records in requests/).`,
   );
   if (header.description) intro.unshift(header.description.trim());
+  // The answer first: the verdict per scenario, then the tables it comes from.
+  const verdict = verdictSection(rows);
+  if (verdict) sections.push(verdict);
   sections.push({ id: 'summary', title: 'Runs per arm', paragraphs: intro, tables: [summaryTable(rows)] });
   const comparison = comparisonTables(rows, faulty);
   if (comparison[0]!.rows.length > 0)

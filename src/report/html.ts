@@ -441,10 +441,13 @@ export function renderHtml(model: ReportModel, charts: readonly ChartFile[]): st
     toc.push({ id, title });
     body.push(html);
   };
-  const [first, ...rest] = model.sections;
-  if (first) add(`s-${first.id}`, first.title, (id) => renderSection(first, id, ids));
+  // The charts follow the summary (and the verdict that opens the report, when there is one).
+  const lead = model.sections[0]?.id === 'verdict' ? 2 : 1;
+  for (const section of model.sections.slice(0, lead))
+    add(`s-${section.id}`, section.title, (id) => renderSection(section, id, ids));
   if (charts.length > 0) add('charts', 'Charts', (id) => renderCharts(charts, id, ids));
-  for (const section of rest) add(`s-${section.id}`, section.title, (id) => renderSection(section, id, ids));
+  for (const section of model.sections.slice(lead))
+    add(`s-${section.id}`, section.title, (id) => renderSection(section, id, ids));
   add('scenario-parameters', 'Scenario parameters', (id) => renderScenarios(model, id, ids));
   add('operator-models', 'Operator models: parameters and sources', (id) => renderOperators(model.runs, id, ids));
   if (model.runs.length > 0) add('runs', 'Runs', (id) => renderRuns(model.runs, id));
