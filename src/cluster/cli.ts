@@ -10,7 +10,7 @@
  * until Ctrl-C. The kind provider is src/cluster/kind.ts; this file only dispatches to it.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,8 @@ import { numberOption, parseOptions } from '../cli/args.ts';
 import { exitCodeOf, Interrupted, runAsEntry } from '../cli/entry.ts';
 import { runClusterCli } from './kind.ts';
 import { startLocalCluster } from './local/cluster.ts';
+import { STATE_DIR_NAMES } from './local/components.ts';
+import { ensurePrivateDir, prepareStateDir } from './local/credentials.ts';
 import { stopLocalClusterFromState } from './local/stop.ts';
 import { isAlive } from '../process/procfs.ts';
 import { clusterNameFor, defaultStateDir, readState, type ClusterState } from '../kube/cluster-state.ts';
@@ -150,8 +152,10 @@ async function upDetached(stateDir: string, timeoutS: number, logger: Logger, io
       `local cluster ${existing.name} is already ${existing.status} in ${stateDir} (owner pid ${existing.ownerPid}); run npm run cluster:down -- --provider local --state-dir ${stateDir} first`,
     );
   }
+  // Refuses a folder that is not the cluster's own before writing anything there.
+  prepareStateDir(stateDir, STATE_DIR_NAMES);
   const logs = path.join(stateDir, 'logs');
-  mkdirSync(logs, { recursive: true });
+  ensurePrivateDir(logs);
   const supervisorLog = path.join(logs, 'supervisor.log');
   const out = openSync(supervisorLog, 'w');
   // The one process meant to outlive this command: detached into its own session, so Ctrl-C in

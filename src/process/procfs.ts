@@ -100,8 +100,26 @@ export function processesWithLabel(label: string): number[] {
 
 /** TCP ports in LISTEN state on any address, from /proc/net/tcp and tcp6. */
 export function listeningPorts(): Set<number> {
-  const ports = new Set<number>();
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+  return new Set(listeningSockets().map((s) => s.port));
+}
+
+export interface ListeningSocket {
+  /** Dotted IPv4, or the eight groups of IPv6 in hex (e.g. 0:0:0:0:0:ffff:7f00:1). */
+  address: string;
+  port: number;
+  /** The socket's inode: /proc/<pid>/fd/<n> of its owner links to socket:[inode]. */
+  inode: number;
+}
+
+/**
+ * TCP sockets in LISTEN state, from /proc/net/tcp and tcp6: those of this process's network
+ * namespace, or of the namespace `pid` runs in (a process in another namespace listens where the
+ * first list cannot see).
+ */
+export function listeningSockets(pid?: number): ListeningSocket[] {
+  const out: ListeningSocket[] = [];
+  const base = pid === undefined ? '/proc/net' : `/proc/${pid}/net`;
+  for (const file of [`${base}/tcp`, `${base}/tcp6`]) {
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
@@ -110,12 +128,43 @@ export function listeningPorts(): Set<number> {
     }
     for (const line of text.split('\n').slice(1)) {
       const fields = line.trim().split(/\s+/);
-      if (fields.length < 4 || fields[3] !== '0A') continue;
-      const port = Number.parseInt(fields[1]!.split(':').pop()!, 16);
-      if (Number.isFinite(port)) ports.add(port);
+      if (fields.length < 10 || fields[3] !== '0A') continue;
+      const [hexAddress, hexPort] = fields[1]!.split(':') as [string, string];
+      const port = Number.parseInt(hexPort, 16);
+      if (Number.isFinite(port)) out.push({ address: decodeAddress(hexAddress), port, inode: Number(fields[9]) });
     }
   }
-  return ports;
+  return out;
+}
+
+/** The kernel prints an address as 32-bit words, each in host (little-endian) byte order. */
+function decodeAddress(hex: string): string {
+  const words = hex.match(/.{8}/g) ?? [];
+  const bytes = words.flatMap((w) => (w.match(/../g) ?? []).reverse().map((b) => Number.parseInt(b, 16)));
+  if (bytes.length === 4) return bytes.join('.');
+  const groups: string[] = [];
+  for (let i = 0; i < bytes.length; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+  return groups.join(':');
+}
+
+/** Inodes of the sockets a process holds open (empty when it is gone or not ours to read). */
+export function socketInodesOf(pid: number): Set<number> {
+  const inodes = new Set<number>();
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return inodes;
+  }
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(Number(m[1]));
+    } catch {
+      // Closed between readdir and readlink.
+    }
+  }
+  return inodes;
 }
 
 /** Resident memory of a process in bytes (VmRSS), 0 when it is gone. */

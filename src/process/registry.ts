@@ -67,6 +67,11 @@ export class ManagedProcess implements AsyncDisposable {
 const SETPRIV = '/usr/bin/setpriv';
 const hasSetpriv = existsSync(SETPRIV);
 
+/** The command line wrapped with `setpriv --pdeathsig KILL` where setpriv exists. */
+export function dieWithParent(commandLine: string[]): string[] {
+  return hasSetpriv ? [SETPRIV, '--pdeathsig', 'KILL', '--', ...commandLine] : commandLine;
+}
+
 /** The real path of the file `command` runs, as /proc/<pid>/exe will name it; undefined if not found. */
 function executablePath(command: string, env: NodeJS.ProcessEnv): string | undefined {
   const found = findExecutable(command, env);
@@ -103,8 +108,8 @@ export class ProcessRegistry implements AsyncDisposable {
   }
 
   spawn(command: string, args: string[], options: { env: NodeJS.ProcessEnv; label: string }): ManagedProcess {
-    const [file, argv] = hasSetpriv ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args];
-    const child = spawn(file, argv, {
+    const [file, ...argv] = dieWithParent([command, ...args]);
+    const child = spawn(file!, argv, {
       env: {
         ...options.env,
         ...Object.fromEntries(Object.entries(this.labels).map(([k, v]) => [`CANARY_MTTR_${k.toUpperCase()}`, v])),

@@ -1,7 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { CoreV1Api, KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import createDebug from 'debug';
 import { parseAllDocuments } from 'yaml';
@@ -10,7 +13,7 @@ import { PlatformError } from '../../common/errors.ts';
 import { silentLogger, type Logger } from '../../common/logger.ts';
 import { MeshEmulator } from './mesh-emulator.ts';
 import { PidFile } from '../../process/pid-file.ts';
-import { ProcessRegistry, type ManagedProcess } from '../../process/registry.ts';
+import { dieWithParent, ProcessRegistry, type ManagedProcess } from '../../process/registry.ts';
 import { kubeRequest, resourcePath } from '../../kube/kube-rest.ts';
 import { isAlive, rssBytes } from '../../process/procfs.ts';
 import {
@@ -23,26 +26,53 @@ import {
 import { resolveTools, type ToolPaths } from '../tools.ts';
 import {
   apiServerArgs,
+  bridgeConfig,
+  bridgeSockets,
   clusterPaths,
   controllerManagerArgs,
   etcdArgs,
   fakeNode,
+  FLAGGER_PID_LINE,
   flaggerArgs,
   kubeconfigYaml,
   kwokArgs,
+  NETNS_BRIDGE,
   PORT_NAMES,
   prometheusArgs,
   prometheusConfig,
   schedulerArgs,
+  STATE_DIR_NAMES,
   type ClusterPaths,
   type ClusterPorts,
 } from './components.ts';
-import { httpGet, waitUntil } from './probe.ts';
+import { createClusterPki, ensurePrivateDir, prepareStateDir, writePrivateFile } from './credentials.ts';
+import { apiServerReady, httpGet, waitUntil } from './probe.ts';
+import { forward, type Forward } from './socket-forward.ts';
 import { clusterProcessesDir, stopLocalClusterFromState } from './stop.ts';
 
 const debug = createDebug('canary-mttr:cluster');
 
 export const FAKE_NODE = 'kwok-node-0';
+
+/**
+ * unshare's options for a new network namespace: plain as root; as another user inside a user
+ * namespace of its own, where it may set up its loopback. Undefined when this machine allows
+ * neither (no unshare or ip, or user namespaces disabled): checked by doing just that once.
+ */
+export function networkNamespaceOptions(): string[] | undefined {
+  const options = process.getuid?.() === 0 ? ['--net'] : ['--user', '--map-root-user', '--net'];
+  const probe = spawnSync('unshare', [...options, '--', 'ip', 'link', 'set', 'lo', 'up'], {
+    stdio: 'ignore',
+    timeout: 10_000,
+  });
+  return probe.status === 0 ? options : undefined;
+}
+
+/** node --import <tsx> <script>: the bridge is TypeScript and runs from any working directory. */
+function tsxCommand(script: string): string[] {
+  const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return [process.execPath, '--import', loader, script];
+}
 
 export interface LocalClusterOptions {
   stateDir: string;
@@ -112,11 +142,13 @@ interface Component {
 }
 
 /**
- * Starts a local control plane without containers (docs/design.md §8): etcd, kube-apiserver (bearer token,
- * RBAC), kube-controller-manager, kube-scheduler, kwok with one fake node, the Flagger and Istio
- * CRDs, Prometheus scraping the mesh emulator, the mesh emulator itself (in this process) and
- * Flagger. Writes `<stateDir>/kubeconfig` and `<stateDir>/cluster.json`. On any failure
- * everything started so far is stopped before the error is rethrown.
+ * Starts a local control plane without containers (docs/design.md §8): etcd (TLS, client certificates),
+ * kube-apiserver (bearer token, RBAC, a serving certificate of the cluster's own CA),
+ * kube-controller-manager, kube-scheduler, kwok with one fake node, the Flagger and Istio CRDs,
+ * Prometheus scraping the mesh emulator, the mesh emulator itself (in this process) and Flagger (in
+ * a network namespace of its own where the machine allows one). Writes `<stateDir>/kubeconfig` and
+ * `<stateDir>/cluster.json`; the state dir and every credential in it are owner-only. On any
+ * failure everything started so far is stopped before the error is rethrown.
  */
 export async function startLocalCluster(options: LocalClusterOptions): Promise<StartedLocalCluster> {
   const t0 = performance.now();
@@ -124,6 +156,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
   const stateDir = path.resolve(options.stateDir);
   const name = options.name ?? clusterNameFor(stateDir);
   const tools = resolveTools(options.env);
+  prepareStateDir(stateDir, STATE_DIR_NAMES);
   const previous = readState(stateDir);
   if (
     previous &&
@@ -141,11 +174,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
       logger.warn(`[cluster] stopped ${swept.stopped} leftover process(es) of the previous cluster in ${stateDir}`);
   }
   const p = clusterPaths(stateDir);
-  for (const dir of [p.etcdData, p.certs, p.prometheusData]) rmSync(dir, { recursive: true, force: true });
-  mkdirSync(p.logs, { recursive: true });
-  mkdirSync(p.certs, { recursive: true });
-  mkdirSync(p.etcdData, { recursive: true, mode: 0o700 });
-  mkdirSync(p.prometheusData, { recursive: true });
+  for (const dir of [p.etcdData, p.certs, p.sockets, p.prometheusData]) rmSync(dir, { recursive: true, force: true });
+  for (const dir of [p.logs, p.certs, p.sockets, p.etcdData, p.prometheusData]) ensurePrivateDir(dir);
 
   const portList = await freePorts(PORT_NAMES.length);
   const ports = Object.fromEntries(PORT_NAMES.map((n, i) => [n, portList[i]!])) as unknown as ClusterPorts;
@@ -182,7 +212,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
   const remaining = (capMs: number) => Math.max(1_000, Math.min(capMs, deadline - performance.now()));
   const signal = options.signal;
 
-  const start = (component: string, binary: string, args: string[]): Component => {
+  /** `recordedBinary`: what the process runs in the end when `binary` execs another program. */
+  const start = (component: string, binary: string, args: string[], recordedBinary = binary): Component => {
     const logFile = path.join(p.logs, `${component}.log`);
     const proc = registry.spawn(binary, args, { env, label: component });
     const log = createWriteStream(logFile, { flags: 'w' });
@@ -194,7 +225,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
     });
     const entry = { name: component, binary, process: proc, logFile };
     components.push(entry);
-    state.processes.push({ component, pid: proc.pid ?? -1, binary });
+    state.processes.push({ component, pid: proc.pid ?? -1, binary: recordedBinary });
     writeState(state);
     debug('started %s (pid %d): %s %s', component, proc.pid, binary, args.join(' '));
     return entry;
@@ -202,6 +233,10 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
 
   let stopping = false;
   let stopPromise: Promise<void> | undefined;
+  /** The owner's ends of the socket files to Flagger's network namespace. */
+  const hostForwards: Forward[] = [];
+  /** Flagger's own pid when it runs under the netns bridge. */
+  let flaggerPid: number | undefined;
   const stop = (): Promise<void> => {
     stopPromise ??= (async () => {
       stopping = true;
@@ -226,7 +261,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
         );
       }
       await registry[Symbol.asyncDispose]();
-      for (const dir of [p.etcdData, p.prometheusData]) rmSync(dir, { recursive: true, force: true });
+      await Promise.all(hostForwards.map((f) => f.close()));
+      for (const dir of [p.etcdData, p.sockets, p.prometheusData]) rmSync(dir, { recursive: true, force: true });
       state.status = 'stopped';
       state.routers = [];
       writeState(state);
@@ -238,15 +274,24 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
   try {
     // Credentials: a random bearer token in the system:masters group (cluster-admin under RBAC).
     const token = randomBytes(24).toString('hex');
-    writeFileSync(p.tokens, `${token},canary-admin,canary-admin,system:masters\n`, { mode: 0o600 });
+    writePrivateFile(p.tokens, `${token},canary-admin,canary-admin,system:masters\n`);
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    writeFileSync(p.serviceAccountKey, privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
-
+    writePrivateFile(p.serviceAccountKey, privateKey.export({ type: 'pkcs1', format: 'pem' }));
     let t = performance.now();
+    const pki = await createClusterPki(p.certs, name);
+    const caPem = readFileSync(pki.ca.cert, 'utf8');
+    logger.info(`[cluster] certificates made in ${elapsedS(t)}`);
+
+    t = performance.now();
     const etcd = start('etcd', tools.etcd, etcdArgs(p, ports, name));
+    const etcdClient = {
+      ca: caPem,
+      cert: readFileSync(pki.etcdClient.cert, 'utf8'),
+      key: readFileSync(pki.etcdClient.key, 'utf8'),
+    };
     await waitUntil(
       'etcd /health',
-      async () => (await httpGet(`http://127.0.0.1:${ports.etcdClient}/health`)).status === 200,
+      async () => (await httpGet(`https://127.0.0.1:${ports.etcdClient}/health`, etcdClient)).status === 200,
       {
         timeoutMs: remaining(30_000),
         signal,
@@ -258,20 +303,14 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
 
     t = performance.now();
     const api = start('kube-apiserver', tools.kubeApiserver, apiServerArgs(p, ports));
-    const auth = { Authorization: `Bearer ${token}` };
-    await waitUntil(
-      'kube-apiserver /readyz',
-      async () => (await httpGet(`${apiServerUrl}/readyz`, { headers: auth })).body === 'ok',
-      {
-        timeoutMs: remaining(120_000),
-        signal,
-        process: api.process,
-        logFile: api.logFile,
-      },
-    );
+    await waitUntil('kube-apiserver /readyz', () => apiServerReady(apiServerUrl, token, caPem), {
+      timeoutMs: remaining(120_000),
+      signal,
+      process: api.process,
+      logFile: api.logFile,
+    });
     logger.info(`[cluster] kube-apiserver ready in ${elapsedS(t)}`);
-    const caPem = readFileSync(path.join(p.certs, 'apiserver.crt'), 'utf8');
-    writeFileSync(p.kubeconfig, kubeconfigYaml(apiServerUrl, token, caPem, name), { mode: 0o600 });
+    writePrivateFile(p.kubeconfig, kubeconfigYaml(apiServerUrl, token, caPem, name));
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(p.kubeconfig);
 
@@ -346,24 +385,50 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
 
     if (options.flagger ?? true) {
       t = performance.now();
-      const flagger = start('flagger', tools.flagger, flaggerArgs(p, ports));
-      await waitUntil(
-        'flagger /healthz',
-        async () => (await httpGet(`http://127.0.0.1:${ports.flagger}/healthz`)).status === 200,
-        {
-          timeoutMs: remaining(60_000),
-          signal,
-          process: flagger.process,
-          logFile: flagger.logFile,
-        },
-      );
-      logger.info(`[cluster] flagger ready in ${elapsedS(t)}`);
+      const netns = networkNamespaceOptions();
+      let flagger: Component;
+      let health: () => Promise<boolean>;
+      if (netns) {
+        const sockets = bridgeSockets(p);
+        hostForwards.push(await forward({ socket: sockets.apiServer }, { port: ports.apiServer }));
+        hostForwards.push(await forward({ socket: sockets.prometheus }, { port: ports.prometheus }));
+        const config = bridgeConfig(p, ports, dieWithParent([tools.flagger, ...flaggerArgs(p, ports)]));
+        const [node, ...nodeArgs] = tsxCommand(NETNS_BRIDGE);
+        flagger = start('flagger', 'unshare', [...netns, '--', node!, ...nodeArgs, JSON.stringify(config)], node);
+        flagger.process.child.stdout?.once('data', (chunk: Buffer) => {
+          const line = chunk.toString('utf8').split('\n')[0] ?? '';
+          if (!line.startsWith(FLAGGER_PID_LINE)) return;
+          flaggerPid = Number(line.slice(FLAGGER_PID_LINE.length));
+          state.processes.push({ component: 'flagger-process', pid: flaggerPid, binary: tools.flagger });
+          writeState(state);
+        });
+        health = async () =>
+          (await httpGet('http://localhost/healthz', { socketPath: sockets.flagger })).status === 200;
+      } else {
+        logger.warn(
+          `[cluster] unshare --net failed (no network namespace for this user here): Flagger's port ${ports.flagger} listens on every interface; ` +
+            'run as root or allow user namespaces to keep it off the network',
+        );
+        flagger = start('flagger', tools.flagger, flaggerArgs(p, ports));
+        health = async () => (await httpGet(`http://127.0.0.1:${ports.flagger}/healthz`)).status === 200;
+      }
+      await waitUntil('flagger /healthz', health, {
+        timeoutMs: remaining(60_000),
+        signal,
+        process: flagger.process,
+        logFile: flagger.logFile,
+      });
+      logger.info(`[cluster] flagger ready in ${elapsedS(t)}${netns ? ' (in a network namespace of its own)' : ''}`);
     }
 
     const memory = () => {
       const byComponent: Record<string, number> = {};
       for (const c of components)
         if (!c.process.hasExited && c.process.pid) byComponent[c.name] = rssBytes(c.process.pid);
+      if (flaggerPid !== undefined && byComponent.flagger !== undefined) {
+        byComponent['flagger netns bridge'] = byComponent.flagger;
+        byComponent.flagger = rssBytes(flaggerPid);
+      }
       byComponent['apps (faulty-app)'] = registry.pids
         .filter((pid) => !components.some((c) => c.process.pid === pid))
         .reduce((sum, pid) => sum + rssBytes(pid), 0);
@@ -388,7 +453,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
       startupMs,
       logsDir: p.logs,
       get pids() {
-        return components.map((c) => c.process.pid).filter((pid): pid is number => pid !== undefined);
+        return [...components.map((c) => c.process.pid), flaggerPid].filter((pid): pid is number => pid !== undefined);
       },
       memory,
       state: () => structuredClone(state),

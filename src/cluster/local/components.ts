@@ -1,12 +1,15 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { pkiPaths } from './credentials.ts';
 
 /**
  * Command lines and configuration files of the local control plane, as pure functions of the
  * state dir and ports (the flags that work are the ones scripts/tools/smoke-control-plane.sh
- * checks). Everything listens on 127.0.0.1, except Flagger's own HTTP server: its `-port` flag
- * takes only a port and it binds every interface (fluxcd/flagger pkg/server: Addr ":" + port).
+ * checks). Everything listens on 127.0.0.1. etcd and kube-apiserver serve TLS with certificates
+ * of the cluster's own CA, and etcd takes only clients with a certificate from it. Flagger's HTTP
+ * server binds every interface (its `-port` takes only a port: fluxcd/flagger pkg/server, Addr
+ * ":" + port), so Flagger runs in a network namespace of its own (see netns-bridge.ts).
  */
 
 export interface ClusterPorts {
@@ -38,6 +41,9 @@ export function clusterPaths(stateDir: string) {
     logs: path.join(stateDir, 'logs'),
     etcdData: path.join(stateDir, 'etcd'),
     certs: path.join(stateDir, 'certs'),
+    pki: pkiPaths(path.join(stateDir, 'certs')),
+    /** Socket files between the host and Flagger's network namespace. */
+    sockets: path.join(stateDir, 'sockets'),
     tokens: path.join(stateDir, 'tokens.csv'),
     serviceAccountKey: path.join(stateDir, 'sa.key'),
     kubeconfig: path.join(stateDir, 'kubeconfig'),
@@ -48,17 +54,34 @@ export function clusterPaths(stateDir: string) {
 }
 export type ClusterPaths = ReturnType<typeof clusterPaths>;
 
+/** Every name the cluster writes directly in its state dir (cluster.json included). */
+export const STATE_DIR_NAMES: ReadonlySet<string> = new Set([
+  'cluster.json',
+  ...Object.values(clusterPaths('/'))
+    .filter((v): v is string => typeof v === 'string' && v !== '/')
+    .map((v) => path.basename(v)),
+]);
+
 const LOOPBACK = '127.0.0.1';
 
 export function etcdArgs(p: ClusterPaths, ports: ClusterPorts, name: string): string[] {
   return [
     `--name=${name}`,
     `--data-dir=${p.etcdData}`,
-    `--listen-client-urls=http://${LOOPBACK}:${ports.etcdClient}`,
-    `--advertise-client-urls=http://${LOOPBACK}:${ports.etcdClient}`,
-    `--listen-peer-urls=http://${LOOPBACK}:${ports.etcdPeer}`,
-    `--initial-advertise-peer-urls=http://${LOOPBACK}:${ports.etcdPeer}`,
-    `--initial-cluster=${name}=http://${LOOPBACK}:${ports.etcdPeer}`,
+    `--listen-client-urls=https://${LOOPBACK}:${ports.etcdClient}`,
+    `--advertise-client-urls=https://${LOOPBACK}:${ports.etcdClient}`,
+    `--listen-peer-urls=https://${LOOPBACK}:${ports.etcdPeer}`,
+    `--initial-advertise-peer-urls=https://${LOOPBACK}:${ports.etcdPeer}`,
+    `--initial-cluster=${name}=https://${LOOPBACK}:${ports.etcdPeer}`,
+    // Any local process could otherwise read and write every object, tokens of ServiceAccounts included.
+    `--cert-file=${p.pki.etcd.cert}`,
+    `--key-file=${p.pki.etcd.key}`,
+    '--client-cert-auth=true',
+    `--trusted-ca-file=${p.pki.ca.cert}`,
+    `--peer-cert-file=${p.pki.etcd.cert}`,
+    `--peer-key-file=${p.pki.etcd.key}`,
+    '--peer-client-cert-auth=true',
+    `--peer-trusted-ca-file=${p.pki.ca.cert}`,
     // A throwaway test cluster: losing it on a power cut is fine, fsync latency is not.
     '--unsafe-no-fsync',
     '--log-level=warn',
@@ -67,13 +90,18 @@ export function etcdArgs(p: ClusterPaths, ports: ClusterPorts, name: string): st
 
 export function apiServerArgs(p: ClusterPaths, ports: ClusterPorts): string[] {
   return [
-    `--etcd-servers=http://${LOOPBACK}:${ports.etcdClient}`,
+    `--etcd-servers=https://${LOOPBACK}:${ports.etcdClient}`,
+    `--etcd-cafile=${p.pki.ca.cert}`,
+    `--etcd-certfile=${p.pki.etcdClient.cert}`,
+    `--etcd-keyfile=${p.pki.etcdClient.key}`,
     `--bind-address=${LOOPBACK}`,
     `--advertise-address=${LOOPBACK}`,
     `--secure-port=${ports.apiServer}`,
     // With a loopback advertise address the endpoint reconciler fails every few seconds.
     '--endpoint-reconciler-type=none',
-    `--cert-dir=${p.certs}`,
+    // Signed by the cluster's CA, so a client can tell this apiserver from whatever else took the port.
+    `--tls-cert-file=${p.pki.apiServer.cert}`,
+    `--tls-private-key-file=${p.pki.apiServer.key}`,
     `--token-auth-file=${p.tokens}`,
     '--authorization-mode=RBAC',
     '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
@@ -94,7 +122,7 @@ export function controllerManagerArgs(p: ClusterPaths, ports: ClusterPorts): str
     `--secure-port=${ports.controllerManager}`,
     '--leader-elect=false',
     `--service-account-private-key-file=${p.serviceAccountKey}`,
-    `--root-ca-file=${path.join(p.certs, 'apiserver.crt')}`,
+    `--root-ca-file=${p.pki.ca.cert}`,
     '--profiling=false',
   ];
 }
@@ -159,6 +187,42 @@ export function prometheusConfig(ports: ClusterPorts, scrapeIntervalS = 1): stri
   });
 }
 
+/** The script that runs Flagger inside its network namespace. */
+export const NETNS_BRIDGE = fileURLToPath(new URL('./netns-bridge.ts', import.meta.url));
+/** The bridge's first stdout line: `flagger pid <n>`. */
+export const FLAGGER_PID_LINE = 'flagger pid ';
+
+/** What netns-bridge.ts gets as its one argument (JSON). */
+export interface BridgeConfig {
+  /** Ports of the host's loopback that Flagger reaches, each through a socket file the owner serves. */
+  toHost: Array<{ port: number; socket: string }>;
+  /** Socket files through which the host reaches a port inside the namespace. */
+  fromHost: Array<{ socket: string; port: number }>;
+  /** Flagger's command line (already wrapped with the parent-death signal). */
+  command: string[];
+}
+
+/** The socket files of the bridge, inside the owner-only state dir. */
+export function bridgeSockets(p: ClusterPaths) {
+  return {
+    apiServer: path.join(p.sockets, 'apiserver.sock'),
+    prometheus: path.join(p.sockets, 'prometheus.sock'),
+    flagger: path.join(p.sockets, 'flagger.sock'),
+  };
+}
+
+export function bridgeConfig(p: ClusterPaths, ports: ClusterPorts, flaggerCommand: string[]): BridgeConfig {
+  const sockets = bridgeSockets(p);
+  return {
+    toHost: [
+      { port: ports.apiServer, socket: sockets.apiServer },
+      { port: ports.prometheus, socket: sockets.prometheus },
+    ],
+    fromHost: [{ socket: sockets.flagger, port: ports.flagger }],
+    command: flaggerCommand,
+  };
+}
+
 export function flaggerArgs(p: ClusterPaths, ports: ClusterPorts): string[] {
   return [
     `-kubeconfig=${p.kubeconfig}`,
@@ -169,7 +233,7 @@ export function flaggerArgs(p: ClusterPaths, ports: ClusterPorts): string[] {
   ];
 }
 
-/** A kubeconfig with the generated bearer token and the apiserver's self-signed CA. */
+/** A kubeconfig with the generated bearer token and the cluster's CA. */
 export function kubeconfigYaml(server: string, token: string, caPem: string, name: string): string {
   return stringify({
     apiVersion: 'v1',

@@ -2,11 +2,15 @@
  * The local control plane with the real Flagger (docs/design.md §8, issue 4): a Canary is initialised,
  * the faulty-500 release is detected and rolled back, a healthy release is promoted, all asserted
  * from the API; and the mesh emulator's metrics give Prometheus the success rate the clients saw.
+ * Its credentials (issue 14): an owner-only state dir, etcd on loopback behind client certificates,
+ * an admin token sent to nothing but our apiserver, Flagger's port in a network namespace.
  * Runs under vitest.cluster.config.ts (npm run test:cluster) and needs npm run tools:install.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScaledClock } from '../../common/clock.ts';
 import { BuiltinLoadGenerator } from '../../load/builtin-generator.ts';
@@ -15,6 +19,7 @@ import type { BuildSpec } from '../../platform/local/app-process.ts';
 import { flaggerSchema } from '../../scenario/schema.ts';
 import { CanaryObserver } from '../../kube/canary-observer.ts';
 import { kubeRequest, resourcePath } from '../../kube/kube-rest.ts';
+import { cmdlineOf, listeningPorts, listeningSockets, socketInodesOf } from '../../process/procfs.ts';
 import {
   canaryManifest,
   createNamespace,
@@ -24,6 +29,9 @@ import {
   virtualServiceWeights,
 } from '../workload-manifests.ts';
 import { startLocalCluster, type StartedLocalCluster } from './cluster.ts';
+import { bridgeSockets, clusterPaths } from './components.ts';
+import { createClusterPki } from './credentials.ts';
+import { apiServerReady, httpGet } from './probe.ts';
 import { IN_CLUSTER_TIER, leftovers, randomName, requireTools } from './cluster-test-support.ts';
 
 const clock = new ScaledClock(1);
@@ -34,11 +42,23 @@ const healthyV3: BuildSpec = { version: 'v3', fault: 'none', errorRate: 0, laten
 
 describe.skipIf(!IN_CLUSTER_TIER)('local control plane with the real Flagger (run by npm run test:cluster)', () => {
   let stateDir: string;
+  /** Certificates of another CA, as a process that took one of the cluster's ports could hold. */
+  let otherCertsDir: string;
   let cluster: StartedLocalCluster | undefined;
+  const read = (file: string) => readFileSync(file, 'utf8');
+  const modeOf = (file: string) => statSync(file).mode & 0o777;
 
   beforeAll(async () => {
     requireTools();
     stateDir = mkdtempSync(path.join(tmpdir(), 'canary-mttr-cluster-'));
+    otherCertsDir = mkdtempSync(path.join(tmpdir(), 'canary-mttr-other-ca-'));
+    // As an earlier version (or a user's umask) could have left them: a world-readable state dir
+    // and credentials. Start-up must tighten them, not only make new files with tight modes.
+    chmodSync(stateDir, 0o755);
+    for (const file of [clusterPaths(stateDir).tokens, clusterPaths(stateDir).kubeconfig]) {
+      writeFileSync(file, 'left by an earlier run\n');
+      chmodSync(file, 0o644);
+    }
     cluster = await startLocalCluster({ stateDir, timeoutMs: 150_000 });
     const memory = cluster.memory();
     console.log(
@@ -58,7 +78,105 @@ describe.skipIf(!IN_CLUSTER_TIER)('local control plane with the real Flagger (ru
       expect(left).toEqual({ processes: [], ports: [] });
     } finally {
       rmSync(stateDir, { recursive: true, force: true });
+      rmSync(otherCertsDir, { recursive: true, force: true });
     }
+  });
+
+  it('the state dir and its certs and sockets folders are 0700, every key, token and kubeconfig 0600', () => {
+    const p = clusterPaths(stateDir);
+    for (const dir of [stateDir, p.certs, p.sockets]) expect(modeOf(dir), dir).toBe(0o700);
+    const secrets = [
+      p.tokens,
+      p.serviceAccountKey,
+      p.kubeconfig,
+      p.pki.ca.key,
+      p.pki.apiServer.key,
+      p.pki.etcd.key,
+      p.pki.etcdClient.key,
+    ];
+    for (const file of secrets) expect(modeOf(file), file).toBe(0o600);
+    expect(read(p.tokens)).toMatch(/^[0-9a-f]{48},canary-admin,canary-admin,system:masters\n$/);
+  });
+
+  it('etcd listens on 127.0.0.1 only and takes no client without a certificate of the cluster CA', async () => {
+    const c = cluster!;
+    const p = clusterPaths(stateDir);
+    const ca = read(p.pki.ca.cert);
+    const health = `https://127.0.0.1:${c.ports.etcdClient}/health`;
+    expect(
+      (await httpGet(health, { ca, cert: read(p.pki.etcdClient.cert), key: read(p.pki.etcdClient.key) })).status,
+    ).toBe(200);
+    expect(await httpGet(health, { ca })).toEqual({ status: 0, body: '' });
+    const other = await createClusterPki(path.join(otherCertsDir, 'client'), 'other');
+    expect(await httpGet(health, { ca, cert: read(other.etcdClient.cert), key: read(other.etcdClient.key) })).toEqual({
+      status: 0,
+      body: '',
+    });
+    // Every socket etcd listens on, found by its open file descriptors.
+    const etcdPid = c.state().processes.find((proc) => proc.component === 'etcd')!.pid;
+    const inodes = socketInodesOf(etcdPid);
+    const listening = listeningSockets().filter((sock) => inodes.has(sock.inode));
+    expect(listening.map((sock) => `${sock.address}:${sock.port}`).sort()).toEqual(
+      [`127.0.0.1:${c.ports.etcdClient}`, `127.0.0.1:${c.ports.etcdPeer}`].sort(),
+    );
+  });
+
+  it('the readiness probe sends the admin token to our apiserver only, not to another process on a freed port', async () => {
+    const c = cluster!;
+    const p = clusterPaths(stateDir);
+    const token = read(p.tokens).split(',')[0]!;
+    const ca = read(p.pki.ca.cert);
+    expect(await apiServerReady(c.apiServerUrl, token, ca)).toBe(true);
+    // Two impostors: TLS with a certificate for 127.0.0.1 from another CA, and a bare TCP listener.
+    const other = await createClusterPki(path.join(otherCertsDir, 'impostor'), 'impostor');
+    const received: string[] = [];
+    const impostorTls = tls.createServer(
+      { cert: read(other.apiServer.cert), key: read(other.apiServer.key) },
+      (sock) => {
+        sock.on('data', (d: Buffer) => received.push(d.toString('latin1'))).on('error', () => undefined);
+      },
+    );
+    const impostorTcp = net.createServer((sock) =>
+      sock.on('data', (d) => received.push(d.toString('latin1'))).on('error', () => undefined),
+    );
+    const listen = (server: net.Server) =>
+      new Promise<number>((resolve) =>
+        server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)),
+      );
+    try {
+      expect(await apiServerReady(`https://127.0.0.1:${await listen(impostorTls)}`, token, ca)).toBe(false);
+      expect(await apiServerReady(`https://127.0.0.1:${await listen(impostorTcp)}`, token, ca)).toBe(false);
+      // The bare listener saw the TLS hello, so the probe did reach it; nobody saw the token.
+      expect(received.length).toBeGreaterThan(0);
+      expect(received.join('')).not.toContain(token);
+    } finally {
+      impostorTls.close();
+      impostorTcp.close();
+    }
+  });
+
+  it('Flagger runs in a network namespace of its own: its port, bound on every interface there, listens nowhere on the host', async () => {
+    const c = cluster!;
+    const tools = requireTools();
+    const flagger = c.state().processes.find((proc) => proc.component === 'flagger-process');
+    expect(flagger, 'Flagger recorded in cluster.json').toBeDefined();
+    expect(cmdlineOf(flagger!.pid)?.[0]).toBe(tools.flagger);
+    expect(readlinkSync(`/proc/${flagger!.pid}/ns/net`)).not.toBe(readlinkSync('/proc/self/ns/net'));
+    // In its namespace: a listener on the wildcard address at its port, and no interface but lo.
+    const inside = listeningSockets(flagger!.pid).filter((sock) => socketInodesOf(flagger!.pid).has(sock.inode));
+    expect(inside.map((sock) => sock.port)).toContain(c.ports.flagger);
+    const interfaces = read(`/proc/${flagger!.pid}/net/dev`)
+      .split('\n')
+      .slice(2)
+      .map((l) => l.split(':')[0]!.trim())
+      .filter(Boolean);
+    expect(interfaces).toEqual(['lo']);
+    expect(listeningPorts().has(c.ports.flagger)).toBe(false);
+    // Reached from the host only through the owner-only socket file.
+    expect(modeOf(bridgeSockets(clusterPaths(stateDir)).flagger)).toBe(0o600);
+    expect(
+      (await httpGet('http://localhost/healthz', { socketPath: bridgeSockets(clusterPaths(stateDir)).flagger })).status,
+    ).toBe(200);
   });
 
   it.concurrent('the real Flagger rolls back the faulty-500 release (Failed, 100/0) and promotes a healthy one (Succeeded)', async () => {

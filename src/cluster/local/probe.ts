@@ -10,22 +10,46 @@ export interface ProbeResult {
   body: string;
 }
 
-/** One GET with a hard timeout; never throws (status 0 on a connection error or timeout). */
-export function httpGet(
-  url: string,
-  options: { headers?: Record<string, string>; timeoutMs?: number; ca?: string } = {},
-): Promise<ProbeResult> {
+export interface HttpGetOptions {
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+  /** PEM of the CA the server's certificate must chain to; without it any certificate passes. */
+  ca?: string;
+  /** PEM of a client certificate and its key (etcd takes no client without one). */
+  cert?: string;
+  key?: string;
+  /** Connect to this Unix socket file instead of the URL's host and port. */
+  socketPath?: string;
+}
+
+/**
+ * One GET with a hard timeout; never rejects (status 0 on a connection error, a certificate that
+ * does not chain to `ca`, or a timeout). A request carrying an Authorization header must name the
+ * CA: the header then leaves only after the TLS handshake proved the server holds a certificate
+ * of ours, so a process that took a port we freed never sees the token (without a CA it throws).
+ */
+export function httpGet(url: string, options: HttpGetOptions = {}): Promise<ProbeResult> {
+  const target = new URL(url);
+  const tls = target.protocol === 'https:';
+  const hasCredential = Object.keys(options.headers ?? {}).some((h) => h.toLowerCase() === 'authorization');
+  if (hasCredential && !(tls && options.ca))
+    throw new Error(`httpGet ${url}: a credential is sent only over TLS checked against a CA`);
   return new Promise((resolve) => {
-    const target = new URL(url);
-    const client = target.protocol === 'https:' ? https : http;
+    const client = tls ? https : http;
     const req = client.get(
       target,
       {
         headers: options.headers,
         timeout: options.timeoutMs ?? 2_000,
         agent: false,
-        // Readiness probes of a server whose certificate was made a moment ago; clients use the CA.
-        ...(target.protocol === 'https:' ? (options.ca ? { ca: options.ca } : { rejectUnauthorized: false }) : {}),
+        socketPath: options.socketPath,
+        // Health probes without a credential (controller-manager and scheduler serve a self-signed
+        // certificate made a moment ago) may skip the check; everything with a CA is verified.
+        ...(tls
+          ? options.ca
+            ? { ca: options.ca, cert: options.cert, key: options.key }
+            : { rejectUnauthorized: false }
+          : {}),
       },
       (res) => {
         let body = '';
@@ -40,6 +64,18 @@ export function httpGet(
     req.once('timeout', () => req.destroy(new Error('timeout')));
     req.once('error', () => resolve({ status: 0, body: '' }));
   });
+}
+
+/**
+ * kube-apiserver's /readyz with the admin token. The token goes only to a server whose certificate
+ * chains to the cluster's CA: the port was free when it was picked, not reserved, and another
+ * process may have bound it before the apiserver did.
+ */
+export async function apiServerReady(apiServerUrl: string, token: string, caPem: string): Promise<boolean> {
+  return (
+    (await httpGet(`${apiServerUrl}/readyz`, { headers: { Authorization: `Bearer ${token}` }, ca: caPem })).body ===
+    'ok'
+  );
 }
 
 /** Last non-empty line of a log file, shortened, for one-line error messages. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeRequest, resourcePath } from '../../kube/kube-rest.ts';
-import { startLocalCluster, type StartedLocalCluster } from '../../cluster/local/cluster.ts';
+import { networkNamespaceOptions, startLocalCluster, type StartedLocalCluster } from '../../cluster/local/cluster.ts';
 import { IN_CLUSTER_TIER, requireTools } from '../../cluster/local/cluster-test-support.ts';
 import { cmdlineOf, environOf } from '../../process/procfs.ts';
 import { startCli } from '../../test-support/cli.ts';
@@ -72,15 +72,23 @@ describe.skipIf(!IN_CLUSTER_TIER)(
         if (Date.now() > deadline) throw new Error('the analysis never started');
         await new Promise((r) => setTimeout(r, 250));
       }
+      // 'flagger' is the bridge that runs Flagger in its network namespace (Flagger dies with it), or
+      // Flagger itself where the machine allows no namespace; the replacement starts the same way.
       const flaggerPid = cluster.state().processes.find((p) => p.component === 'flagger')!.pid;
       const argv = cmdlineOf(flaggerPid)!;
+      // /proc's environ ends in NUL, so the split ends in an empty entry: node (the bridge) aborts on an empty name.
       const environ = Object.fromEntries(
-        environOf(flaggerPid)!.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+        environOf(flaggerPid)!
+          .filter((kv) => kv.includes('='))
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
       );
+      const netns = networkNamespaceOptions();
       process.kill(flaggerPid, 'SIGKILL');
       const killedAt = Date.now();
       await new Promise((r) => setTimeout(r, 5_000));
-      replacement = spawn(argv[0]!, argv.slice(1), { env: environ, stdio: 'ignore' });
+      replacement = netns
+        ? spawn('unshare', [...netns, '--', ...argv], { env: environ, stdio: 'ignore' })
+        : spawn(argv[0]!, argv.slice(1), { env: environ, stdio: 'ignore' });
       const result = await cli.done;
       expect(result.code).toBe(0);
       const run = journalRuns(out)[0]!;

@@ -1,0 +1,29 @@
+import net from 'node:net';
+import { expect, it } from 'vitest';
+import { listeningPorts, listeningSockets, socketInodesOf } from './procfs.ts';
+
+async function listen(host: string): Promise<net.Server> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return server;
+}
+
+it('listeningSockets gives the address, port and inode of each listener; socketInodesOf ties it to its owner', async () => {
+  const loopback = await listen('127.0.0.1');
+  const other = await listen('127.0.0.2');
+  try {
+    const portOf = (s: net.Server) => (s.address() as net.AddressInfo).port;
+    const sockets = listeningSockets();
+    const mine = socketInodesOf(process.pid);
+    const a = sockets.find((s) => s.port === portOf(loopback));
+    const b = sockets.find((s) => s.port === portOf(other));
+    expect(a?.address).toBe('127.0.0.1');
+    expect(b?.address).toBe('127.0.0.2');
+    expect(mine.has(a!.inode) && mine.has(b!.inode)).toBe(true);
+    expect(listeningPorts().has(portOf(loopback))).toBe(true);
+  } finally {
+    loopback.close();
+    other.close();
+  }
+  expect(socketInodesOf(2 ** 22 + 1).size).toBe(0);
+});
