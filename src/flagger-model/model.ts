@@ -208,6 +208,29 @@ export class FlaggerCanaryModel {
     this.status = { ...this.status, phase: 'Promoting' };
   }
 
+  /**
+   * One check's query result, or undefined once the event of a failed check is emitted: the query
+   * failed, or it found no values (which Flagger counts as a failed check).
+   */
+  private async readCheck(
+    nowMs: number,
+    read: () => Promise<number | undefined>,
+    noValuesEvent: () => string,
+  ): Promise<number | undefined> {
+    let value: number | undefined;
+    try {
+      value = await read();
+    } catch (err) {
+      this.emit(nowMs, 'Warning', `Prometheus query failed: ${(err as Error).message}`);
+      return undefined;
+    }
+    if (value === undefined || Number.isNaN(value)) {
+      this.emit(nowMs, 'Warning', noValuesEvent());
+      return undefined;
+    }
+    return value;
+  }
+
   /** The built-in Istio checks; emits the Halt event of the first failing one. */
   private async runAnalysis(nowMs: number): Promise<boolean> {
     const query = (windowMs: number) => ({ namespace: this.id.namespace, workload: this.id.name, windowMs });
@@ -215,17 +238,12 @@ export class FlaggerCanaryModel {
       `Halt advancement no values found for istio metric ${metric} probably ${this.ref} is not receiving traffic: running query failed: no values found`;
     const rate = this.settings.requestSuccessRate;
     if (rate) {
-      let value: number | undefined;
-      try {
-        value = await this.metrics.requestSuccessRate(query(rate.intervalMs));
-      } catch (err) {
-        this.emit(nowMs, 'Warning', `Prometheus query failed: ${(err as Error).message}`);
-        return false;
-      }
-      if (value === undefined || Number.isNaN(value)) {
-        this.emit(nowMs, 'Warning', noValues('request-success-rate'));
-        return false;
-      }
+      const value = await this.readCheck(
+        nowMs,
+        () => this.metrics.requestSuccessRate(query(rate.intervalMs)),
+        () => noValues('request-success-rate'),
+      );
+      if (value === undefined) return false;
       if (value < rate.min) {
         this.emit(nowMs, 'Warning', `Halt ${this.ref} advancement success rate ${value.toFixed(2)}% < ${rate.min}%`);
         return false;
@@ -233,17 +251,12 @@ export class FlaggerCanaryModel {
     }
     const duration = this.settings.requestDuration;
     if (duration) {
-      let value: number | undefined;
-      try {
-        value = await this.metrics.requestDurationP99(query(duration.intervalMs));
-      } catch (err) {
-        this.emit(nowMs, 'Warning', `Prometheus query failed: ${(err as Error).message}`);
-        return false;
-      }
-      if (value === undefined || Number.isNaN(value)) {
-        this.emit(nowMs, 'Warning', noValues('request-duration'));
-        return false;
-      }
+      const value = await this.readCheck(
+        nowMs,
+        () => this.metrics.requestDurationP99(query(duration.intervalMs)),
+        () => noValues('request-duration'),
+      );
+      if (value === undefined) return false;
       // Flagger compares a time.Duration truncated to whole milliseconds' precision of the query.
       if (value > duration.max) {
         this.emit(

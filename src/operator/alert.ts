@@ -1,6 +1,6 @@
 import { lognormalFromMedianP90 } from '../common/random.ts';
 import type { AlertOperatorSettings } from '../scenario/schema.ts';
-import { isAbort, type Operator, type OperatorContext, type OperatorResult } from './types.ts';
+import { isAbort, type Operator, type OperatorContext, type OperatorResult, readErrorRate } from './types.ts';
 
 /**
  * A Prometheus alerting rule `error rate > X over W for F`, evaluated every evaluationIntervalS,
@@ -38,14 +38,8 @@ export class AlertOperator implements Operator {
       for (;;) {
         await ctx.clock.sleep(nextEval - ctx.clock.now(), ctx.signal);
         const at = ctx.clock.now();
-        let rate: number | undefined;
-        try {
-          rate = await ctx.metrics.serviceErrorRate({
-            namespace: ctx.namespace,
-            service: ctx.service,
-            windowMs: s.ruleWindowS * 1000,
-          });
-        } catch {
+        const rate = await readErrorRate(ctx, s.ruleWindowS);
+        if (rate === null) {
           // A failed rule evaluation keeps the alert state as it was, as Prometheus does.
           nextEval += evalMs;
           continue;

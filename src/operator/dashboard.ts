@@ -1,6 +1,6 @@
 import { lognormalFromMedianP90 } from '../common/random.ts';
 import type { DashboardOperatorSettings } from '../scenario/schema.ts';
-import { isAbort, type Operator, type OperatorContext, type OperatorResult } from './types.ts';
+import { isAbort, type Operator, type OperatorContext, type OperatorResult, readErrorRate } from './types.ts';
 
 /**
  * A person who glances at the error-rate panel every lookIntervalS (docs/design.md §6). A look at a panel
@@ -35,14 +35,8 @@ export class DashboardOperator implements Operator {
       for (;;) {
         await ctx.clock.sleep(nextLook - ctx.clock.now(), ctx.signal);
         const at = ctx.clock.now();
-        let rate: number | undefined;
-        try {
-          rate = await ctx.metrics.serviceErrorRate({
-            namespace: ctx.namespace,
-            service: ctx.service,
-            windowMs: s.panelWindowS * 1000,
-          });
-        } catch {
+        const rate = await readErrorRate(ctx, s.panelWindowS);
+        if (rate === null) {
           ctx.note(at, 'operator-look', 'panel shows no data (metrics unavailable)');
           nextLook += lookMs;
           continue;

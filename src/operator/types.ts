@@ -45,3 +45,19 @@ export interface Operator {
 export function isAbort(err: unknown, signal: AbortSignal): boolean {
   return signal.aborted && (err === signal.reason || (err instanceof Error && err.name === 'AbortError'));
 }
+
+/**
+ * The service's error rate over the last `windowS`, as a panel or an alert rule reads it: undefined
+ * when there is no data, null when the metrics could not be read at all.
+ */
+export async function readErrorRate(ctx: OperatorContext, windowS: number): Promise<number | undefined | null> {
+  try {
+    return await ctx.metrics.serviceErrorRate({
+      namespace: ctx.namespace,
+      service: ctx.service,
+      windowMs: windowS * 1000,
+    });
+  } catch {
+    return null;
+  }
+}
