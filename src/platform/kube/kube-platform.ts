@@ -226,6 +226,8 @@ class KubeArmSession implements ArmSession {
 
   /** Each phase change once, however often a re-list after a dropped watch reports it. */
   private onCanaryStatus(s: CanaryStatusRecord): void {
+    // A Canary Flagger has not picked up yet has no status: nothing has happened to record.
+    if (s.phase === '') return;
     const key = `${s.phase}/${s.failedChecks}/${s.canaryWeight}`;
     if (key === this.lastStatus) return;
     this.lastStatus = key;
