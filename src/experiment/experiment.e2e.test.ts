@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapSeed } from '../report/build-model.ts';
 import { bootstrapMedianCI, kaplanMeier, kmMedian } from '../stats/index.ts';
 import { processesLabelled, runCli } from '../test-support/cli.ts';
+import { flaggerTicks } from '../test-support/ticks.ts';
 import type { RunEntry } from './journal.ts';
 
 // The whole spine as a user runs it: the CLI, real app processes, the router, the Flagger model,
@@ -73,11 +74,7 @@ const s = (row: Record<string, string>, column: string) => Number(row[column]) /
  */
 function analysisTicks(runId: string): string[][] {
   const run = journal.find((l) => l.type === 'run' && l.runId === runId)!;
-  const ticks = new Map<number, string[]>();
-  for (const e of run.timeline!.filter((e) => e.kind === 'flagger-event')) {
-    ticks.set(e.atMs, [...(ticks.get(e.atMs) ?? []), e.detail ?? '']);
-  }
-  const all = [...ticks.values()];
+  const all = flaggerTicks(run.timeline!).map((tick) => tick.events);
   const start = all.findIndex((events) => events.some((d) => d.startsWith('Starting canary analysis')));
   expect(start).toBeGreaterThanOrEqual(0);
   return all.slice(start);

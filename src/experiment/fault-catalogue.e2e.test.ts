@@ -5,6 +5,7 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEntry } from './journal.ts';
 import { runCli } from '../test-support/cli.ts';
+import { flaggerTicks } from '../test-support/ticks.ts';
 
 // The Flagger model against each fault of the catalogue (docs/design.md §9) on the local platform, with
 // the scenario files' own settings: interval 30 s, threshold 2, steps 10% → 50%, smoke test on.
@@ -59,19 +60,8 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const releaseToRollbackS = (r: Record<string, string>) => (Number(r.mitigate_ms) - Number(r.release_ms)) / 1000;
-/**
- * The Flagger model's ticks in one run, from the journal's own scenario-time stamps: flagger events
- * sharing a stamp are one tick. Laws are checked on these (which tick, counted from which event),
- * not against a bound in seconds that a late timer on a busy machine could overshoot. The exact
- * laws in time are asserted on the virtual clock in flagger-model/model.test.ts.
- */
-function ticks(scenario: string): { atMs: number; events: string[] }[] {
-  const byStamp = new Map<number, string[]>();
-  for (const e of runs.get(scenario)!.timeline.filter((e) => e.kind === 'flagger-event')) {
-    byStamp.set(e.atMs, [...(byStamp.get(e.atMs) ?? []), e.detail ?? '']);
-  }
-  return [...byStamp].map(([atMs, events]) => ({ atMs, events }));
-}
+/** The Flagger model's ticks in one run, counted on the journal's own stamps (see flaggerTicks). */
+const ticks = (scenario: string) => flaggerTicks(runs.get(scenario)!.timeline);
 const tickOf = (scenario: string, prefix: string) =>
   ticks(scenario).findIndex((t) => t.events.some((e) => e.startsWith(prefix)));
 const lastTickOf = (scenario: string, pattern: string) =>
