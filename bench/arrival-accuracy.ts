@@ -30,6 +30,8 @@ const DURATION_MS = 10_000;
 const LATENCY_MS = 2_000;
 const TOLERANCE = 0.01;
 const LAG_P99_TARGET_MS = 5;
+/** No send later than this after its slot: the bound the generator's unit test held before it moved here. */
+const LAG_MAX_TARGET_MS = 500;
 
 type Run = LoadChildResult & { loadAverage: number; serverCpuShare: number };
 
@@ -90,6 +92,7 @@ export const arrivalBenchmark: Benchmark = {
     }
     const rates = spreadOf(runs.map((r) => r.sendRps))!;
     const lags = spreadOf(runs.map((r) => r.sendLagP99Ms))!;
+    const lagMax = spreadOf(runs.map((r) => r.sendLagMaxMs))!;
     const rateErrors = runs.map((r) => Math.abs(r.sendRps - RATE) / RATE);
     const everyRecorded = runs.every((r) => r.recorded === r.scheduled && r.kept === r.recorded && r.dropped === 0);
     const figures: Figure[] = [
@@ -120,10 +123,10 @@ export const arrivalBenchmark: Benchmark = {
       {
         bench: 'arrival',
         figure: 'send lag max',
-        value: formatSpread(spreadOf(runs.map((r) => r.sendLagMaxMs)), 1),
+        value: formatSpread(lagMax, 1),
         unit: 'ms',
-        target: '',
-        status: 'info',
+        target: `< ${LAG_MAX_TARGET_MS}`,
+        status: lagMax.median < LAG_MAX_TARGET_MS ? 'pass' : 'miss',
       },
       {
         bench: 'arrival',

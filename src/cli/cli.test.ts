@@ -151,6 +151,9 @@ describe('Ctrl-C during an experiment', () => {
         '      flagger: { interval: 10s, threshold: 1 }',
         '      recovery: { cleanWindowS: 5 }',
         '      warmup: { durationS: 5 }',
+        // 5 req/s × 20 = 100 req/s of wall time: little enough CPU that a busy machine still keeps
+        // up with the compressed clock; this test is about Ctrl-C, not throughput.
+        '      load: { rateRps: 5 }',
       ].join('\n'),
     );
     const out = path.join(dir, 'out-ctrlc');
@@ -182,5 +185,7 @@ describe('Ctrl-C during an experiment', () => {
       cli.child.kill('SIGKILL');
       for (const pid of processesLabelled(name)) process.kill(pid, 'SIGKILL');
     }
-  });
+    // Above the sum of the bounded waits (60 s + 20 s) and the CLI's own cleanup after SIGINT:
+    // the waits, not the test's timeout, are what should report a stuck run.
+  }, 120_000);
 });

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapSeed } from '../report/build-model.ts';
 import { bootstrapMedianCI, kaplanMeier, kmMedian } from '../stats/index.ts';
 import { processesLabelled, runCli } from '../test-support/cli.ts';
+import { flaggerTicks } from '../test-support/ticks.ts';
+import type { RunEntry } from './journal.ts';
 
 // The whole spine as a user runs it: the CLI, real app processes, the router, the Flagger model,
 // the dashboard operator, the load generator, the journal and the report files.
@@ -13,18 +15,19 @@ const INTERVAL_S = 10;
 const THRESHOLD = 2;
 const STEPS = 50 / 10;
 /**
- * Above the law's upper bound: one full tick of the Flagger model's scheduler (one interval; 500 ms
- * of wall time at 20×), for the timer and event-loop lag of a busy machine. The law itself, tick by
- * tick and exact, is asserted on the virtual clock (flagger-model/model.test.ts), and so is the
- * runner's measurement of it (experiment/run.test.ts).
+ * 5 req/s of scenario time is 100 req/s of wall time at 20×: a quarter of the scenarios' 20 req/s,
+ * so that a busy 2-core machine still keeps up with the compressed clock (at 400 req/s wall a
+ * starved event loop let requests time out, failed healthy warm-ups and rolled healthy builds
+ * back). Nothing asserted here needs the higher rate; it costs no wall time.
  */
-const SLACK_S = INTERVAL_S;
+const LOAD = 'load: { rateRps: 5 }';
 
 let dir: string;
 let out: string;
 let rows: Array<Record<string, string>>;
 let name: string;
 let stdout: string;
+let journal: Array<{ type: string } & Partial<RunEntry>>;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'spine-e2e-'));
@@ -41,10 +44,10 @@ beforeAll(async () => {
       'runs:',
       '  - scenario: faulty-500',
       '    arms: [manual, flagger]',
-      `    overrides: { flagger: { interval: ${INTERVAL_S}s, threshold: ${THRESHOLD} }, recovery: { cleanWindowS: 10 } }`,
+      `    overrides: { ${LOAD}, flagger: { interval: ${INTERVAL_S}s, threshold: ${THRESHOLD} }, recovery: { cleanWindowS: 10 } }`,
       '  - scenario: healthy',
       '    arms: [flagger]',
-      `    overrides: { flagger: { interval: ${INTERVAL_S}s, threshold: ${THRESHOLD} }, recovery: { cleanWindowS: 10 } }`,
+      `    overrides: { ${LOAD}, flagger: { interval: ${INTERVAL_S}s, threshold: ${THRESHOLD} }, recovery: { cleanWindowS: 10 } }`,
     ].join('\n'),
   );
   const result = await runCli(['experiment', '--experiment', plan, '--out', out], { timeoutMs: 170_000 });
@@ -52,11 +55,30 @@ beforeAll(async () => {
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
   rows = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true });
+  journal = readFileSync(path.join(out, 'journal.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }, 180_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const s = (row: Record<string, string>, column: string) => Number(row[column]) / 1000;
+
+/**
+ * The Flagger model's ticks after the analysis started, from the journal's own scenario-time stamps:
+ * for each tick (flagger events sharing one stamp), its events. Ticks are counted, not timed: how
+ * late a timer fires on a busy machine moves a stamp, never the order or number of ticks. Ticks
+ * before the analysis started are not counted: until then the model waits for app processes to
+ * start, which takes real time that the compressed clock multiplies.
+ */
+function analysisTicks(runId: string): string[][] {
+  const run = journal.find((l) => l.type === 'run' && l.runId === runId)!;
+  const all = flaggerTicks(run.timeline!).map((tick) => tick.events);
+  const start = all.findIndex((events) => events.some((d) => d.startsWith('Starting canary analysis')));
+  expect(start).toBeGreaterThanOrEqual(0);
+  return all.slice(start);
+}
 
 describe('npm run experiment on the local platform', () => {
   it('writes runs.csv with the documented columns and one row per run', () => {
@@ -81,13 +103,24 @@ describe('npm run experiment on the local platform', () => {
     expect(stdout.match(/^\[\d\/6\] /gm)).toHaveLength(6);
   });
 
-  it('rolls back every faulty Flagger run within the tick law ((T+2)·I, (T+3)·I]', () => {
+  it('rolls back every faulty Flagger run by the tick law: T failed checks after the analysis starts', () => {
     const flagger = rows.filter((r) => r.scenario === 'faulty-500' && r.arm === 'flagger');
     for (const row of flagger) {
       expect(row.outcome).toBe('rolled_back');
+      // No earlier than the law allows ((T+2)·I: detection, analysis start, T checks); timers only
+      // ever fire late, so this bound holds on any machine.
       const releaseToRollback = s(row, 'mitigate_ms') - s(row, 'release_ms');
       expect(releaseToRollback).toBeGreaterThan((THRESHOLD + 2) * INTERVAL_S);
-      expect(releaseToRollback).toBeLessThanOrEqual((THRESHOLD + 3) * INTERVAL_S + SLACK_S);
+      // The exact law, in ticks: the analysis starts at 10%, T ticks each fail a check, and the
+      // next one rolls back. (In time, exactly, on the virtual clock: flagger-model/model.test.ts
+      // and experiment/run.test.ts.)
+      const ticks = analysisTicks(row.run_id!);
+      expect(ticks).toHaveLength(THRESHOLD + 2);
+      expect(ticks[0]).toContain('Advance sms-checker.canary-mttr canary weight 10');
+      for (const failing of ticks.slice(1, -1)) expect(failing[0]).toMatch(/^Halt advancement /);
+      expect(ticks.at(-1)![0]).toBe(
+        `Rolling back sms-checker.canary-mttr failed checks threshold reached ${THRESHOLD}`,
+      );
       // Users saw failures (10% of traffic at the first step) and the run recovered.
       expect(Number(row.failed_requests)).toBeGreaterThan(0);
       expect(Number(row.mttr_s)).toBeGreaterThan(0);
@@ -95,14 +128,30 @@ describe('npm run experiment on the local platform', () => {
     }
   });
 
-  it('promotes every healthy Flagger run within ((steps+3)·I, (steps+4)·I]', () => {
+  it('promotes every healthy Flagger run by the tick law: one step a tick, then copy, route, done', () => {
     const healthy = rows.filter((r) => r.scenario === 'healthy');
     for (const row of healthy) {
       expect(row.outcome).toBe('promoted');
       expect(row.failed_requests).toBe('0');
+      // No earlier than (steps+3)·I; timers only ever fire late.
       const releaseToSucceeded = s(row, 'promoted_ms') - s(row, 'release_ms');
       expect(releaseToSucceeded).toBeGreaterThan((STEPS + 3) * INTERVAL_S);
-      expect(releaseToSucceeded).toBeLessThanOrEqual((STEPS + 4) * INTERVAL_S + SLACK_S);
+      // The exact law, in ticks: weights 10…50 on STEPS consecutive ticks, the copy on the next.
+      // Then the primary's rollout (real process start-up, so any number of "not ready" events),
+      // the traffic back to the primary, and the promotion completed.
+      const ticks = analysisTicks(row.run_id!);
+      for (let k = 0; k < STEPS; k++) {
+        expect(ticks[k]!.at(-1)).toBe(`Advance sms-checker.canary-mttr canary weight ${(k + 1) * 10}`);
+      }
+      expect(ticks[STEPS]).toEqual([
+        'Copying sms-checker.canary-mttr template spec to sms-checker-primary.canary-mttr',
+      ]);
+      const after = ticks.slice(STEPS + 1).flat();
+      expect(after.slice(-2)).toEqual([
+        'Routing all traffic to primary',
+        'Promotion completed! Scaling down sms-checker.canary-mttr',
+      ]);
+      for (const waiting of after.slice(0, -2)) expect(waiting).toMatch(/^primary deployment .* not ready/);
     }
   });
 
@@ -111,17 +160,27 @@ describe('npm run experiment on the local platform', () => {
       expect(row.outcome).toBe('rolled_back');
       expect(Number(row.detect_ms)).toBeGreaterThan(Number(row.impact_ms));
       expect(Number(row.mitigate_ms)).toBeGreaterThanOrEqual(Number(row.detect_ms));
-      // Every error came from the 10% canary: the peak 1-second error share stays near 10%.
-      expect(Number(row.peak_error_rate)).toBeLessThan(0.5);
+    }
+  });
+
+  it('every failed request of a faulty run is a 500 of the released build', () => {
+    // The stable build kept answering, and nothing timed out: the failures users saw were the
+    // canary's, whatever share of a second's few requests they were.
+    for (const row of rows.filter((r) => r.scenario === 'faulty-500')) {
+      const failed = readFileSync(path.join(out, 'requests', `${row.run_id}.csv`), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(','))
+        .filter(([, , , status]) => Number(status) === 0 || Number(status) >= 500);
+      expect(failed.length).toBeGreaterThan(0);
+      for (const [, , , status, version] of failed)
+        expect({ status, version }).toEqual({ status: '500', version: 'v2' });
     }
   });
 
   it('keeps request records per run and journals every run', () => {
-    const journal = readFileSync(path.join(out, 'journal.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
-    expect(journal[0].type).toBe('experiment');
+    expect(journal[0]!.type).toBe('experiment');
     expect(journal.filter((l) => l.type === 'run')).toHaveLength(6);
     for (const row of rows) {
       const lines = readFileSync(path.join(out, 'requests', `${row.run_id}.csv`), 'utf8')

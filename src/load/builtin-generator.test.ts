@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, test } from 'vitest';
 import { ScaledClock, sleepWall } from '../common/clock.ts';
+import { pollUntil } from '../common/poll.ts';
 import { BuiltinLoadGenerator, type LoadOptions } from './builtin-generator.ts';
 import { LoadError } from './errors.ts';
 import type { RequestRecord } from './types.ts';
@@ -62,25 +63,6 @@ function options(url: string, records: RequestRecord[], overrides: Partial<LoadO
   };
 }
 
-/** Least-squares slope of ys against their index. */
-function slope(ys: number[]): number {
-  const n = ys.length;
-  const meanX = (n - 1) / 2;
-  const meanY = ys.reduce((a, b) => a + b, 0) / n;
-  let num = 0;
-  let den = 0;
-  ys.forEach((y, x) => {
-    num += (x - meanX) * (y - meanY);
-    den += (x - meanX) ** 2;
-  });
-  return num / den;
-}
-
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 const generator = new BuiltinLoadGenerator();
 
 describe('BuiltinLoadGenerator', () => {
@@ -93,13 +75,11 @@ describe('BuiltinLoadGenerator', () => {
         await sleepWall(2_000);
         const summary = await load.stop();
 
+        // Slots missed during a stall are sent when the loop wakes (and by stop()), so the rate over
+        // the scheduled span holds on any machine. How closely the sends keep to their slots in wall
+        // time is a speed figure: `npm run bench` (arrival) holds it to numbers.
         expect(Math.abs(summary.achievedRps - 200) / 200).toBeLessThan(0.02);
-        // The server's own view, as the least-squares slope of arrival time against request
-        // number. The server shares this event loop and machine, so a stall of a few hundred ms on
-        // a busy machine bends it by a few percent; the bound catches a wrong rate, not jitter.
         const arrivals = server.arrivalsWallMs;
-        const serverRps = 1000 / slope(arrivals);
-        expect(Math.abs(serverRps - 200) / 200).toBeLessThan(0.1);
 
         expect(summary).toMatchObject({ dropped: 0, timedOut: 0, errored: 0 });
         expect(summary.sent).toBe(arrivals.length);
@@ -158,42 +138,49 @@ describe('BuiltinLoadGenerator', () => {
           expect(r.status).toBe(200);
           // Latency stays real time (20 ms), while its span on the timeline is scenario time.
           expect(r.latencyMs).toBeGreaterThanOrEqual(19);
-          expect(r.latencyMs).toBeLessThan(300);
           expect(r.doneMs - r.sentMs).toBeCloseTo(r.latencyMs * 10, 6);
         }
       },
     );
   });
 
-  test('a server that answers in 2 s does not slow the arrivals down', async () => {
+  test('a server that has not answered yet does not hold the arrivals back', async () => {
+    // Every answer is held until the test lets them go: a closed-loop generator would have sent
+    // one request (or one per connection) and be waiting; ours keeps sending on its slots.
+    const held: http.ServerResponse[] = [];
+    let released = false;
     await withServer(
-      (_req, res) => setTimeout(() => answer(res, 200, 'slow'), 2_000),
+      (_req, res) => (released ? answer(res, 200, 'slow') : held.push(res)),
       async (server) => {
         const records: RequestRecord[] = [];
-        const load = generator.start(options(server.url, records, { rateRps: 50, timeoutMs: 5_000 }));
+        const clock = new ScaledClock(1);
+        const load = generator.start(options(server.url, records, { rateRps: 50, clock, timeoutMs: 60_000 }));
         await sleepWall(1_000);
-        // Every request of the first second is out, none back yet.
         expect(load.stats.completed).toBe(0);
+        expect(load.stats.dropped).toBe(0);
         expect(load.stats.inFlight).toBe(load.stats.sent);
         expect(load.stats.sent).toBeGreaterThanOrEqual(48);
-        // Closed-loop sending would put the second request 2 s late; ours are on their slots.
-        // The bounds leave room for the odd ~100 ms stall of a loaded machine, not for a slip.
-        const lag = load.stats.sendLag;
-        expect(lag.count).toBe(load.stats.sent);
-        expect(lag.meanWallMs).toBeLessThan(25);
-        expect(lag.maxWallMs).toBeLessThan(500);
-        const arrivals = server.arrivalsWallMs;
-        const offsets = arrivals.map((t, k) => Math.abs(t - arrivals[0]! - k * 20));
-        expect(median(offsets)).toBeLessThan(20);
-        expect(Math.max(...offsets)).toBeLessThan(500);
+        // Every request sent is at the server, none answered: none waited for another's answer.
+        const sent = load.stats.sent;
+        await pollUntil(() => server.arrivalsWallMs.length >= sent, { everyMs: 10, timeoutMs: 30_000 });
+        expect(server.arrivalsWallMs.length).toBeGreaterThanOrEqual(sent);
+        expect(load.stats.completed).toBe(0);
+        // How late each send is after its slot in wall time is a speed figure, held to numbers by
+        // `npm run bench` (arrival: send-lag p99 at 500 req/s against 2 s answers); here, one
+        // sample per send.
+        expect(load.stats.sendLag.count).toBe(load.stats.sent);
 
-        const summary = await load.stop();
+        const stopping = load.stop();
+        const releasedMs = clock.now();
+        released = true;
+        for (const res of held.splice(0)) answer(res, 200, 'slow');
+        const summary = await stopping;
         expect(summary.completed).toBe(summary.sent);
         expect(records).toHaveLength(summary.sent);
         for (const r of records) {
           expect(r).toMatchObject({ status: 200, version: 'slow' });
-          expect(r.latencyMs).toBeGreaterThanOrEqual(1_995);
-          expect(r.latencyMs).toBeLessThan(2_800);
+          // Latency counts from the slot, so it spans the whole wait for the held answer.
+          expect(r.latencyMs).toBeGreaterThanOrEqual(releasedMs - r.sentMs);
         }
       },
     );
@@ -230,8 +217,8 @@ describe('BuiltinLoadGenerator', () => {
         expect(dropped).toHaveLength(summary.dropped);
         for (const r of dropped) expect(r.doneMs).toBe(r.sentMs);
         for (const r of records.filter((r) => r.latencyMs > 0)) {
+          // At least the timeout; how soon after it the deadline fires is the event loop's business.
           expect(r.latencyMs).toBeGreaterThanOrEqual(250);
-          expect(r.latencyMs).toBeLessThan(750);
         }
         // Slots are unique across sent and dropped requests.
         expect(new Set(records.map((r) => r.sentMs)).size).toBe(records.length);
@@ -250,13 +237,16 @@ describe('BuiltinLoadGenerator', () => {
         );
         await sleepWall(150);
         const summary = await load.stop();
-        expect(summary.wallDurationMs).toBeLessThan(1_000);
         expect(summary.timedOut).toBe(summary.sent);
+        expect(records.length).toBeGreaterThan(0);
         for (const r of records) {
           expect(r.status).toBe(0);
+          // Not compressed: 200 ms real, not 20. Not stretched either: a timeout read as scenario
+          // ms and scaled up would wait 2 000 ms real, which is the bound (a stall of most of two
+          // seconds on one timer is not a busy machine, it is that bug).
           expect(r.latencyMs).toBeGreaterThanOrEqual(200);
-          expect(r.latencyMs).toBeLessThan(500);
-          expect(r.doneMs - r.sentMs).toBeGreaterThanOrEqual(2_000);
+          expect(r.latencyMs).toBeLessThan(200 * 10);
+          expect(r.doneMs - r.sentMs).toBeCloseTo(r.latencyMs * 10, 6);
         }
       },
     );
@@ -340,12 +330,16 @@ describe('BuiltinLoadGenerator', () => {
         async (server) => {
           const records: RequestRecord[] = [];
           const controller = new AbortController();
-          const load = generator.start(options(server.url, records, { signal: controller.signal }));
+          const clock = new ScaledClock(1);
+          const startedMs = clock.now();
+          const load = generator.start(options(server.url, records, { clock, signal: controller.signal }));
           await sleepWall(200);
           controller.abort();
+          const abortedMs = clock.now();
           const summary = await load.stop();
           expect(summary.sent).toBeGreaterThanOrEqual(15);
-          expect(summary.wallDurationMs).toBeLessThan(1_000);
+          // The schedule ended inside abort() itself, not at the later stop().
+          expect(summary.scenarioDurationMs).toBeLessThanOrEqual(abortedMs - startedMs);
           await sleepWall(100);
           expect(records).toHaveLength(summary.recorded);
           expect(server.arrivalsWallMs).toHaveLength(summary.sent);
@@ -366,10 +360,13 @@ describe('BuiltinLoadGenerator', () => {
         (_req, res) => answer(res, 200, 'v1'),
         async (server) => {
           let calls = 0;
+          let scheduledAfterThrow: number | undefined;
           const load = generator.start(
             options(server.url, [], {
               onRecord: () => {
                 calls++;
+                // Runs after the microtasks of this turn: by then the load must have stopped.
+                if (calls === 1) setImmediate(() => (scheduledAfterThrow = load.stats.scheduled));
                 throw new Error('disk full');
               },
             }),
@@ -382,8 +379,11 @@ describe('BuiltinLoadGenerator', () => {
           expect(error).toBeInstanceOf(LoadError);
           expect(error).toMatchObject({ code: 'E_LOAD' });
           expect((error as Error).message).toContain('disk full');
-          // It stopped soon after the first failure instead of running on for 500 ms (50 sends).
-          expect(load.stats.sent).toBeLessThan(25);
+          // It stopped in the turn of the first failure: no slot was scheduled after it, although
+          // the load would have run on to the stop() above and beyond.
+          await sleepWall(100);
+          expect(scheduledAfterThrow).toBeDefined();
+          expect(load.stats.scheduled).toBe(scheduledAfterThrow);
           expect(calls).toBe(load.stats.recorded);
         },
       );

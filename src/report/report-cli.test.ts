@@ -72,7 +72,8 @@ describe('npm run compare', () => {
     writePlan(plan, { name: 'compare-check', timeScale: 30, repetitions: 2 }, [
       '  - scenario: faulty-500',
       '    arms: [manual, flagger]',
-      '    overrides: { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 }, manual: { operator: { kind: dashboard, lookIntervalS: 15, pNotice: 1 } } }',
+      // 5 req/s (150 req/s wall at 30×): a busy machine keeps up, so every run recovers.
+      '    overrides: { load: { rateRps: 5 }, flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 }, manual: { operator: { kind: dashboard, lookIntervalS: 15, pNotice: 1 } } }',
     ]);
     const a = path.join(dir, 'seed-1');
     const b = path.join(dir, 'seed-2');

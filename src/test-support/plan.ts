@@ -9,12 +9,16 @@ export interface PlanHeader {
   repetitions: number;
 }
 
-/** faulty-500 in the Flagger arm with the shortest settings Flagger allows: about 10 s of wall time a run at 30×. */
+/**
+ * faulty-500 in the Flagger arm with the shortest settings Flagger allows: about 10 s of wall time a
+ * run at 30×. 5 req/s of scenario time (150 req/s wall at 30×, not the scenario's 600) so that a
+ * busy machine keeps up with the compressed clock.
+ */
 export const QUICK_FLAGGER_RUNS = [
   '  - scenario: faulty-500',
   '    arms: [flagger]',
   '    overrides:',
-  '      { flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 } }',
+  '      { load: { rateRps: 5 }, flagger: { interval: 10s, threshold: 1 }, recovery: { cleanWindowS: 5 }, warmup: { durationS: 5 } }',
 ] as const;
 
 /** Writes an experiment file for a test: the header, then `runs:` and the given YAML lines of its runs. */
