@@ -1,23 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from './cli.ts';
 import { resolveTools } from './tools.ts';
-
-function sink(): { stream: Writable; text: () => string } {
-  let text = '';
-  return {
-    stream: new Writable({
-      write: (chunk: Buffer, _enc, done) => {
-        text += chunk.toString();
-        done();
-      },
-    }),
-    text: () => text,
-  };
-}
+import { sink } from '../test-support/sink.ts';
 
 async function run(argv: string[], env: NodeJS.ProcessEnv = process.env) {
   const out = sink();

@@ -10,7 +10,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { PlatformError } from '../common/errors.ts';
@@ -30,6 +29,7 @@ import {
 } from './kind.ts';
 import type { CommandResult } from '../process/commands.ts';
 import { fakeTool as writeFakeTool, fakeToolsHome } from '../test-support/fake-tools.ts';
+import { sink } from '../test-support/sink.ts';
 
 const config = defaultKindConfig('/repo', { ISTIO_API_VERSION: 'v1.32.0', FLAGGER_VERSION: 'v1.44.0' });
 const ctx = ['--kube-context', 'kind-canary-mttr'];
@@ -378,19 +378,6 @@ describe('kindUp / kindDown', () => {
 });
 
 // ---- the command a user runs -------------------------------------------------------------------
-
-function sink(): { stream: Writable; text: () => string } {
-  let text = '';
-  return {
-    stream: new Writable({
-      write: (chunk: Buffer, _enc, done) => {
-        text += chunk.toString();
-        done();
-      },
-    }),
-    text: () => text,
-  };
-}
 
 describe('cluster CLI', () => {
   it('cluster up without docker and kind: the block on stderr, then one line, exit code 1 (real process)', async () => {
