@@ -12,7 +12,7 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import createDebug from 'debug';
-import { AppConfigError, parseAppConfig } from '../../../faulty-app/src/config.ts';
+import { AppConfigError, knownFaultVariables, parseAppConfig } from '../../../faulty-app/src/config.ts';
 import { ScaledClock, sleepWall, type Clock } from '../../common/clock.ts';
 import { PlatformError } from '../../common/errors.ts';
 import { pollUntil } from '../../common/poll.ts';
@@ -44,14 +44,7 @@ export type TemplateBuild =
 /** 'run' the template now, 'stop' (no ready pod), or 'keep' whatever runs (a rollout in flight). */
 export type Desired = 'run' | 'stop' | 'keep';
 
-const APP_ENV = [
-  'APP_VERSION',
-  'FAULT_MODE',
-  'FAULT_ERROR_RATE',
-  'FAULT_LATENCY_MS',
-  'FAULT_ONSET_S',
-  'FAULT_SEED',
-] as const;
+const APP_ENV = ['APP_VERSION', ...knownFaultVariables] as const;
 
 function firstContainer(deployment: V1Deployment) {
   return deployment.spec?.template?.spec?.containers?.[0];
