@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -204,4 +205,23 @@ describe('the verdict in the report', () => {
     expect(md).toContain('manual 6 (1 never recovered, kept as censored)');
     expect(md).toContain('Method: MTTR of every run with user impact');
   });
+});
+
+describe('module load order', () => {
+  it.each(['break-even.ts', 'verdict.ts', 'build-model.ts', 'write-report.ts'])(
+    'loads first in a fresh process: %s (the report modules import one another)',
+    (file) => {
+      const url = new URL(file, import.meta.url).href;
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', '--input-type=module', '-e', `await import(${JSON.stringify(url)});`],
+        {
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
+      expect(r.stderr).not.toContain('before initialization');
+      expect(r.status).toBe(0);
+    },
+  );
 });

@@ -159,7 +159,12 @@ export function verdictText(v: ScenarioVerdict): string {
   return sentences.join(' ');
 }
 
-export const VERDICT_METHOD =
+/**
+ * The method paragraph. A function, not a constant: break-even.ts and build-model.ts import each
+ * other through this module, so a constant read at load time can meet MIN_RUNS_FOR_VERDICT before
+ * it is initialised.
+ */
+export const verdictMethod = (): string =>
   'Method: MTTR of every run with user impact, a censored run counted at its censoring time (a lower bound above every recovered run, so it is kept); ' +
   'the difference of medians manual − Flagger with a 95% percentile bootstrap CI (2,000 seeded resamples) and a two-sided Mann–Whitney test; ' +
   `conclusive when the CI excludes 0 with at least ${MIN_RUNS_FOR_VERDICT} runs per arm, the rule of the break-even table. ` +
@@ -186,7 +191,7 @@ export function verdictSection(rows: readonly RunRow[]): ReportSection | undefin
     paragraphs: [
       ...verdicts.map(verdictText),
       ...swept.map((s) => `**${s}**: the manual arm is swept; the break-even table gives a verdict per cell.`),
-      ...(verdicts.length > 0 ? [VERDICT_METHOD] : []),
+      ...(verdicts.length > 0 ? [verdictMethod()] : []),
     ],
     tables: [],
   };
