@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapSeed } from '../report/build-model.ts';
+import { bootstrapSeed } from '../report/run-rows.ts';
 import { bootstrapMedianCI, kaplanMeier, kmMedian } from '../stats/index.ts';
 import { processesLabelled, runCli } from '../test-support/cli.ts';
 import { flaggerTicks } from '../test-support/ticks.ts';

@@ -8,7 +8,7 @@ import { sweepLabel } from '../scenario/load-files.ts';
 import { Marks } from '../timeline/types.ts';
 import { breakEvenGroups, breakEvenParagraph, breakEvenTable, parseSweepLabel } from './break-even.ts';
 import { breakEvenHeatmapSpec, breakEvenSpec } from './break-even-chart.ts';
-import { runRowsFromCsv, type RunRow } from './build-model.ts';
+import { runRowsFromCsv, type RunRow } from './run-rows.ts';
 import { makeHeader, makeRun, makeScenario, sweepRuns } from './charts/test-fixtures.ts';
 import { renderSpec } from './render-chart.ts';
 import { runsCsvRows } from './runs-csv.ts';

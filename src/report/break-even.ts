@@ -4,7 +4,7 @@
  * operator cost. Computed from runs.csv rows alone, so the report and README's findings agree.
  */
 import { bootstrapMedianCI, compareArms, summarize, type BootstrapInterval } from '../stats/index.ts';
-import { bootstrapSeed, fmt, groupCells, type Cell, type RunRow } from './build-model.ts';
+import { bootstrapSeed, fmt, groupCells, type Cell, type RunRow } from './run-rows.ts';
 import type { ReportTable } from './model.ts';
 
 /** From the bootstrap CI of median(manual) − median(Flagger): entirely below 0, entirely above, or neither. */

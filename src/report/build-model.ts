@@ -1,4 +1,3 @@
-import { deriveSeed } from '../common/random.ts';
 import type { ExperimentHeader, RunEntry } from '../experiment/journal.ts';
 import { Marks } from '../timeline/compute.ts';
 import {
@@ -16,95 +15,15 @@ import { catchesParagraphs, matrixCells, matrixTable } from './matrix.ts';
 import type { ReportModel, ReportSection, ReportTable } from './model.ts';
 import { withOperatorSource } from './operator-sources.ts';
 import { runsCsvRows } from './runs-csv.ts';
+import { bootstrapSeed, fmt, fmtP, groupCells, runRowsFromCsv, type Cell, type RunRow } from './run-rows.ts';
 import { verdictSection } from './verdict.ts';
 
-/**
- * The per-run numbers the statistics use, as runs.csv holds them (rounded the same way), so every
- * figure of the report can be recomputed from runs.csv alone.
- */
-export interface RunRow {
-  runId: string;
-  arm: 'manual' | 'flagger';
-  scenario: string;
-  /** Sweep label ("" when the entry is not swept). */
-  sweep: string;
-  outcome: string;
-  mttrS?: number;
-  ttrReleaseS?: number;
-  ttdS?: number;
-  ttmS?: number;
-  censoredAtS?: number;
-  failedRequests: number;
-  releaseToRollbackS?: number;
-  releaseToPromotedS?: number;
-  /** The manual operator's attention (report/operator-cost.ts); undefined in runs.csv files older than it. */
-  looksPerHour?: number;
-  pages?: number;
-}
-
-const num = (v: string | number | undefined): number | undefined =>
-  v === undefined || v === '' ? undefined : Number(v);
-
-export function runRowsFromCsv(rows: ReadonlyArray<Record<string, string | number>>): RunRow[] {
-  return rows.map((r) => {
-    const release = num(r.release_ms)!;
-    const mitigate = num(r.mitigate_ms);
-    const promoted = num(r.promoted_ms);
-    return {
-      runId: String(r.run_id),
-      arm: String(r.arm) as RunRow['arm'],
-      scenario: String(r.scenario),
-      sweep: String(r.sweep ?? ''),
-      outcome: String(r.outcome),
-      mttrS: num(r.mttr_s),
-      ttrReleaseS: num(r.ttr_release_s),
-      ttdS: num(r.ttd_s),
-      ttmS: num(r.ttm_s),
-      censoredAtS: num(r.censored_at_s),
-      failedRequests: Number(r.failed_requests),
-      releaseToRollbackS:
-        r.outcome === 'rolled_back' && mitigate !== undefined ? (mitigate - release) / 1000 : undefined,
-      releaseToPromotedS: promoted !== undefined ? (promoted - release) / 1000 : undefined,
-      looksPerHour: num(r.looks_per_hour),
-      pages: num(r.pages),
-    };
-  });
-}
-
-export const fmt = (v: number | undefined, digits = 1): string =>
-  v === undefined || Number.isNaN(v) ? '—' : v.toFixed(digits);
-export const fmtP = (p: number | undefined) => (p === undefined ? '—' : p < 0.001 ? p.toExponential(1) : p.toFixed(3));
 const ci = (i: BootstrapInterval, digits = 1) =>
   i.estimate === undefined ? '—' : `${fmt(i.estimate, digits)} [${fmt(i.lower, digits)}, ${fmt(i.upper, digits)}]`;
 
-export interface Cell {
-  scenario: string;
-  sweep: string;
-  arm: 'manual' | 'flagger';
-  rows: RunRow[];
-}
-
-export function groupCells(rows: readonly RunRow[]): Cell[] {
-  const cells = new Map<string, Cell>();
-  for (const row of rows) {
-    const key = `${row.scenario}\u0000${row.sweep}\u0000${row.arm}`;
-    let cell = cells.get(key);
-    if (!cell) {
-      cell = { scenario: row.scenario, sweep: row.sweep, arm: row.arm, rows: [] };
-      cells.set(key, cell);
-    }
-    cell.rows.push(row);
-  }
-  return [...cells.values()];
-}
-
 const defined = (xs: Array<number | undefined>) => xs.filter((x): x is number => x !== undefined);
-const cellName = (c: { scenario: string; sweep: string }) => (c.sweep ? `${c.scenario} (${c.sweep})` : c.scenario);
 
-/** Seed of a cell's bootstrap: fixed by the cell's name, so runs.csv alone reproduces it. */
-export function bootstrapSeed(what: string, cell: { scenario: string; sweep: string; arm?: string }): number {
-  return deriveSeed(0x5eed, `${what}/${cell.scenario}/${cell.sweep}/${cell.arm ?? ''}`);
-}
+const cellName = (c: { scenario: string; sweep: string }) => (c.sweep ? `${c.scenario} (${c.sweep})` : c.scenario);
 
 export const SUMMARY_COLUMNS = [
   'scenario',

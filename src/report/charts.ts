@@ -10,7 +10,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { RunEntry } from '../experiment/journal.ts';
 import { isFailure, type RequestRecord } from '../load/types.ts';
 import { bootstrapMedianCI, kaplanMeier, summarize, type KaplanMeierFit } from '../stats/index.ts';
-import { bootstrapSeed } from './build-model.ts';
+import { bootstrapSeed } from './run-rows.ts';
 
 export type Arm = RunEntry['arm'];
 

@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../common/files.ts';
 import { JOURNAL_FILE, readJournal, type ExperimentHeader } from '../experiment/journal.ts';
 import { displayPath } from '../scenario/load-files.ts';
 import { compareArms, summarize } from '../stats/index.ts';
-import { bootstrapSeed, fmt, groupCells, runRowsFromCsv, type RunRow } from './build-model.ts';
+import { bootstrapSeed, fmt, groupCells, runRowsFromCsv, type RunRow } from './run-rows.ts';
 import type { TopLevelSpec } from 'vega-lite';
 import { renderHtml } from './html.ts';
 import { renderMarkdown } from './markdown.ts';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { mannWhitney, summarize, varghaDelaneyA12 } from '../stats/index.ts';
 import { breakEvenGroups, breakEvenParagraph, breakEvenTable } from './break-even.ts';
-import { fmt, fmtP, runRowsFromCsv, type RunRow } from './build-model.ts';
+import { fmt, fmtP, runRowsFromCsv, type RunRow } from './run-rows.ts';
 import { renderTableMarkdown } from './markdown.ts';
 import { catchesParagraphs, matrixCells, matrixTable } from './matrix.ts';
 

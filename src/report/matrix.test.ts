@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
-import { runRowsFromCsv } from './build-model.ts';
+import { runRowsFromCsv } from './run-rows.ts';
 import { catchesParagraphs, matrixCells, matrixTable } from './matrix.ts';
 
 // A runs.csv as the harness writes it (only the columns the matrix reads are filled).

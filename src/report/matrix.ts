@@ -1,6 +1,6 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { summarize } from '../stats/index.ts';
-import { fmt, type RunRow } from './build-model.ts';
+import { fmt, type RunRow } from './run-rows.ts';
 import type { ReportTable } from './model.ts';
 
 /** One cell of the fault × arm matrix, straight from runs.csv rows. */

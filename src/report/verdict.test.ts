@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bootstrapMedianDifferenceCI, mannWhitney } from '../stats/index.ts';
-import { bootstrapSeed, fmtP, type RunRow } from './build-model.ts';
+import { bootstrapSeed, fmtP, type RunRow } from './run-rows.ts';
 import { makeHeader, makeRun, makeScenario } from './charts/test-fixtures.ts';
 import { RUNS_PER_ARM_CANDIDATES, runsNeeded, scenarioVerdicts, verdictSection, verdictText } from './verdict.ts';
 import { writeReport } from './write-report.ts';
@@ -209,7 +209,7 @@ describe('the verdict in the report', () => {
 
 describe('module load order', () => {
   it.each(['break-even.ts', 'verdict.ts', 'build-model.ts', 'write-report.ts'])(
-    'loads first in a fresh process: %s (the report modules import one another)',
+    'loads first in a fresh process: %s',
     (file) => {
       const url = new URL(file, import.meta.url).href;
       const r = spawnSync(

@@ -6,7 +6,7 @@
 import { createRandom, deriveSeed } from '../common/random.ts';
 import { bootstrapMedianComparison, compareArms, median, type BootstrapInterval } from '../stats/index.ts';
 import { MIN_RUNS_FOR_VERDICT, mttrOrCensored, type Verdict, verdictOf } from './break-even.ts';
-import { bootstrapSeed, fmt, fmtP, groupCells, type RunRow } from './build-model.ts';
+import { bootstrapSeed, fmt, fmtP, groupCells, type RunRow } from './run-rows.ts';
 import type { ReportSection } from './model.ts';
 
 /** Runs per arm tried, in order, by the runs-needed estimate (only those above the current n). */
@@ -159,12 +159,7 @@ export function verdictText(v: ScenarioVerdict): string {
   return sentences.join(' ');
 }
 
-/**
- * The method paragraph. A function, not a constant: break-even.ts and build-model.ts import each
- * other through this module, so a constant read at load time can meet MIN_RUNS_FOR_VERDICT before
- * it is initialised.
- */
-export const verdictMethod = (): string =>
+export const VERDICT_METHOD =
   'Method: MTTR of every run with user impact, a censored run counted at its censoring time (a lower bound above every recovered run, so it is kept); ' +
   'the difference of medians manual − Flagger with a 95% percentile bootstrap CI (2,000 seeded resamples) and a two-sided Mann–Whitney test; ' +
   `conclusive when the CI excludes 0 with at least ${MIN_RUNS_FOR_VERDICT} runs per arm, the rule of the break-even table. ` +
@@ -191,7 +186,7 @@ export function verdictSection(rows: readonly RunRow[]): ReportSection | undefin
     paragraphs: [
       ...verdicts.map(verdictText),
       ...swept.map((s) => `**${s}**: the manual arm is swept; the break-even table gives a verdict per cell.`),
-      ...(verdicts.length > 0 ? [verdictMethod()] : []),
+      ...(verdicts.length > 0 ? [VERDICT_METHOD] : []),
     ],
     tables: [],
   };
