@@ -107,6 +107,17 @@ export class MetricsStore implements MetricsSource {
     this.gapUntilMs = untilMs;
   }
 
+  /** What Flagger's queries select: the destination reporter's series of one workload. */
+  private sumWorkload(query: WorkloadQuery): Bucket {
+    return this.sumWindow(
+      (s) =>
+        s.labels.reporter === 'destination' &&
+        s.labels.namespace === query.namespace &&
+        s.labels.workload === query.workload,
+      query.windowMs,
+    );
+  }
+
   private sumWindow(match: (s: Series) => boolean, windowMs: number): Bucket {
     this.assertAvailable();
     const now = this.now();
@@ -132,13 +143,7 @@ export class MetricsStore implements MetricsSource {
   }
 
   async requestSuccessRate(query: WorkloadQuery): Promise<number | undefined> {
-    const sum = this.sumWindow(
-      (s) =>
-        s.labels.reporter === 'destination' &&
-        s.labels.namespace === query.namespace &&
-        s.labels.workload === query.workload,
-      query.windowMs,
-    );
+    const sum = this.sumWorkload(query);
     // Flagger's query divides the rate of non-5xx answers by the rate of all answers. When every
     // answer was a 5xx, Prometheus has no non-5xx series at all: the quotient is an empty vector,
     // which Flagger reports as "no values found", not as 0%.
@@ -147,13 +152,7 @@ export class MetricsStore implements MetricsSource {
   }
 
   async requestDurationP99(query: WorkloadQuery): Promise<number | undefined> {
-    const sum = this.sumWindow(
-      (s) =>
-        s.labels.reporter === 'destination' &&
-        s.labels.namespace === query.namespace &&
-        s.labels.workload === query.workload,
-      query.windowMs,
-    );
+    const sum = this.sumWorkload(query);
     const cumulative: number[] = [];
     let running = 0;
     for (let i = 0; i < ISTIO_DURATION_BUCKETS_MS.length; i++) {
