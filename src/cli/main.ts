@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -8,7 +9,7 @@ import { isDiskError } from '../common/files.ts';
 import { type FolderLock, LOCK_FILE, lockReportFolder, tookOverMessage } from '../process/folder-lock.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { JOURNAL_FILE, readJournal, truncateTornTail } from '../experiment/journal.ts';
-import { planRuns } from '../experiment/plan.ts';
+import { newExperimentId, planRuns } from '../experiment/plan.ts';
 import { reapLeftovers } from '../process/pid-file.ts';
 import { runExperiment } from '../experiment/runner.ts';
 import { kubeRequest } from '../kube/kube-rest.ts';
@@ -88,6 +89,10 @@ async function createPlatform(
   });
 }
 
+function legacyExperimentId(startedAt: string): string {
+  return createHash('sha256').update(startedAt).digest('hex').slice(0, 8);
+}
+
 /** Takes the folder's writer lock for this command, saying so when a dead writer's lock was taken over. */
 function lockFolder(dir: string, command: string, io: Io, logger: Logger): FolderLock {
   const lock = lockReportFolder(dir, command, displayPath(dir, io.cwd));
@@ -117,6 +122,7 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
   let seed: number;
   let outDir: string;
   let repetitions = args.reps;
+  let experimentId = newExperimentId();
   const done = new Set<string>();
   if (args.resume !== undefined) {
     outDir = path.resolve(io.cwd, args.resume);
@@ -152,6 +158,8 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
     timeScale = journal.header.timeScale;
     seed = journal.header.seed;
     repetitions = journal.header.repetitions;
+    // Journals written before experiment ids keep a stable one derived from their start.
+    experimentId = journal.header.id ?? legacyExperimentId(journal.header.startedAt);
     const planned = planRuns(loaded, { seed, repetitions }).map((p) => p.runId);
     if (planned.join('\n') !== journal.header.plannedRuns.join('\n')) {
       throw new UsageError(
@@ -200,6 +208,7 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
       load,
       operators,
       outDir,
+      experimentId,
       seed,
       logger,
       signal,

@@ -12,6 +12,11 @@ export const JOURNAL_FILE = 'journal.jsonl';
 /** First line of a journal: what was planned, with every setting needed to re-render the report. */
 export interface ExperimentHeader {
   type: 'experiment';
+  /**
+   * Unique id of this experiment (docs/design.md §10): names and labels what it creates on a
+   * platform, and is kept across --resume. Journals older than it have none.
+   */
+  id?: string;
   name: string;
   file: string;
   description: string;
@@ -100,6 +105,10 @@ const count = z.number().int().nonnegative();
 
 export const experimentHeaderSchema = z.looseObject({
   type: z.literal('experiment'),
+  id: z
+    .string()
+    .regex(/^[a-z0-9]{4,12}$/, 'must be 4 to 12 lowercase letters or digits')
+    .optional(),
   name: experimentSchema.shape.name.unwrap(),
   file: text(4096).min(1),
   description: text(2_000),

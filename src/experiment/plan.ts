@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { deriveSeed } from '../common/random.ts';
 import type { LoadedExperiment } from '../scenario/load-files.ts';
 import type { Arm, Scenario } from '../scenario/schema.ts';
@@ -68,4 +69,13 @@ export function planRuns(
       seed: deriveSeed(seed, runId),
     };
   });
+}
+
+/**
+ * A new experiment id: 8 lowercase base-36 characters, short enough for namespace names
+ * (`canary-mttr-<id>-flagger-2`) and random, so two experiments started at once never share one.
+ */
+export function newExperimentId(): string {
+  const n = randomBytes(6).readUIntBE(0, 6);
+  return n.toString(36).padStart(8, '0').slice(-8);
 }

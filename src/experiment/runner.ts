@@ -7,7 +7,7 @@ import type { OperatorFactory } from '../operator/create.ts';
 import type { ArmSession, Platform } from '../platform/types.ts';
 import type { LoadedExperiment } from '../scenario/load-files.ts';
 import { appendJournal, JOURNAL_FILE, type ExperimentHeader, type RunEntry } from './journal.ts';
-import type { PlannedRun } from './plan.ts';
+import { newExperimentId, type PlannedRun } from './plan.ts';
 import { executeRun } from './run.ts';
 
 /**
@@ -25,6 +25,8 @@ export interface RunnerOptions {
   /** Makes the manual arm's operator of each run. */
   operators: OperatorFactory;
   outDir: string;
+  /** The experiment's unique id (journal header `id`); a new one when not given (plan.ts newExperimentId). */
+  experimentId?: string;
   seed: number;
   logger: Logger;
   signal: AbortSignal;
@@ -44,6 +46,7 @@ export interface RunnerOptions {
  */
 export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]> {
   const { loaded, plan, outDir, logger, signal } = options;
+  const experimentId = options.experimentId ?? newExperimentId();
   // The journal's header is the first thing in a new folder: a folder that holds anything else
   // holds a journal, so `--resume` always finds one and `--out` never reuses a half-made folder.
   mkdirSync(outDir, { recursive: true });
@@ -51,6 +54,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
   if (!options.resume) {
     const header: ExperimentHeader = {
       type: 'experiment',
+      id: experimentId,
       name: loaded.experiment.name,
       file: loaded.file,
       description: loaded.experiment.description,
@@ -78,7 +82,13 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
       const key = `${run.arm}/${run.entry}`;
       let session = sessions.get(key);
       if (!session) {
-        session = await options.platform.open(run.arm, run.scenario, { clock, seed: options.seed, experiment });
+        session = await options.platform.open(run.arm, run.scenario, {
+          clock,
+          seed: options.seed,
+          experiment,
+          experimentId,
+          slot: 1,
+        });
         sessions.set(key, session);
       }
       const wallStart = performance.now();

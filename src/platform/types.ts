@@ -50,7 +50,22 @@ export interface ArmSession extends AsyncDisposable {
   externalRollback?(signal: AbortSignal): Promise<number>;
 }
 
+/** Where a session is opened (docs/design.md §10). */
+export interface OpenOptions {
+  clock: Clock;
+  seed: number;
+  /** The experiment's name (from the plan). */
+  experiment: string;
+  /**
+   * The experiment's unique id (journal header `id`), kept across --resume: names and labels what a
+   * session creates, so two experiments on one platform never share an object.
+   */
+  experimentId: string;
+  /** The slot the session belongs to, from 1: sessions of different slots share nothing. */
+  slot: number;
+}
+
 export interface Platform extends AsyncDisposable {
   readonly name: PlatformName;
-  open(arm: Arm, scenario: Scenario, options: { clock: Clock; seed: number; experiment: string }): Promise<ArmSession>;
+  open(arm: Arm, scenario: Scenario, options: OpenOptions): Promise<ArmSession>;
 }

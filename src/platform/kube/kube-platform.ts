@@ -13,7 +13,7 @@ import { runCommand } from '../../process/commands.ts';
 import type { MetricsSource } from '../../metrics/types.ts';
 import type { Arm, EnvironmentFault, ReleaseSettings, Scenario } from '../../scenario/schema.ts';
 import { Marks } from '../../timeline/compute.ts';
-import type { ArmSession, Platform, RunLabels, TimelineSink } from '../types.ts';
+import type { ArmSession, OpenOptions, Platform, RunLabels, TimelineSink } from '../types.ts';
 import { redact, secretsOf } from './kubeconfig.ts';
 import { PrometheusMetrics } from './prometheus.ts';
 
@@ -99,11 +99,7 @@ export class KubePlatform implements Platform {
   private readonly sessions = new Set<KubeArmSession>();
   constructor(private readonly options: KubePlatformOptions) {}
 
-  async open(
-    arm: Arm,
-    scenario: Scenario,
-    options: { clock: Clock; seed: number; experiment: string },
-  ): Promise<ArmSession> {
+  async open(arm: Arm, scenario: Scenario, options: OpenOptions): Promise<ArmSession> {
     if (options.clock.timeScale !== 1) {
       throw new PlatformError(
         `kube: time scale ${options.clock.timeScale}× is not possible on a cluster (Flagger runs in real time); use --time-scale 1`,

@@ -12,7 +12,7 @@ import type { Arm, EnvironmentFault, Scenario } from '../../scenario/schema.ts';
 import { Marks } from '../../timeline/compute.ts';
 import { ownedTempDirPrefix, PidFile } from '../../process/pid-file.ts';
 import { ProcessRegistry } from '../../process/registry.ts';
-import type { ArmSession, Platform, RunLabels, TimelineSink } from '../types.ts';
+import type { ArmSession, OpenOptions, Platform, RunLabels, TimelineSink } from '../types.ts';
 import { AppLauncher, buildRevision, releasedBuild, smokeRequest, stableBuild } from './app-process.ts';
 import { LocalDeployment } from './deployment.ts';
 
@@ -68,11 +68,7 @@ export class LocalPlatform implements Platform {
     return this.bundle;
   }
 
-  async open(
-    arm: Arm,
-    scenario: Scenario,
-    options: { clock: Clock; seed: number; experiment: string },
-  ): Promise<ArmSession> {
+  async open(arm: Arm, scenario: Scenario, options: OpenOptions): Promise<ArmSession> {
     const launcher = new AppLauncher(this.registry, await this.appBundle(), this.options.timeScale, this.options.env);
     const metrics = new MetricsStore(() => options.clock.now());
     const router = await new WeightedRouter({
