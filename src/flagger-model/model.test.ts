@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../common/clock.ts';
+import { ScrapedMetrics } from '../metrics/scrape.ts';
 import { MetricsStore } from '../metrics/store.ts';
 import { flaggerSchema, type FlaggerSettings } from '../scenario/schema.ts';
 import { FlaggerCanaryModel, type CanaryEvent, type CanaryWorkloads } from './model.ts';
@@ -19,10 +20,19 @@ class InMemoryWorkloads implements CanaryWorkloads {
   primaryRevision = 'v1';
   smokeFailure: string | undefined;
   readinessChecks = 0;
+  /** Each scale-up starts a new canary pod, whose metrics are new series. */
+  pods = 0;
+  /** Called when a canary pod goes away. */
+  onPodGone: (pod: string) => void = () => undefined;
+  get pod(): string {
+    return `${NAME}-${this.pods}`;
+  }
   targetRevision(): string {
     return this.revision;
   }
   async scaleUpCanary(): Promise<void> {
+    if (this.canaryUp) this.onPodGone(this.pod);
+    this.pods++;
     this.canaryUp = true;
     this.readinessChecks = 0;
   }
@@ -40,6 +50,7 @@ class InMemoryWorkloads implements CanaryWorkloads {
     this.primaryRevision = this.revision;
   }
   async scaleDownCanary(): Promise<void> {
+    if (this.canaryUp) this.onPodGone(this.pod);
     this.canaryUp = false;
   }
   async smokeTest(): Promise<string | undefined> {
@@ -53,8 +64,8 @@ interface Harness {
   workloads: InMemoryWorkloads;
   events: CanaryEvent[];
   messages: () => string[];
-  /** Requests per second that reach the canary; `errorShare(t)` of them fail. */
-  traffic: (errorShare: (tMs: number) => number, perSecond?: number) => void;
+  /** Requests per second that reach the canary; `errorShare(t)` of them fail; each takes `latencyMs`. */
+  traffic: (errorShare: (tMs: number) => number, perSecond?: number, latencyMs?: number) => void;
   advance: (ms: number) => Promise<void>;
 }
 
@@ -62,24 +73,43 @@ function settings(overrides: Partial<Record<keyof FlaggerSettings, unknown>> = {
   return flaggerSchema.parse({ interval: '30s', threshold: 2, maxWeight: 50, stepWeight: 10, ...overrides });
 }
 
-function setUp(flagger: FlaggerSettings): Harness {
+/**
+ * Prometheus in front of the canary's metrics: scraped every `intervalMs` (15 s, the proposal's
+ * assumption, unless a test says otherwise) at a pinned phase, so expected values can be derived
+ * by hand.
+ */
+interface Scrape {
+  intervalMs: number;
+  phaseMs: number;
+}
+
+function setUp(flagger: FlaggerSettings, scrape: Scrape = { intervalMs: 15_000, phaseMs: 7_000 }): Harness {
   const clock = new VirtualClock(0);
-  const store = new MetricsStore(() => clock.now());
+  const store = new MetricsStore();
+  const metrics = new ScrapedMetrics(store, {
+    clock,
+    intervalMs: scrape.intervalMs,
+    seed: 1,
+    phase: () => scrape.phaseMs,
+  });
   const workloads = new InMemoryWorkloads();
-  const model = new FlaggerCanaryModel({ name: NAME, namespace: NS }, flagger, workloads, store);
+  workloads.onPodGone = (pod) => store.retirePod(NS, pod);
+  const model = new FlaggerCanaryModel({ name: NAME, namespace: NS }, flagger, workloads, metrics);
   const events: CanaryEvent[] = [];
   model.onEvent((e) => events.push(e));
   let errorShare: ((tMs: number) => number) | undefined;
   let perSecond = 20;
+  let latencyMs = 3;
   return {
     clock,
     model,
     workloads,
     events,
     messages: () => events.map((e) => e.message),
-    traffic(share, rate = 20) {
+    traffic(share, rate = 20, latency = 3) {
       errorShare = share;
       perSecond = rate;
+      latencyMs = latency;
     },
     // Moves time one second at a time, recording the canary's share of traffic as the router would.
     async advance(ms) {
@@ -93,9 +123,15 @@ function setUp(flagger: FlaggerSettings): Harness {
         const failures = Math.round(requests * errorShare(clock.now()));
         for (let i = 0; i < requests; i++) {
           store.record(
-            { namespace: NS, workload: NAME, service: NAME, responseCode: i < failures ? 500 : 200 },
+            {
+              namespace: NS,
+              workload: NAME,
+              service: NAME,
+              responseCode: i < failures ? 500 : 200,
+              pod: workloads.pod,
+            },
             clock.now(),
-            3,
+            latencyMs,
           );
         }
       }
@@ -173,7 +209,10 @@ describe('Flagger model, tick by tick', () => {
       [30, 'New revision detected! Scaling up podinfo.test', 0],
       [60, 'Starting canary analysis for podinfo.test', 0],
       [60, 'Advance podinfo.test canary weight 10', 0],
-      [90, 'Halt podinfo.test advancement success rate 50.00% < 99%', 0],
+      // Window [60, 90] s holds the scrapes at 67 and 82 s: 8 → 23 answers 200 (two of them at 60 s)
+      // and 6 → 21 answers 500, 15 each. Extrapolated 7 s to the start (the 500 series only to its
+      // zero point, 15 × 6/15 = 6 s back) and 8 s to the end: 30 against 29, 30/59 = 50.85%.
+      [90, 'Halt podinfo.test advancement success rate 50.85% < 99%', 0],
       [120, 'Advance podinfo.test canary weight 20', 1],
       [150, 'Halt podinfo.test advancement success rate 50.00% < 99%', 1],
       [180, 'Rolling back podinfo.test failed checks threshold reached 2', 2],
@@ -237,20 +276,13 @@ describe('Flagger model, tick by tick', () => {
 
   it('halts on a slow canary with the request-duration check', async () => {
     const h = setUp(settings({ threshold: 1, requestSuccessRate: null }));
-    const clock = h.clock;
-    // Latency well above 500 ms: feed the store directly.
-    const store = new MetricsStore(() => clock.now());
-    const model = new FlaggerCanaryModel({ name: NAME, namespace: NS }, settings({ threshold: 1 }), h.workloads, store);
-    const events: string[] = [];
-    model.onEvent((e) => events.push(e.message));
-    h.workloads.revision = 'v2';
-    await model.tick(0);
-    await model.tick(30_000);
-    for (let t = 31_000; t <= 60_000; t += 1000)
-      store.record({ namespace: NS, workload: NAME, service: NAME, responseCode: 200 }, t, 812);
-    await clock.advance(60_000);
-    await model.tick(60_000);
-    expect(events[events.length - 1]).toBe('Halt podinfo.test advancement request duration 995ms > 500ms');
+    // 812 ms a request, above 500 ms. Weight 10 at 60 s: 2 requests a second from 61 s, scraped at
+    // 67 and 82 s. At 90 s every bucket from 1000 ms up grew alike and none below: rank 0.99 falls
+    // in (500, 1000], interpolated to 995 ms.
+    h.traffic(() => 0, 20, 812);
+    const ticker = await releaseAndRun(h, INTERVAL_MS, 3 * INTERVAL_MS);
+    await ticker.stop();
+    expect(h.messages()[h.messages().length - 1]).toBe('Halt podinfo.test advancement request duration 995ms > 500ms');
   });
 
   it('rolls back a canary that never becomes ready once the progress deadline passes', async () => {
@@ -289,5 +321,58 @@ describe('Flagger model, tick by tick', () => {
     ]);
     expect(eventAt(h, 'Rolling back')).toBe(a + 3 * INTERVAL_MS);
     expect(Math.max(...h.events.map((e) => e.status.canaryWeight))).toBe(0);
+  });
+});
+
+describe("Flagger's checks on Prometheus' samples (docs/design.md §11)", () => {
+  // The healthy scenario's analysis: interval 30 s, threshold 2, steps 10% → 50%, 1m query windows.
+  const healthy = () => settings({ threshold: 2, maxWeight: 50, stepWeight: 10 });
+  const noValues =
+    'Halt advancement no values found for istio metric request-success-rate probably podinfo.test is not receiving traffic: running query failed: no values found';
+
+  it.each([0, 7_000, 33_000, 59_000])(
+    'with a 60 s scrape (phase %i ms) no 1m window holds two samples of the canary: every check finds no values and a healthy build is rolled back',
+    async (phaseMs) => {
+      const h = setUp(healthy(), { intervalMs: 60_000, phaseMs });
+      h.traffic(() => 0);
+      const a = 20_000;
+      const ticker = await releaseAndRun(h, a, a + 6 * INTERVAL_MS);
+      await ticker.stop();
+      expect(h.messages()).toEqual([
+        'New revision detected! Scaling up podinfo.test',
+        'Starting canary analysis for podinfo.test',
+        'Advance podinfo.test canary weight 10',
+        noValues,
+        noValues,
+        'Rolling back podinfo.test failed checks threshold reached 2',
+        'Canary failed! Scaling down podinfo.test',
+      ]);
+      expect(eventAt(h, 'Rolling back')).toBe(a + (2 + 2) * INTERVAL_MS);
+    },
+  );
+
+  it.each([0, 7_000, 14_999])(
+    'with a 15 s scrape (phase %i ms) every 30 s between checks holds two scrapes: a healthy build is promoted',
+    async (phaseMs) => {
+      const h = setUp(healthy(), { intervalMs: 15_000, phaseMs });
+      h.traffic(() => 0);
+      const a = 20_000;
+      const ticker = await releaseAndRun(h, a, a + 9 * INTERVAL_MS);
+      await ticker.stop();
+      expect(h.messages().filter((m) => m.startsWith('Halt'))).toEqual([]);
+      expect(eventAt(h, 'Promotion completed')).toBe(a + (50 / 10 + 3) * INTERVAL_MS);
+      expect(h.model.currentStatus.phase).toBe('Succeeded');
+    },
+  );
+
+  it('reports a request-duration check with no values in Flagger 1.44 words (no error suffix)', async () => {
+    const h = setUp(settings({ threshold: 1, requestSuccessRate: null }), { intervalMs: 60_000, phaseMs: 7_000 });
+    h.traffic(() => 0);
+    const ticker = await releaseAndRun(h, 20_000, 20_000 + 2 * INTERVAL_MS);
+    await ticker.stop();
+    expect(h.messages()).toContain(
+      'Halt advancement no values found for istio metric request-duration probably podinfo.test is not receiving traffic',
+    );
+    expect(h.model.currentStatus.failedChecks).toBe(1);
   });
 });

@@ -234,14 +234,15 @@ export class FlaggerCanaryModel {
   /** The built-in Istio checks; emits the Halt event of the first failing one. */
   private async runAnalysis(nowMs: number): Promise<boolean> {
     const query = (windowMs: number) => ({ namespace: this.id.namespace, workload: this.id.name, windowMs });
+    // Flagger 1.44 appends the query's error to the success-rate line only (scheduler_metrics.go).
     const noValues = (metric: string) =>
-      `Halt advancement no values found for istio metric ${metric} probably ${this.ref} is not receiving traffic: running query failed: no values found`;
+      `Halt advancement no values found for istio metric ${metric} probably ${this.ref} is not receiving traffic`;
     const rate = this.settings.requestSuccessRate;
     if (rate) {
       const value = await this.readCheck(
         nowMs,
         () => this.metrics.requestSuccessRate(query(rate.intervalMs)),
-        () => noValues('request-success-rate'),
+        () => `${noValues('request-success-rate')}: running query failed: no values found`,
       );
       if (value === undefined) return false;
       if (value < rate.min) {

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../faulty-app/build.ts';
 import { parsePrometheusText } from '../../faulty-app/src/test-support.ts';
-import { ScaledClock } from '../common/clock.ts';
+import { ScaledClock, VirtualClock } from '../common/clock.ts';
+import { ScrapedMetrics } from '../metrics/scrape.ts';
 import { MetricsStore } from '../metrics/store.ts';
 import { AppLauncher, type AppInstance } from '../platform/local/app-process.ts';
 import { ProcessRegistry } from '../process/registry.ts';
@@ -39,7 +40,7 @@ afterAll(async () => {
 
 async function startRouter(seed: number): Promise<{ router: WeightedRouter; store: MetricsStore }> {
   const clock = new ScaledClock(1);
-  const store = new MetricsStore(() => clock.now());
+  const store = new MetricsStore();
   const router = await new WeightedRouter({ clock, metrics: store, namespace: 'ns', service: 'svc', seed }).start();
   router.setEndpoints('svc-primary', [{ host: '127.0.0.1', port: stable.port }]);
   router.setEndpoints('svc', [{ host: '127.0.0.1', port: faulty.port }]);
@@ -108,7 +109,15 @@ describe('weighted router with real faulty-app processes', () => {
         { workload: 'svc-primary', weight: 80 },
         { workload: 'svc', weight: 20 },
       ]);
+      // Every series exists before the measured traffic: the queries scrape all targets at 0 s
+      // (their phase), then again at 15 s after 500 more requests.
+      await sendMany(`${router.url}/sms`, 100);
+      const scrapeClock = new VirtualClock(0);
+      const scraped = new ScrapedMetrics(store, { clock: scrapeClock, intervalMs: 15_000, seed: 1, phase: () => 0 });
+      const before = parsePrometheusText(await (await fetch(router.metricsUrl)).text());
       const answers = await sendMany(`${router.url}/sms`, 500);
+      await scrapeClock.advance(15_000);
+      scraped.stop();
       const canaryCount = answers.filter((a) => a.version === 'v2').length;
       const text = await (await fetch(router.metricsUrl)).text();
       const families = parsePrometheusText(text);
@@ -121,16 +130,23 @@ describe('weighted router with real faulty-app processes', () => {
           s.labels.reporter === 'destination',
       );
       expect(canary500?.labels.destination_workload_namespace).toBe('ns');
-      expect(canary500?.value).toBe(canaryCount);
+      // Each endpoint is a pod of its own, named in the series.
+      expect(canary500?.labels.pod).toBe('svc-2');
+      const earlier = before
+        .get('istio_requests_total')!
+        .samples.find((s) => s.labels.destination_workload === 'svc' && s.labels.reporter === 'destination');
+      expect(canary500!.value - earlier!.value).toBe(canaryCount);
       const histogram = families.get('istio_request_duration_milliseconds');
       expect(histogram?.type).toBe('histogram');
-      // The in-process query sees the same traffic. Every canary answer was a 500, so there is no
-      // non-5xx series: "no values", as Prometheus would answer Flagger's query.
-      expect(await store.requestSuccessRate({ namespace: 'ns', workload: 'svc', windowMs: 60_000 })).toBeUndefined();
-      expect(await store.requestSuccessRate({ namespace: 'ns', workload: 'svc-primary', windowMs: 60_000 })).toBe(100);
-      expect(await store.serviceErrorRate({ namespace: 'ns', service: 'svc', windowMs: 60_000 })).toBeCloseTo(
+      // The queries see the same traffic. Every canary answer was a 500, so there is no non-5xx
+      // series: "no values", as Prometheus would answer Flagger's query. A 15 s window ending at
+      // the second scrape holds both scrapes on its edges: no extrapolation, the rates are exact.
+      const q = (workload: string) => ({ namespace: 'ns', workload, windowMs: 15_000 });
+      expect(await scraped.requestSuccessRate(q('svc'))).toBeUndefined();
+      expect(await scraped.requestSuccessRate(q('svc-primary'))).toBe(100);
+      expect(await scraped.serviceErrorRate({ namespace: 'ns', service: 'svc', windowMs: 15_000 })).toBeCloseTo(
         canaryCount / 500,
-        6,
+        12,
       );
     } finally {
       await router.stop();
@@ -158,7 +174,7 @@ describe('weighted router with real faulty-app processes', () => {
       await expect(
         new WeightedRouter({
           clock,
-          metrics: new MetricsStore(() => clock.now()),
+          metrics: new MetricsStore(),
           namespace: 'ns',
           service: 'svc',
           port,

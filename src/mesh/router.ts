@@ -21,6 +21,11 @@ export interface Endpoint {
   port: number;
 }
 
+/** An endpoint and the pod name its metrics carry. */
+interface PodEndpoint extends Endpoint {
+  pod: string;
+}
+
 export interface RouterOptions {
   clock: Clock;
   metrics: MetricsStore;
@@ -46,7 +51,8 @@ export interface RouterOptions {
 export class WeightedRouter implements AsyncDisposable {
   private server: http.Server | undefined;
   private routes: RouteDestination[] = [];
-  private readonly endpoints = new Map<string, Endpoint[]>();
+  private readonly endpoints = new Map<string, PodEndpoint[]>();
+  private podSeq = 0;
   private readonly roundRobin = new Map<string, number>();
   private readonly random: Random;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
@@ -145,10 +151,16 @@ export class WeightedRouter implements AsyncDisposable {
 
   /** Sets the ready endpoints of a workload (its ready pods). An empty list means none ready. */
   setEndpoints(workload: string, endpoints: readonly Endpoint[]): void {
-    this.endpoints.set(
-      workload,
-      endpoints.map((e) => ({ ...e })),
-    );
+    const before = this.endpoints.get(workload) ?? [];
+    const next = endpoints.map((e) => {
+      const same = before.find((b) => b.host === e.host && b.port === e.port);
+      // A new endpoint is a new pod: its sidecar's series start from nothing (docs/design.md §11).
+      return { host: e.host, port: e.port, pod: same?.pod ?? `${workload}-${++this.podSeq}` };
+    });
+    for (const gone of before) {
+      if (!next.some((e) => e.pod === gone.pod)) this.options.metrics.retirePod(this.options.namespace, gone.pod);
+    }
+    this.endpoints.set(workload, next);
   }
 
   private pickWorkload(): string | undefined {
@@ -161,7 +173,7 @@ export class WeightedRouter implements AsyncDisposable {
     return this.routes.findLast((r) => r.weight > 0)?.workload;
   }
 
-  private pickEndpoint(workload: string): Endpoint | undefined {
+  private pickEndpoint(workload: string): PodEndpoint | undefined {
     const list = this.endpoints.get(workload);
     if (!list || list.length === 0) return undefined;
     const next = (this.roundRobin.get(workload) ?? 0) % list.length;
@@ -182,6 +194,7 @@ export class WeightedRouter implements AsyncDisposable {
         workload: workload ?? 'unknown',
         service: this.options.service,
         responseCode: code,
+        pod: endpoint?.pod,
       };
       // The client side sees every answer; the pod's sidecar only those that reached the pod.
       this.options.metrics.record({ ...labels, reporter: 'source' }, now, latency);

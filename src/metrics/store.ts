@@ -1,10 +1,4 @@
-import {
-  ISTIO_DURATION_BUCKETS_MS,
-  histogramQuantile,
-  type MetricsSource,
-  type ServiceQuery,
-  type WorkloadQuery,
-} from './types.ts';
+import { ISTIO_DURATION_BUCKETS_MS } from './types.ts';
 
 /**
  * The labels Istio's telemetry puts on a request. `reporter` is who saw it: 'destination' is the
@@ -18,163 +12,133 @@ export interface RequestLabels {
   service: string;
   responseCode: number;
   reporter?: 'source' | 'destination';
+  /**
+   * The pod that answered (destination reporter). Each pod's sidecar is its own scrape target and
+   * its series are its own, so a new pod starts new series. Without it the workload stands in.
+   */
+  pod?: string;
 }
 
-interface Bucket {
-  total: number;
-  errors: number;
-  /** Non-cumulative counts per histogram bucket; the last slot is +Inf. */
-  histogram: Uint32Array;
-  latencySumMs: number;
+/** The labels of one series: a request's labels without the request. */
+export type SeriesLabels = Required<RequestLabels>;
+
+/** One series' counters as a scrape reads them. */
+export interface SeriesSnapshot {
+  /** Identifies the series across scrapes. */
+  key: string;
+  labels: SeriesLabels;
+  /** istio_requests_total. */
+  count: number;
+  /** istio_request_duration_milliseconds_bucket, cumulative, one per ISTIO_DURATION_BUCKETS_MS bound, then +Inf. */
+  buckets: Float64Array;
 }
 
 interface Series {
-  labels: Omit<RequestLabels, 'responseCode' | 'reporter'> & { reporter: 'source' | 'destination' };
-  /** Scenario second → counts in that second. */
-  seconds: Map<number, Bucket>;
-  /** Cumulative totals per response code, for the Prometheus exposition. */
-  byCode: Map<number, { count: number; histogram: Uint32Array; sumMs: number }>;
+  key: string;
+  labels: SeriesLabels;
+  target: string;
+  count: number;
+  /** Non-cumulative counts per histogram bucket; the last slot is +Inf. */
+  histogram: Float64Array;
+  sumMs: number;
+}
+
+/** Where the client side's (reporter="source") series are scraped: one proxy in front of the service. */
+const SOURCE_POD = 'source-proxy';
+
+/** The scrape target a series belongs to: the sidecar of its pod, or the client-side proxy. */
+export function targetOf(labels: Pick<SeriesLabels, 'namespace' | 'pod'>): string {
+  return `${labels.namespace}/${labels.pod}`;
 }
 
 /**
- * An in-process stand-in for Prometheus: the router records every request it forwards, and the
- * store answers rate()-style queries over per-second buckets. It also renders the same counters
- * in Prometheus text format, so a real Prometheus can scrape the router instead.
+ * Istio's counters as the sidecars keep them: the router records every request it forwards, and
+ * the store keeps each series' cumulative count and duration histogram. Nothing here answers a
+ * query: a scraper (scrape.ts) samples the counters the way Prometheus does, and a real Prometheus
+ * can scrape the same counters in text format (renderPrometheus).
  */
-export class MetricsStore implements MetricsSource {
+export class MetricsStore {
   private readonly series = new Map<string, Series>();
+  private readonly byTarget = new Map<string, Series[]>();
+  private readonly retired = new Set<string>();
   private readonly slots = ISTIO_DURATION_BUCKETS_MS.length + 1;
-  private gapUntilMs = -Infinity;
-
-  /** `now` gives the scenario time a query is evaluated at. */
-  constructor(private readonly now: () => number) {}
-
   private readonly recordListeners: Array<(labels: RequestLabels, atMs: number) => void> = [];
+  private readonly targetListeners: Array<(target: string) => void> = [];
 
   /** Calls `listener` with every record as it is stored (for observers such as the benchmarks). Returns the unsubscribe. */
   onRecord(listener: (labels: RequestLabels, atMs: number) => void): () => void {
-    this.recordListeners.push(listener);
-    return () => {
-      const at = this.recordListeners.indexOf(listener);
-      if (at >= 0) this.recordListeners.splice(at, 1);
-    };
+    return subscribe(this.recordListeners, listener);
+  }
+
+  /** Calls `listener` when a scrape target gets its first series (a pod's first request). */
+  onTarget(listener: (target: string) => void): () => void {
+    return subscribe(this.targetListeners, listener);
+  }
+
+  /** Every target with series that is not retired. */
+  get targets(): string[] {
+    return [...this.byTarget.keys()].filter((t) => !this.retired.has(t));
   }
 
   record(labels: RequestLabels, atMs: number, latencyMs: number): void {
     for (const listener of this.recordListeners) listener(labels, atMs);
     const reporter = labels.reporter ?? 'destination';
-    const key = `${reporter}\u0000${labels.namespace}\u0000${labels.workload}\u0000${labels.service}`;
-    let series = this.series.get(key);
-    if (!series) {
-      series = {
-        labels: { namespace: labels.namespace, workload: labels.workload, service: labels.service, reporter },
-        seconds: new Map(),
-        byCode: new Map(),
-      };
-      this.series.set(key, series);
-    }
-    const second = Math.floor(atMs / 1000);
-    let bucket = series.seconds.get(second);
-    if (!bucket) {
-      bucket = { total: 0, errors: 0, histogram: new Uint32Array(this.slots), latencySumMs: 0 };
-      series.seconds.set(second, bucket);
-    }
-    const slot = bucketSlot(latencyMs);
-    bucket.total++;
-    if (labels.responseCode >= 500) bucket.errors++;
-    bucket.histogram[slot]!++;
-    bucket.latencySumMs += latencyMs;
-    let code = series.byCode.get(labels.responseCode);
-    if (!code) {
-      code = { count: 0, histogram: new Uint32Array(this.slots), sumMs: 0 };
-      series.byCode.set(labels.responseCode, code);
-    }
-    code.count++;
-    code.histogram[slot]!++;
-    code.sumMs += latencyMs;
-  }
-
-  /** Drops per-second buckets older than `beforeMs` to bound memory over long experiments. */
-  prune(beforeMs: number): void {
-    const cutoff = Math.floor(beforeMs / 1000);
-    for (const series of this.series.values()) {
-      for (const second of series.seconds.keys()) if (second < cutoff) series.seconds.delete(second);
-    }
-  }
-
-  /** Makes queries answer "unavailable" until `untilMs`, to rehearse a metrics outage. */
-  simulateOutage(untilMs: number): void {
-    this.gapUntilMs = untilMs;
-  }
-
-  /** What Flagger's queries select: the destination reporter's series of one workload. */
-  private sumWorkload(query: WorkloadQuery): Bucket {
-    return this.sumWindow(
-      (s) =>
-        s.labels.reporter === 'destination' &&
-        s.labels.namespace === query.namespace &&
-        s.labels.workload === query.workload,
-      query.windowMs,
+    const full: SeriesLabels = {
+      namespace: labels.namespace,
+      workload: labels.workload,
+      service: labels.service,
+      responseCode: labels.responseCode,
+      reporter,
+      pod: reporter === 'source' ? SOURCE_POD : (labels.pod ?? labels.workload),
+    };
+    const key = [full.reporter, full.namespace, full.workload, full.service, full.pod, full.responseCode].join(
+      '\u0000',
     );
-  }
-
-  private sumWindow(match: (s: Series) => boolean, windowMs: number): Bucket {
-    this.assertAvailable();
-    const now = this.now();
-    // Whole seconds inside (now - window, now]: the same window a rate() over [W] covers.
-    const from = Math.floor((now - windowMs) / 1000) + 1;
-    const to = Math.floor(now / 1000);
-    const sum: Bucket = { total: 0, errors: 0, histogram: new Uint32Array(this.slots), latencySumMs: 0 };
-    for (const series of this.series.values()) {
-      if (!match(series)) continue;
-      for (const [second, bucket] of series.seconds) {
-        if (second < from || second > to) continue;
-        sum.total += bucket.total;
-        sum.errors += bucket.errors;
-        sum.latencySumMs += bucket.latencySumMs;
-        for (let i = 0; i < this.slots; i++) sum.histogram[i]! += bucket.histogram[i]!;
+    let series = this.series.get(key);
+    let newTarget: string | undefined;
+    if (!series) {
+      const target = targetOf(full);
+      series = { key, labels: full, target, count: 0, histogram: new Float64Array(this.slots), sumMs: 0 };
+      this.series.set(key, series);
+      const list = this.byTarget.get(target);
+      if (list) list.push(series);
+      else {
+        this.byTarget.set(target, [series]);
+        if (!this.retired.has(target)) newTarget = target;
       }
     }
-    return sum;
+    series.count++;
+    series.histogram[bucketSlot(latencyMs)]!++;
+    series.sumMs += latencyMs;
+    // Told after the count: a scrape that runs at once sees the series with this request in it.
+    if (newTarget !== undefined) for (const listener of this.targetListeners) listener(newTarget);
   }
 
-  private assertAvailable(): void {
-    if (this.now() < this.gapUntilMs) throw new Error('metrics store unavailable (simulated outage)');
+  /**
+   * The pod is gone: Prometheus stops scraping it, so its series get no more samples (the ones
+   * taken stay queryable). Requests it answers after this are never seen by a scrape.
+   */
+  retirePod(namespace: string, pod: string): void {
+    this.retired.add(targetOf({ namespace, pod }));
   }
 
-  async requestSuccessRate(query: WorkloadQuery): Promise<number | undefined> {
-    const sum = this.sumWorkload(query);
-    // Flagger's query divides the rate of non-5xx answers by the rate of all answers. When every
-    // answer was a 5xx, Prometheus has no non-5xx series at all: the quotient is an empty vector,
-    // which Flagger reports as "no values found", not as 0%.
-    if (sum.total === 0 || sum.total === sum.errors) return undefined;
-    return ((sum.total - sum.errors) / sum.total) * 100;
+  isRetired(target: string): boolean {
+    return this.retired.has(target);
   }
 
-  async requestDurationP99(query: WorkloadQuery): Promise<number | undefined> {
-    const sum = this.sumWorkload(query);
-    const cumulative: number[] = [];
-    let running = 0;
-    for (let i = 0; i < ISTIO_DURATION_BUCKETS_MS.length; i++) {
-      running += sum.histogram[i]!;
-      cumulative.push(running);
-    }
-    return histogramQuantile(0.99, ISTIO_DURATION_BUCKETS_MS, cumulative, sum.total);
-  }
-
-  async serviceErrorRate(query: ServiceQuery): Promise<number | undefined> {
-    const sum = this.sumWindow(
-      (s) =>
-        s.labels.reporter === 'source' && s.labels.namespace === query.namespace && s.labels.service === query.service,
-      query.windowMs,
-    );
-    if (sum.total === 0) return undefined;
-    return sum.errors / sum.total;
+  /** What a scrape of `target` reads now: every series it has, with its counters. */
+  collect(target: string): SeriesSnapshot[] {
+    return (this.byTarget.get(target) ?? []).map((s) => {
+      const buckets = new Float64Array(this.slots);
+      let running = 0;
+      for (let i = 0; i < this.slots; i++) buckets[i] = running += s.histogram[i]!;
+      return { key: s.key, labels: s.labels, count: s.count, buckets };
+    });
   }
 
   /**
    * Prometheus text exposition of istio_requests_total and istio_request_duration_milliseconds,
-   * labelled as Istio's destination reporter labels them.
+   * labelled as Istio labels them, with the pod that a Prometheus target would add.
    */
   renderPrometheus(): string {
     const lines: string[] = [
@@ -186,26 +150,33 @@ export class MetricsStore implements MetricsSource {
       '# TYPE istio_request_duration_milliseconds histogram',
     ];
     for (const series of this.series.values()) {
-      for (const [code, totals] of series.byCode) {
-        const labels =
-          `reporter="${series.labels.reporter}",destination_workload="${escapeLabel(series.labels.workload)}",` +
-          `destination_workload_namespace="${escapeLabel(series.labels.namespace)}",` +
-          `destination_service="${escapeLabel(series.labels.service)}",response_code="${code}"`;
-        lines.push(`istio_requests_total{${labels}} ${totals.count}`);
-        let running = 0;
-        for (let i = 0; i < ISTIO_DURATION_BUCKETS_MS.length; i++) {
-          running += totals.histogram[i]!;
-          histogramLines.push(
-            `istio_request_duration_milliseconds_bucket{${labels},le="${ISTIO_DURATION_BUCKETS_MS[i]}"} ${running}`,
-          );
-        }
-        histogramLines.push(`istio_request_duration_milliseconds_bucket{${labels},le="+Inf"} ${totals.count}`);
-        histogramLines.push(`istio_request_duration_milliseconds_sum{${labels}} ${Number(totals.sumMs.toFixed(3))}`);
-        histogramLines.push(`istio_request_duration_milliseconds_count{${labels}} ${totals.count}`);
+      const l = series.labels;
+      const labels =
+        `reporter="${l.reporter}",destination_workload="${escapeLabel(l.workload)}",` +
+        `destination_workload_namespace="${escapeLabel(l.namespace)}",` +
+        `destination_service="${escapeLabel(l.service)}",pod="${escapeLabel(l.pod)}",response_code="${l.responseCode}"`;
+      lines.push(`istio_requests_total{${labels}} ${series.count}`);
+      let running = 0;
+      for (let i = 0; i < ISTIO_DURATION_BUCKETS_MS.length; i++) {
+        running += series.histogram[i]!;
+        histogramLines.push(
+          `istio_request_duration_milliseconds_bucket{${labels},le="${ISTIO_DURATION_BUCKETS_MS[i]}"} ${running}`,
+        );
       }
+      histogramLines.push(`istio_request_duration_milliseconds_bucket{${labels},le="+Inf"} ${series.count}`);
+      histogramLines.push(`istio_request_duration_milliseconds_sum{${labels}} ${Number(series.sumMs.toFixed(3))}`);
+      histogramLines.push(`istio_request_duration_milliseconds_count{${labels}} ${series.count}`);
     }
     return `${lines.join('\n')}\n${histogramLines.join('\n')}\n`;
   }
+}
+
+function subscribe<T>(list: T[], listener: T): () => void {
+  list.push(listener);
+  return () => {
+    const at = list.indexOf(listener);
+    if (at >= 0) list.splice(at, 1);
+  };
 }
 
 function bucketSlot(latencyMs: number): number {

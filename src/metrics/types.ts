@@ -34,28 +34,3 @@ export interface MetricsSource {
 export const ISTIO_DURATION_BUCKETS_MS = [
   0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
 ] as const;
-
-/**
- * Prometheus's histogram_quantile: linear interpolation inside the bucket where the rank falls;
- * the +Inf bucket answers with the highest finite bound.
- */
-export function histogramQuantile(
-  q: number,
-  bounds: readonly number[],
-  cumulative: readonly number[],
-  total: number,
-): number | undefined {
-  if (total <= 0) return undefined;
-  const rank = q * total;
-  for (let i = 0; i < bounds.length; i++) {
-    const upto = cumulative[i]!;
-    if (upto >= rank) {
-      const lower = i === 0 ? 0 : bounds[i - 1]!;
-      const below = i === 0 ? 0 : cumulative[i - 1]!;
-      const inBucket = upto - below;
-      if (inBucket <= 0) return bounds[i];
-      return lower + (bounds[i]! - lower) * ((rank - below) / inBucket);
-    }
-  }
-  return bounds[bounds.length - 1];
-}

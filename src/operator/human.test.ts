@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../common/clock.ts';
 import { createRandom } from '../common/random.ts';
+import { ScrapedMetrics } from '../metrics/scrape.ts';
 import { MetricsStore } from '../metrics/store.ts';
 import { HumanOperator } from './human.ts';
 import type { OperatorContext } from './types.ts';
@@ -11,7 +12,7 @@ function context(clock: VirtualClock, extra: Partial<OperatorContext> = {}) {
   const notes: string[] = [];
   const ctx: OperatorContext = {
     clock,
-    metrics: new MetricsStore(() => clock.now()),
+    metrics: new ScrapedMetrics(new MetricsStore(), { clock, intervalMs: 15_000, seed: 1 }),
     namespace: 'ns',
     service: 'svc',
     random: createRandom(1),

@@ -1,22 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../common/clock.ts';
 import { createRandom } from '../common/random.ts';
+import { ScrapedMetrics } from '../metrics/scrape.ts';
 import { MetricsStore } from '../metrics/store.ts';
 import { alertOperatorSchema, dashboardOperatorSchema } from '../scenario/schema.ts';
 import { AlertOperator } from './alert.ts';
 import { DashboardOperator } from './dashboard.ts';
 import type { Operator, OperatorContext, OperatorResult } from './types.ts';
 
-/** Drives an operator on a virtual clock while 10 req/s reach the service, `errorShare(t)` failing. */
+/**
+ * Drives an operator on a virtual clock while 10 req/s reach the service, `errorShare(t)` failing.
+ * The panel reads Prometheus' samples: scraped every 15 s at phase 0, so a series first answered
+ * at 0.5 s is scraped at 15 and 30 s and has a rate from 30 s on.
+ */
 async function watch(operator: Operator, errorShare: (tMs: number) => number, untilMs: number, seed = 1) {
   const clock = new VirtualClock(0);
-  const store = new MetricsStore(() => clock.now());
+  const store = new MetricsStore();
+  const metrics = new ScrapedMetrics(store, { clock, intervalMs: 15_000, seed: 1, phase: () => 0 });
   const notes: Array<{ atMs: number; kind: string; detail?: string }> = [];
   const abort = new AbortController();
   let rollbackAt: number | undefined;
   const ctx: OperatorContext = {
     clock,
-    metrics: store,
+    metrics,
     namespace: 'ns',
     service: 'svc',
     random: createRandom(seed),
@@ -30,6 +36,7 @@ async function watch(operator: Operator, errorShare: (tMs: number) => number, un
   let result: OperatorResult | undefined;
   const done = operator.watch(ctx).then((r) => (result = r));
   for (let t = 0; t < untilMs && result === undefined; t += 1000) {
+    await clock.advance(500);
     const failing = Math.round(10 * errorShare(t));
     for (let i = 0; i < 10; i++)
       store.record(
@@ -40,13 +47,14 @@ async function watch(operator: Operator, errorShare: (tMs: number) => number, un
           responseCode: i < failing ? 500 : 200,
           reporter: 'source',
         },
-        t + 500,
+        clock.now(),
         2,
       );
-    await clock.advance(1000);
+    await clock.advance(500);
   }
   abort.abort(new Error('run ended'));
   await done;
+  metrics.stop();
   return { result: result!, notes, rollbackAt };
 }
 
@@ -62,7 +70,10 @@ describe('dashboard operator', () => {
     );
     const { result, notes, rollbackAt } = await watch(op, () => 0.1, 600_000);
     expect(result.detectMs).toBeDefined();
-    // The first look falls within one look interval of the release.
+    // The first look falls within one look interval of the release (seed 1: at 37.6 s), after the
+    // two scrapes (15 and 30 s) that give the new 500 series a rate: it is the look that notices.
+    expect(notes[0]?.kind).toBe('operator-noticed');
+    expect(result.detectMs!).toBeGreaterThan(30_000);
     expect(result.detectMs!).toBeLessThanOrEqual(60_000);
     expect(result.mitigateMs).toBe(rollbackAt);
     expect(result.mitigateMs! - result.detectMs!).toBeGreaterThan(0);
@@ -101,7 +112,9 @@ describe('alert operator', () => {
     const at = (kind: string) => notes.find((n) => n.kind === kind)?.atMs;
     const pending = at('alert-pending')!;
     const firing = at('alert-firing')!;
-    expect(pending).toBeLessThanOrEqual(15_000 + 1_000);
+    // Pending at the first evaluation after the 500 series' second scrape (30 s).
+    expect(pending).toBeGreaterThan(30_000);
+    expect(pending).toBeLessThanOrEqual(30_000 + 15_000);
     // Fires at the first evaluation at least `for` after pending: exactly 4 evaluations later.
     expect(firing - pending).toBe(60_000);
     expect(at('alert-notified')! - firing).toBe(30_000);

@@ -201,6 +201,19 @@ export const manualSchema = z.strictObject({
   operator: operatorSchema.prefault({ kind: 'dashboard' }),
 });
 
+/**
+ * What the metrics backend sees (docs/design.md §11). On the local platform the router's Istio
+ * counters are scraped like Prometheus scrapes the sidecars, and every query reads those samples
+ * only.
+ */
+export const metricsSchema = z.strictObject({
+  /**
+   * Prometheus' scrape_interval, scenario seconds; the proposal assumes 15 s. A query window must
+   * hold two scrapes of a series, or the query finds no values.
+   */
+  scrapeIntervalS: positiveSeconds('scrapeIntervalS').min(1).max(3_600).default(15),
+});
+
 export const EnvironmentFaultKinds = ['metrics-outage', 'router-restart', 'stable-crash'] as const;
 
 /**
@@ -233,6 +246,7 @@ export const scenarioSchema = z.strictObject({
   recovery: recoverySchema.prefault({}),
   flagger: flaggerSchema.prefault({}),
   manual: manualSchema.prefault({}),
+  metrics: metricsSchema.prefault({}),
   /** Faults of the environment injected during each run (local platform); none by default. */
   environmentFaults: z.array(environmentFaultSchema).max(20).default([]),
 });
@@ -297,5 +311,6 @@ export type DashboardOperatorSettings = z.output<typeof dashboardOperatorSchema>
 export type AlertOperatorSettings = z.output<typeof alertOperatorSchema>;
 export type ReleaseSettings = z.output<typeof releaseSchema>;
 export type LoadSettings = z.output<typeof loadSchema>;
+export type MetricsSettings = z.output<typeof metricsSchema>;
 export type Experiment = z.output<typeof experimentSchema> & { name: string };
 export type ExperimentEntry = z.output<typeof experimentEntrySchema>;

@@ -391,7 +391,6 @@ export class MeshEmulator implements AsyncDisposable {
   private readonly problems = new Map<string, string>();
   private metricsServer: http.Server | undefined;
   private metricsPortBound = 0;
-  private pruneTimer: NodeJS.Timeout | undefined;
   private readonly reconciles = new CoalescingQueue(
     'reconcile',
     () => this.reconcile(),
@@ -406,7 +405,7 @@ export class MeshEmulator implements AsyncDisposable {
 
   constructor(private readonly options: MeshEmulatorOptions) {
     this.clock = options.clock ?? new ScaledClock(1);
-    this.metrics = new MetricsStore(() => this.clock.now());
+    this.metrics = new MetricsStore();
     this.launcher = new AppLauncher(options.registry, options.bundlePath, this.clock.timeScale, options.env);
     const kc = options.kubeConfig;
     const ns = options.namespace;
@@ -496,9 +495,6 @@ export class MeshEmulator implements AsyncDisposable {
     });
     this.metricsServer = server;
     this.metricsPortBound = (server.address() as AddressInfo).port;
-    // Per-second buckets only serve in-process queries; counters for Prometheus are kept whole.
-    this.pruneTimer = setInterval(() => this.metrics.prune(this.clock.now() - 10 * 60_000), 60_000);
-    this.pruneTimer.unref();
     const timeoutMs = this.options.syncTimeoutMs ?? 30_000;
     const timeout = sleepWall(timeoutMs, this.abort.signal).then(
       () => {
@@ -726,7 +722,6 @@ export class MeshEmulator implements AsyncDisposable {
     if (this.stopped) return;
     this.stopped = true;
     this.abort.abort(new Error('mesh emulator stopped'));
-    if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.reconciles.idle;
     await this.podSyncs.idle;
     await Promise.allSettled([

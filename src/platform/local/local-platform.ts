@@ -7,6 +7,7 @@ import { deriveSeed, type Random } from '../../common/random.ts';
 import { FlaggerCanaryModel, type CanaryEvent, type CanaryWorkloads } from '../../flagger-model/model.ts';
 import { CanaryTicker } from '../../flagger-model/scheduler.ts';
 import { WeightedRouter, type RouteDestination } from '../../mesh/router.ts';
+import { ScrapedMetrics } from '../../metrics/scrape.ts';
 import { MetricsStore, type RequestLabels } from '../../metrics/store.ts';
 import type { Arm, EnvironmentFault, Scenario } from '../../scenario/schema.ts';
 import { Marks } from '../../timeline/compute.ts';
@@ -33,8 +34,8 @@ export interface LocalObserver {
 
 /**
  * The embedded platform (docs/design.md §8): faulty-app builds as child processes on loopback, the
- * weighted router in place of the Istio data plane, the in-process metrics store in place of
- * Prometheus, and the Flagger model in place of Flagger.
+ * weighted router in place of the Istio data plane, the in-process metrics store scraped with
+ * Prometheus' semantics in place of Prometheus, and the Flagger model in place of Flagger.
  */
 export class LocalPlatform implements Platform {
   readonly name = 'local' as const;
@@ -70,10 +71,15 @@ export class LocalPlatform implements Platform {
 
   async open(arm: Arm, scenario: Scenario, options: OpenOptions): Promise<ArmSession> {
     const launcher = new AppLauncher(this.registry, await this.appBundle(), this.options.timeScale, this.options.env);
-    const metrics = new MetricsStore(() => options.clock.now());
+    const store = new MetricsStore();
+    const metrics = new ScrapedMetrics(store, {
+      clock: options.clock,
+      intervalMs: scenario.metrics.scrapeIntervalS * 1000,
+      seed: deriveSeed(options.seed, `scrape/${arm}/${scenario.name}`),
+    });
     const router = await new WeightedRouter({
       clock: options.clock,
-      metrics,
+      metrics: store,
       namespace: LOCAL_NAMESPACE,
       service: LOCAL_SERVICE,
       seed: deriveSeed(options.seed, `router/${arm}/${scenario.name}`),
@@ -81,7 +87,7 @@ export class LocalPlatform implements Platform {
     }).start();
     const { observer } = this.options;
     if (observer?.routes) router.onRoutes(observer.routes);
-    if (observer?.record) metrics.onRecord(observer.record);
+    if (observer?.record) store.onRecord(observer.record);
     let podSeed = deriveSeed(options.seed, `pods/${arm}/${scenario.name}`);
     const nextSeed = () => (podSeed = deriveSeed(podSeed, 'next'));
     const session =
@@ -123,7 +129,7 @@ abstract class LocalSession implements ArmSession {
     protected readonly scenario: Scenario,
     protected readonly clock: Clock,
     protected readonly router: WeightedRouter,
-    readonly metrics: MetricsStore,
+    readonly metrics: ScrapedMetrics,
     protected readonly launcher: AppLauncher,
     protected readonly nextSeed: () => number,
   ) {
@@ -145,7 +151,11 @@ abstract class LocalSession implements ArmSession {
   }
 
   describe(): Record<string, string> {
-    return { platform: 'local', mesh: 'weighted router (Istio data plane stand-in)', metrics: 'in-process store' };
+    return {
+      platform: 'local',
+      mesh: 'weighted router (Istio data plane stand-in)',
+      metrics: `in-process store, scraped every ${this.scenario.metrics.scrapeIntervalS} s (Prometheus semantics)`,
+    };
   }
 
   /** The Deployment that serves the stable build (manual: stable; Flagger: primary). */
@@ -179,8 +189,18 @@ abstract class LocalSession implements ArmSession {
   abstract instructions(): string;
   protected abstract closeWorkloads(): Promise<void>;
 
+  /**
+   * Each run's scrapes fall at their own phase, drawn from the run's seed after every other draw
+   * of the restore (so the Flagger ticker's phase is the one it always was).
+   */
+  protected rephaseScrapes(random: Random): void {
+    this.metrics.rephase(Math.floor(random.next() * 2 ** 32));
+    this.metrics.prune(this.clock.now() - 3_600_000);
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     this.unsubscribeRoutes();
+    this.metrics.stop();
     try {
       await this.closeWorkloads();
     } finally {
@@ -199,7 +219,7 @@ class LocalManualSession extends LocalSession {
     return this.stable;
   }
 
-  async restore(_run: RunLabels, timeline: TimelineSink, _random: Random, signal: AbortSignal): Promise<void> {
+  async restore(_run: RunLabels, timeline: TimelineSink, random: Random, signal: AbortSignal): Promise<void> {
     this.timeline = timeline;
     this.router.setRoutes([{ workload: this.stable.name, weight: 100 }]);
     await this.canary.scaleToZero();
@@ -207,7 +227,7 @@ class LocalManualSession extends LocalSession {
     if (this.stable.readiness() !== 'ready' || buildRevision(this.stable.spec!) !== buildRevision(stable)) {
       await this.stable.rollOut(stable, signal);
     }
-    this.metrics.prune(this.clock.now() - 3_600_000);
+    this.rephaseScrapes(random);
   }
 
   /**
@@ -262,7 +282,7 @@ class LocalFlaggerSession extends LocalSession {
     scenario: Scenario,
     clock: Clock,
     router: WeightedRouter,
-    metrics: MetricsStore,
+    metrics: ScrapedMetrics,
     launcher: AppLauncher,
     nextSeed: () => number,
     flaggerEvent?: (event: CanaryEvent) => void,
@@ -324,10 +344,10 @@ class LocalFlaggerSession extends LocalSession {
     }
     // A fresh Canary on the stable target; its ticker starts at a random phase of the interval.
     this.model.reset();
-    this.metrics.prune(this.clock.now() - 3_600_000);
     const interval = this.scenario.flagger.intervalMs;
     this.ticker = new CanaryTicker(this.model, this.clock, interval);
     this.ticker.start(this.clock.now() + random.next() * interval);
+    this.rephaseScrapes(random);
   }
 
   /** The release changes only the target's image; Flagger notices on its next tick. */
