@@ -15,7 +15,7 @@ export interface ScrapeOptions {
 }
 
 /** What Prometheus keeps of one series: its samples, time-ordered. */
-interface StoredSeries {
+export interface StoredSeries {
   labels: SeriesLabels;
   counts: Sample[];
   /** One series per histogram bucket (ISTIO_DURATION_BUCKETS_MS, then +Inf), sampled together. */
@@ -98,6 +98,11 @@ export class ScrapedMetrics implements MetricsSource, AsyncDisposable {
       series.counts.push({ tMs: atMs, value: snapshot.count });
       for (let i = 0; i < BOUNDS.length; i++) series.buckets[i]!.push({ tMs: atMs, value: snapshot.buckets[i]! });
     }
+  }
+
+  /** Every series scraped so far with its samples (to feed the same series to a real Prometheus). */
+  get series(): readonly StoredSeries[] {
+    return [...this.stored.values()];
   }
 
   /** Drops samples older than `beforeMs` to bound memory over long experiments. */

@@ -13,8 +13,10 @@ export class PrometheusMetrics implements MetricsSource {
     private readonly timeoutMs = 5_000,
   ) {}
 
-  async query(promql: string): Promise<number | undefined> {
-    const url = `${this.baseUrl.replace(/\/$/, '')}/api/v1/query?query=${encodeURIComponent(promql)}`;
+  /** The query's single value at `atS` (Unix seconds; now when absent), undefined for no value. */
+  async query(promql: string, atS?: number): Promise<number | undefined> {
+    const at = atS === undefined ? '' : `&time=${atS}`;
+    const url = `${this.baseUrl.replace(/\/$/, '')}/api/v1/query?query=${encodeURIComponent(promql)}${at}`;
     let body: { status?: string; error?: string; data?: { result?: Array<{ value?: [number, string] }> } };
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
