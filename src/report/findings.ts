@@ -5,6 +5,7 @@ import { breakEvenGroups, breakEvenParagraph, breakEvenTable } from './break-eve
 import { fmt, fmtP, runRowsFromCsv, type RunRow } from './run-rows.ts';
 import { renderTableMarkdown } from './markdown.ts';
 import { catchesParagraphs, matrixCells, matrixTable } from './matrix.ts';
+import { scrapeCells, scrapeParagraphs, scrapeTable } from './scrape-sweep.ts';
 
 /** The faulty scenarios of the catalogue: every one but `healthy`. */
 export const FAULTY = new Set([
@@ -88,6 +89,20 @@ export function breakEvenMarkdown(runsCsvFile: string): string {
       '',
       ...renderTableMarkdown({ ...breakEvenTable(g, i + 1), note: undefined }),
     ])
+    .join('\n')
+    .trimEnd();
+}
+
+/**
+ * The README's block on the scrape-interval sweep, from its runs.csv: the two-scrapes rule with
+ * its measured cost, how each arm's MTTR and false negatives move, and the table per cell.
+ */
+export function scrapeSweepMarkdown(runsCsvFile: string): string {
+  const cells = scrapeCells(readRows(runsCsvFile));
+  return [
+    ...scrapeParagraphs(cells).flatMap((p) => [p, '']),
+    ...renderTableMarkdown({ ...scrapeTable(cells), note: undefined }),
+  ]
     .join('\n')
     .trimEnd();
 }
