@@ -1,7 +1,7 @@
 /**
- * The queries the Flagger model and the operators ask of a metrics backend. The in-process store
- * answers them on the local platform; Prometheus's HTTP API answers them on a cluster. Windows and
- * results are in scenario time.
+ * The queries the Flagger model and the operators ask of a metrics backend. The scraped in-process
+ * store answers them on the local platform (scrape.ts); Prometheus's HTTP API answers them on a
+ * cluster. Windows and results are in scenario time.
  */
 export interface WorkloadQuery {
   namespace: string;
@@ -23,7 +23,10 @@ export interface MetricsSource {
   requestSuccessRate(query: WorkloadQuery): Promise<number | undefined>;
   /** Flagger's request-duration: p99 in milliseconds; undefined when there is no data. */
   requestDurationP99(query: WorkloadQuery): Promise<number | undefined>;
-  /** Share (0..1) of 5xx answers of a service as its clients saw them (reporter="source"); undefined when there was no traffic. */
+  /**
+   * Share (0..1) of 5xx answers of a service as its clients saw them (reporter="source"); undefined
+   * when the query has no value (no 5xx series with two samples in the window, or no traffic).
+   */
   serviceErrorRate(query: ServiceQuery): Promise<number | undefined>;
 }
 
