@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { breakEvenMarkdown, findingsMarkdown, proposalMarkdown } from './findings.ts';
+import { breakEvenMarkdown, findingsMarkdown, proposalMarkdown, scrapeSweepMarkdown } from './findings.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -48,4 +48,13 @@ describe("README's findings", () => {
       expect(report).toContain(expected.split('\n\n')[0]!);
     },
   );
+
+  it('on the scrape interval are exactly what the checked-in runs.csv of the scrape sweep gives', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const heading = "### The scrape interval: the proposal's 15 s assumption";
+    const at = readme.indexOf(heading);
+    expect(at).toBeGreaterThan(0);
+    const section = readme.slice(at, readme.indexOf('\n## ', at));
+    expect(section).toContain(scrapeSweepMarkdown(path.join(ROOT, 'reports/findings/sweep-scrape/runs.csv')));
+  });
 });
