@@ -365,6 +365,22 @@ describe("Flagger's checks on Prometheus' samples (docs/design.md §11)", () => 
     },
   );
 
+  it.each([0, 7_000, 29_999])(
+    'with a 30 s scrape (phase %i ms) the first check after the first step finds no values: the canary series is new, and 30 s holds one scrape',
+    async (phaseMs) => {
+      const h = setUp(healthy(), { intervalMs: 30_000, phaseMs });
+      h.traffic(() => 0);
+      const a = 20_000;
+      const ticker = await releaseAndRun(h, a, a + 10 * INTERVAL_MS);
+      await ticker.stop();
+      // One failed check (no margin left under threshold 2), the weight held one tick, then promoted
+      // one interval later than the law.
+      expect(h.messages().filter((m) => m.startsWith('Halt'))).toEqual([noValues]);
+      expect(eventAt(h, 'Halt')).toBe(a + 2 * INTERVAL_MS);
+      expect(eventAt(h, 'Promotion completed')).toBe(a + (50 / 10 + 4) * INTERVAL_MS);
+    },
+  );
+
   it('reports a request-duration check with no values in Flagger 1.44 words (no error suffix)', async () => {
     const h = setUp(settings({ threshold: 1, requestSuccessRate: null }), { intervalMs: 60_000, phaseMs: 7_000 });
     h.traffic(() => 0);

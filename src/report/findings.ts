@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { lagScenarioMs } from '../experiment/concurrency.ts';
 import { JOURNAL_FILE, readJournal } from '../experiment/journal.ts';
 import { mannWhitney, summarize, varghaDelaneyA12 } from '../stats/index.ts';
 import { breakEvenGroups, breakEvenParagraph, breakEvenTable } from './break-even.ts';
@@ -102,8 +103,21 @@ export function breakEvenMarkdown(runsCsvFile: string): string {
  */
 export function scrapeSweepMarkdown(runsCsvFile: string): string {
   const cells = scrapeCells(readRows(runsCsvFile));
+  const csv = parse(readFileSync(runsCsvFile, 'utf8'), { columns: true }) as Array<Record<string, string>>;
+  const shifts = csv.map((r) =>
+    lagScenarioMs({
+      loopLagP99WallMs: Number(r.loop_lag_p99_ms),
+      sendLagP99WallMs: Number(r.send_lag_p99_ms),
+      timeScale: Number(r.time_scale),
+    }),
+  );
+  const lag =
+    `Runs over the harness's lag bound (docs/design.md §10): ${csv.filter((r) => r.lag_flagged === '1').length} of ${csv.length}; ` +
+    `the median run's p99 lag (event loop or load generator) could shift a timestamp by ${fmt(summarize(shifts).median, 0)} ms of scenario time.`;
   return [
     ...scrapeParagraphs(cells).flatMap((p) => [p, '']),
+    lag,
+    '',
     ...renderTableMarkdown({ ...scrapeTable(cells), note: undefined }),
   ]
     .join('\n')
