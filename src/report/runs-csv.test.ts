@@ -30,6 +30,7 @@ describe('runs.csv and requests/*.csv', () => {
       endMs: 5_000,
       releaseVersion: 'v2',
       cleanWindowMs: 1_000,
+      latencyLimitMs: 500,
       records,
       timeline: [{ atMs: releaseMs, kind: Marks.release }],
     });
