@@ -1,6 +1,6 @@
 import type { Clock } from '../common/clock.ts';
 import type { Random } from '../common/random.ts';
-import type { MetricsSource } from '../metrics/types.ts';
+import type { MetricsSource, ServiceQuery } from '../metrics/types.ts';
 import type { Mark } from '../timeline/types.ts';
 
 /** What an operator can see and do during one manual-arm run. */
@@ -8,7 +8,7 @@ export interface OperatorContext {
   clock: Clock;
   metrics: MetricsSource;
   namespace: string;
-  /** The service whose error-rate panel the operator watches. */
+  /** The service whose error-rate and latency panels the operator watches. */
   service: string;
   random: Random;
   /** Scenario time of the release. */
@@ -50,13 +50,22 @@ export function isAbort(err: unknown, signal: AbortSignal): boolean {
  * The service's error rate over the last `windowS`, as a panel or an alert rule reads it: undefined
  * when there is no data, null when the metrics could not be read at all.
  */
-export async function readErrorRate(ctx: OperatorContext, windowS: number): Promise<number | undefined | null> {
+export function readErrorRate(ctx: OperatorContext, windowS: number): Promise<number | undefined | null> {
+  return readService(ctx, windowS, (q) => ctx.metrics.serviceErrorRate(q));
+}
+
+/** The service's p99 latency (ms) over the last `windowS`: the latency panel; undefined and null as readErrorRate. */
+export function readLatencyP99(ctx: OperatorContext, windowS: number): Promise<number | undefined | null> {
+  return readService(ctx, windowS, (q) => ctx.metrics.serviceLatencyP99(q));
+}
+
+async function readService(
+  ctx: OperatorContext,
+  windowS: number,
+  read: (query: ServiceQuery) => Promise<number | undefined>,
+): Promise<number | undefined | null> {
   try {
-    return await ctx.metrics.serviceErrorRate({
-      namespace: ctx.namespace,
-      service: ctx.service,
-      windowMs: windowS * 1000,
-    });
+    return await read({ namespace: ctx.namespace, service: ctx.service, windowMs: windowS * 1000 });
   } catch {
     return null;
   }

@@ -5,7 +5,7 @@ import type { RunEntry } from '../experiment/journal.ts';
 import { planRuns } from '../experiment/plan.ts';
 import { createOperator } from '../operator/create.ts';
 import { loadExperimentFile } from '../scenario/load-files.ts';
-import { operatorSchema } from '../scenario/schema.ts';
+import { operatorSchema, sloSchema } from '../scenario/schema.ts';
 import { PROJECT_ROOT } from '../test-support/cli.ts';
 import { buildReportModel } from './build-model.ts';
 import { makeHeader, makeRun } from './charts/test-fixtures.ts';
@@ -31,7 +31,9 @@ function journalOfPlan(file: string): { runs: RunEntry[]; header: ReturnType<typ
       sweep: p.sweep,
       sweepLabel: p.sweepLabel,
     });
-    return p.arm === 'manual' ? { ...run, operator: createOperator(p.scenario.manual.operator, io).describe() } : run;
+    return p.arm === 'manual'
+      ? { ...run, operator: createOperator(p.scenario.manual.operator, p.scenario.slo, io).describe() }
+      : run;
   });
   return {
     runs,
@@ -46,7 +48,7 @@ function journalOfPlan(file: string): { runs: RunEntry[]; header: ReturnType<typ
 /** The default story each operator kind journals (its describe().source). */
 const defaultStory = (kind: 'dashboard' | 'alert') =>
   String(
-    createOperator(operatorSchema.parse({ kind }), {
+    createOperator(operatorSchema.parse({ kind }), sloSchema.parse({}), {
       input: new PassThrough(),
       output: new PassThrough(),
       instructions: () => '',
