@@ -36,7 +36,7 @@ export class AlertOperator implements Operator {
       actionMedianS: s.action.medianS,
       actionP90S: s.action.p90S,
       source:
-        'assumed (docs/design.md §6 defaults): rule evaluated every 15 s; Alertmanager group_wait 30 s (its default); acknowledge p90 at the Google SRE book 5-minute on-call target',
+        'assumed (docs/design.md §6 defaults): rule on the error rate only (no latency condition), evaluated every 15 s; Alertmanager group_wait 30 s (its default); acknowledge p90 at the Google SRE book 5-minute on-call target',
     };
   }
 

@@ -136,4 +136,14 @@ describe('the operator source of a swept report', () => {
     expect(operatorSourceText(operatorSchema.parse({ kind: 'alert' }), undefined)).toBeUndefined();
     expect(operatorSourceText(operatorSchema.parse({ kind: 'alert' }), { 'flagger.interval': 10_000 })).toBeUndefined();
   });
+
+  it.each(['dashboard', 'alert'] as const)('gives every %s field that kept its default its own reason', (kind) => {
+    const swept = kind === 'dashboard' ? 'lookIntervalS' : 'groupWaitS';
+    const text = operatorSourceText(operatorSchema.parse({ kind }), { [`manual.operator.${swept}`]: 1 })!;
+    expect(text).toMatch(/Assumed/);
+    // The generic fallback means a field was added without its reason.
+    expect(text).not.toContain('(docs/design.md §6 default)');
+    if (kind === 'dashboard') expect(text).toMatch(/latencyPanel = true \(the latency panel beside/);
+    else expect(text).toMatch(/latencyP99AboveMs = null \(off: /);
+  });
 });
