@@ -13,7 +13,14 @@ import { Marks } from '../../timeline/compute.ts';
 import { ownedTempDirPrefix, PidFile } from '../../process/pid-file.ts';
 import { ProcessRegistry } from '../../process/registry.ts';
 import type { ArmSession, OpenOptions, Platform, RunLabels, TimelineSink } from '../types.ts';
-import { AppLauncher, buildRevision, releasedBuild, smokeRequest, stableBuild } from './app-process.ts';
+import {
+  AppLauncher,
+  buildRevision,
+  releasedBuild,
+  smokeRequest,
+  smokeTestCommand,
+  stableBuild,
+} from './app-process.ts';
 import { LocalDeployment } from './deployment.ts';
 
 const debug = createDebug('canary-mttr:local');
@@ -286,8 +293,11 @@ class LocalFlaggerSession extends LocalSession {
       scaleDownCanary: () => this.target.scaleToZero(),
       smokeTest: async () => {
         const port = this.target.port;
-        if (port === undefined) return 'canary has no ready endpoint';
-        return smokeRequest(port, 5_000);
+        // The event text is the cluster's: the chart's command against the canary Service.
+        const command = smokeTestCommand(LOCAL_SERVICE, LOCAL_NAMESPACE);
+        // No ready endpoint behind the canary Service: curl cannot connect.
+        if (port === undefined) return `command ${command} failed: : exit status 7`;
+        return smokeRequest(port, 5_000, command);
       },
     };
     this.model = new FlaggerCanaryModel(
