@@ -101,6 +101,18 @@ export const sloSchema = z.strictObject({
   latencyMs: z.number().finite().positive().max(600_000).nullable().default(500),
 });
 
+/** The service mesh between the users and the pods (the local platform's router). */
+export const meshSchema = z.strictObject({
+  /**
+   * Scenario milliseconds from a route change during a run (a VirtualService write: the manual
+   * release and rollback, Flagger's weight steps) to the router applying it. The default is
+   * istiod's PILOT_DEBOUNCE_AFTER (100 ms, istio/istio pilot/pkg/features): istiod waits at least
+   * that long after a config change before it pushes to the sidecars. The push itself and Envoy's
+   * apply come on top and are not measured here, so 100 ms is a lower bound.
+   */
+  propagationDelayMs: z.number().finite().nonnegative().max(60_000).default(100),
+});
+
 /** Flagger's `Canary.spec.analysis`, with the two built-in Istio checks. */
 export const flaggerSchema = z
   .strictObject({
@@ -257,6 +269,8 @@ export const scenarioSchema = z.strictObject({
   recovery: recoverySchema.prefault({}),
   flagger: flaggerSchema.prefault({}),
   manual: manualSchema.prefault({}),
+  /** How route changes reach the data plane (local platform). */
+  mesh: meshSchema.prefault({}),
   /** What a bad request is: failed, or slower than latencyMs. */
   slo: sloSchema.prefault({}),
   /** Faults of the environment injected during each run (local platform); none by default. */

@@ -125,6 +125,10 @@ abstract class LocalSession implements ArmSession {
   readonly service = LOCAL_SERVICE;
   protected timeline: TimelineSink = () => undefined;
   private unsubscribeRoutes: () => void;
+  /** Route changes on their way to the router, in the order they were made. */
+  private routesInFlight: Promise<void> = Promise.resolve();
+  /** Aborted to drop the changes in flight: at restore (a new run) and on close. */
+  private propagation = new AbortController();
 
   constructor(
     protected readonly scenario: Scenario,
@@ -147,12 +151,45 @@ abstract class LocalSession implements ArmSession {
 
   protected abstract readonly canaryWorkload: string;
 
+  /**
+   * A route change during a run (a VirtualService write), applied by the router
+   * mesh.propagationDelayMs later, as istiod pushes it to the sidecars; changes keep their order.
+   * Resolves once applied; rejects when the run's changes are dropped before that.
+   */
+  protected propagateRoutes(routes: RouteDestination[]): Promise<void> {
+    const delayMs = this.scenario.mesh.propagationDelayMs;
+    if (delayMs === 0) {
+      this.router.setRoutes(routes);
+      return Promise.resolve();
+    }
+    const dueMs = this.clock.now() + delayMs;
+    const { signal } = this.propagation;
+    const applied = this.routesInFlight.then(async () => {
+      await this.clock.sleep(Math.max(0, dueMs - this.clock.now()), signal);
+      this.router.setRoutes(routes);
+    });
+    this.routesInFlight = applied.catch(() => undefined);
+    return applied;
+  }
+
+  /** Sets the routes at once, dropping any change still in flight (restoring the stable state). */
+  protected resetRoutes(routes: RouteDestination[]): void {
+    this.propagation.abort(new Error('routes reset'));
+    this.propagation = new AbortController();
+    this.routesInFlight = Promise.resolve();
+    this.router.setRoutes(routes);
+  }
+
   get serviceUrl(): string {
     return `${this.router.url}/sms`;
   }
 
   describe(): Record<string, string> {
-    return { platform: 'local', mesh: 'weighted router (Istio data plane stand-in)', metrics: 'in-process store' };
+    return {
+      platform: 'local',
+      mesh: `weighted router (Istio data plane stand-in), route changes applied ${this.scenario.mesh.propagationDelayMs} ms after they are made`,
+      metrics: 'in-process store',
+    };
   }
 
   /** The Deployment that serves the stable build (manual: stable; Flagger: primary). */
@@ -187,6 +224,7 @@ abstract class LocalSession implements ArmSession {
   protected abstract closeWorkloads(): Promise<void>;
 
   async [Symbol.asyncDispose](): Promise<void> {
+    this.propagation.abort(new Error('session closed'));
     this.unsubscribeRoutes();
     try {
       await this.closeWorkloads();
@@ -208,7 +246,7 @@ class LocalManualSession extends LocalSession {
 
   async restore(_run: RunLabels, timeline: TimelineSink, _random: Random, signal: AbortSignal): Promise<void> {
     this.timeline = timeline;
-    this.router.setRoutes([{ workload: this.stable.name, weight: 100 }]);
+    this.resetRoutes([{ workload: this.stable.name, weight: 100 }]);
     await this.canary.scaleToZero();
     const stable = stableBuild(this.scenario.release);
     if (this.stable.readiness() !== 'ready' || buildRevision(this.stable.spec!) !== buildRevision(stable)) {
@@ -225,7 +263,7 @@ class LocalManualSession extends LocalSession {
   async release(signal: AbortSignal): Promise<void> {
     await this.canary.rollOut(releasedBuild(this.scenario.release), signal);
     const weight = this.scenario.manual.canaryWeight;
-    this.router.setRoutes([
+    await this.propagateRoutes([
       { workload: this.stable.name, weight: 100 - weight },
       { workload: this.canary.name, weight },
     ]);
@@ -233,7 +271,7 @@ class LocalManualSession extends LocalSession {
 
   /** `helm rollback`: the weights go back to 100/0 and the canary Deployment goes away. */
   async rollback(): Promise<void> {
-    this.router.setRoutes([{ workload: this.stable.name, weight: 100 }]);
+    await this.propagateRoutes([{ workload: this.stable.name, weight: 100 }]);
     this.timeline({ atMs: this.clock.now(), kind: Marks.rollbackDone, detail: 'weights 100/0 applied' });
     await this.canary.scaleToZero();
   }
@@ -283,11 +321,12 @@ class LocalFlaggerSession extends LocalSession {
         return state === 'ready' ? 'ready' : state === 'failed' ? 'failed' : 'starting';
       },
       primaryReady: () => this.primary.readiness() === 'ready',
+      // Flagger writes the VirtualService and goes on; the sidecars get it after the propagation.
       setRoutes: async (primaryWeight, canaryWeight) => {
-        this.router.setRoutes([
+        this.propagateRoutes([
           { workload: this.primary.name, weight: primaryWeight },
           { workload: this.target.name, weight: canaryWeight },
-        ]);
+        ]).catch(() => undefined);
       },
       promote: async () => this.primary.rollOutInBackground(this.targetSpec),
       scaleDownCanary: () => this.target.scaleToZero(),
@@ -323,7 +362,7 @@ class LocalFlaggerSession extends LocalSession {
     this.timeline = timeline;
     await this.ticker?.stop();
     this.ticker = undefined;
-    this.router.setRoutes([
+    this.resetRoutes([
       { workload: this.primary.name, weight: 100 },
       { workload: this.target.name, weight: 0 },
     ]);
