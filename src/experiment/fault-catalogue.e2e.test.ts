@@ -42,6 +42,7 @@ beforeAll(async () => {
     [
       'name: fault-catalogue-test',
       'timeScale: 30',
+      'concurrency: 1',
       'seed: 3',
       'repetitions: 1',
       'runs:',
