@@ -1,13 +1,6 @@
 import { lognormalFromMedianP90 } from '../common/random.ts';
 import type { AlertOperatorSettings } from '../scenario/schema.ts';
-import {
-  isAbort,
-  type Operator,
-  type OperatorContext,
-  type OperatorResult,
-  readErrorRate,
-  readLatencyP99,
-} from './types.ts';
+import { isAbort, type Operator, type OperatorContext, type OperatorResult, readPanels } from './types.ts';
 
 /**
  * A Prometheus alerting rule `error rate > X over W for F` (or, with latencyP99AboveMs set,
@@ -49,9 +42,8 @@ export class AlertOperator implements Operator {
       for (;;) {
         await ctx.clock.sleep(nextEval - ctx.clock.now(), ctx.signal);
         const at = ctx.clock.now();
-        const rate = await readErrorRate(ctx, s.ruleWindowS);
         const limitMs = s.latencyP99AboveMs;
-        const p99 = limitMs === null ? undefined : await readLatencyP99(ctx, s.ruleWindowS);
+        const { rate, p99 } = await readPanels(ctx, s.ruleWindowS, limitMs !== null);
         if (rate === null || p99 === null) {
           // A failed rule evaluation keeps the alert state as it was, as Prometheus does.
           nextEval += evalMs;

@@ -1,13 +1,6 @@
 import { lognormalFromMedianP90 } from '../common/random.ts';
 import type { DashboardOperatorSettings } from '../scenario/schema.ts';
-import {
-  isAbort,
-  type Operator,
-  type OperatorContext,
-  type OperatorResult,
-  readErrorRate,
-  readLatencyP99,
-} from './types.ts';
+import { isAbort, type Operator, type OperatorContext, type OperatorResult, readPanels } from './types.ts';
 
 /**
  * A person who glances at the service's dashboard every lookIntervalS (docs/design.md §6): the
@@ -53,15 +46,14 @@ export class DashboardOperator implements Operator {
       for (;;) {
         await ctx.clock.sleep(nextLook - ctx.clock.now(), ctx.signal);
         const at = ctx.clock.now();
-        const rate = await readErrorRate(ctx, s.panelWindowS);
+        const limitMs = this.visibleP99Ms;
+        // A latency panel that cannot be read shows no data, like an empty one: nothing to notice.
+        const { rate, p99 } = await readPanels(ctx, s.panelWindowS, limitMs !== null);
         if (rate === null) {
           ctx.note(at, 'operator-look', 'panel shows no data (metrics unavailable)');
           nextLook += lookMs;
           continue;
         }
-        const limitMs = this.visibleP99Ms;
-        // A latency panel that cannot be read shows no data, like an empty one: nothing to notice.
-        const p99 = limitMs === null ? undefined : await readLatencyP99(ctx, s.panelWindowS);
         let shown = rate === undefined ? 'no data' : `${(rate * 100).toFixed(2)}% errors`;
         if (limitMs !== null) shown += `, p99 ${typeof p99 === 'number' ? `${p99.toFixed(0)} ms` : 'no data'}`;
         const errorsVisible = rate !== undefined && rate > s.visibleErrorRate;

@@ -47,26 +47,25 @@ export function isAbort(err: unknown, signal: AbortSignal): boolean {
 }
 
 /**
- * The service's error rate over the last `windowS`, as a panel or an alert rule reads it: undefined
- * when there is no data, null when the metrics could not be read at all.
+ * What the service's panels show over the last `windowS`, as a person or an alert rule reads
+ * them: the error rate and, when `withLatency`, the p99 latency (ms; Flagger's request-duration
+ * query on the service's series). Each is undefined when there is no data and null when the
+ * metrics could not be read at all.
  */
-export function readErrorRate(ctx: OperatorContext, windowS: number): Promise<number | undefined | null> {
-  return readService(ctx, windowS, (q) => ctx.metrics.serviceErrorRate(q));
-}
-
-/** The service's p99 latency (ms) over the last `windowS`: the latency panel; undefined and null as readErrorRate. */
-export function readLatencyP99(ctx: OperatorContext, windowS: number): Promise<number | undefined | null> {
-  return readService(ctx, windowS, (q) => ctx.metrics.serviceLatencyP99(q));
-}
-
-async function readService(
+export async function readPanels(
   ctx: OperatorContext,
   windowS: number,
-  read: (query: ServiceQuery) => Promise<number | undefined>,
-): Promise<number | undefined | null> {
-  try {
-    return await read({ namespace: ctx.namespace, service: ctx.service, windowMs: windowS * 1000 });
-  } catch {
-    return null;
-  }
+  withLatency: boolean,
+): Promise<{ rate: number | undefined | null; p99: number | undefined | null }> {
+  const query: ServiceQuery = { namespace: ctx.namespace, service: ctx.service, windowMs: windowS * 1000 };
+  const read = async (q: () => Promise<number | undefined>) => {
+    try {
+      return await q();
+    } catch {
+      return null;
+    }
+  };
+  const rate = await read(() => ctx.metrics.serviceErrorRate(query));
+  const p99 = withLatency ? await read(() => ctx.metrics.serviceLatencyP99(query)) : undefined;
+  return { rate, p99 };
 }

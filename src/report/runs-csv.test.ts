@@ -11,6 +11,20 @@ import { runsCsvRows } from './runs-csv.ts';
 const dir = mkdtempSync(path.join(tmpdir(), 'runs-csv-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A journaled run with these metrics and only the fields runs.csv reads besides them. */
+const journaled = (metrics: RunEntry['metrics']) =>
+  ({
+    runId: 'r',
+    arm: 'flagger',
+    scenario: 's',
+    repetition: 1,
+    seed: 1,
+    timeScale: 1,
+    platform: {},
+    load: { generator: 'builtin' },
+    metrics,
+  }) as unknown as RunEntry;
+
 describe('runs.csv and requests/*.csv', () => {
   it('select the same requests at the release boundary, to the microsecond', () => {
     // The release lands 0.3 ms after one request and 0.2 ms before the next: whole-millisecond
@@ -37,19 +51,7 @@ describe('runs.csv and requests/*.csv', () => {
     expect(metrics.totalRequests).toBe(3);
     const file = path.join(dir, 'r.csv');
     writeRequestsFile(file, records);
-    const row = runsCsvRows('e', [
-      {
-        runId: 'r',
-        arm: 'flagger',
-        scenario: 's',
-        repetition: 1,
-        seed: 1,
-        timeScale: 1,
-        platform: {},
-        load: { generator: 'builtin' },
-        metrics,
-      } as unknown as RunEntry,
-    ])[0]!;
+    const row = runsCsvRows('e', [journaled(metrics)])[0]!;
     const lines = readFileSync(file, 'utf8').trim().split('\n').slice(1);
     const after = lines.filter((l) => Number(l.split(',')[0]) >= Number(row.release_ms));
     expect(after).toHaveLength(Number(row.total_requests));
@@ -78,19 +80,7 @@ describe('runs.csv and requests/*.csv', () => {
     });
     const file = path.join(dir, 'slow.csv');
     writeRequestsFile(file, records);
-    const run = (m: RunEntry['metrics']) =>
-      ({
-        runId: 'r',
-        arm: 'manual',
-        scenario: 's',
-        repetition: 1,
-        seed: 1,
-        timeScale: 1,
-        platform: {},
-        load: { generator: 'builtin' },
-        metrics: m,
-      }) as unknown as RunEntry;
-    const row = runsCsvRows('e', [run(metrics)])[0]!;
+    const row = runsCsvRows('e', [journaled(metrics)])[0]!;
     const fields = readFileSync(file, 'utf8')
       .trim()
       .split('\n')
@@ -102,7 +92,7 @@ describe('runs.csv and requests/*.csv', () => {
     expect([failed, slow]).toEqual([2, 2]);
     // A run journaled before the SLO counted failures only: its slow and bad cells stay empty.
     const { slowRequests: _s, badRequests: _b, ...before } = metrics;
-    const old = runsCsvRows('e', [run(before)])[0]!;
+    const old = runsCsvRows('e', [journaled(before)])[0]!;
     expect([old.failed_requests, old.slow_requests, old.bad_requests]).toEqual([2, '', '']);
   });
 });
