@@ -178,6 +178,11 @@ abstract class LocalSession implements ArmSession {
     return applied;
   }
 
+  /** Resolves once every route change made so far has reached the router (or was dropped). */
+  protected routesApplied(): Promise<void> {
+    return this.routesInFlight;
+  }
+
   /** Sets the routes at once, dropping any change still in flight (restoring the stable state). */
   protected resetRoutes(routes: RouteDestination[]): void {
     this.propagation.abort(new Error('routes reset'));
@@ -335,7 +340,12 @@ class LocalFlaggerSession extends LocalSession {
         ]).catch(() => undefined);
       },
       promote: async () => this.primary.rollOutInBackground(this.targetSpec),
-      scaleDownCanary: () => this.target.scaleToZero(),
+      // A terminating pod keeps serving while the mesh still routes to it (graceful termination):
+      // the canary stops only once the weight change before it has reached the router.
+      scaleDownCanary: async () => {
+        await this.routesApplied();
+        await this.target.scaleToZero();
+      },
       smokeTest: async () => {
         const port = this.target.port;
         // The event text is the cluster's: the chart's command against the canary Service.
