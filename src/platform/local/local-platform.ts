@@ -28,14 +28,18 @@ const debug = createDebug('canary-mttr:local');
 export const LOCAL_NAMESPACE = 'canary-mttr';
 export const LOCAL_SERVICE = 'sms-checker';
 
-/** Listeners on the local platform's parts, for observers outside the harness (the benchmarks). */
+/**
+ * Listeners on the local platform's parts, for observers outside the harness (the benchmarks).
+ * Each call names the slot of the session it comes from: with runs in flight at once, a slot runs
+ * one at a time, so the slot tells which run an observation belongs to.
+ */
 export interface LocalObserver {
   /** Every route change of every session's router. */
-  routes?(routes: readonly RouteDestination[]): void;
+  routes?(routes: readonly RouteDestination[], slot: number): void;
   /** Every request a router records in its metrics store, as it records it. */
-  record?(labels: RequestLabels, atMs: number): void;
+  record?(labels: RequestLabels, atMs: number, slot: number): void;
   /** Every event of every Flagger model. */
-  flaggerEvent?(event: CanaryEvent): void;
+  flaggerEvent?(event: CanaryEvent, slot: number): void;
 }
 
 /**
@@ -93,13 +97,15 @@ export class LocalPlatform implements Platform {
       upstreamTimeoutWallMs: scenario.load.timeoutMs + 1_000,
     }).start();
     const { observer } = this.options;
-    if (observer?.routes) router.onRoutes(observer.routes);
-    if (observer?.record) metrics.onRecord(observer.record);
+    const { slot } = options;
+    if (observer?.routes) router.onRoutes((routes) => observer.routes?.(routes, slot));
+    if (observer?.record) metrics.onRecord((labels, atMs) => observer.record?.(labels, atMs, slot));
+    const flaggerEvent = observer?.flaggerEvent && ((event: CanaryEvent) => observer.flaggerEvent?.(event, slot));
     let podSeed = deriveSeed(options.seed, `pods/${arm}/${scenario.name}`);
     const nextSeed = () => (podSeed = deriveSeed(podSeed, 'next'));
     const session =
       arm === 'flagger'
-        ? new LocalFlaggerSession(scenario, options.clock, router, metrics, launcher, nextSeed, observer?.flaggerEvent)
+        ? new LocalFlaggerSession(scenario, options.clock, router, metrics, launcher, nextSeed, flaggerEvent)
         : new LocalManualSession(scenario, options.clock, router, metrics, launcher, nextSeed);
     this.sessions.add(session);
     const close = session[Symbol.asyncDispose].bind(session);
