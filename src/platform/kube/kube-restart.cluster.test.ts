@@ -60,14 +60,16 @@ describe.skipIf(!IN_CLUSTER_TIER)(
         },
       );
       const kc = cluster.kubeConfig;
-      const canaryPath = resourcePath('flagger.app/v1beta1', 'canaries', 'canary-mttr-flagger', 'sms-checker');
+      // The only Canary on this cluster, in the experiment's own namespace.
+      const canaries = resourcePath('flagger.app/v1beta1', 'canaries');
       // Wait for the analysis to be under way: Progressing with the canary at its first weight.
       const deadline = Date.now() + 240_000;
       for (;;) {
-        const canary = await kubeRequest<{ status?: { phase?: string; canaryWeight?: number } }>(kc, {
+        const list = await kubeRequest<{ items: Array<{ status?: { phase?: string; canaryWeight?: number } }> }>(kc, {
           method: 'GET',
-          path: canaryPath,
+          path: canaries,
         }).catch(() => undefined);
+        const canary = list?.items[0];
         if (canary?.status?.phase === 'Progressing' && (canary.status.canaryWeight ?? 0) > 0) break;
         if (Date.now() > deadline) throw new Error('the analysis never started');
         await new Promise((r) => setTimeout(r, 250));

@@ -8,7 +8,7 @@ import { kubeRequest, resourcePath } from '../../kube/kube-rest.ts';
 import { startLocalCluster, type StartedLocalCluster } from '../../cluster/local/cluster.ts';
 import { IN_CLUSTER_TIER, PROJECT_ROOT, requireTools } from '../../cluster/local/cluster-test-support.ts';
 import { runCli } from '../../test-support/cli.ts';
-import { journalRuns, writePlan } from '../../test-support/plan.ts';
+import { journalHeader, journalRuns, writePlan } from '../../test-support/plan.ts';
 
 // The kube platform against the local control plane: the real kube-apiserver with Flagger's and
 // Istio's CRDs, the real Flagger, real Helm, Prometheus and the mesh emulator.
@@ -160,16 +160,15 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
       ['manual', 'rolled_back', 'kube'],
       ['flagger', 'rolled_back', 'kube'],
     ]);
-    // The real Flagger's own events, read from the API.
+    // The real Flagger's own events, read from the API, in this experiment's namespace.
+    const namespace = `canary-mttr-${journalHeader(out).id}-flagger-\\d+`;
     const events = flagger.timeline.filter((e) => e.kind === 'flagger-event').map((e) => e.detail ?? '');
-    expect(events.some((e) => e.startsWith('New revision detected! Scaling up sms-checker.canary-mttr-flagger'))).toBe(
-      true,
+    expect(events).toContainEqual(
+      expect.stringMatching(`^New revision detected! Scaling up sms-checker\\.${namespace}`),
     );
-    expect(
-      events.some((e) =>
-        e.startsWith('Rolling back sms-checker.canary-mttr-flagger failed checks threshold reached 1'),
-      ),
-    ).toBe(true);
+    expect(events).toContainEqual(
+      expect.stringMatching(`^Rolling back sms-checker\\.${namespace} failed checks threshold reached 1`),
+    );
     expect(flagger.timeline.some((e) => e.kind === 'flagger-event' && e.phase === 'Failed')).toBe(true);
     // Each phase change once.
     const phases = flagger.timeline
@@ -208,7 +207,8 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
     expect(run.metrics.outcome).toBe('rolled_back');
     // Flagger saw an unavailable canary Deployment (its pod not Ready), never an analysis failure.
     expect(events.some((e) => e.includes('not ready') && e.includes('waiting for rollout to finish'))).toBe(true);
-    expect(events.some((e) => e.startsWith('Canary failed! Scaling down sms-checker.canary-mttr-flagger'))).toBe(true);
+    const namespace = `canary-mttr-${journalHeader(out).id}-flagger-\\d+`;
+    expect(events).toContainEqual(expect.stringMatching(`^Canary failed! Scaling down sms-checker\\.${namespace}`));
     expect(events.some((e) => e.startsWith('Rolling back'))).toBe(false);
     // No traffic ever went to the canary, so no user saw the crash.
     expect(run.timeline.some((e) => e.kind === 'routes' && (e.canaryWeight ?? 0) > 0)).toBe(false);
