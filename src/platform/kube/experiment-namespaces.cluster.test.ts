@@ -234,7 +234,7 @@ describe.skipIf(!IN_CLUSTER_TIER)(
           `  ${ns.deadHere}: experiment cln00001; harness pid ${deadPid} on this machine is gone`,
         );
         expect(lines).toContain(
-          `  ${ns.deadFar}: experiment cln00004; the lease of harness pid 11 on far expired 10 min ago`,
+          `  ${ns.deadFar}: experiment cln00004; the lease of harness pid 11 on far expired 9 min ago`,
         );
         expect(lines).toContain(
           `  ${ns.liveHere}: experiment cln00002 (colleague); harness pid ${process.pid} on this machine is running`,
