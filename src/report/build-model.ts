@@ -15,6 +15,7 @@ import { catchesParagraphs, matrixCells, matrixTable } from './matrix.ts';
 import type { ReportModel, ReportSection, ReportTable } from './model.ts';
 import { withOperatorSource } from './operator-sources.ts';
 import { runsCsvRows } from './runs-csv.ts';
+import { interferenceSection } from './interference.ts';
 import { bootstrapSeed, fmt, fmtP, groupCells, runRowsFromCsv, type Cell, type RunRow } from './run-rows.ts';
 import { verdictSection } from './verdict.ts';
 
@@ -348,6 +349,8 @@ export function buildReportModel(header: ExperimentHeader, journaled: RunEntry[]
   });
   const law = timingLawTable(header, runs);
   if (law) sections.push({ id: 'timing-law', title: law.title, paragraphs: [], tables: [law] });
+  const interference = interferenceSection(header, runs);
+  if (interference) sections.push(interference);
   const operators = operatorTable(runs);
   if (operators)
     sections.push({
