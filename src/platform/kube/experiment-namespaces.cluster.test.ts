@@ -1,13 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ScaledClock } from '../../common/clock.ts';
 import { UsageError } from '../../common/errors.ts';
 import { pollUntil } from '../../common/poll.ts';
-import { startLocalCluster, type StartedLocalCluster } from '../../cluster/local/cluster.ts';
-import { IN_CLUSTER_TIER, PROJECT_ROOT, requireTools } from '../../cluster/local/cluster-test-support.ts';
+import { IN_CLUSTER_TIER, PROJECT_ROOT, useLocalCluster } from '../../cluster/local/cluster-test-support.ts';
 import { kubeRequest, resourcePath } from '../../kube/kube-rest.ts';
 import { pidNamespaceKey } from '../../process/procfs.ts';
 import { loadScenarioFile } from '../../scenario/load-files.ts';
@@ -31,40 +29,26 @@ import { KubePlatform } from './kube-platform.ts';
 describe.skipIf(!IN_CLUSTER_TIER)(
   'experiment namespaces on the local control plane (run by npm run test:cluster)',
   () => {
-    let cluster: StartedLocalCluster;
-    let stateDir: string;
-    let dir: string;
-
-    beforeAll(async () => {
-      requireTools();
-      stateDir = mkdtempSync(path.join(tmpdir(), 'canary-mttr-ns-'));
-      dir = mkdtempSync(path.join(tmpdir(), 'experiment-namespaces-'));
-      cluster = await startLocalCluster({ stateDir, timeoutMs: 150_000, flagger: false });
-    }, 180_000);
-
-    afterAll(async () => {
-      await cluster?.stop();
-      rmSync(stateDir, { recursive: true, force: true });
-      rmSync(dir, { recursive: true, force: true });
-    }, 120_000);
+    const suite = useLocalCluster('namespaces', { flagger: false });
 
     const getNamespace = (name: string) =>
-      kubeRequest<NamespaceRecord>(cluster.kubeConfig, { method: 'GET', path: `/api/v1/namespaces/${name}` }).catch(
-        () => undefined,
-      );
+      kubeRequest<NamespaceRecord>(suite.cluster.kubeConfig, {
+        method: 'GET',
+        path: `/api/v1/namespaces/${name}`,
+      }).catch(() => undefined);
     const getLease = (namespace: string) =>
-      kubeRequest<LeaseRecord>(cluster.kubeConfig, {
+      kubeRequest<LeaseRecord>(suite.cluster.kubeConfig, {
         method: 'GET',
         path: resourcePath('coordination.k8s.io/v1', 'leases', namespace, LEASE_NAME),
       }).catch(() => undefined);
     const createNamespace = (name: string, labels: Record<string, string> = {}) =>
-      kubeRequest<NamespaceRecord>(cluster.kubeConfig, {
+      kubeRequest<NamespaceRecord>(suite.cluster.kubeConfig, {
         method: 'POST',
         path: '/api/v1/namespaces',
         body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } },
       });
     const createLease = (namespace: string, holderIdentity: string, renewedMs: number) =>
-      kubeRequest(cluster.kubeConfig, {
+      kubeRequest(suite.cluster.kubeConfig, {
         method: 'POST',
         path: resourcePath('coordination.k8s.io/v1', 'leases', namespace),
         body: {
@@ -81,9 +65,9 @@ describe.skipIf(!IN_CLUSTER_TIER)(
     };
     const platform = () =>
       new KubePlatform({
-        kubeConfig: cluster.kubeConfig,
-        kubeconfigPath: cluster.kubeconfigPath,
-        prometheusUrl: cluster.prometheusUrl,
+        kubeConfig: suite.cluster.kubeConfig,
+        kubeconfigPath: suite.cluster.kubeconfigPath,
+        prometheusUrl: suite.cluster.prometheusUrl,
         serviceUrl: () => undefined,
         experiment: 'ns-test',
       });
@@ -128,7 +112,7 @@ describe.skipIf(!IN_CLUSTER_TIER)(
       await p[Symbol.asyncDispose]();
       // Taken back once that lease has expired: same namespace (same uid), this harness's lease.
       const uid = (await getNamespace(name))!.metadata.uid;
-      await kubeRequest(cluster.kubeConfig, {
+      await kubeRequest(suite.cluster.kubeConfig, {
         method: 'PATCH',
         path: resourcePath('coordination.k8s.io/v1', 'leases', name, LEASE_NAME),
         body: { spec: { renewTime: microTime(Date.now() - 61_000) } },
@@ -166,7 +150,7 @@ describe.skipIf(!IN_CLUSTER_TIER)(
     });
 
     it('the harness renews its Lease while it holds the namespace', async () => {
-      const claimed = await ClaimedNamespace.claim(cluster.kubeConfig, {
+      const claimed = await ClaimedNamespace.claim(suite.cluster.kubeConfig, {
         namespace: 'canary-mttr-ren00001-manual-1',
         experimentId: 'ren00001',
         experimentName: 'ns-test',
@@ -204,7 +188,7 @@ describe.skipIf(!IN_CLUSTER_TIER)(
       };
       await createNamespace(ns.deadHere, { [EXPERIMENT_LABEL]: 'cln00001' });
       await createLease(ns.deadHere, `box/${key}/${deadPid}/1`, Date.now());
-      const live = await ClaimedNamespace.claim(cluster.kubeConfig, {
+      const live = await ClaimedNamespace.claim(suite.cluster.kubeConfig, {
         namespace: ns.liveHere,
         experimentId: 'cln00002',
         experimentName: 'colleague',
@@ -217,9 +201,9 @@ describe.skipIf(!IN_CLUSTER_TIER)(
       await createNamespace(ns.unlabelled, { team: 'payments' });
       await createLease(ns.unlabelled, `box/${key}/${deadPid}/1`, Date.now() - 600_000);
 
-      const env = { CANARY_MTTR_STATE_DIR: path.join(dir, 'cleanup-state') };
+      const env = { CANARY_MTTR_STATE_DIR: path.join(suite.dir, 'cleanup-state') };
       const cleanup = (...args: string[]) =>
-        runCli(['cleanup', '--kubeconfig', cluster.kubeconfigPath, ...args], { env, timeoutMs: 60_000 });
+        runCli(['cleanup', '--kubeconfig', suite.cluster.kubeconfigPath, ...args], { env, timeoutMs: 60_000 });
       const ours = Object.values(ns).filter((n) => n !== ns.unlabelled);
       const before = await Promise.all(Object.values(ns).map(standing));
       try {
@@ -228,7 +212,7 @@ describe.skipIf(!IN_CLUSTER_TIER)(
         expect(dry.code).toBe(0);
         const lines = dry.stdout.split('\n');
         expect(lines[1]).toBe(
-          `Cluster "${cluster.kubeConfig.getCurrentContext()}": 2 namespace(s) that no live run holds`,
+          `Cluster "${suite.cluster.kubeConfig.getCurrentContext()}": 2 namespace(s) that no live run holds`,
         );
         expect(lines).toContain(
           `  ${ns.deadHere}: experiment cln00001; harness pid ${deadPid} on this machine is gone`,
@@ -271,12 +255,15 @@ describe.skipIf(!IN_CLUSTER_TIER)(
     });
 
     it('--resume refuses, with one line and exit 2, an unlabelled namespace that took its namespace name', async () => {
-      const plan = writePlan(path.join(dir, 'resume.yaml'), { name: 'ns-resume', timeScale: 1, repetitions: 1 }, [
+      const plan = writePlan(path.join(suite.dir, 'resume.yaml'), { name: 'ns-resume', timeScale: 1, repetitions: 1 }, [
         '  - { scenario: faulty-500, arms: [manual], overrides: { warmup: { durationS: 5 } } }',
       ]);
-      const out = path.join(dir, 'resume-out');
-      const args = ['--platform', 'kube', '--kubeconfig', cluster.kubeconfigPath, '--load', 'builtin'];
-      const env = { CANARY_MTTR_CLUSTER_DIR: stateDir, CANARY_MTTR_STATE_DIR: path.join(dir, 'resume-state') };
+      const out = path.join(suite.dir, 'resume-out');
+      const args = ['--platform', 'kube', '--kubeconfig', suite.cluster.kubeconfigPath, '--load', 'builtin'];
+      const env = {
+        CANARY_MTTR_CLUSTER_DIR: suite.stateDir,
+        CANARY_MTTR_STATE_DIR: path.join(suite.dir, 'resume-state'),
+      };
       const first = startCli(['experiment', ...args, '--experiment', plan, '--out', out], { env });
       first.child.stdin!.end();
       const journal = path.join(out, 'journal.jsonl');

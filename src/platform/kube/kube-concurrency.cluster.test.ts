@@ -1,9 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalCluster, type StartedLocalCluster } from '../../cluster/local/cluster.ts';
-import { IN_CLUSTER_TIER, PROJECT_ROOT, requireTools } from '../../cluster/local/cluster-test-support.ts';
+import { describe, expect, it } from 'vitest';
+import {
+  IN_CLUSTER_TIER,
+  kubeExperimentArgs,
+  PROJECT_ROOT,
+  useLocalCluster,
+} from '../../cluster/local/cluster-test-support.ts';
 import type { RunEntry } from '../../experiment/journal.ts';
 import { kubeRequest } from '../../kube/kube-rest.ts';
 import { runCli, startCli } from '../../test-support/cli.ts';
@@ -43,41 +45,13 @@ function checkTimingLaw(run: RunEntry): { releaseToRollbackS: number; detectToRo
 }
 
 describe.skipIf(!IN_CLUSTER_TIER)('concurrent runs on the local control plane (run by npm run test:cluster)', () => {
-  let cluster: StartedLocalCluster;
-  let stateDir: string;
-  let dir: string;
-
-  beforeAll(async () => {
-    requireTools();
-    stateDir = mkdtempSync(path.join(tmpdir(), 'canary-mttr-conc-'));
-    dir = mkdtempSync(path.join(tmpdir(), 'kube-concurrency-'));
-    cluster = await startLocalCluster({ stateDir, timeoutMs: 150_000 });
-  }, 180_000);
-
-  afterAll(async () => {
-    await cluster?.stop();
-    rmSync(stateDir, { recursive: true, force: true });
-    rmSync(dir, { recursive: true, force: true });
-  }, 120_000);
-
-  const experimentArgs = (plan: string, out: string, extra: string[] = []) => [
-    'experiment',
-    '--platform',
-    'kube',
-    '--kubeconfig',
-    cluster.kubeconfigPath,
-    '--experiment',
-    plan,
-    '--out',
-    out,
-    '--load',
-    'builtin',
-    ...extra,
-  ];
-  const env = () => ({ CANARY_MTTR_CLUSTER_DIR: stateDir, CANARY_MTTR_STATE_DIR: path.join(dir, 'state') });
+  const suite = useLocalCluster('concurrency');
+  const experimentArgs = (plan: string, out: string, extra: string[] = []) =>
+    kubeExperimentArgs(suite.cluster, plan, out, extra);
+  const env = () => ({ CANARY_MTTR_CLUSTER_DIR: suite.stateDir, CANARY_MTTR_STATE_DIR: path.join(suite.dir, 'state') });
   const namespaces = async () =>
     (
-      await kubeRequest<{ items: NamespaceRecord[] }>(cluster.kubeConfig, {
+      await kubeRequest<{ items: NamespaceRecord[] }>(suite.cluster.kubeConfig, {
         method: 'GET',
         path: `/api/v1/namespaces?labelSelector=${encodeURIComponent(EXPERIMENT_LABEL)}`,
       })
@@ -96,7 +70,7 @@ describe.skipIf(!IN_CLUSTER_TIER)('concurrent runs on the local control plane (r
   };
 
   it('quick-kube with --concurrency 4: four slots at once, every Flagger rollback inside the timing law', async () => {
-    const out = path.join(dir, 'quick-kube-4');
+    const out = path.join(suite.dir, 'quick-kube-4');
     const plan = path.join(PROJECT_ROOT, 'experiments/quick-kube.yaml');
     const cli = startCli(experimentArgs(plan, out, ['--concurrency', '4']), { env: env() });
     cli.child.stdin!.end();
@@ -135,7 +109,7 @@ describe.skipIf(!IN_CLUSTER_TIER)('concurrent runs on the local control plane (r
 
   it('two experiments started at once both complete, each in its own namespaces; a third one is left alone', async () => {
     // A live bystander: a namespace of another experiment held by this process's lease.
-    const bystander = await ClaimedNamespace.claim(cluster.kubeConfig, {
+    const bystander = await ClaimedNamespace.claim(suite.cluster.kubeConfig, {
       namespace: 'canary-mttr-bystand1-flagger-1',
       experimentId: 'bystand1',
       experimentName: 'bystander',
@@ -146,16 +120,18 @@ describe.skipIf(!IN_CLUSTER_TIER)('concurrent runs on the local control plane (r
         'overrides: { flagger: { interval: 10s, threshold: 1, smokeTest: false }, recovery: { cleanWindowS: 10, deadlineS: 300 }, warmup: { durationS: 5 }, manual: { operator: { kind: dashboard, lookIntervalS: 15, pNotice: 1, reaction: { medianS: 10, p90S: 20 } } } }';
       // The short one ends, and deletes its namespaces, while the long one (two rounds of two
       // slots) still runs.
-      const short = writePlan(path.join(dir, 'short.yaml'), { name: 'kube-short', timeScale: 1, repetitions: 1 }, [
-        `  - { scenario: faulty-500, arms: [flagger], ${overrides} }`,
-      ]);
+      const short = writePlan(
+        path.join(suite.dir, 'short.yaml'),
+        { name: 'kube-short', timeScale: 1, repetitions: 1 },
+        [`  - { scenario: faulty-500, arms: [flagger], ${overrides} }`],
+      );
       const long = writePlan(
-        path.join(dir, 'long.yaml'),
+        path.join(suite.dir, 'long.yaml'),
         { name: 'kube-long', timeScale: 1, repetitions: 2, concurrency: 2 },
         [`  - { scenario: faulty-500, arms: [manual, flagger], ${overrides} }`],
       );
-      const outShort = path.join(dir, 'short');
-      const outLong = path.join(dir, 'long');
+      const outShort = path.join(suite.dir, 'short');
+      const outLong = path.join(suite.dir, 'long');
       const ended = async (run: ReturnType<typeof runCli>) => ({ ...(await run), atMs: Date.now() });
       const [a, b] = await Promise.all([
         ended(runCli(experimentArgs(short, outShort), { env: env(), timeoutMs: 600_000 })),
