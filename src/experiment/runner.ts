@@ -110,60 +110,65 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
     const waitForPrevious = previousStarted;
     let started!: () => void;
     previousStarted = new Promise<void>((resolve) => (started = resolve));
-    await Promise.race([waitForPrevious, abortedPromise(runSignal)]);
-    // A slot above the limit takes no new run: lowering the concurrency retires the highest slots.
-    while (next < todo.length && slot <= limit) {
-      runSignal.throwIfAborted();
-      const run = todo[next++]!;
-      const concurrencyNow = limit;
-      const key = `${run.arm}/${run.entry}`;
-      let session = sessions.get(key);
-      if (!session) {
-        session = await options.platform.open(run.arm, run.scenario, {
+    try {
+      await Promise.race([waitForPrevious, abortedPromise(runSignal)]);
+      // A slot above the limit takes no new run: lowering the concurrency retires the highest slots.
+      while (next < todo.length && slot <= limit) {
+        runSignal.throwIfAborted();
+        const run = todo[next++]!;
+        const concurrencyNow = limit;
+        const key = `${run.arm}/${run.entry}`;
+        let session = sessions.get(key);
+        if (!session) {
+          session = await options.platform.open(run.arm, run.scenario, {
+            clock,
+            seed: options.seed,
+            experiment,
+            experimentId,
+            slot,
+          });
+          sessions.set(key, session);
+        }
+        const wallStart = performance.now();
+        const monitor = options.loopLag?.() ?? new LoopLagMonitor();
+        const entry = await executeRun({
+          run,
+          session,
           clock,
-          seed: options.seed,
+          load,
+          operators,
           experiment,
-          experimentId,
+          outDir,
+          signal: runSignal,
+          onLoadReady: started,
+        }).finally(() => monitor.stop());
+        const lag = monitor.stop();
+        entry.wallMs = Math.round(performance.now() - wallStart);
+        entry.harness = {
           slot,
-        });
-        sessions.set(key, session);
+          concurrency: concurrencyNow,
+          loopLagP99WallMs: lag.p99WallMs,
+          loopLagMaxWallMs: lag.maxWallMs,
+        };
+        appendJournal(journal, entry);
+        finished.push(entry);
+        logger.info(`${progressLine(run, entry, progress.done(), plan.length)}${progress.eta()}`);
+        const runLag = {
+          loopLagP99WallMs: lag.p99WallMs,
+          sendLagP99WallMs: entry.load.sendLagP99WallMs,
+          timeScale: clock.timeScale,
+        };
+        // Only a run that ran at the current limit lowers it: the others saw a level already left.
+        if (exceedsLagBound(runLag) && concurrencyNow === limit && limit > 1 && next < todo.length) {
+          limit -= 1;
+          logger.warn(
+            `${run.runId}: lag ${lagScenarioMs(runLag).toFixed(0)} scenario ms exceeds the ${LAG_BOUND_SCENARIO_MS} ms bound; running ${limit} at once from now on`,
+          );
+        }
       }
-      const wallStart = performance.now();
-      const monitor = options.loopLag?.() ?? new LoopLagMonitor();
-      const entry = await executeRun({
-        run,
-        session,
-        clock,
-        load,
-        operators,
-        experiment,
-        outDir,
-        signal: runSignal,
-        onLoadReady: started,
-      }).finally(() => monitor.stop());
-      const lag = monitor.stop();
-      entry.wallMs = Math.round(performance.now() - wallStart);
-      entry.harness = {
-        slot,
-        concurrency: concurrencyNow,
-        loopLagP99WallMs: lag.p99WallMs,
-        loopLagMaxWallMs: lag.maxWallMs,
-      };
-      appendJournal(journal, entry);
-      finished.push(entry);
-      logger.info(`${progressLine(run, entry, progress.done(), plan.length)}${progress.eta()}`);
-      const runLag = {
-        loopLagP99WallMs: lag.p99WallMs,
-        sendLagP99WallMs: entry.load.sendLagP99WallMs,
-        timeScale: clock.timeScale,
-      };
-      // Only a run that ran at the current limit lowers it: the others saw a level already left.
-      if (exceedsLagBound(runLag) && concurrencyNow === limit && limit > 1 && next < todo.length) {
-        limit -= 1;
-        logger.warn(
-          `${run.runId}: lag ${lagScenarioMs(runLag).toFixed(0)} scenario ms exceeds the ${LAG_BOUND_SCENARIO_MS} ms bound; running ${limit} at once from now on`,
-        );
-      }
+    } finally {
+      // A slot that ends without a run (no run left, or retired) must not hold the next one back.
+      started();
     }
   };
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { breakEvenMarkdown, findingsMarkdown, proposalMarkdown } from './findings.ts';
+import { breakEvenMarkdown, concurrencyMarkdown, findingsMarkdown, proposalMarkdown } from './findings.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -48,4 +48,14 @@ describe("README's findings", () => {
       expect(report).toContain(expected.split('\n\n')[0]!);
     },
   );
+
+  it('on concurrency: the paragraph and table are exactly what the two checked-in runs.csv give', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const heading = '### Concurrency does not change the science';
+    const at = readme.indexOf(heading);
+    expect(at).toBeGreaterThan(0);
+    const section = readme.slice(at, readme.indexOf('\n## ', at));
+    const folder = (name: string) => path.join(ROOT, 'reports/findings/concurrency', name);
+    expect(section).toContain(concurrencyMarkdown(folder('concurrency-1'), folder('concurrency-default')));
+  });
 });

@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { JOURNAL_FILE, readJournal } from '../experiment/journal.ts';
 import { mannWhitney, summarize, varghaDelaneyA12 } from '../stats/index.ts';
 import { breakEvenGroups, breakEvenParagraph, breakEvenTable } from './break-even.ts';
 import { fmt, fmtP, runRowsFromCsv, type RunRow } from './run-rows.ts';
-import { renderTableMarkdown } from './markdown.ts';
-import { catchesParagraphs, matrixCells, matrixTable } from './matrix.ts';
+import { flaggerTimingLaw, renderTableMarkdown } from './markdown.ts';
+import type { ReportTable } from './model.ts';
+import { catchesParagraphs, matrixCells, matrixTable, outcomeText } from './matrix.ts';
 
 /** The faulty scenarios of the catalogue: every one but `healthy`. */
 export const FAULTY = new Set([
@@ -90,4 +93,93 @@ export function breakEvenMarkdown(runsCsvFile: string): string {
     ])
     .join('\n')
     .trimEnd();
+}
+
+/** One report folder of the concurrency comparison: its runs, and the law of each faulty scenario. */
+interface ConcurrencyRun {
+  rows: RunRow[];
+  concurrency: number;
+  flagged: number;
+  /** Flagger's release→rollback law per faulty scenario of the plan, seconds. */
+  laws: Map<string, [number, number]>;
+}
+
+function readConcurrencyRun(folder: string): ConcurrencyRun {
+  const csv = parse(readFileSync(path.join(folder, 'runs.csv'), 'utf8'), { columns: true }) as Array<
+    Record<string, string>
+  >;
+  const journal = readJournal(path.join(folder, JOURNAL_FILE));
+  const faulty = (journal.header?.scenarios ?? []).filter((s) => s.release.fault !== 'none');
+  return {
+    rows: runRowsFromCsv(csv),
+    concurrency: journal.header?.concurrency ?? 1,
+    flagged: csv.filter((r) => r.lag_flagged === '1').length,
+    laws: new Map(faulty.map((s) => [s.name, flaggerTimingLaw(s).rollback])),
+  };
+}
+
+/** "at concurrency N, k of n inside (lo, hi] s (range)", per faulty scenario of one run. */
+function lawSentence(run: ConcurrencyRun): string {
+  return [...run.laws]
+    .map(([scenario, [lo, hi]]) => {
+      const flagger = run.rows.filter((r) => r.scenario === scenario && r.arm === 'flagger');
+      const times = flagger.map((r) => r.releaseToRollbackS).filter((s): s is number => s !== undefined);
+      const inside = times.filter((s) => s > lo && s <= hi).length;
+      const range = times.length ? ` (${fmt(Math.min(...times))}–${fmt(Math.max(...times))} s)` : '';
+      return `${scenario} at concurrency ${run.concurrency}: ${inside} of ${flagger.length} releases rolled back inside (${lo}, ${hi}] s${range}`;
+    })
+    .join('; ');
+}
+
+/**
+ * The README's check that concurrency does not change the science (docs/design.md §10): the same
+ * plan and seed at concurrency 1 (folder `a`) and at the default (folder `b`). Flagger's
+ * release→rollback against the timing law in every faulty run, the lag-flagged runs, and per
+ * scenario and arm the outcomes and MTTR medians with A12 and the two-sided Mann–Whitney p of b
+ * against a. From the two runs.csv (and the journals' scenarios, for the law).
+ */
+export function concurrencyMarkdown(a: string, b: string): string {
+  const runs = [readConcurrencyRun(a), readConcurrencyRun(b)] as const;
+  const [ca, cb] = [runs[0].concurrency, runs[1].concurrency];
+  const cells = runs.map((run) => matrixCells(run.rows));
+  const tableRows = cells[0]!.map((cellA) => {
+    const cellB = cells[1]!.find((c) => c.scenario === cellA.scenario && c.arm === cellA.arm);
+    const [xa, xb] = runs.map((run) =>
+      run.rows
+        .filter((r) => r.scenario === cellA.scenario && r.arm === cellA.arm && r.mttrS !== undefined)
+        .map((r) => r.mttrS!),
+    ) as [number[], number[]];
+    const tested = xa.length > 0 && xb.length > 0;
+    return [
+      cellA.scenario,
+      cellA.arm,
+      outcomeText(cellA),
+      cellB ? outcomeText(cellB) : '—',
+      fmt(cellA.medianMttrS),
+      fmt(cellB?.medianMttrS),
+      tested ? fmt(varghaDelaneyA12(xb, xa).a12, 2) : '—',
+      tested ? fmtP(mannWhitney(xb, xa).p) : '—',
+    ];
+  });
+  const paragraph =
+    `Flagger's release→rollback, ${lawSentence(runs[0])}; ${lawSentence(runs[1])}. ` +
+    `Runs over the lag bound: ${runs[0].flagged} of ${runs[0].rows.length} at concurrency ${ca}, ${runs[1].flagged} of ${runs[1].rows.length} at ${cb}. ` +
+    `Per scenario and arm, the outcomes and the MTTR at both (A12 is the probability that a run at ${cb} has the longer MTTR; 0.5 is no difference):`;
+  const table: ReportTable = {
+    id: 'concurrency-check',
+    title: 'The same plan at two concurrencies',
+    columns: [
+      'scenario',
+      'arm',
+      `outcomes at ${ca}`,
+      `outcomes at ${cb}`,
+      `MTTR s, median at ${ca}`,
+      `MTTR s, median at ${cb}`,
+      `A12 (${cb} vs ${ca})`,
+      'p (two-sided)',
+    ],
+    align: ['l', 'l', 'l', 'l', 'r', 'r', 'r', 'r'],
+    rows: tableRows,
+  };
+  return [paragraph, '', ...renderTableMarkdown(table)].join('\n').trimEnd();
 }
