@@ -254,35 +254,74 @@ describe.skipIf(!IN_CLUSTER_TIER)(
       }
     });
 
-    it('--resume refuses, with one line and exit 2, an unlabelled namespace that took its namespace name', async () => {
-      const plan = writePlan(path.join(suite.dir, 'resume.yaml'), { name: 'ns-resume', timeScale: 1, repetitions: 1 }, [
+    const plan = (name: string) =>
+      writePlan(path.join(suite.dir, `${name}.yaml`), { name, timeScale: 1, repetitions: 1 }, [
         '  - { scenario: faulty-500, arms: [manual], overrides: { warmup: { durationS: 5 } } }',
       ]);
-      const out = path.join(suite.dir, 'resume-out');
-      const args = ['--platform', 'kube', '--kubeconfig', suite.cluster.kubeconfigPath, '--load', 'builtin'];
-      const env = {
-        CANARY_MTTR_CLUSTER_DIR: suite.stateDir,
-        CANARY_MTTR_STATE_DIR: path.join(suite.dir, 'resume-state'),
-      };
-      const first = startCli(['experiment', ...args, '--experiment', plan, '--out', out], { env });
-      first.child.stdin!.end();
+    const kubeArgs = () => ['--platform', 'kube', '--kubeconfig', suite.cluster.kubeconfigPath, '--load', 'builtin'];
+    const cliEnv = () => ({
+      CANARY_MTTR_CLUSTER_DIR: suite.stateDir,
+      CANARY_MTTR_STATE_DIR: path.join(suite.dir, 'cli-state'),
+    });
+    /** Starts an experiment of one manual run and resolves once its namespace stands. */
+    const startUntilNamespace = async (name: string) => {
+      const out = path.join(suite.dir, `${name}-out`);
+      const cli = startCli(['experiment', ...kubeArgs(), '--experiment', plan(name), '--out', out], { env: cliEnv() });
+      cli.child.stdin!.end();
       const journal = path.join(out, 'journal.jsonl');
-      await pollUntil(() => existsSync(journal), { everyMs: 50, timeoutMs: 60_000 });
-      first.child.kill('SIGINT');
-      const ended = await first.done;
-      expect(ended.code).toBe(130);
-      const namespace = `canary-mttr-${journalHeader(out).id}-manual-1`;
-      // The interrupted run deleted its own namespace; someone else's now has that name.
-      await pollUntil(async () => (await getNamespace(namespace)) === undefined, { everyMs: 250, timeoutMs: 120_000 });
+      expect(await pollUntil(() => existsSync(journal), { everyMs: 50, timeoutMs: 60_000 })).toBe(true);
+      const id = journalHeader(out).id!;
+      const namespace = `canary-mttr-${id}-manual-1`;
+      expect(await pollUntil(() => standing(namespace), { everyMs: 100, timeoutMs: 60_000 })).toBe(true);
+      return { cli, out, id, namespace };
+    };
+
+    it('Ctrl-C deletes the namespace; --resume then refuses an unlabelled namespace that took its name (one line, exit 2)', async () => {
+      const { cli, out, id, namespace } = await startUntilNamespace('ns-resume');
+      cli.child.kill('SIGINT');
+      expect((await cli.done).code).toBe(130);
+      // Deleted before the harness exited (terminating, or gone already).
+      expect(await standing(namespace)).toBe(false);
+      expect(
+        await pollUntil(async () => (await getNamespace(namespace)) === undefined, {
+          everyMs: 250,
+          timeoutMs: 120_000,
+        }),
+      ).toBe(true);
       await createNamespace(namespace, { team: 'payments' });
-      const resumed = await runCli(['experiment', ...args, '--resume', out], { env, timeoutMs: 120_000 });
+      const resumed = await runCli(['experiment', ...kubeArgs(), '--resume', out], {
+        env: cliEnv(),
+        timeoutMs: 120_000,
+      });
       expect(resumed.code).toBe(2);
       expect(resumed.stderr).toBe(
-        `kube: namespace ${namespace} already exists without the label canary-mttr/experiment, so it is not this experiment's (id ${journalHeader(out).id}) and is left alone; delete or rename it, or start a new experiment\n`,
+        `kube: namespace ${namespace} already exists without the label canary-mttr/experiment, so it is not this experiment's (id ${id}) and is left alone; delete or rename it, or start a new experiment\n`,
       );
       const after = (await getNamespace(namespace))!;
       expect(after.metadata.labels).toEqual({ team: 'payments', 'kubernetes.io/metadata.name': namespace });
       expect(after.metadata.deletionTimestamp).toBeUndefined();
+    }, 300_000);
+
+    it('after a kill -9 the namespace stays; cleanup sees its harness gone at once and deletes it with --yes', async () => {
+      const { cli, id, namespace } = await startUntilNamespace('ns-crash');
+      const harnessPid = cli.child.pid!;
+      cli.child.kill('SIGKILL');
+      await cli.done;
+      expect(await standing(namespace)).toBe(true);
+      const cleanup = (...args: string[]) =>
+        runCli(['cleanup', '--kubeconfig', suite.cluster.kubeconfigPath, '--experiment-id', id, ...args], {
+          env: cliEnv(),
+          timeoutMs: 60_000,
+        });
+      const dry = await cleanup();
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toContain(
+        `  ${namespace}: experiment ${id} (ns-crash); harness pid ${harnessPid} on this machine is gone\n`,
+      );
+      expect(await standing(namespace)).toBe(true);
+      const yes = await cleanup('--yes');
+      expect(yes.stdout).toContain('Deleted 1 namespace(s).');
+      expect(await standing(namespace)).toBe(false);
     }, 300_000);
   },
 );
