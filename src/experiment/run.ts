@@ -85,7 +85,7 @@ class Run {
 
   constructor(private readonly ctx: RunContext) {
     const { run } = ctx;
-    this.recorder = new RunRecorder(ctx.clock, run.scenario.release.version);
+    this.recorder = new RunRecorder(ctx.clock, run.scenario.release.version, run.scenario.slo.latencyMs);
     this.signal = AbortSignal.any([ctx.signal, this.ended.signal]);
     this.base = {
       type: 'run',
@@ -181,7 +181,7 @@ class Run {
     });
     await session.release(this.signal);
     if (run.arm !== 'manual') return releaseMs;
-    const operator = this.ctx.operators(scenario.manual.operator, () => session.instructions());
+    const operator = this.ctx.operators(scenario.manual.operator, scenario.slo, () => session.instructions());
     this.operatorDescription = operator.describe();
     this.operatorDone = operator.watch({
       clock,
@@ -253,6 +253,7 @@ class Run {
       endMs: recorder.at(endMs),
       releaseVersion: scenario.release.version,
       cleanWindowMs: scenario.recovery.cleanWindowS * 1000,
+      latencyLimitMs: scenario.slo.latencyMs,
       records: recorder.records,
       timeline: recorder.timeline,
     });
@@ -272,6 +273,8 @@ class Run {
       releaseMs: timeline.find((e) => e.kind === Marks.release)?.atMs ?? endMs,
       endMs,
       failedRequests: 0,
+      slowRequests: 0,
+      badRequests: 0,
       totalRequests: 0,
       peakErrorRate: 0,
       abortReason: reason,

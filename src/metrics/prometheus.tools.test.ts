@@ -111,6 +111,12 @@ async function simulate(
         promql: PrometheusMetrics.errorRateQuery(sq),
         local: await metrics.serviceErrorRate(sq),
       });
+      asked.push({
+        label: `${tag} service p99 [${windowMs}] @${tMs}`,
+        tMs,
+        promql: PrometheusMetrics.serviceLatencyQuery(sq),
+        local: await metrics.serviceLatencyP99(sq),
+      });
     }
   };
   const latency = () => {
@@ -241,7 +247,7 @@ afterAll(async () => {
 });
 
 describe('the local PromQL agrees with Prometheus 2.42 on the same samples', () => {
-  it("Flagger's success rate and p99 and the service error rate, at every instant asked, including no values", async () => {
+  it("Flagger's success rate and p99 and the service's error rate and p99, at every instant asked, including no values", async () => {
     expect(cases.length).toBeGreaterThan(1_000);
     const mismatches: string[] = [];
     let values = 0;

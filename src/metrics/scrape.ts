@@ -174,12 +174,11 @@ export class ScrapedMetrics implements MetricsSource, AsyncDisposable {
     return ratio === undefined ? undefined : ratio * 100;
   }
 
-  async requestDurationP99(query: WorkloadQuery): Promise<number | undefined> {
-    const selected = ScrapedMetrics.workload(query);
-    // histogram_quantile(0.99, sum(rate(..._bucket[W])) by (le)).
+  /** histogram_quantile(0.99, sum(rate(..._bucket[W])) by (le)) over the series that `match`. */
+  private p99(match: (labels: SeriesLabels) => boolean, windowMs: number): number | undefined {
     const buckets: Bucket[] = [];
     for (let i = 0; i < BOUNDS.length; i++) {
-      const count = this.sumRate(selected, query.windowMs, (s) => s.buckets[i]!);
+      const count = this.sumRate(match, windowMs, (s) => s.buckets[i]!);
       if (count !== undefined) buckets.push({ le: BOUNDS[i]!, count });
     }
     if (buckets.length === 0) return undefined;
@@ -187,9 +186,21 @@ export class ScrapedMetrics implements MetricsSource, AsyncDisposable {
     return Number.isNaN(p99) ? undefined : p99;
   }
 
+  async requestDurationP99(query: WorkloadQuery): Promise<number | undefined> {
+    return this.p99(ScrapedMetrics.workload(query), query.windowMs);
+  }
+
+  /** What a service dashboard selects: the client side's series of every workload behind the service. */
+  private static service(query: ServiceQuery): (l: SeriesLabels) => boolean {
+    return (l) => l.reporter === 'source' && l.namespace === query.namespace && l.service === query.service;
+  }
+
+  async serviceLatencyP99(query: ServiceQuery): Promise<number | undefined> {
+    return this.p99(ScrapedMetrics.service(query), query.windowMs);
+  }
+
   async serviceErrorRate(query: ServiceQuery): Promise<number | undefined> {
-    const selected = (l: SeriesLabels) =>
-      l.reporter === 'source' && l.namespace === query.namespace && l.service === query.service;
+    const selected = ScrapedMetrics.service(query);
     const errors = this.sumRate(
       (l) => selected(l) && isServerError(l.responseCode),
       query.windowMs,

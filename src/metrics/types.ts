@@ -28,6 +28,12 @@ export interface MetricsSource {
    * when the query has no value (no 5xx series with two samples in the window, or no traffic).
    */
   serviceErrorRate(query: ServiceQuery): Promise<number | undefined>;
+  /**
+   * p99 duration in milliseconds of a service's answers as its clients saw them (reporter="source"),
+   * Flagger's request-duration query on the service's series: the dashboard's latency panel.
+   * Undefined when there was no traffic.
+   */
+  serviceLatencyP99(query: ServiceQuery): Promise<number | undefined>;
 }
 
 /**

@@ -9,11 +9,18 @@ import { DashboardOperator } from './dashboard.ts';
 import type { Operator, OperatorContext, OperatorResult } from './types.ts';
 
 /**
- * Drives an operator on a virtual clock while 10 req/s reach the service, `errorShare(t)` failing.
- * The panel reads Prometheus' samples: scraped every 15 s at phase 0, so a series first answered
- * at 0.5 s is scraped at 15 and 30 s and has a rate from 30 s on.
+ * Drives an operator on a virtual clock while 10 req/s reach the service, `errorShare(t)` failing
+ * and `slowShare(t)` of the others answered in 800 ms (the rest in 2 ms). The panels read
+ * Prometheus' samples: scraped every 15 s at phase 0, so a series first answered at 0.5 s is
+ * scraped at 15 and 30 s and has a rate from 30 s on.
  */
-async function watch(operator: Operator, errorShare: (tMs: number) => number, untilMs: number, seed = 1) {
+async function watch(
+  operator: Operator,
+  errorShare: (tMs: number) => number,
+  untilMs: number,
+  seed = 1,
+  slowShare: (tMs: number) => number = () => 0,
+) {
   const clock = new VirtualClock(0);
   const store = new MetricsStore();
   const metrics = new ScrapedMetrics(store, { clock, intervalMs: 15_000, seed: 1, phase: () => 0 });
@@ -38,6 +45,7 @@ async function watch(operator: Operator, errorShare: (tMs: number) => number, un
   for (let t = 0; t < untilMs && result === undefined; t += 1000) {
     await clock.advance(500);
     const failing = Math.round(10 * errorShare(t));
+    const slow = Math.round(10 * slowShare(t));
     for (let i = 0; i < 10; i++)
       store.record(
         {
@@ -48,7 +56,7 @@ async function watch(operator: Operator, errorShare: (tMs: number) => number, un
           reporter: 'source',
         },
         clock.now(),
-        2,
+        i >= failing && i < failing + slow ? 800 : 2,
       );
     await clock.advance(500);
   }
@@ -67,6 +75,7 @@ describe('dashboard operator', () => {
         lookIntervalS: 60,
         reaction: { medianS: 45, p90S: 120 },
       }),
+      500,
     );
     const { result, notes, rollbackAt } = await watch(op, () => 0.1, 600_000);
     expect(result.detectMs).toBeDefined();
@@ -77,11 +86,11 @@ describe('dashboard operator', () => {
     expect(result.detectMs!).toBeLessThanOrEqual(60_000);
     expect(result.mitigateMs).toBe(rollbackAt);
     expect(result.mitigateMs! - result.detectMs!).toBeGreaterThan(0);
-    expect(notes.find((n) => n.kind === 'operator-noticed')?.detail).toBe('panel shows 10.00% errors');
+    expect(notes.find((n) => n.kind === 'operator-noticed')?.detail).toBe('panel shows 10.00% errors, p99 5 ms');
   });
 
   it('never rolls back while the panel stays under the visible threshold', async () => {
-    const op = new DashboardOperator(dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 1 }));
+    const op = new DashboardOperator(dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 1 }), 500);
     const { result, rollbackAt, notes } = await watch(op, () => 0.005, 600_000);
     expect(result).toEqual({});
     expect(rollbackAt).toBeUndefined();
@@ -89,7 +98,7 @@ describe('dashboard operator', () => {
   });
 
   it('with pNotice 0 looks and never notices', async () => {
-    const op = new DashboardOperator(dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 0 }));
+    const op = new DashboardOperator(dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 0 }), 500);
     const { result, notes } = await watch(op, () => 1, 300_000);
     expect(result).toEqual({});
     expect(notes.some((n) => n.detail?.includes('not noticed this time'))).toBe(true);
@@ -97,9 +106,48 @@ describe('dashboard operator', () => {
 
   it('draws the same times from the same seed', async () => {
     const settings = dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 0.5 });
-    const a = await watch(new DashboardOperator(settings), () => 0.2, 900_000, 42);
-    const b = await watch(new DashboardOperator(settings), () => 0.2, 900_000, 42);
+    const a = await watch(new DashboardOperator(settings, 500), () => 0.2, 900_000, 42);
+    const b = await watch(new DashboardOperator(settings, 500), () => 0.2, 900_000, 42);
     expect(a.result).toEqual(b.result);
+  });
+
+  it('notices a latency panel above the SLO with no errors at all (docs/design.md §12)', async () => {
+    const settings = dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 1, lookIntervalS: 60 });
+    // One request in ten (the canary's share) answered in 800 ms: the service's p99 is ~950 ms.
+    const { result, notes, rollbackAt } = await watch(
+      new DashboardOperator(settings, 500),
+      () => 0,
+      600_000,
+      1,
+      () => 0.1,
+    );
+    expect(result.detectMs).toBeDefined();
+    expect(result.detectMs!).toBeLessThanOrEqual(60_000);
+    expect(rollbackAt).toBe(result.mitigateMs);
+    // No 5xx series exists, so the error-rate query has no value (Prometheus: an empty vector).
+    expect(notes.find((n) => n.kind === 'operator-noticed')?.detail).toBe('panel shows no data, p99 950 ms');
+  });
+
+  it('does not notice latency under its SLO, with the latency panel off, or with no latency SLO', async () => {
+    const on = dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 1 });
+    const off = dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 1, latencyPanel: false });
+    for (const op of [
+      new DashboardOperator(on, 1000),
+      new DashboardOperator(off, 500),
+      new DashboardOperator(on, null),
+    ]) {
+      const { result, rollbackAt } = await watch(
+        op,
+        () => 0,
+        300_000,
+        1,
+        () => 0.1,
+      );
+      expect(result).toEqual({});
+      expect(rollbackAt).toBeUndefined();
+    }
+    expect(new DashboardOperator(off, 500).describe().visibleLatencyP99Ms).toBe('not watched');
+    expect(new DashboardOperator(on, 500).describe().visibleLatencyP99Ms).toBe(500);
   });
 });
 
@@ -133,5 +181,24 @@ describe('alert operator', () => {
     expect(notes.some((n) => n.kind === 'alert-resolved')).toBe(true);
     expect(notes.some((n) => n.kind === 'alert-firing')).toBe(false);
     expect(result).toEqual({});
+  });
+
+  it('fires on slow answers only when the rule has a latency condition', async () => {
+    const slow = () => 0.1;
+    const errorsOnly = new AlertOperator(alertOperatorSchema.parse({ kind: 'alert' }));
+    const quiet = await watch(errorsOnly, () => 0, 600_000, 1, slow);
+    expect(quiet.notes.some((n) => n.kind === 'alert-pending')).toBe(false);
+    expect(quiet.result).toEqual({});
+
+    const withLatency = new AlertOperator(
+      alertOperatorSchema.parse({ kind: 'alert', latencyP99AboveMs: 500, forS: 60, evaluationIntervalS: 15 }),
+    );
+    expect(withLatency.describe().rule).toBe('error rate over 60s > 0.01 or p99 over 60s > 500 ms, for 60s');
+    const { result, notes } = await watch(withLatency, () => 0, 3_600_000, 1, slow);
+    const pending = notes.find((n) => n.kind === 'alert-pending')!;
+    // No 5xx series exists, so the error-rate query has no value (Prometheus: an empty vector).
+    expect(pending.detail).toBe('error rate no data, p99 950 ms');
+    expect(notes.find((n) => n.kind === 'alert-firing')!.atMs - pending.atMs).toBe(60_000);
+    expect(result.mitigateMs).toBeGreaterThan(result.detectMs!);
   });
 });
