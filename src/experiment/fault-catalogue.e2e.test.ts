@@ -27,13 +27,20 @@ beforeAll(async () => {
   // request-duration check: its law is the success-rate threshold, and a p99 of real milliseconds is
   // the one thing a busy machine changes (latency-800ms is the run that checks request duration).
   const slow = 'load: { rateRps: 5 }';
+  // The laws here are Flagger's, not the scrape's (experiments/sweep-scrape.yaml measures that):
+  // the two runs whose law a sampled window can blur are scraped every second, as the local control
+  // plane's Prometheus does. partial-0.5pct's margin under 99% is a few requests, which rate()'s
+  // extrapolation of a fresh 500 series over 15 s scrapes can overturn; latency-800ms's answers
+  // each take 800 real ms, 24 s of scenario time at 30×, so at 15 s its first answers have one
+  // scrape by the second check, and both checks find no values before the duration is read.
+  const scrapeEverySecond = 'metrics: { scrapeIntervalS: 1 }';
   const scenarios: [string, string][] = [
     // Its law is that no user sees the build: failures only, since a stable answer that a busy
     // machine queues past the SLO's 500 real ms would be an impact the release did not cause.
     ['faulty-500-smoke', `${slow}, slo: { latencyMs: null }`],
     ['partial-5pct', ''],
-    ['partial-0.5pct', 'flagger: { requestDuration: null }'],
-    ['latency-800ms', slow],
+    ['partial-0.5pct', `flagger: { requestDuration: null }, ${scrapeEverySecond}`],
+    ['latency-800ms', `${slow}, ${scrapeEverySecond}`],
     ['crash-loop', slow],
     ['delayed-onset', slow],
   ];
