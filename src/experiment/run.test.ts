@@ -60,6 +60,8 @@ interface Setup {
   concurrency?: number;
   /** The send lag p99 every load reports, wall ms. */
   sendLagP99WallMs?: number;
+  /** The event-loop lag p99 every lag monitor reports, wall ms (default 0: none on a virtual clock). */
+  loopLagP99WallMs?: number;
 }
 
 async function runOnDoubles(setup: Setup) {
@@ -99,7 +101,9 @@ async function runOnDoubles(setup: Setup) {
     signal: setup.signal ?? new AbortController().signal,
     concurrency: setup.concurrency,
     // The virtual clock's timestamps do not depend on the event loop: no lag to measure.
-    loopLag: () => ({ stop: () => ({ p99WallMs: 0, maxWallMs: 0 }) }),
+    loopLag: () => ({
+      stop: () => ({ p99WallMs: setup.loopLagP99WallMs ?? 0, maxWallMs: setup.loopLagP99WallMs ?? 0 }),
+    }),
   });
   let settled = false;
   const result = work.then(
@@ -360,5 +364,22 @@ describe('concurrency (docs/design.md §10)', () => {
     expect(warnings[1]).toMatch(/running 1 at once from now on$/);
     expect(mostAtOnce(load.loads.slice(3, 5))).toBe(2);
     expect(load.loads[5]!.startMs).toBeGreaterThanOrEqual(Math.max(load.loads[3]!.stopMs!, load.loads[4]!.stopMs!));
+  });
+
+  it('does not start another slot while the event loop lags over the bound', async () => {
+    // 10 wall ms of loop lag at 20×: 200 scenario ms, so the ramp stops after slot 1.
+    const service = new FakeService();
+    const { entries, platform, load, warnings } = await runOnDoubles({
+      repetitions: 4,
+      concurrency: 3,
+      loopLagP99WallMs: 10,
+      script: { service, flagger: flaggerRollingBack(50_000) },
+    });
+    expect(entries).toHaveLength(4);
+    expect(platform.sessions.map((s) => s.slot)).toEqual([1]);
+    expect(mostAtOnce(load.loads)).toBe(1);
+    expect(warnings[0]).toBe(
+      'Event-loop lag 200 scenario ms while slot 1 started exceeds the 50 ms bound; running 1 at once',
+    );
   });
 });

@@ -38,8 +38,8 @@ export interface RunContext {
   outDir: string;
   /** The experiment's interrupt: aborting it stops the run and rejects, journaling nothing. */
   signal: AbortSignal;
-  /** Called once the run's load has sent its first request (the warm-up starts), or the run has ended before. */
-  onLoadReady?: () => void;
+  /** Called once the run has issued its release (its set-up and warm-up are over), or has ended before. */
+  onReleased?: () => void;
 }
 
 /**
@@ -55,6 +55,7 @@ export async function executeRun(ctx: RunContext): Promise<RunEntry> {
     const warmup = await run.warmUp();
     if (!warmup.steady) return await run.abortedEntry(warmup.reason);
     const releaseMs = await run.release();
+    ctx.onReleased?.();
     const endMs = await run.watchUntilSettled(releaseMs);
     return await run.finish(releaseMs, endMs);
   } catch (err) {
@@ -62,7 +63,7 @@ export async function executeRun(ctx: RunContext): Promise<RunEntry> {
     debug('run %s aborted: %O', ctx.run.runId, err);
     return await run.abortedEntry(err.message);
   } finally {
-    ctx.onLoadReady?.();
+    ctx.onReleased?.();
     await run.stopEverything();
   }
 }
@@ -134,7 +135,6 @@ class Run {
     // k6 takes from 50 ms to several seconds (a busy machine) to start its VUs: the warm-up
     // counts from its first request. The wait is wall time: compressed, it would be too short.
     await this.within(started.ready, LOAD_READY_WALL_MS * clock.timeScale);
-    this.ctx.onLoadReady?.();
     const warmupMs = scenario.warmup.durationS * 1000;
     const plannedReleaseMs = clock.now() + warmupMs;
     this.faults = scenario.environmentFaults.map((fault) =>
