@@ -133,6 +133,7 @@ const timelineEntrySchema = z.looseObject({
   objectTime: text(64).optional(),
   action: z.enum(ManualActions).optional(),
   busyMs: finite.nonnegative().optional(),
+  editError: z.boolean().optional(),
 });
 
 const runMetricsSchema = z.looseObject({

@@ -314,6 +314,7 @@ describe('manual actions (docs/design.md §13)', () => {
     const m = entries[0]!.metrics;
     expect(platform.sessions[0]!.edits).toEqual([100]);
     expect(actions(entries[0]!)[0]!.detail).toBe('canary weight 100 (intended 10: edit error)');
+    expect(entries[0]!.timeline.filter((e) => e.editError).map((e) => e.action)).toEqual(['values-edit']);
     expect(m.outcome).toBe('rolled_back');
     // The first request after the release fails, and so does every one until the rollback 20 s later
     // (the one sent at that very moment included): 201 at 10 per second. At weight 10 it is 20.

@@ -232,8 +232,8 @@ class Run {
   }
 
   /** Counts a manual action in the timeline (toil, docs/design.md §13). */
-  private readonly act = (atMs: number, action: ManualAction, busyMs: number, detail?: string) =>
-    this.recorder.mark({ atMs, kind: Marks.manualAction, action, busyMs, detail });
+  private readonly act = (atMs: number, action: ManualAction, busyMs: number, detail?: string, editError?: true) =>
+    this.recorder.mark({ atMs, kind: Marks.manualAction, action, busyMs, detail, editError });
 
   /**
    * A values edit of the canary's weight and the helm command that applies it, counted now. With
@@ -243,18 +243,16 @@ class Run {
   private editCanaryWeight(intended: number, command: string): number {
     const wrong = intended < 100 && this.edits.next() < this.ctx.run.scenario.manual.editErrorRate;
     const typed = wrong ? 100 : intended;
-    this.recordEdit(
-      wrong ? `canary weight ${typed} (intended ${intended}: edit error)` : `canary weight ${typed}`,
-      command,
-    );
+    if (wrong) this.recordEdit(`canary weight ${typed} (intended ${intended}: edit error)`, command, true);
+    else this.recordEdit(`canary weight ${typed}`, command);
     return typed;
   }
 
   /** A values edit and its helm command, with the busy times of manual.effort. */
-  private recordEdit(edit: string, command: string): void {
+  private recordEdit(edit: string, command: string, editError?: true): void {
     const { valuesEditS, helmCommandS } = this.ctx.run.scenario.manual.effort;
     const atMs = this.ctx.clock.now();
-    this.act(atMs, 'values-edit', valuesEditS * 1000, edit);
+    this.act(atMs, 'values-edit', valuesEditS * 1000, edit, editError);
     this.act(atMs, 'helm-command', helmCommandS * 1000, command);
   }
 

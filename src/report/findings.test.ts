@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { breakEvenMarkdown, findingsMarkdown, proposalMarkdown } from './findings.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { breakEvenMarkdown, editErrorMarkdown, findingsMarkdown, proposalMarkdown } from './findings.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -48,4 +49,69 @@ describe("README's findings", () => {
       expect(report).toContain(expected.split('\n\n')[0]!);
     },
   );
+});
+
+describe('the human-error findings (editErrorMarkdown)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'edit-error-findings-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A runs.csv of the sweep: per cell, each run's failed requests, MTTR and edit errors. */
+  function runsCsv(cells: Array<{ arm: string; sweep: string; runs: Array<[number, number, number]> }>): string {
+    const header = 'run_id,arm,scenario,sweep,outcome,release_ms,mttr_s,failed_requests,edit_errors';
+    const lines = cells.flatMap((c, i) =>
+      c.runs.map(
+        ([failed, mttr, errors], j) =>
+          `r${i}-${j},${c.arm},faulty-500,${c.sweep},rolled_back,1000,${mttr},${failed},${errors}`,
+      ),
+    );
+    const file = path.join(dir, `runs-${cells.length}.csv`);
+    writeFileSync(file, [header, ...lines].join('\n'));
+    return file;
+  }
+
+  it('gives per swept rate the edit errors, failed requests per release and MTTR, and Flagger beside them', () => {
+    const file = runsCsv([
+      {
+        arm: 'manual',
+        sweep: 'editErrorRate=0.1',
+        runs: [
+          [20, 90, 0],
+          [400, 95, 1],
+          [22, 100, 0],
+          [24, 80, 0],
+        ],
+      },
+      {
+        arm: 'manual',
+        sweep: 'editErrorRate=0',
+        runs: [
+          [20, 90, 0],
+          [22, 100, 0],
+          [24, 80, 0],
+          [18, 70, 0],
+        ],
+      },
+      {
+        arm: 'flagger',
+        sweep: '',
+        runs: [
+          [5, 40, 0],
+          [7, 50, 0],
+        ],
+      },
+    ]);
+    const md = editErrorMarkdown(file);
+    expect(md.split('\n')[0]).toBe(
+      "Over 8 manual releases of faulty-500, 1 values edits set the canary's weight to 100 instead of 10. " +
+        'Mean failed requests per release: 21.0 at editErrorRate 0, 116.5 at 0.1; Flagger, which takes no values edit, 6.0. ' +
+        'A wrong edit shows in the mean and the upper quartile long before the median: at these rates most releases are edited right.',
+    );
+    const rows = md.split('\n').filter((l) => /^\| (0|0\.1|Flagger)/.test(l));
+    expect(rows.map((r) => r.split(' | ').slice(0, 5).join(' | '))).toEqual([
+      '| 0 | 4 | 0 | 21 [20–23] | 21.0',
+      '| 0.1 | 4 | 1 | 23 [22–118] | 116.5',
+      '| Flagger (no values edit) | 2 | — | 6 [6–7] | 6.0',
+    ]);
+    expect(rows[0]!.split(' | ')[5]).toMatch(/^85\.0 \[/);
+  });
 });

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import { mannWhitney, summarize, varghaDelaneyA12 } from '../stats/index.ts';
+import { bootstrapMedianCI, mannWhitney, summarize, varghaDelaneyA12 } from '../stats/index.ts';
 import { breakEvenGroups, breakEvenParagraph, breakEvenTable } from './break-even.ts';
-import { fmt, fmtP, runRowsFromCsv, type RunRow } from './run-rows.ts';
+import { bootstrapSeed, fmt, fmtP, runRowsFromCsv, type RunRow } from './run-rows.ts';
 import { renderTableMarkdown } from './markdown.ts';
 import { catchesParagraphs, matrixCells, matrixTable } from './matrix.ts';
 
@@ -90,4 +90,76 @@ export function breakEvenMarkdown(runsCsvFile: string): string {
     ])
     .join('\n')
     .trimEnd();
+}
+
+/** The swept value of one field in a sweep label such as "editErrorRate=0.05". */
+function sweptValue(label: string, field: string): number | undefined {
+  const match = new RegExp(`(?:^|, )${field}=([^,]+)`).exec(label);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * The README's block on human error in the values edit (docs/design.md §13), from the runs.csv of
+ * experiments/sweep-edit-error.yaml: per swept editErrorRate, how many releases the edit got wrong,
+ * the failed requests per release and the MTTR, with Flagger's reference run beside them.
+ */
+export function editErrorMarkdown(runsCsvFile: string): string {
+  const rows = readRows(runsCsvFile);
+  const manual = rows.filter((r) => r.arm === 'manual' && sweptValue(r.sweep, 'editErrorRate') !== undefined);
+  const rates = [...new Set(manual.map((r) => sweptValue(r.sweep, 'editErrorRate')!))].sort((a, b) => a - b);
+  const flagger = rows.filter((r) => r.arm === 'flagger');
+  const line = (label: string, rs: RunRow[]) => {
+    const failed = summarize(rs.map((r) => r.failedRequests));
+    const mttr = rs.flatMap((r) => r.mttrS ?? []);
+    const boot = bootstrapMedianCI(mttr, {
+      seed: bootstrapSeed('median', { scenario: rs[0]!.scenario, sweep: rs[0]!.sweep, arm: rs[0]!.arm }),
+    });
+    const errors = rs.reduce((n, r) => n + (r.editErrors ?? 0), 0);
+    return {
+      mean: failed.mean,
+      cells: [
+        label,
+        String(rs.length),
+        rs[0]!.arm === 'flagger' ? '—' : String(errors),
+        `${fmt(failed.median, 0)} [${fmt(failed.q1, 0)}–${fmt(failed.q3, 0)}]`,
+        fmt(failed.mean, 1),
+        boot.estimate === undefined ? '—' : `${fmt(boot.estimate)} [${fmt(boot.lower)}, ${fmt(boot.upper)}]`,
+        `${rs.filter((r) => r.outcome === 'rolled_back').length}/${rs.length}`,
+      ],
+    };
+  };
+  const lines = rates.map((rate) => ({
+    rate,
+    ...line(
+      String(rate),
+      manual.filter((r) => sweptValue(r.sweep, 'editErrorRate') === rate),
+    ),
+  }));
+  const reference = flagger.length > 0 ? line('Flagger (no values edit)', flagger) : undefined;
+  const first = lines[0];
+  const last = lines.at(-1);
+  const erred = lines.reduce((n, l) => n + Number(l.cells[2]), 0);
+  const paragraph =
+    first && last
+      ? `Over ${manual.length} manual releases of faulty-500, ${erred} values edits set the canary's weight to 100 instead of 10. ` +
+        `Mean failed requests per release: ${fmt(first.mean, 1)} at editErrorRate ${first.rate}, ${fmt(last.mean, 1)} at ${last.rate}` +
+        (reference ? `; Flagger, which takes no values edit, ${fmt(reference.mean, 1)}.` : '.') +
+        ' A wrong edit shows in the mean and the upper quartile long before the median: at these rates most releases are edited right.'
+      : 'No manual run of the sweep was found.';
+  const table = {
+    id: 'edit-error',
+    title: 'Human error in the values edit',
+    columns: [
+      'editErrorRate',
+      'n',
+      'edit errors',
+      'failed requests median [IQR]',
+      'failed requests mean',
+      'MTTR median [95% CI] s',
+      'rolled back',
+    ],
+    align: ['l', 'r', 'r', 'r', 'r', 'r', 'r'] as Array<'l' | 'r'>,
+    rows: [...lines.map((l) => l.cells), ...(reference ? [reference.cells] : [])],
+  };
+  return [paragraph, '', ...renderTableMarkdown(table)].join('\n').trimEnd();
 }

@@ -6,6 +6,7 @@ import type { RunEntry } from '../experiment/journal.ts';
 import { toMicroseconds, writeRequestsFile } from '../experiment/requests-file.ts';
 import type { RequestRecord } from '../load/types.ts';
 import { computeRunMetrics, Marks } from '../timeline/compute.ts';
+import type { ManualAction } from '../timeline/types.ts';
 import { runsCsvRows } from './runs-csv.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'runs-csv-'));
@@ -47,11 +48,65 @@ describe('runs.csv and requests/*.csv', () => {
         platform: {},
         load: { generator: 'builtin' },
         metrics,
+        timeline: [],
       } as unknown as RunEntry,
     ])[0]!;
     const lines = readFileSync(file, 'utf8').trim().split('\n').slice(1);
     const after = lines.filter((l) => Number(l.split(',')[0]) >= Number(row.release_ms));
     expect(after).toHaveLength(Number(row.total_requests));
     expect(after.filter((l) => Number(l.split(',')[3]) >= 500)).toHaveLength(Number(row.failed_requests));
+  });
+});
+
+describe("runs.csv's toil columns (docs/design.md §13)", () => {
+  const entry = (arm: 'manual' | 'flagger', timeline: RunEntry['timeline']) =>
+    ({
+      runId: 'r',
+      arm,
+      scenario: 's',
+      repetition: 1,
+      seed: 1,
+      timeScale: 1,
+      platform: {},
+      load: { generator: 'builtin' },
+      metrics: {
+        outcome: 'rolled_back',
+        releaseMs: 0,
+        endMs: 1,
+        failedRequests: 0,
+        totalRequests: 0,
+        peakErrorRate: 0,
+      },
+      timeline,
+    }) as unknown as RunEntry;
+  const act = (action: ManualAction, busyMs: number) => ({ atMs: 1, kind: Marks.manualAction, action, busyMs });
+
+  it('count the manual actions by kind and add up their busy time', () => {
+    const row = runsCsvRows('e', [
+      entry('manual', [
+        act('values-edit', 60_000),
+        act('helm-command', 15_000),
+        act('dashboard-look', 10_000),
+        act('dashboard-look', 10_000),
+        { atMs: 2, kind: Marks.operatorLook, detail: 'panel shows 0.00% errors' },
+        act('page-acknowledged', 30_000),
+        act('helm-command', 12_345.6789),
+        { ...act('values-edit', 0), editError: true },
+      ]),
+    ])[0]!;
+    expect(row).toMatchObject({
+      manual_actions: 7,
+      operator_busy_s: 137.346,
+      values_edits: 2,
+      edit_errors: 1,
+      helm_commands: 2,
+      dashboard_looks: 2,
+      pages_acknowledged: 1,
+    });
+  });
+
+  it('are 0, not empty, for a run without any', () => {
+    const row = runsCsvRows('e', [entry('flagger', [{ atMs: 0, kind: Marks.release }])])[0]!;
+    expect(row).toMatchObject({ manual_actions: 0, operator_busy_s: 0, values_edits: 0, helm_commands: 0 });
   });
 });

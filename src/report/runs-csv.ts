@@ -1,7 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type { RunEntry } from '../experiment/journal.ts';
 import { toMicroseconds } from '../experiment/requests-file.ts';
-import { operatorAttention } from './operator-cost.ts';
+import { operatorAttention, runToil } from './operator-cost.ts';
 
 /** Columns of runs.csv, in order. Times (`*_ms`) are scenario ms to the microsecond, as in requests/*.csv; durations (`*_s`) are scenario seconds; empty when undefined. */
 export const RUNS_CSV_COLUMNS = [
@@ -34,6 +34,13 @@ export const RUNS_CSV_COLUMNS = [
   'abort_reason',
   'looks_per_hour',
   'pages',
+  'manual_actions',
+  'operator_busy_s',
+  'values_edits',
+  'helm_commands',
+  'dashboard_looks',
+  'pages_acknowledged',
+  'edit_errors',
 ] as const;
 
 const ms = (v: number | undefined) => (v === undefined ? '' : toMicroseconds(v));
@@ -46,6 +53,7 @@ export function runsCsvRows(
   return runs.map((run) => {
     const m = run.metrics;
     const attention = operatorAttention(run);
+    const toil = runToil(run);
     return {
       experiment,
       run_id: run.runId,
@@ -77,6 +85,14 @@ export function runsCsvRows(
       // The manual operator's attention (report/operator-cost.ts); empty for Flagger runs.
       looks_per_hour: attention.looksPerHour === undefined ? '' : Number(attention.looksPerHour.toFixed(3)),
       pages: attention.pages ?? '',
+      // Toil (docs/design.md §13): 0 in a Flagger run, by measurement.
+      manual_actions: toil.manualActions,
+      operator_busy_s: sec(toil.operatorBusyS),
+      values_edits: toil.byAction['values-edit'],
+      helm_commands: toil.byAction['helm-command'],
+      dashboard_looks: toil.byAction['dashboard-look'],
+      pages_acknowledged: toil.byAction['page-acknowledged'],
+      edit_errors: toil.editErrors,
     };
   });
 }

@@ -42,6 +42,8 @@ export interface TimelineEntry {
   action?: ManualAction;
   /** ...and the scenario ms it kept them busy (from the operator model and manual.effort). */
   busyMs?: number;
+  /** A `values-edit` line whose edit went wrong (manual.editErrorRate): applied as typed. */
+  editError?: boolean;
 }
 
 export const Outcomes = ['rolled_back', 'promoted', 'censored', 'no_impact', 'aborted'] as const;
