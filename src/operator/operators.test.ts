@@ -35,7 +35,9 @@ async function watch(
     progression: progression && {
       ...progression,
       setCanaryWeight: async (weight) => void steps.weights.push({ atMs: clock.now(), weight }),
-      promote: async () => void (steps.promotedAt = clock.now()),
+      promote: async () => {
+        steps.promotedAt = clock.now();
+      },
     },
     clock,
     metrics: store,
