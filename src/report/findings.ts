@@ -5,6 +5,7 @@ import { breakEvenGroups, breakEvenParagraph, breakEvenTable } from './break-eve
 import { bootstrapSeed, fmt, fmtP, runRowsFromCsv, type RunRow } from './run-rows.ts';
 import { renderTableMarkdown } from './markdown.ts';
 import { catchesParagraphs, matrixCells, matrixTable } from './matrix.ts';
+import { toilTable } from './toil.ts';
 
 /** The faulty scenarios of the catalogue: every one but `healthy`. */
 export const FAULTY = new Set([
@@ -162,4 +163,55 @@ export function editErrorMarkdown(runsCsvFile: string): string {
     rows: [...lines.map((l) => l.cells), ...(reference ? [reference.cells] : [])],
   };
   return [paragraph, '', ...renderTableMarkdown(table)].join('\n').trimEnd();
+}
+
+/**
+ * The README's block on toil (docs/design.md §13), from the runs.csv of experiments/toil.yaml: what a
+ * healthy release cost by hand against Flagger, in one paragraph, and the toil table.
+ */
+export function toilMarkdown(runsCsvFile: string): string {
+  const rows = readRows(runsCsvFile);
+  const table = toilTable(rows);
+  if (!table) return 'This runs.csv has no toil columns.';
+  const healthy = (arm: string) => rows.filter((r) => r.scenario === 'healthy' && r.arm === arm);
+  const median = (rs: RunRow[], pick: (r: RunRow) => number | undefined) =>
+    summarize(rs.flatMap((r) => pick(r) ?? [])).median;
+  const [manual, flagger] = [healthy('manual'), healthy('flagger')];
+  const promoted = (rs: RunRow[]) => rs.filter((r) => r.outcome === 'promoted').length;
+  const paragraph =
+    manual.length === 0 || flagger.length === 0
+      ? ''
+      : `A healthy release took the manual arm a median of ${fmt(
+          median(manual, (r) => r.manualActions),
+          0,
+        )} manual actions ` +
+        `(${fmt(
+          median(manual, (r) => r.valuesEdits),
+          0,
+        )} values edits, ${fmt(
+          median(manual, (r) => r.helmCommands),
+          0,
+        )} helm commands, ` +
+        `${fmt(
+          median(manual, (r) => r.dashboardLooks),
+          0,
+        )} dashboard looks) and ${fmt(
+          median(manual, (r) => r.operatorBusyS),
+          0,
+        )} s of a person's time; ` +
+        `${promoted(manual)} of ${manual.length} were promoted, a median of ${fmt(
+          median(manual, (r) => r.releaseToPromotedS),
+          0,
+        )} s after the release. ` +
+        `Flagger promoted ${promoted(flagger)} of ${flagger.length} a median of ${fmt(
+          median(flagger, (r) => r.releaseToPromotedS),
+          0,
+        )} s after the release, ` +
+        `with ${fmt(
+          median(flagger, (r) => r.manualActions),
+          0,
+        )} manual actions.`;
+  return [...(paragraph ? [paragraph, ''] : []), ...renderTableMarkdown({ ...table, note: undefined })]
+    .join('\n')
+    .trimEnd();
 }
