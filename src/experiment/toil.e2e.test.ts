@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../test-support/cli.ts';
-import { writePlan } from '../test-support/plan.ts';
+import { journalRuns, writePlan } from '../test-support/plan.ts';
 import type { RunEntry } from './journal.ts';
 
 // Toil and human error on the local platform (docs/design.md §13), through the CLI with real app
@@ -35,11 +35,7 @@ beforeAll(async () => {
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   rows = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true });
-  journal = readFileSync(path.join(out, 'journal.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l))
-    .filter((l) => l.type === 'run');
+  journal = journalRuns(out);
 }, 180_000);
 
 const row = (scenario: string, arm: string) => rows.find((r) => r.scenario === scenario && r.arm === arm)!;

@@ -55,16 +55,16 @@ describe('the human-error findings (editErrorMarkdown)', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'edit-error-findings-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** A runs.csv of the sweep: per cell, each run's failed requests, MTTR and edit errors. */
-  function runsCsv(cells: Array<{ arm: string; sweep: string; runs: Array<[number, number, number]> }>): string {
+  /** A runs.csv of the sweep: per cell, each run's failed requests, MTTR and edit errors, in columns. */
+  function runsCsv(cells: Array<{ arm: string; sweep: string; failed: number[]; mttr: number[]; errors: number[] }>) {
     const header = 'run_id,arm,scenario,sweep,outcome,release_ms,mttr_s,failed_requests,edit_errors';
     const lines = cells.flatMap((c, i) =>
-      c.runs.map(
-        ([failed, mttr, errors], j) =>
-          `r${i}-${j},${c.arm},faulty-500,${c.sweep},rolled_back,1000,${mttr},${failed},${errors}`,
+      c.failed.map(
+        (failed, j) =>
+          `r${i}-${j},${c.arm},faulty-500,${c.sweep},rolled_back,1000,${c.mttr[j]},${failed},${c.errors[j]}`,
       ),
     );
-    const file = path.join(dir, `runs-${cells.length}.csv`);
+    const file = path.join(dir, 'runs.csv');
     writeFileSync(file, [header, ...lines].join('\n'));
     return file;
   }
@@ -74,31 +74,18 @@ describe('the human-error findings (editErrorMarkdown)', () => {
       {
         arm: 'manual',
         sweep: 'editErrorRate=0.1',
-        runs: [
-          [20, 90, 0],
-          [400, 95, 1],
-          [22, 100, 0],
-          [24, 80, 0],
-        ],
+        failed: [20, 400, 22, 24],
+        mttr: [90, 95, 100, 80],
+        errors: [0, 1, 0, 0],
       },
       {
         arm: 'manual',
         sweep: 'editErrorRate=0',
-        runs: [
-          [20, 90, 0],
-          [22, 100, 0],
-          [24, 80, 0],
-          [18, 70, 0],
-        ],
+        failed: [20, 22, 24, 18],
+        mttr: [90, 100, 80, 70],
+        errors: [0, 0, 0, 0],
       },
-      {
-        arm: 'flagger',
-        sweep: '',
-        runs: [
-          [5, 40, 0],
-          [7, 50, 0],
-        ],
-      },
+      { arm: 'flagger', sweep: '', failed: [5, 7], mttr: [40, 50], errors: [0, 0] },
     ]);
     const md = editErrorMarkdown(file);
     expect(md.split('\n')[0]).toBe(

@@ -12,6 +12,29 @@ import { runsCsvRows } from './runs-csv.ts';
 const dir = mkdtempSync(path.join(tmpdir(), 'runs-csv-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A journaled run with what runs.csv reads of it. */
+function runEntry(arm: 'manual' | 'flagger', timeline: RunEntry['timeline'], metrics?: RunEntry['metrics']): RunEntry {
+  return {
+    runId: 'r',
+    arm,
+    scenario: 's',
+    repetition: 1,
+    seed: 1,
+    timeScale: 1,
+    platform: {},
+    load: { generator: 'builtin' },
+    metrics: metrics ?? {
+      outcome: 'rolled_back',
+      releaseMs: 0,
+      endMs: 1,
+      failedRequests: 0,
+      totalRequests: 0,
+      peakErrorRate: 0,
+    },
+    timeline,
+  } as unknown as RunEntry;
+}
+
 describe('runs.csv and requests/*.csv', () => {
   it('select the same requests at the release boundary, to the microsecond', () => {
     // The release lands 0.3 ms after one request and 0.2 ms before the next: whole-millisecond
@@ -37,20 +60,7 @@ describe('runs.csv and requests/*.csv', () => {
     expect(metrics.totalRequests).toBe(3);
     const file = path.join(dir, 'r.csv');
     writeRequestsFile(file, records);
-    const row = runsCsvRows('e', [
-      {
-        runId: 'r',
-        arm: 'flagger',
-        scenario: 's',
-        repetition: 1,
-        seed: 1,
-        timeScale: 1,
-        platform: {},
-        load: { generator: 'builtin' },
-        metrics,
-        timeline: [],
-      } as unknown as RunEntry,
-    ])[0]!;
+    const row = runsCsvRows('e', [runEntry('flagger', [], metrics)])[0]!;
     const lines = readFileSync(file, 'utf8').trim().split('\n').slice(1);
     const after = lines.filter((l) => Number(l.split(',')[0]) >= Number(row.release_ms));
     expect(after).toHaveLength(Number(row.total_requests));
@@ -59,31 +69,11 @@ describe('runs.csv and requests/*.csv', () => {
 });
 
 describe("runs.csv's toil columns (docs/design.md §13)", () => {
-  const entry = (arm: 'manual' | 'flagger', timeline: RunEntry['timeline']) =>
-    ({
-      runId: 'r',
-      arm,
-      scenario: 's',
-      repetition: 1,
-      seed: 1,
-      timeScale: 1,
-      platform: {},
-      load: { generator: 'builtin' },
-      metrics: {
-        outcome: 'rolled_back',
-        releaseMs: 0,
-        endMs: 1,
-        failedRequests: 0,
-        totalRequests: 0,
-        peakErrorRate: 0,
-      },
-      timeline,
-    }) as unknown as RunEntry;
   const act = (action: ManualAction, busyMs: number) => ({ atMs: 1, kind: Marks.manualAction, action, busyMs });
 
   it('count the manual actions by kind and add up their busy time', () => {
     const row = runsCsvRows('e', [
-      entry('manual', [
+      runEntry('manual', [
         act('values-edit', 60_000),
         act('helm-command', 15_000),
         act('dashboard-look', 10_000),
@@ -106,7 +96,7 @@ describe("runs.csv's toil columns (docs/design.md §13)", () => {
   });
 
   it('are 0, not empty, for a run without any', () => {
-    const row = runsCsvRows('e', [entry('flagger', [{ atMs: 0, kind: Marks.release }])])[0]!;
+    const row = runsCsvRows('e', [runEntry('flagger', [{ atMs: 0, kind: Marks.release }])])[0]!;
     expect(row).toMatchObject({ manual_actions: 0, operator_busy_s: 0, values_edits: 0, helm_commands: 0 });
   });
 });
