@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { breakEvenMarkdown, editErrorMarkdown, findingsMarkdown, proposalMarkdown } from './findings.ts';
+import { breakEvenMarkdown, editErrorMarkdown, findingsMarkdown, proposalMarkdown, toilMarkdown } from './findings.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -49,6 +49,20 @@ describe("README's findings", () => {
       expect(report).toContain(expected.split('\n\n')[0]!);
     },
   );
+});
+
+describe("README's findings on toil and human error (docs/design.md §13)", () => {
+  it.each([
+    ['### Toil per release', 'toil', toilMarkdown],
+    ['### Human error in the values edit', 'sweep-edit-error', editErrorMarkdown],
+  ])('%s: exactly what the checked-in runs.csv gives', (heading, folder, generate) => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const at = readme.indexOf(heading);
+    expect(at).toBeGreaterThan(0);
+    const end = readme.indexOf('\n## ', at);
+    const section = readme.slice(at, end === -1 ? undefined : end);
+    expect(section).toContain(generate(path.join(ROOT, 'reports/findings', folder, 'runs.csv')));
+  });
 });
 
 describe('the human-error findings (editErrorMarkdown)', () => {
