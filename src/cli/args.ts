@@ -19,6 +19,8 @@ Options:
   --time-scale X      scenario seconds per wall second, overrides the plan's (1 = real time)
   --resume DIR        finish an interrupted experiment in its report folder (same plan and seed)
   --load NAME         builtin (default on local), k6, or auto (k6 when installed; default on kube)
+  --concurrency N     runs in flight at once, each in its own slot (default: the plan's
+                      concurrency, else chosen from the cores and time scale on local, 1 on kube)
   -h, --help          this text
 
 Ctrl-C stops after cleaning up; runs already finished stay in the journal and the report.`;
@@ -39,6 +41,9 @@ export const CLEANUP_HELP = `Usage: npm run cleanup -- [--kubeconfig FILE [--con
 
 Removes the app processes that crashed runs left behind. With --kubeconfig, also deletes every
 namespace labelled canary-mttr/experiment on that cluster (an exported KUBECONFIG is not used).`;
+
+/** Most runs in flight at once the harness accepts (each slot holds its own processes and ports). */
+export const MAX_CONCURRENCY = 64;
 
 export function parseCleanupArgs(argv: string[]): { kubeconfig?: string; context?: string; help: boolean } {
   const options = {
@@ -83,6 +88,7 @@ export interface ExperimentArgs {
   prometheusUrl?: string;
   serviceUrl?: string;
   load?: string;
+  concurrency?: number;
   help: boolean;
 }
 
@@ -154,6 +160,7 @@ export function parseExperimentArgs(argv: string[]): ExperimentArgs {
       'prometheus-url': { type: 'string' },
       'service-url': { type: 'string' },
       load: { type: 'string' },
+      concurrency: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     false,
@@ -198,6 +205,7 @@ export function parseExperimentArgs(argv: string[]): ExperimentArgs {
     prometheusUrl: values['prometheus-url'] as string | undefined,
     serviceUrl: values['service-url'] as string | undefined,
     load: values.load as string | undefined,
+    concurrency: integerOption('--concurrency', values.concurrency as string | undefined, 1, MAX_CONCURRENCY),
     help: values.help as boolean,
   };
 }

@@ -143,6 +143,7 @@ describe('Ctrl-C during an experiment', () => {
       [
         `name: ${name}`,
         'timeScale: 20',
+        'concurrency: 1',
         'repetitions: 10',
         'runs:',
         '  - scenario: faulty-500',

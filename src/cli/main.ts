@@ -9,6 +9,7 @@ import { isDiskError } from '../common/files.ts';
 import { type FolderLock, LOCK_FILE, lockReportFolder, tookOverMessage } from '../process/folder-lock.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { JOURNAL_FILE, readJournal, truncateTornTail } from '../experiment/journal.ts';
+import { defaultConcurrency } from '../experiment/concurrency.ts';
 import { newExperimentId, planRuns } from '../experiment/plan.ts';
 import { reapLeftovers } from '../process/pid-file.ts';
 import { runExperiment } from '../experiment/runner.ts';
@@ -191,6 +192,16 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
       `Experiment ${loaded.experiment.name}: ${plan.length} runs on the ${platform.name} platform, time scale ${timeScale}×, seed ${seed}`,
     );
   }
+  const chosen =
+    args.concurrency !== undefined
+      ? { concurrency: args.concurrency, reason: 'set with --concurrency' }
+      : loaded.experiment.concurrency !== undefined
+        ? {
+            concurrency: loaded.experiment.concurrency,
+            reason: `set by the plan (${displayPath(loaded.file, io.cwd)})`,
+          }
+        : defaultConcurrency({ platform: platform.name, timeScale, plannedRuns: plan.length - done.size });
+  logger.info(`Concurrency ${chosen.concurrency}: ${chosen.reason}`);
   logger.info(`Writing ${displayPath(outDir, io.cwd)}/`);
   let interrupted = false;
   let diskFailed = false;
@@ -215,6 +226,8 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
       done,
       resume: args.resume !== undefined,
       repetitions,
+      concurrency: chosen.concurrency,
+      concurrencyReason: chosen.reason,
     });
   } catch (err) {
     if (isDiskError(err)) {
@@ -235,7 +248,9 @@ async function experimentCommand(argv: string[], io: Io, logger: Logger, signal:
     }
   }
   if (interrupted) {
-    logger.warn('Interrupted: the finished runs are journaled and in the report; no process was left running.');
+    logger.warn(
+      `Interrupted: the finished runs are journaled and in the report; no process was left running. Finish with npm run experiment -- --resume ${displayPath(outDir, io.cwd)}`,
+    );
     return 130;
   }
   return 0;

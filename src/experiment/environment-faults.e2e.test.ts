@@ -25,6 +25,7 @@ beforeAll(async () => {
     [
       `name: ${name}`,
       'timeScale: 30',
+      'concurrency: 1',
       'repetitions: 1',
       'order: blocked',
       'runs:',

@@ -39,6 +39,7 @@ beforeAll(async () => {
     [
       `name: ${name}`,
       'timeScale: 20',
+      'concurrency: 1',
       'seed: 7',
       'repetitions: 2',
       'runs:',

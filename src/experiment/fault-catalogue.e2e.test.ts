@@ -38,6 +38,7 @@ beforeAll(async () => {
     [
       'name: fault-catalogue-test',
       'timeScale: 30',
+      'concurrency: 1',
       'seed: 3',
       'repetitions: 1',
       'runs:',

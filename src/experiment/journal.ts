@@ -32,6 +32,19 @@ export interface ExperimentHeader {
   /** Sweep label of each plan cell ('' when not swept). */
   sweeps?: string[];
   node: string;
+  /** Slots the experiment started with, and why that many (docs/design.md §10); absent before concurrency. */
+  concurrency?: number;
+  concurrencyReason?: string;
+}
+
+/** Where a run ran and how late the harness was while it ran (docs/design.md §10). */
+export interface RunHarness {
+  /** The slot, from 1. */
+  slot: number;
+  /** The runner's concurrency when the run started (it can be lowered on the way). */
+  concurrency: number;
+  loopLagP99WallMs: number;
+  loopLagMaxWallMs: number;
 }
 
 /** One finished run. Times in `metrics` and `timeline` are scenario ms from the run's start. */
@@ -53,7 +66,9 @@ export interface RunEntry {
   timeline: TimelineEntry[];
   /** Relative to the report folder. */
   requestsFile: string;
-  load: Omit<LoadSummary, 'sendLag'> & { sendLagP99WallMs: number; generator: string };
+  load: Omit<LoadSummary, 'sendLag'> & { sendLagP99WallMs: number; sendLagMaxWallMs?: number; generator: string };
+  /** Absent in journals written before concurrency. */
+  harness?: RunHarness;
   operator?: Record<string, string | number>;
   platform: Record<string, string>;
 }
@@ -121,6 +136,8 @@ export const experimentHeaderSchema = z.looseObject({
   scenarios: z.array(headerScenarioSchema).min(1),
   sweeps: z.array(text(500)).optional(),
   node: text(64),
+  concurrency: count.min(1).optional(),
+  concurrencyReason: text(1_000).optional(),
 });
 
 const timelineEntrySchema = z.looseObject({
@@ -192,8 +209,17 @@ export const runEntrySchema = z.looseObject({
     scenarioDurationMs: finite,
     wallDurationMs: finite,
     sendLagP99WallMs: finite,
+    sendLagMaxWallMs: finite.optional(),
     generator: text(200),
   }),
+  harness: z
+    .looseObject({
+      slot: count.min(1),
+      concurrency: count.min(1),
+      loopLagP99WallMs: finite.nonnegative(),
+      loopLagMaxWallMs: finite.nonnegative(),
+    })
+    .optional(),
   operator: z.record(z.string(), z.union([text(2_000), finite])).optional(),
   platform: z.record(z.string(), text(2_000)),
 });

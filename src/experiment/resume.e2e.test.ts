@@ -27,6 +27,7 @@ beforeAll(() => {
     [
       `name: ${name}`,
       'timeScale: 30',
+      'concurrency: 1',
       `repetitions: ${RUNS / 2}`,
       'runs:',
       '  - scenario: faulty-500',

@@ -57,6 +57,9 @@ interface Setup {
   /** Called after every step of the clock, with the clock time. */
   onTick?: (nowMs: number) => void;
   signal?: AbortSignal;
+  concurrency?: number;
+  /** The send lag p99 every load reports, wall ms. */
+  sendLagP99WallMs?: number;
 }
 
 async function runOnDoubles(setup: Setup) {
@@ -75,10 +78,11 @@ async function runOnDoubles(setup: Setup) {
   const loaded = loadExperimentFile(planFile, path.join(PROJECT_ROOT, 'scenarios'));
   const clock = new VirtualClock(0, TIME_SCALE);
   const platform = new FakePlatform(setup.script);
-  const load = new FakeLoadGenerator(setup.script.service, setup.loadStartupMs);
+  const load = new FakeLoadGenerator(setup.script.service, setup.loadStartupMs, setup.sendLagP99WallMs);
   const operator = new ScriptedOperator(setup.operator ?? {});
   const operatorsMade: OperatorSettings[] = [];
   const outDir = path.join(base, 'out');
+  const warnings: string[] = [];
   const work = runExperiment({
     loaded,
     plan: planRuns(loaded),
@@ -91,8 +95,11 @@ async function runOnDoubles(setup: Setup) {
     },
     outDir,
     seed: 5,
-    logger: { info: () => undefined, warn: () => undefined },
+    logger: { info: () => undefined, warn: (line) => warnings.push(line) },
     signal: setup.signal ?? new AbortController().signal,
+    concurrency: setup.concurrency,
+    // The virtual clock's timestamps do not depend on the event loop: no lag to measure.
+    loopLag: () => ({ stop: () => ({ p99WallMs: 0, maxWallMs: 0 }) }),
   });
   let settled = false;
   const result = work.then(
@@ -106,7 +113,7 @@ async function runOnDoubles(setup: Setup) {
     setup.onTick?.(clock.now());
   }
   expect(settled).toBe(true);
-  return { ...(await result), platform, load, operator, operatorsMade, outDir, clock };
+  return { ...(await result), platform, load, operator, operatorsMade, outDir, clock, warnings };
 }
 
 const at = (entry: RunEntry, kind: string, detail = '') =>
@@ -333,5 +340,80 @@ describe('manual actions (docs/design.md §13)', () => {
     });
     expect(platform.sessions[0]!.edits).toEqual([10, 10, 10]);
     expect(entries.map((e) => e.metrics.failedRequests)).toEqual([20, 20, 20]);
+  });
+});
+
+/** The most loads running at once, from their clock start and stop times. */
+function mostAtOnce(loads: ReadonlyArray<{ startMs: number; stopMs: number | undefined }>): number {
+  const edges = loads.flatMap((l) => [
+    { atMs: l.startMs, step: 1 },
+    { atMs: l.stopMs!, step: -1 },
+  ]);
+  // At one instant a stop comes before a start: a slot is free again before its next run begins.
+  edges.sort((a, b) => a.atMs - b.atMs || a.step - b.step);
+  let now = 0;
+  let most = 0;
+  for (const edge of edges) {
+    now += edge.step;
+    most = Math.max(most, now);
+  }
+  return most;
+}
+
+describe('concurrency (docs/design.md §10)', () => {
+  const planned = (n: number) => Array.from({ length: n }, (_, i) => `faulty-500-flagger-r${i + 1}`);
+
+  it('runs up to N at once, each slot with its own session, starting runs in plan order', async () => {
+    const service = new FakeService();
+    const { entries, platform, load, error } = await runOnDoubles({
+      repetitions: 6,
+      concurrency: 3,
+      script: { service, flagger: flaggerRollingBack(50_000) },
+    });
+    expect(error).toBeUndefined();
+    expect(entries.map((e) => e.runId).sort()).toEqual(planned(6).sort());
+    expect(platform.restores.map((r) => r.run)).toEqual(planned(6));
+    expect(platform.sessions.map((s) => s.slot).sort()).toEqual([1, 2, 3]);
+    expect(mostAtOnce(load.loads)).toBe(3);
+    for (const entry of entries) {
+      expect(entry.harness?.concurrency).toBe(3);
+      const restore = platform.restores.find((r) => r.run === entry.runId)!;
+      expect(entry.harness?.slot).toBe(restore.slot);
+    }
+    expect(platform.sessions.every((s) => s.disposed)).toBe(true);
+  });
+
+  it('at N = 1 runs one at a time on slot 1, as before concurrency', async () => {
+    const service = new FakeService();
+    const { entries, platform, load } = await runOnDoubles({
+      repetitions: 3,
+      concurrency: 1,
+      script: { service, flagger: flaggerRollingBack(50_000) },
+    });
+    expect(entries.map((e) => e.runId)).toEqual(planned(3));
+    expect(mostAtOnce(load.loads)).toBe(1);
+    expect(platform.sessions.map((s) => s.slot)).toEqual([1]);
+    expect(entries.map((e) => e.harness?.slot)).toEqual([1, 1, 1]);
+  });
+
+  it('runs one fewer at once after a run over the lag bound at the current level, down to 1, and says so', async () => {
+    // 5 wall ms of send lag at 20× could shift a timestamp by 100 scenario ms: over the 50 ms bound.
+    const service = new FakeService();
+    const { entries, load, warnings } = await runOnDoubles({
+      repetitions: 6,
+      concurrency: 3,
+      sendLagP99WallMs: 5,
+      script: { service, flagger: flaggerRollingBack(50_000) },
+    });
+    expect(entries).toHaveLength(6);
+    // r1 ends first and lowers 3 → 2; r2 and r3 ran at 3, a level already left, and lower nothing;
+    // r4 ran at 2 and lowers 2 → 1, so r6 runs alone.
+    const byPlan = planned(6).map((id) => entries.find((e) => e.runId === id)!.harness!.concurrency);
+    expect(byPlan).toEqual([3, 3, 3, 2, 2, 1]);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/lag 100 scenario ms exceeds the 50 ms bound; running 2 at once from now on$/);
+    expect(warnings[1]).toMatch(/running 1 at once from now on$/);
+    expect(mostAtOnce(load.loads.slice(3, 5))).toBe(2);
+    expect(load.loads[5]!.startMs).toBeGreaterThanOrEqual(Math.max(load.loads[3]!.stopMs!, load.loads[4]!.stopMs!));
   });
 });

@@ -39,6 +39,8 @@ export interface RunContext {
   outDir: string;
   /** The experiment's interrupt: aborting it stops the run and rejects, journaling nothing. */
   signal: AbortSignal;
+  /** Called once the run's load has sent its first request (the warm-up starts), or the run has ended before. */
+  onLoadReady?: () => void;
 }
 
 /**
@@ -61,6 +63,7 @@ export async function executeRun(ctx: RunContext): Promise<RunEntry> {
     debug('run %s aborted: %O', ctx.run.runId, err);
     return await run.abortedEntry(err.message);
   } finally {
+    ctx.onLoadReady?.();
     await run.stopEverything();
   }
 }
@@ -135,6 +138,7 @@ class Run {
     // k6 takes from 50 ms to several seconds (a busy machine) to start its VUs: the warm-up
     // counts from its first request. The wait is wall time: compressed, it would be too short.
     await this.within(started.ready, LOAD_READY_WALL_MS * clock.timeScale);
+    this.ctx.onLoadReady?.();
     const warmupMs = scenario.warmup.durationS * 1000;
     const plannedReleaseMs = clock.now() + warmupMs;
     this.faults = scenario.environmentFaults.map((fault) =>
@@ -336,7 +340,8 @@ class Run {
     if (!this.started) return emptyLoad(this.ctx.load.name);
     const { sendLag, ...rest } = await this.started.stop();
     const sendLagP99WallMs = Math.round(sendLag.p99WallMs * 100) / 100;
-    return { ...pickLoadSummary(rest), sendLagP99WallMs, generator: this.ctx.load.name };
+    const sendLagMaxWallMs = Math.round(sendLag.maxWallMs * 100) / 100;
+    return { ...pickLoadSummary(rest), sendLagP99WallMs, sendLagMaxWallMs, generator: this.ctx.load.name };
   }
 
   /** Waits for `promise`, at most `ms` of clock time, leaving no timer behind. */
@@ -395,6 +400,7 @@ function emptyLoad(generator: string): RunEntry['load'] {
     scenarioDurationMs: 0,
     wallDurationMs: 0,
     sendLagP99WallMs: 0,
+    sendLagMaxWallMs: 0,
     generator,
   };
 }

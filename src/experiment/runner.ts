@@ -7,6 +7,7 @@ import type { OperatorFactory } from '../operator/create.ts';
 import type { ArmSession, Platform } from '../platform/types.ts';
 import type { LoadedExperiment } from '../scenario/load-files.ts';
 import { appendJournal, JOURNAL_FILE, type ExperimentHeader, type RunEntry } from './journal.ts';
+import { exceedsLagBound, LAG_BOUND_SCENARIO_MS, type LoopLag, lagScenarioMs, LoopLagMonitor } from './concurrency.ts';
 import { newExperimentId, type PlannedRun } from './plan.ts';
 import { executeRun } from './run.ts';
 
@@ -36,17 +37,31 @@ export interface RunnerOptions {
   resume?: boolean;
   /** The --reps override, recorded in the header for resume. */
   repetitions?: number;
+  /** Runs in flight at once (docs/design.md §10); 1 when not given. */
+  concurrency?: number;
+  /** Why that many, for the journal header and the report. */
+  concurrencyReason?: string;
+  /**
+   * Measures the event loop's lag over one run (default: LoopLagMonitor). On a virtual clock no
+   * timestamp depends on the event loop, so tests give a monitor that reports none.
+   */
+  loopLag?: () => { stop(): LoopLag };
 }
 
 /**
- * Runs the plan: one arm session per arm and plan cell, opened on first use, then each run in plan
- * order (see executeRun), journaled as it ends. A run that fails for a reason of its own is
- * journaled as `aborted` and the experiment goes on; an interrupt stops it after cleanup, keeping
- * what was journaled.
+ * Runs the plan on `concurrency` slots (docs/design.md §10). Runs start in plan order, each on the
+ * next free slot; a slot opens its own arm session per arm and plan cell on first use, so slots
+ * share nothing. Each run is journaled as it ends, by this one writer, in completion order. A run
+ * that fails for a reason of its own is journaled as `aborted` and the experiment goes on. An
+ * interrupt (or a failure of the harness in one slot) stops every slot after cleanup, keeping what
+ * was journaled: the runs in flight are not journaled, so --resume runs each of them again, once.
+ *
+ * When a run's lag exceeds the bound (concurrency.ts), the runs that follow get one slot fewer.
  */
 export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]> {
   const { loaded, plan, outDir, logger, signal } = options;
   const experimentId = options.experimentId ?? newExperimentId();
+  const concurrency = options.concurrency ?? 1;
   // The journal's header is the first thing in a new folder: a folder that holds anything else
   // holds a journal, so `--resume` always finds one and `--out` never reuses a half-made folder.
   mkdirSync(outDir, { recursive: true });
@@ -67,39 +82,108 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
       scenarios: loaded.cells.map((c) => c.scenario),
       sweeps: loaded.cells.map((c) => c.sweepLabel),
       node: process.version,
+      concurrency,
+      concurrencyReason: options.concurrencyReason,
     };
     appendJournal(journal, header);
   }
   mkdirSync(path.join(outDir, 'requests'), { recursive: true });
   const { clock, load, operators } = options;
   const experiment = loaded.experiment.name;
-  const sessions = new Map<string, ArmSession>();
-  const finished: RunEntry[] = [];
   const todo = plan.filter((p) => !options.done?.has(p.runId));
-  try {
-    for (const [i, run] of todo.entries()) {
-      signal.throwIfAborted();
-      const key = `${run.arm}/${run.entry}`;
-      let session = sessions.get(key);
-      if (!session) {
-        session = await options.platform.open(run.arm, run.scenario, {
+  const finished: RunEntry[] = [];
+  const progress = new Progress(plan.length, options.done?.size ?? 0, todo.length);
+  // A harness failure in one slot stops the others: their runs are left for --resume.
+  const stop = new AbortController();
+  const runSignal = AbortSignal.any([signal, stop.signal]);
+  let failure: { error: unknown } | undefined;
+  let next = 0;
+  let limit = Math.min(concurrency, Math.max(1, todo.length));
+  const slotSessions: Array<Map<string, ArmSession>> = [];
+  // Slots start one after another: each waits until the previous slot's first run has its load
+  // going, so N sessions are not set up (processes spawned, routers bound) in the same instant.
+  let previousStarted: Promise<void> = Promise.resolve();
+
+  const slotLoop = async (slot: number): Promise<void> => {
+    const sessions = new Map<string, ArmSession>();
+    slotSessions.push(sessions);
+    const waitForPrevious = previousStarted;
+    let started!: () => void;
+    previousStarted = new Promise<void>((resolve) => (started = resolve));
+    try {
+      await Promise.race([waitForPrevious, abortedPromise(runSignal)]);
+      // A slot above the limit takes no new run: lowering the concurrency retires the highest slots.
+      while (next < todo.length && slot <= limit) {
+        runSignal.throwIfAborted();
+        const run = todo[next++]!;
+        const concurrencyNow = limit;
+        const key = `${run.arm}/${run.entry}`;
+        let session = sessions.get(key);
+        if (!session) {
+          session = await options.platform.open(run.arm, run.scenario, {
+            clock,
+            seed: options.seed,
+            experiment,
+            experimentId,
+            slot,
+          });
+          sessions.set(key, session);
+        }
+        const wallStart = performance.now();
+        const monitor = options.loopLag?.() ?? new LoopLagMonitor();
+        const entry = await executeRun({
+          run,
+          session,
           clock,
-          seed: options.seed,
+          load,
+          operators,
           experiment,
-          experimentId,
-          slot: 1,
-        });
-        sessions.set(key, session);
+          outDir,
+          signal: runSignal,
+          onLoadReady: started,
+        }).finally(() => monitor.stop());
+        const lag = monitor.stop();
+        entry.wallMs = Math.round(performance.now() - wallStart);
+        entry.harness = {
+          slot,
+          concurrency: concurrencyNow,
+          loopLagP99WallMs: lag.p99WallMs,
+          loopLagMaxWallMs: lag.maxWallMs,
+        };
+        appendJournal(journal, entry);
+        finished.push(entry);
+        logger.info(`${progressLine(run, entry, progress.done(), plan.length)}${progress.eta()}`);
+        const runLag = {
+          loopLagP99WallMs: lag.p99WallMs,
+          sendLagP99WallMs: entry.load.sendLagP99WallMs,
+          timeScale: clock.timeScale,
+        };
+        // Only a run that ran at the current limit lowers it: the others saw a level already left.
+        if (exceedsLagBound(runLag) && concurrencyNow === limit && limit > 1 && next < todo.length) {
+          limit -= 1;
+          logger.warn(
+            `${run.runId}: lag ${lagScenarioMs(runLag).toFixed(0)} scenario ms exceeds the ${LAG_BOUND_SCENARIO_MS} ms bound; running ${limit} at once from now on`,
+          );
+        }
       }
-      const wallStart = performance.now();
-      const entry = await executeRun({ run, session, clock, load, operators, experiment, outDir, signal });
-      entry.wallMs = Math.round(performance.now() - wallStart);
-      appendJournal(journal, entry);
-      finished.push(entry);
-      logger.info(progressLine(run, entry, (options.done?.size ?? 0) + i + 1, plan.length));
+    } finally {
+      // A slot that ends without a run (no run left, or retired) must not hold the next one back.
+      started();
     }
+  };
+
+  const slots = Array.from({ length: limit }, (_, i) => i + 1);
+  try {
+    await Promise.all(
+      slots.map((slot) =>
+        slotLoop(slot).catch((error: unknown) => {
+          failure ??= { error };
+          stop.abort(error);
+        }),
+      ),
+    );
   } finally {
-    for (const session of sessions.values()) {
+    for (const session of slotSessions.flatMap((sessions) => [...sessions.values()])) {
       try {
         await session[Symbol.asyncDispose]();
       } catch (err) {
@@ -108,7 +192,46 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
       }
     }
   }
+  if (failure) throw failure.error;
   return finished;
+}
+
+/** Settles when `signal` aborts (never rejects), to race a wait against the interrupt. */
+function abortedPromise(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+/** Counts finished runs and estimates the time left from the pace of this invocation. */
+class Progress {
+  private readonly startWallMs = performance.now();
+  private finishedHere = 0;
+
+  constructor(
+    private readonly total: number,
+    private readonly before: number,
+    private readonly todo: number,
+  ) {}
+
+  /** Marks one run finished; returns its position among all planned runs. */
+  done(): number {
+    this.finishedHere += 1;
+    return this.before + this.finishedHere;
+  }
+
+  eta(): string {
+    const left = this.todo - this.finishedHere;
+    if (left <= 0 || this.before + this.finishedHere >= this.total) return '';
+    const perRunMs = (performance.now() - this.startWallMs) / this.finishedHere;
+    return `  · about ${formatWall(perRunMs * left)} left`;
+  }
+}
+
+function formatWall(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
 }
 
 function fmtS(value: number | undefined): string {

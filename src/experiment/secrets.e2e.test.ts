@@ -26,6 +26,7 @@ describe('environment secrets', () => {
       [
         'name: secrets-check',
         'timeScale: 30',
+        'concurrency: 1',
         'repetitions: 1',
         'runs:',
         '  - { scenario: faulty-500, arms: [manual], overrides: { load: { rateRps: 5 }, recovery: { cleanWindowS: 5, deadlineS: 120 }, warmup: { durationS: 5 } } }',

@@ -16,6 +16,7 @@ import type { ReportModel, ReportSection, ReportTable } from './model.ts';
 import { runToil } from './operator-cost.ts';
 import { withOperatorSource } from './operator-sources.ts';
 import { runsCsvRows } from './runs-csv.ts';
+import { interferenceSection } from './interference.ts';
 import { bootstrapSeed, cellName, fmt, fmtP, groupCells, runRowsFromCsv, type Cell, type RunRow } from './run-rows.ts';
 import { toilTable } from './toil.ts';
 import { verdictSection } from './verdict.ts';
@@ -354,6 +355,8 @@ export function buildReportModel(header: ExperimentHeader, journaled: RunEntry[]
   if (toil) sections.push({ id: 'toil', title: toil.title, paragraphs: [], tables: [toil] });
   const law = timingLawTable(header, runs);
   if (law) sections.push({ id: 'timing-law', title: law.title, paragraphs: [], tables: [law] });
+  const interference = interferenceSection(header, runs);
+  if (interference) sections.push(interference);
   const operators = operatorTable(runs);
   if (operators)
     sections.push({

@@ -2,7 +2,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { breakEvenMarkdown, editErrorMarkdown, findingsMarkdown, proposalMarkdown, toilMarkdown } from './findings.ts';
+import {
+  breakEvenMarkdown,
+  concurrencyMarkdown,
+  editErrorMarkdown,
+  findingsMarkdown,
+  proposalMarkdown,
+  toilMarkdown,
+} from './findings.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -49,6 +56,16 @@ describe("README's findings", () => {
       expect(report).toContain(expected.split('\n\n')[0]!);
     },
   );
+
+  it('on concurrency: the paragraph and table are exactly what the two checked-in runs.csv give', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const heading = '### Concurrency does not change the science';
+    const at = readme.indexOf(heading);
+    expect(at).toBeGreaterThan(0);
+    const section = readme.slice(at, readme.indexOf('\n## ', at));
+    const folder = (name: string) => path.join(ROOT, 'reports/findings/concurrency', name);
+    expect(section).toContain(concurrencyMarkdown(folder('concurrency-1'), folder('concurrency-default')));
+  });
 });
 
 describe("README's findings on toil and human error (docs/design.md §13)", () => {

@@ -1,6 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type { RunEntry } from '../experiment/journal.ts';
 import { toMicroseconds } from '../experiment/requests-file.ts';
+import { exceedsLagBound } from '../experiment/concurrency.ts';
 import { operatorAttention, runToil } from './operator-cost.ts';
 
 /** Columns of runs.csv, in order. Times (`*_ms`) are scenario ms to the microsecond, as in requests/*.csv; durations (`*_s`) are scenario seconds; empty when undefined. */
@@ -34,6 +35,13 @@ export const RUNS_CSV_COLUMNS = [
   'abort_reason',
   'looks_per_hour',
   'pages',
+  'slot',
+  'concurrency',
+  'loop_lag_p99_ms',
+  'loop_lag_max_ms',
+  'send_lag_p99_ms',
+  'send_lag_max_ms',
+  'lag_flagged',
   'manual_actions',
   'operator_busy_s',
   'values_edits',
@@ -85,6 +93,15 @@ export function runsCsvRows(
       // The manual operator's attention (report/operator-cost.ts); empty for Flagger runs.
       looks_per_hour: attention.looksPerHour === undefined ? '' : Number(attention.looksPerHour.toFixed(3)),
       pages: attention.pages ?? '',
+      // Where the run ran and how late the harness was, wall ms (docs/design.md §10); empty in
+      // journals written before concurrency.
+      slot: run.harness?.slot ?? '',
+      concurrency: run.harness?.concurrency ?? '',
+      loop_lag_p99_ms: run.harness?.loopLagP99WallMs ?? '',
+      loop_lag_max_ms: run.harness?.loopLagMaxWallMs ?? '',
+      send_lag_p99_ms: run.load.sendLagP99WallMs,
+      send_lag_max_ms: run.load.sendLagMaxWallMs ?? '',
+      lag_flagged: run.harness ? (runLagFlagged(run) ? 1 : 0) : '',
       // Toil (docs/design.md §13): 0 in a Flagger run, by measurement.
       manual_actions: toil.manualActions,
       operator_busy_s: sec(toil.operatorBusyS),
@@ -99,4 +116,13 @@ export function runsCsvRows(
 
 export function renderRunsCsv(experiment: string, runs: readonly RunEntry[]): string {
   return stringify(runsCsvRows(experiment, runs), { header: true, columns: [...RUNS_CSV_COLUMNS] });
+}
+
+/** Whether a run's lag could have shifted its timestamps beyond the bound (experiment/concurrency.ts). */
+export function runLagFlagged(run: RunEntry): boolean {
+  return exceedsLagBound({
+    loopLagP99WallMs: run.harness?.loopLagP99WallMs ?? 0,
+    sendLagP99WallMs: run.load.sendLagP99WallMs,
+    timeScale: run.timeScale,
+  });
 }

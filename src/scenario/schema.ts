@@ -334,6 +334,8 @@ export const experimentSchema = z.strictObject({
   repetitions: z.number().int().min(1).max(10_000).default(5),
   /** Order of runs: interleaved arms (a fairer comparison) or blocked by arm. */
   order: z.enum(['interleaved', 'blocked']).default('interleaved'),
+  /** Runs in flight at once (docs/design.md §10); absent: chosen from the machine (--concurrency overrides). */
+  concurrency: z.number().int().min(1).max(64).optional(),
   runs: z.array(experimentEntrySchema).min(1).max(1_000),
 });
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { processesWithLabel } from '../process/procfs.ts';
+import { environOf, processesWithLabel } from '../process/procfs.ts';
 import { pollUntil } from '../common/poll.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -63,6 +63,14 @@ export async function runCli(args: string[], options: CliOptions & { timeoutMs?:
 /** Pids of live processes whose environment carries CANARY_MTTR_EXPERIMENT=<name>. */
 export function processesLabelled(experiment: string): number[] {
   return processesWithLabel(experiment);
+}
+
+/** The runner slots (CANARY_MTTR_SLOT) the live app processes of an experiment serve. */
+export function slotsInUse(experiment: string): Set<string> {
+  const slots = processesLabelled(experiment).map(
+    (pid) => environOf(pid)?.find((v) => v.startsWith('CANARY_MTTR_SLOT=')) ?? '',
+  );
+  return new Set(slots.filter((s) => s !== '').map((s) => s.slice('CANARY_MTTR_SLOT='.length)));
 }
 
 export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {

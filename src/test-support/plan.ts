@@ -7,6 +7,11 @@ export interface PlanHeader {
   timeScale: number;
   seed?: number;
   repetitions: number;
+  /**
+   * Runs in flight at once; 1 when not given. The suite already runs test files side by side, so a
+   * test runs its plan one run at a time unless concurrency is what it tests.
+   */
+  concurrency?: number;
 }
 
 /**
@@ -28,6 +33,7 @@ export function writePlan(file: string, header: PlanHeader, runs: readonly strin
     `timeScale: ${header.timeScale}`,
     ...(header.seed === undefined ? [] : [`seed: ${header.seed}`]),
     `repetitions: ${header.repetitions}`,
+    `concurrency: ${header.concurrency ?? 1}`,
   ];
   writeFileSync(file, [...head, 'runs:', ...runs].join('\n'));
   return file;

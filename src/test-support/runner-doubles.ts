@@ -64,9 +64,11 @@ export class FakeLoadGenerator implements LoadGenerator {
     private readonly service: FakeService,
     /** Clock ms before the first request (k6 starting up). */
     private readonly startupMs = 0,
+    /** The send lag p99 every load reports, wall ms (a busy machine). */
+    private readonly sendLagP99WallMs = 0,
   ) {}
   start(options: LoadOptions): FakeLoad {
-    const load = new FakeLoad(this.service, options, this.startupMs);
+    const load = new FakeLoad(this.service, options, this.startupMs, this.sendLagP99WallMs);
     this.loads.push(load);
     return load;
   }
@@ -75,19 +77,22 @@ export class FakeLoadGenerator implements LoadGenerator {
 export class FakeLoad implements StartedLoad {
   readonly ready: Promise<void>;
   stopped = false;
+  /** Clock time of start() and of the end of stop(). */
+  readonly startMs: number;
+  stopMs: number | undefined;
   private sent = 0;
   private answered = 0;
   private failed = 0;
   private readonly halt = new AbortController();
-  private readonly startMs: number;
   private readonly outstanding = new Set<Promise<void>>();
   private readonly loop: Promise<void>;
   private stopping: Promise<LoadSummary> | undefined;
 
   constructor(
     private readonly service: FakeService,
-    private readonly options: LoadOptions,
+    readonly options: LoadOptions,
     startupMs: number,
+    private readonly sendLagP99WallMs = 0,
   ) {
     this.startMs = options.clock.now();
     const signal = AbortSignal.any([this.halt.signal, ...(options.signal ? [options.signal] : [])]);
@@ -100,9 +105,10 @@ export class FakeLoad implements StartedLoad {
 
   get stats(): LiveStats {
     const { sent, answered, failed } = this;
-    const noLag = { count: 0, meanWallMs: 0, p99WallMs: 0, maxWallMs: 0 };
+    const lag = this.sendLagP99WallMs;
+    const sendLag = { count: sent, meanWallMs: lag, p99WallMs: lag, maxWallMs: lag };
     const unanswered = { timedOut: 0, errored: 0, dropped: 0, inFlight: sent - answered, maxInFlightSeen: 0 };
-    return { scheduled: sent, sent, completed: answered, failed, recorded: answered, ...unanswered, sendLag: noLag };
+    return { scheduled: sent, sent, completed: answered, failed, recorded: answered, ...unanswered, sendLag };
   }
 
   stop(): Promise<LoadSummary> {
@@ -111,7 +117,8 @@ export class FakeLoad implements StartedLoad {
       await this.loop;
       await Promise.all(this.outstanding);
       this.stopped = true;
-      const ms = this.options.clock.now() - this.startMs;
+      this.stopMs = this.options.clock.now();
+      const ms = this.stopMs - this.startMs;
       const { sendLag, ...counts } = this.stats;
       return loadSummary(counts, ms, ms, sendLag);
     })();
@@ -195,10 +202,12 @@ export interface FakePlatformScript {
 export class FakePlatform implements Platform {
   readonly name = 'local';
   readonly sessions: FakeSession[] = [];
+  /** Every restore of every session, in the order they began: which run, on which slot, when. */
+  readonly restores: Array<{ run: string; slot: number; atMs: number }> = [];
   disposed = false;
   constructor(private readonly script: FakePlatformScript) {}
-  async open(arm: Arm, scenario: Scenario, options: { clock: Clock }): Promise<FakeSession> {
-    const session = new FakeSession(arm, scenario, options.clock, this.script);
+  async open(arm: Arm, scenario: Scenario, options: { clock: Clock; slot?: number }): Promise<FakeSession> {
+    const session = new FakeSession(arm, scenario, options.clock, this.script, options.slot ?? 1, this.restores);
     this.sessions.push(session);
     return session;
   }
@@ -230,9 +239,13 @@ export class FakeSession implements ArmSession {
     private readonly scenario: Scenario,
     private readonly clock: Clock,
     private readonly script: FakePlatformScript,
+    /** The runner's slot that opened this session. */
+    readonly slot = 1,
+    private readonly restores: FakePlatform['restores'] = [],
   ) {}
 
-  async restore(_run: RunLabels, timeline: TimelineSink): Promise<void> {
+  async restore(run: RunLabels, timeline: TimelineSink): Promise<void> {
+    this.restores.push({ run: run.run, slot: this.slot, atMs: this.clock.now() });
     this.flaggerRun?.abort();
     this.timeline = timeline;
     this.script.service.canaryWeight = 0;

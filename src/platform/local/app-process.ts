@@ -65,6 +65,8 @@ export class AppLauncher {
     private readonly bundlePath: string,
     private readonly timeScale: number,
     private readonly env: NodeJS.ProcessEnv = process.env,
+    /** The runner's slot the processes serve, in their environment (CANARY_MTTR_SLOT) for diagnosis. */
+    private readonly slot = 1,
   ) {}
 
   /** Starts a process and resolves once it listens (not yet ready). */
@@ -79,6 +81,7 @@ export class AppLauncher {
       FAULT_LATENCY_MS: String(spec.latencyMs),
       FAULT_ONSET_S: String(spec.onsetS / this.timeScale),
       FAULT_SEED: String(seed >>> 0),
+      CANARY_MTTR_SLOT: String(this.slot),
     };
     const proc = this.registry.spawn(process.execPath, [this.bundlePath], { env, label });
     let stderr = '';

@@ -70,7 +70,13 @@ export class LocalPlatform implements Platform {
   }
 
   async open(arm: Arm, scenario: Scenario, options: OpenOptions): Promise<ArmSession> {
-    const launcher = new AppLauncher(this.registry, await this.appBundle(), this.options.timeScale, this.options.env);
+    const launcher = new AppLauncher(
+      this.registry,
+      await this.appBundle(),
+      this.options.timeScale,
+      this.options.env,
+      options.slot,
+    );
     const metrics = new MetricsStore(() => options.clock.now());
     const router = await new WeightedRouter({
       clock: options.clock,

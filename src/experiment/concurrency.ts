@@ -1,0 +1,107 @@
+import { availableParallelism } from 'node:os';
+import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+
+/**
+ * A timestamp is taken when the harness's event loop gets to it, so a loop that runs late shifts
+ * it by the lag, and a time scale multiplies that shift back into scenario time. A run is flagged
+ * when its lag p99 (event loop or load generator's send lag, wall ms) × time scale exceeds this
+ * (docs/design.md §10).
+ */
+export const LAG_BOUND_SCENARIO_MS = 50;
+
+/** Most slots the default picks: beyond 8, runs per minute stop growing on a small machine (npm run bench). */
+export const MAX_DEFAULT_CONCURRENCY = 8;
+
+/**
+ * Runs per core at time scale 10. One local run at 10× costs about a quarter of a core (its load
+ * generator, router and app processes, measured by npm run bench), so two per core leave half the
+ * machine for bursts; the load, and so the cost, grows with the time scale.
+ */
+const RUNS_PER_CORE_AT_10X = 2;
+
+export interface ConcurrencyChoice {
+  concurrency: number;
+  /** One sentence: where the number came from, for the console and the report. */
+  reason: string;
+}
+
+/**
+ * The default concurrency for a plan on a platform: on the local platform, from the cores and the
+ * time scale (the wall load of a run is its scenario load × time scale); on a cluster 1, since
+ * its capacity, shared with Flagger and Prometheus, is not known from here.
+ */
+export function defaultConcurrency(options: {
+  platform: string;
+  timeScale: number;
+  plannedRuns: number;
+  cores?: number;
+}): ConcurrencyChoice {
+  const runs = Math.max(1, options.plannedRuns);
+  if (options.platform !== 'local') {
+    return {
+      concurrency: 1,
+      reason: `default on the ${options.platform} platform (the cluster's spare capacity is not known; pass --concurrency to run more at once)`,
+    };
+  }
+  const cores = options.cores ?? availableParallelism();
+  const byCpu = Math.max(1, Math.floor((cores * RUNS_PER_CORE_AT_10X * 10) / options.timeScale));
+  const concurrency = Math.min(byCpu, MAX_DEFAULT_CONCURRENCY, runs);
+  const limits = [
+    `${cores} core(s) × ${RUNS_PER_CORE_AT_10X} runs per core at 10× scaled to ${options.timeScale}× = ${byCpu}`,
+  ];
+  if (concurrency === MAX_DEFAULT_CONCURRENCY && byCpu > MAX_DEFAULT_CONCURRENCY)
+    limits.push(`capped at ${MAX_DEFAULT_CONCURRENCY}`);
+  if (concurrency === runs && runs < Math.min(byCpu, MAX_DEFAULT_CONCURRENCY))
+    limits.push(`capped at the plan's ${runs} run(s)`);
+  return { concurrency, reason: `default for the local platform: ${limits.join(', ')}` };
+}
+
+/** What one run saw of the harness's event loop while it ran, wall ms beyond the sampling period. */
+export interface LoopLag {
+  p99WallMs: number;
+  maxWallMs: number;
+}
+
+/** Sampling period of the event-loop monitor, wall ms: its own delay, subtracted from what it reports. */
+const LOOP_RESOLUTION_MS = 2;
+
+/**
+ * Measures the event loop's lag over one run: Node's own delay histogram, which times a timer
+ * firing every LOOP_RESOLUTION_MS. With several runs in flight each has its own, over its own span.
+ */
+export class LoopLagMonitor {
+  private readonly histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  private result: LoopLag | undefined;
+
+  constructor() {
+    this.histogram.enable();
+  }
+
+  /** Stops measuring (the first call) and returns the lag, rounded to 0.01 ms. */
+  stop(): LoopLag {
+    if (this.result) return this.result;
+    this.histogram.disable();
+    const lag = (ns: number) => Math.round(Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS) * 100) / 100;
+    this.result =
+      this.histogram.count === 0
+        ? { p99WallMs: 0, maxWallMs: 0 }
+        : { p99WallMs: lag(this.histogram.percentile(99)), maxWallMs: lag(this.histogram.max) };
+    return this.result;
+  }
+}
+
+/** The lag figures a run is judged by (runs.csv's `loop_lag_p99_ms` and `send_lag_p99_ms`). */
+export interface RunLag {
+  loopLagP99WallMs: number;
+  sendLagP99WallMs: number;
+  timeScale: number;
+}
+
+/** The worst timestamp shift the lag could cause, scenario ms. */
+export function lagScenarioMs(lag: RunLag): number {
+  return Math.max(lag.loopLagP99WallMs, lag.sendLagP99WallMs) * lag.timeScale;
+}
+
+export function exceedsLagBound(lag: RunLag): boolean {
+  return lagScenarioMs(lag) > LAG_BOUND_SCENARIO_MS;
+}
