@@ -282,7 +282,10 @@ function operatorTable(runs: readonly RunEntry[]): ReportTable | undefined {
       .filter(([k]) => k !== 'source' && k !== 'kind' && k !== 'processSource')
       .map(([k, v]) => `${k}=${v}`)
       .join(', ');
-    const source = [op.source, op.processSource].filter((x) => x !== undefined).join(' ');
+    const source = [op.source, op.processSource]
+      .filter((x) => x !== undefined)
+      .map((x) => String(x).replace(/([^.])$/, '$1.'))
+      .join(' ');
     rows.push([scenario, String(op.kind), params, source]);
   }
   return {

@@ -140,16 +140,33 @@ export function editErrorMarkdown(runsCsvFile: string): string {
     ),
   }));
   const reference = flagger.length > 0 ? line('Flagger (no values edit)', flagger) : undefined;
-  const first = lines[0];
-  const last = lines.at(-1);
-  const erred = lines.reduce((n, l) => n + Number(l.cells[2]), 0);
-  const paragraph =
-    first && last
-      ? `Over ${manual.length} manual releases of faulty-500, ${erred} values edits set the canary's weight to 100 instead of 10. ` +
-        `Mean failed requests per release: ${fmt(first.mean, 1)} at editErrorRate ${first.rate}, ${fmt(last.mean, 1)} at ${last.rate}` +
-        (reference ? `; Flagger, which takes no values edit, ${fmt(reference.mean, 1)}.` : '.') +
-        ' A wrong edit shows in the mean and the upper quartile long before the median: at these rates most releases are edited right.'
-      : 'No manual run of the sweep was found.';
+  const erred = manual.filter((r) => (r.editErrors ?? 0) > 0);
+  const right = manual.filter((r) => (r.editErrors ?? 0) === 0);
+  const failed = (rs: RunRow[]) => summarize(rs.map((r) => r.failedRequests)).median;
+  const mttr = (rs: RunRow[]) => summarize(rs.flatMap((r) => r.mttrS ?? [])).median;
+  const means = lines.map((l) => l.mean!);
+  const sentences = [
+    `Over ${manual.length} manual releases of faulty-500, ${erred.length} had a values edit that set the canary's weight to 100 instead of 10.`,
+  ];
+  if (erred.length > 0 && right.length > 0) {
+    const extra = failed(erred)! - failed(right)!;
+    const top = rates.at(-1)!;
+    const spread = Math.max(...means) - Math.min(...means);
+    const perCell = Math.min(...lines.map((l) => Number(l.cells[1])));
+    sentences.push(
+      `Those ${erred.length} releases failed a median of ${fmt(failed(erred), 0)} requests (median MTTR ${fmt(mttr(erred))} s), the ones edited right ${fmt(failed(right), 0)} (${fmt(mttr(right))} s): ` +
+        `one wrong edit cost ${fmt(failed(erred)! / failed(right)!, 1)} times the failed requests of a release.`,
+      `At editErrorRate ${top} that adds ${fmt(top * extra, 0)} failed requests per release on average, while the cells' mean failed requests per release lie ${fmt(spread, 0)} apart (${fmt(Math.min(...means), 1)} to ${fmt(Math.max(...means), 1)}, at least ${perCell} runs per cell)` +
+        (spread > top * extra
+          ? ": the operator's own spread hides the rates swept; the sweep measures the cost of a wrong edit, not yet that of the rate."
+          : ': the cells follow the rate.'),
+    );
+  }
+  if (reference)
+    sentences.push(
+      `Flagger, which takes no values edit, failed ${fmt(reference.mean, 1)} requests per release on average (median MTTR ${fmt(mttr(flagger))} s).`,
+    );
+  const paragraph = manual.length === 0 ? 'No manual run of the sweep was found.' : sentences.join(' ');
   const table = {
     id: 'edit-error',
     title: 'Human error in the values edit',
