@@ -185,6 +185,14 @@ export function editErrorMarkdown(runsCsvFile: string): string {
   return [paragraph, '', ...renderTableMarkdown(table)].join('\n').trimEnd();
 }
 
+/** How many runs of a runs.csv were over the harness's lag bound (docs/design.md §10), when it says. */
+function lagSentence(runsCsvFile: string): string {
+  const csv = parse(readFileSync(runsCsvFile, 'utf8'), { columns: true }) as Array<Record<string, string>>;
+  if (csv.length === 0 || !('lag_flagged' in csv[0]!)) return '';
+  const flagged = csv.filter((r) => r.lag_flagged === '1').length;
+  return ` ${flagged} of ${csv.length} runs were over the harness's lag bound (docs/design.md §10) and are kept; their timings include the machine's stalls.`;
+}
+
 /**
  * The README's block on toil (docs/design.md §13), from the runs.csv of experiments/toil.yaml: what a
  * healthy release cost by hand against Flagger, in one paragraph, and the toil table.
@@ -230,7 +238,8 @@ export function toilMarkdown(runsCsvFile: string): string {
         `with ${fmt(
           median(flagger, (r) => r.manualActions),
           0,
-        )} manual actions.`;
+        )} manual actions.` +
+        lagSentence(runsCsvFile);
   return [...(paragraph ? [paragraph, ''] : []), ...renderTableMarkdown({ ...table, note: undefined })]
     .join('\n')
     .trimEnd();
