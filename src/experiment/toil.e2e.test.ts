@@ -62,7 +62,9 @@ describe('toil and human error on the local platform', () => {
     const during = requests
       .slice(1)
       .map((l) => l.split(','))
-      .filter((f) => Number(f[sent!]) >= routed.atMs && Number(f[sent!]) < Number(r.mitigate_ms));
+      // A request's sent_ms is its scheduled time; on a busy machine it leaves late, so those due in the
+      // last 2 s (100 ms wall at 20×) before the rollback may already meet the stable build.
+      .filter((f) => Number(f[sent!]) >= routed.atMs && Number(f[sent!]) < Number(r.mitigate_ms) - 2_000);
     expect(during.length).toBeGreaterThan(10);
     expect(during.filter((f) => f[version!] !== 'v2' || Number(f[status!]) < 500)).toEqual([]);
     expect(Number(r.failed_requests)).toBeGreaterThanOrEqual(during.length);
