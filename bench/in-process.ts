@@ -1,7 +1,8 @@
 /**
  * Runs an experiment plan inside the bench process, as `npm run experiment` does (the same
  * LocalPlatform and runExperiment), with the probes of probes.ts attached, and optionally under
- * the V8 profiler. Used by the timestamp-accuracy and overhead benchmarks.
+ * the V8 profiler, one run at a time or several at once. Used by the timestamp-accuracy and
+ * overhead benchmarks.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -12,6 +13,7 @@ import { unattendedOperators } from '../src/operator/create.ts';
 import { readSchedStat, schedStatDelta, type SchedStat } from '../src/bench/schedstat.ts';
 import type { Logger } from '../src/common/logger.ts';
 import type { RunEntry } from '../src/experiment/journal.ts';
+import { type ConcurrencyChoice, defaultConcurrency } from '../src/experiment/concurrency.ts';
 import { planRuns, type PlannedRun } from '../src/experiment/plan.ts';
 import { runExperiment } from '../src/experiment/runner.ts';
 import { LocalPlatform } from '../src/platform/local/local-platform.ts';
@@ -23,6 +25,8 @@ export interface InstrumentedExperiment {
   loaded: LoadedExperiment;
   plan: PlannedRun[];
   timeScale: number;
+  /** Runs in flight at once the experiment started with, and why (the journal header's). */
+  concurrency: ConcurrencyChoice;
   entries: RunEntry[];
   log: ProbeLog;
   /** When each run's progress line was logged: right after its journal line was written and synced. */
@@ -37,11 +41,21 @@ export interface InstrumentedExperiment {
 export async function runInstrumented(
   ctx: BenchContext,
   planFile: string,
-  options: { repetitions?: number; label: string; cpuProfile?: string },
+  options: {
+    repetitions?: number;
+    label: string;
+    cpuProfile?: string;
+    /** Runs in flight at once: 1 when not given; 'default' picks what the CLI would for this plan. */
+    concurrency?: number | 'default';
+  },
 ): Promise<InstrumentedExperiment> {
   const loaded = loadExperimentFile(planFile, path.join(PROJECT_ROOT, 'scenarios'));
   const plan = planRuns(loaded, { repetitions: options.repetitions });
   const timeScale = loaded.experiment.timeScale;
+  const concurrency =
+    options.concurrency === 'default'
+      ? defaultConcurrency({ platform: 'local', timeScale, plannedRuns: plan.length })
+      : { concurrency: options.concurrency ?? 1, reason: 'set by the benchmark' };
   const outDir = mkdtempSync(path.join(ctx.workDir, `${options.label}-`));
   const journaledWallMs: number[] = [];
   const logger: Logger = {
@@ -80,6 +94,8 @@ export async function runInstrumented(
       logger,
       signal: ctx.signal,
       repetitions: options.repetitions,
+      concurrency: concurrency.concurrency,
+      concurrencyReason: concurrency.reason,
     });
   } finally {
     if (session) {
@@ -93,6 +109,7 @@ export async function runInstrumented(
     loaded,
     plan,
     timeScale,
+    concurrency,
     entries,
     log: probes.log,
     journaledWallMs,
@@ -101,9 +118,4 @@ export async function runInstrumented(
     outDir,
     sched,
   };
-}
-
-/** The entries of `list` stamped inside [fromMs, toMs). */
-export function within<T extends { wallMs: number }>(list: readonly T[], fromMs: number, toMs: number): T[] {
-  return list.filter((e) => e.wallMs >= fromMs && e.wallMs < toMs);
 }

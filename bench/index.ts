@@ -4,7 +4,7 @@
  *   node --import tsx bench/index.ts [--only NAME[,NAME…]] [--skip NAME[,NAME…]] [--reps N]
  *                                    [--no-profile] [--out FILE]
  *
- * Runs each benchmark (capacity, arrival, timestamps, overhead, report, experiment), prints one
+ * Runs each benchmark (capacity, arrival, timestamps, overhead, report, experiment, concurrency), prints one
  * table (figure, value, unit, target, pass|miss) and writes bench/results.json with the machine it
  * ran on. Every measurement is repeated (--reps, default 2; the machine is shared) and reported
  * as median [min–max]; every missed target is profiled and the profile's findings go into
@@ -23,6 +23,7 @@ import { ProcessRegistry } from '../src/process/registry.ts';
 import { findTool } from '../src/process/tools.ts';
 import { arrivalBenchmark } from './arrival-accuracy.ts';
 import { capacityBenchmark } from './capacity.ts';
+import { concurrencyBenchmark } from './concurrency.ts';
 import { BENCH_DIR, createAppBundle, loadAverage, type BenchContext, type Benchmark } from './context.ts';
 import { defaultExperimentBenchmark } from './default-experiment.ts';
 import { overheadBenchmark } from './harness-overhead.ts';
@@ -36,6 +37,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   overheadBenchmark,
   reportScalingBenchmark,
   defaultExperimentBenchmark,
+  concurrencyBenchmark,
 ];
 const NAMES = BENCHMARKS.map((b) => b.name);
 

@@ -94,6 +94,7 @@ export function writeSyntheticReport(dir: string, runs: number, recordsPerRun: n
       endMs,
       releaseVersion: 'v2',
       cleanWindowMs: 30_000,
+      latencyLimitMs: 500,
       records,
       timeline,
     });

@@ -9,7 +9,8 @@ import { LocalPlatform } from '../platform/local/local-platform.ts';
 import { Marks } from '../timeline/compute.ts';
 import { createProbes, probePlatform } from './probes.ts';
 import { runPlanInProcess } from '../test-support/in-process.ts';
-import { writePlan } from '../test-support/plan.ts';
+import { QUICK_FLAGGER_RUNS, writePlan } from '../test-support/plan.ts';
+import { inRunWindow, runWindows } from './run-windows.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'probes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,9 +59,48 @@ describe('probes', () => {
     expect(log.loads[0]!.stopCalledWallMs).toBeGreaterThanOrEqual(log.loads[0]!.startWallMs);
     expect(log.loads[0]!.stopDoneWallMs).toBeGreaterThanOrEqual(log.loads[0]!.stopCalledWallMs!);
     expect(log.opens.map((o) => o.arm)).toEqual(['flagger']);
-    expect(log.restores).toHaveLength(1);
+    expect(log.restores).toEqual([expect.objectContaining({ slot: 1, runId: entry!.runId })]);
     expect(log.releases).toHaveLength(1);
     expect(log.releases[0]!.startWallMs).toBeGreaterThanOrEqual(log.restores[0]!.doneWallMs!);
+  }, 90_000);
+
+  it('name the slot of every observation, so runs in flight at once are told apart', async () => {
+    const planFile = writePlan(
+      path.join(dir, 'two-slots.yaml'),
+      { name: 'probes-slots', timeScale: 20, repetitions: 2, concurrency: 2 },
+      QUICK_FLAGGER_RUNS,
+    );
+    const probes = createProbes();
+    let entries: Awaited<ReturnType<typeof runPlanInProcess>>;
+    {
+      await using platform = probePlatform(
+        new LocalPlatform({ timeScale: 20, experiment: `probes-slots-${process.pid}`, observer: probes.observer }),
+        probes.log,
+      );
+      entries = await runPlanInProcess(planFile, platform, path.join(dir, 'out-slots'), { wrapLoad: probes.wrapLoad });
+    }
+    expect(entries.map((e) => e.harness?.slot).sort()).toEqual([1, 2]);
+    const windows = runWindows(probes.log.restores);
+    const [a, b] = entries.map((e) => windows.get(e.runId)!);
+    // The two runs overlapped: each started before the other ended.
+    expect(a!.fromWallMs).toBeLessThan(
+      Math.max(...probes.log.events.filter((e) => e.slot === b!.slot).map((e) => e.wallMs)),
+    );
+    expect(b!.fromWallMs).toBeLessThan(
+      Math.max(...probes.log.events.filter((e) => e.slot === a!.slot).map((e) => e.wallMs)),
+    );
+    for (const entry of entries) {
+      const window = windows.get(entry.runId)!;
+      expect(window.slot).toBe(entry.harness?.slot);
+      // Each run's own model events, exactly, and only its own router's answers and routes.
+      const journaled = entry.timeline.filter((e) => e.kind === Marks.flaggerEvent).map((e) => e.detail);
+      expect(inRunWindow(probes.log.events, window).map((e) => e.message)).toEqual(journaled);
+      expect(inRunWindow(probes.log.responses, window).length).toBeGreaterThan(0);
+      expect(inRunWindow(probes.log.routes, window).length).toBeGreaterThan(0);
+    }
+    expect(probes.log.events.length).toBe(
+      entries.reduce((n, e) => n + e.timeline.filter((t) => t.kind === Marks.flaggerEvent).length, 0),
+    );
   }, 90_000);
 
   it('wrapLoad stamps the first stop and its drain, and hands back what stop() returns', async () => {

@@ -11,7 +11,9 @@
  *   wrapper around the runner's load generator (RunnerOptions.load);
  * - the sessions a platform opens get their restore() and release() stamped (probePlatform).
  *
- * Nothing of the harness's behaviour changes: each hook only appends to an array.
+ * Nothing of the harness's behaviour changes: each hook only appends to an array. Every observation
+ * of a session carries its slot, and every restore() the run it starts, so runs in flight at once
+ * can be told apart (run-windows.ts).
  */
 import type { CanaryEvent } from '../flagger-model/model.ts';
 import type { LoadGenerator, LoadOptions, StartedLoad } from '../load/builtin-generator.ts';
@@ -21,14 +23,15 @@ import type { LocalObserver } from '../platform/local/local-platform.ts';
 import type { ArmSession, Platform } from '../platform/types.ts';
 
 export interface ProbeLog {
-  routes: Array<{ wallMs: number; routes: RouteDestination[] }>;
+  routes: Array<{ slot: number; wallMs: number; routes: RouteDestination[] }>;
   /** Client-side (reporter 'source') records: one per answer the router gave. */
-  responses: Array<{ wallMs: number; clockMs: number; status: number; workload: string }>;
-  events: Array<{ wallMs: number; atMs: number; message: string }>;
+  responses: Array<{ slot: number; wallMs: number; clockMs: number; status: number; workload: string }>;
+  events: Array<{ slot: number; wallMs: number; atMs: number; message: string }>;
   loads: Array<{ startWallMs: number; stopCalledWallMs?: number; stopDoneWallMs?: number }>;
-  opens: Array<{ arm: string; startWallMs: number; doneWallMs: number }>;
-  restores: Array<{ startWallMs: number; doneWallMs?: number }>;
-  releases: Array<{ startWallMs: number; doneWallMs?: number }>;
+  opens: Array<{ arm: string; slot: number; startWallMs: number; doneWallMs: number }>;
+  /** In call order; `runId` is the run the restore starts. */
+  restores: Array<{ slot: number; runId: string; startWallMs: number; doneWallMs?: number }>;
+  releases: Array<{ slot: number; startWallMs: number; doneWallMs?: number }>;
 }
 
 export interface Probes {
@@ -42,18 +45,20 @@ export interface Probes {
 export function createProbes(): Probes {
   const log: ProbeLog = { routes: [], responses: [], events: [], loads: [], opens: [], restores: [], releases: [] };
   const observer: LocalObserver = {
-    routes: (routes) => log.routes.push({ wallMs: performance.now(), routes: routes.map((r) => ({ ...r })) }),
-    record: (labels: RequestLabels, atMs: number) => {
+    routes: (routes, slot) =>
+      log.routes.push({ slot, wallMs: performance.now(), routes: routes.map((r) => ({ ...r })) }),
+    record: (labels: RequestLabels, atMs: number, slot: number) => {
       if (labels.reporter === 'source')
         log.responses.push({
+          slot,
           wallMs: performance.now(),
           clockMs: atMs,
           status: labels.responseCode,
           workload: labels.workload,
         });
     },
-    flaggerEvent: (event: CanaryEvent) =>
-      log.events.push({ wallMs: performance.now(), atMs: event.atMs, message: event.message }),
+    flaggerEvent: (event: CanaryEvent, slot: number) =>
+      log.events.push({ slot, wallMs: performance.now(), atMs: event.atMs, message: event.message }),
   };
   const wrapLoad = (inner: LoadGenerator): LoadGenerator => ({
     start(options: LoadOptions): StartedLoad {
@@ -84,10 +89,11 @@ export function probePlatform(inner: Platform, log: ProbeLog): Platform {
     async open(arm, scenario, options): Promise<ArmSession> {
       const startWallMs = performance.now();
       const session = await inner.open(arm, scenario, options);
-      log.opens.push({ arm, startWallMs, doneWallMs: performance.now() });
+      const { slot } = options;
+      log.opens.push({ arm, slot, startWallMs, doneWallMs: performance.now() });
       const restore = session.restore.bind(session);
       session.restore = async (...args) => {
-        const entry: ProbeLog['restores'][number] = { startWallMs: performance.now() };
+        const entry: ProbeLog['restores'][number] = { slot, runId: args[0].run, startWallMs: performance.now() };
         log.restores.push(entry);
         try {
           return await restore(...args);
@@ -97,7 +103,7 @@ export function probePlatform(inner: Platform, log: ProbeLog): Platform {
       };
       const release = session.release.bind(session);
       session.release = async (...args) => {
-        const entry: ProbeLog['releases'][number] = { startWallMs: performance.now() };
+        const entry: ProbeLog['releases'][number] = { slot, startWallMs: performance.now() };
         log.releases.push(entry);
         try {
           return await release(...args);

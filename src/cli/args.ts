@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../common/errors.ts';
+import { experimentIdProblem } from '../platform/kube/experiment-namespaces.ts';
 
 export const EXPERIMENT_HELP = `Usage: npm run experiment -- [options]
 
@@ -37,28 +38,56 @@ scenario and arm, and for every duration the medians, the difference B − A wit
 A12 and the Mann–Whitney p. Writes compare.md (and compare.html with overlaid charts) into --out
 (default reports/compare-<A>-vs-<B>).`;
 
-export const CLEANUP_HELP = `Usage: npm run cleanup -- [--kubeconfig FILE [--context NAME]]
+export const CLEANUP_HELP = `Usage: npm run cleanup -- [--kubeconfig FILE [--context NAME] [--experiment-id ID] [--yes]]
 
-Removes the app processes that crashed runs left behind. With --kubeconfig, also deletes every
-namespace labelled canary-mttr/experiment on that cluster (an exported KUBECONFIG is not used).`;
+Removes the app processes and temporary folders that crashed runs left behind.
+
+With --kubeconfig (an exported KUBECONFIG is not used), also lists the namespaces labelled
+canary-mttr/experiment on that cluster that no live run holds (its harness Lease expired, or its
+harness on this machine is gone), and deletes them only with --yes. A namespace a live run holds
+is never deleted, nor one without the label.
+
+  --experiment-id ID  only that experiment's namespaces (the "id" of its journal header)
+  --yes               delete what is listed (without it nothing on the cluster is deleted)`;
+
+export interface CleanupArgs {
+  kubeconfig?: string;
+  context?: string;
+  experimentId?: string;
+  yes: boolean;
+  help: boolean;
+}
 
 /** Most runs in flight at once the harness accepts (each slot holds its own processes and ports). */
 export const MAX_CONCURRENCY = 64;
 
-export function parseCleanupArgs(argv: string[]): { kubeconfig?: string; context?: string; help: boolean } {
+export function parseCleanupArgs(argv: string[]): CleanupArgs {
   const options = {
     kubeconfig: { type: 'string' },
     context: { type: 'string' },
+    'experiment-id': { type: 'string' },
+    yes: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   } as const;
   const { values } = parseOptions(argv, options, false);
-  if (values.context !== undefined && values.kubeconfig === undefined) {
+  const clusterOnly = (['context', 'experiment-id', 'yes'] as const).find(
+    (k) => values[k] !== undefined && values[k] !== false,
+  );
+  if (clusterOnly !== undefined && values.kubeconfig === undefined) {
     throw new UsageError(
-      '--context: only with --kubeconfig FILE; cleanup deletes namespaces on a cluster only when its kubeconfig is named',
+      `--${clusterOnly}: only with --kubeconfig FILE; cleanup deletes namespaces on a cluster only when its kubeconfig is named`,
     );
   }
-  const kubeconfig = values.kubeconfig as string | undefined;
-  return { kubeconfig, context: values.context as string | undefined, help: values.help as boolean };
+  const experimentId = values['experiment-id'];
+  const problem = experimentId === undefined ? undefined : experimentIdProblem(experimentId);
+  if (problem !== undefined) throw new UsageError(`--experiment-id: "${experimentId}" is ${problem}`);
+  return {
+    kubeconfig: values.kubeconfig,
+    context: values.context,
+    experimentId,
+    yes: values.yes,
+    help: values.help,
+  };
 }
 
 export function parseCompareArgs(argv: string[]): { dirs: string[]; out?: string; help: boolean } {

@@ -13,9 +13,17 @@ import { defaultConcurrency } from '../experiment/concurrency.ts';
 import { newExperimentId, planRuns } from '../experiment/plan.ts';
 import { reapLeftovers } from '../process/pid-file.ts';
 import { runExperiment } from '../experiment/runner.ts';
-import { kubeRequest } from '../kube/kube-rest.ts';
 import { defaultStateDir, readState } from '../kube/cluster-state.ts';
 import { KubePlatform } from '../platform/kube/kube-platform.ts';
+import {
+  deleteNamespace,
+  EXPERIMENT_LABEL,
+  EXPERIMENT_NAME_ANNOTATION,
+  listExperimentNamespaces,
+  localProbe,
+  type NamespaceRecord,
+  selectForCleanup,
+} from '../platform/kube/experiment-namespaces.ts';
 import { loadKubeConfig, probeCluster } from '../platform/kube/kubeconfig.ts';
 import { LocalPlatform } from '../platform/local/local-platform.ts';
 import { PlatformNames, type Platform } from '../platform/types.ts';
@@ -294,8 +302,9 @@ async function compareCommand(argv: string[], io: Io, logger: Logger): Promise<n
 
 /**
  * Removes what crashed runs left behind: app processes listed in pid files of dead harnesses, and,
- * only when --kubeconfig names a cluster, every namespace labelled canary-mttr/experiment on it.
- * An exported KUBECONFIG is not enough: deleting namespaces is asked for by name, never implied.
+ * only when --kubeconfig names a cluster, the project's namespaces that no live run holds
+ * (experiment-namespaces.ts selectForCleanup), listed first and deleted only with --yes. An
+ * exported KUBECONFIG is not enough: deleting namespaces is asked for by name, never implied.
  */
 async function cleanupCommand(argv: string[], io: Io, logger: Logger): Promise<number> {
   const values = parseCleanupArgs(argv);
@@ -311,16 +320,39 @@ async function cleanupCommand(argv: string[], io: Io, logger: Logger): Promise<n
   if (values.kubeconfig === undefined) return 0;
   const kc = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
   await probeCluster(kc);
-  const list = await kubeRequest<{ items: Array<{ metadata: { name: string } }> }>(kc, {
-    method: 'GET',
-    path: '/api/v1/namespaces?labelSelector=canary-mttr%2Fexperiment',
+  const { namespaces, leases } = await listExperimentNamespaces(kc, values.experimentId);
+  const { remove, held, terminating } = selectForCleanup(namespaces, leases, {
+    experimentId: values.experimentId,
+    nowMs: Date.now(),
+    probe: localProbe(),
   });
-  for (const ns of list.items) {
-    await kubeRequest(kc, { method: 'DELETE', path: `/api/v1/namespaces/${ns.metadata.name}` });
+  const of = values.experimentId === undefined ? '' : ` of experiment ${values.experimentId}`;
+  const line = (ns: NamespaceRecord, why: string) => {
+    const name = ns.metadata.annotations?.[EXPERIMENT_NAME_ANNOTATION];
+    const experiment = `experiment ${ns.metadata.labels?.[EXPERIMENT_LABEL]}${name ? ` (${name})` : ''}`;
+    return `  ${ns.metadata.name}: ${experiment}; ${why}`;
+  };
+  logger.info(`Cluster "${kc.getCurrentContext()}": ${remove.length} namespace(s)${of} that no live run holds`);
+  for (const r of remove) logger.info(line(r.namespace, r.why));
+  if (held.length > 0) {
+    logger.info(`Kept ${held.length} namespace(s)${of} that a live run holds:`);
+    for (const h of held) logger.info(line(h.namespace, h.why));
   }
-  logger.info(
-    `Cluster "${kc.getCurrentContext()}": deleted ${list.items.length} namespace(s)${list.items.length ? `: ${list.items.map((n) => n.metadata.name).join(', ')}` : ''}`,
-  );
+  if (terminating.length > 0)
+    logger.info(`Already being deleted: ${terminating.map((ns) => ns.metadata.name).join(', ')}`);
+  if (remove.length === 0) return 0;
+  if (!values.yes) {
+    logger.info(`Nothing deleted: run again with --yes to delete the ${remove.length} namespace(s) listed.`);
+    return 0;
+  }
+  let deleted = 0;
+  for (const { namespace } of remove) {
+    const result = await deleteNamespace(kc, namespace.metadata.name, namespace.metadata.uid);
+    if (result === 'changed')
+      logger.warn(`${namespace.metadata.name}: replaced by another namespace since it was listed; left alone`);
+    else deleted++;
+  }
+  logger.info(`Deleted ${deleted} namespace(s).`);
   return 0;
 }
 

@@ -152,7 +152,10 @@ describe('npm run experiment on the local platform', () => {
         'Routing all traffic to primary',
         'Promotion completed! Scaling down sms-checker.canary-mttr',
       ]);
-      for (const waiting of after.slice(0, -2)) expect(waiting).toMatch(/^primary deployment .* not ready/);
+      for (const waiting of after.slice(0, -2))
+        expect(waiting).toBe(
+          'sms-checker-primary.canary-mttr not ready: waiting for rollout to finish: 1 old replicas are pending termination',
+        );
     }
   });
 

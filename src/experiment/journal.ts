@@ -167,6 +167,8 @@ const runMetricsSchema = z.looseObject({
   ttdS: finite.optional(),
   ttmS: finite.optional(),
   failedRequests: count,
+  slowRequests: count.optional(),
+  badRequests: count.optional(),
   totalRequests: count,
   peakErrorRate: finite.min(0).max(1),
   censoredAtS: finite.optional(),

@@ -1,5 +1,5 @@
 import type { Clock } from '../common/clock.ts';
-import { isFailure, type RequestRecord } from '../load/types.ts';
+import { isBad, type RequestRecord } from '../load/types.ts';
 import { fateSealedAt, isPromoted } from '../timeline/compute.ts';
 import type { TimelineEntry } from '../timeline/types.ts';
 import { toMicroseconds } from './requests-file.ts';
@@ -20,6 +20,8 @@ export class RunRecorder {
     private readonly clock: Clock,
     /** The released build's x-app-version: every request it serves is a bad moment. */
     private readonly releaseVersion: string,
+    /** The SLO's latency limit (real ms): a slower answer is a bad moment too; null counts failures only. */
+    private readonly latencyLimitMs: number | null,
   ) {
     this.startMs = clock.now();
   }
@@ -43,11 +45,11 @@ export class RunRecorder {
   readonly record = (r: RequestRecord): void => {
     const record = { ...r, sentMs: this.at(r.sentMs), doneMs: this.at(r.doneMs) };
     this.records.push(record);
-    if (isFailure(record) || record.version === this.releaseVersion)
+    if (isBad(record, this.latencyLimitMs) || record.version === this.releaseVersion)
       this.lastBad = Math.max(this.lastBad, record.doneMs);
   };
 
-  /** Run time of the last answer that failed or came from the released build; -Infinity before any. */
+  /** Run time of the last answer that was bad (failed or slow) or came from the released build; -Infinity before any. */
   get lastBadMs(): number {
     return this.lastBad;
   }

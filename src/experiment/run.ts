@@ -88,7 +88,7 @@ class Run {
 
   constructor(private readonly ctx: RunContext) {
     const { run } = ctx;
-    this.recorder = new RunRecorder(ctx.clock, run.scenario.release.version);
+    this.recorder = new RunRecorder(ctx.clock, run.scenario.release.version, run.scenario.slo.latencyMs);
     this.signal = AbortSignal.any([ctx.signal, this.ended.signal]);
     this.edits = createRandom(deriveSeed(run.seed, 'edit-errors'));
     this.base = {
@@ -189,7 +189,7 @@ class Run {
     }
     // The release is a person's values edit and `helm upgrade`, done by the time it is issued.
     await session.release(this.signal, this.editCanaryWeight(scenario.manual.canaryWeight, 'helm upgrade --install'));
-    const operator = this.ctx.operators(scenario.manual.operator, () => session.instructions());
+    const operator = this.ctx.operators(scenario.manual.operator, scenario.slo, () => session.instructions());
     this.operatorDescription = { ...operator.describe(), ...describeManualProcess(scenario.manual) };
     const progression = scenario.manual.progression;
     this.operatorDone = operator.watch({
@@ -301,6 +301,7 @@ class Run {
       endMs: recorder.at(endMs),
       releaseVersion: scenario.release.version,
       cleanWindowMs: scenario.recovery.cleanWindowS * 1000,
+      latencyLimitMs: scenario.slo.latencyMs,
       records: recorder.records,
       timeline: recorder.timeline,
     });
@@ -320,6 +321,8 @@ class Run {
       releaseMs: timeline.find((e) => e.kind === Marks.release)?.atMs ?? endMs,
       endMs,
       failedRequests: 0,
+      slowRequests: 0,
+      badRequests: 0,
       totalRequests: 0,
       peakErrorRate: 0,
       abortReason: reason,

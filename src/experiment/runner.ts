@@ -243,5 +243,5 @@ export function progressLine(run: PlannedRun, entry: RunEntry, position: number,
   const cell = run.sweepLabel ? `${run.scenario.name} (${run.sweepLabel})` : run.scenario.name;
   const head = `[${String(position).padStart(String(total).length)}/${total}] ${cell} ${run.arm.padEnd(7)} r${run.repetition}: ${m.outcome.padEnd(11)}`;
   if (m.outcome === 'aborted') return `${head} ${m.abortReason}`;
-  return `${head} MTTR ${fmtS(m.mttrS)}  release→recover ${fmtS(m.ttrReleaseS)}  failed ${m.failedRequests}/${m.totalRequests}  (${(entry.wallMs / 1000).toFixed(1)} s wall)`;
+  return `${head} MTTR ${fmtS(m.mttrS)}  release→recover ${fmtS(m.ttrReleaseS)}  failed ${m.failedRequests}/${m.totalRequests}${m.slowRequests ? `  slow ${m.slowRequests}` : ''}  (${(entry.wallMs / 1000).toFixed(1)} s wall)`;
 }

@@ -79,7 +79,8 @@ describe('toil and human error on the local platform', () => {
     expect(r.helm_commands).toBe('3');
     expect(Number(r.dashboard_looks)).toBeGreaterThanOrEqual(4);
     expect(Number(r.manual_actions)).toBe(6 + Number(r.dashboard_looks));
-    expect(Number(r.operator_busy_s)).toBeCloseTo(3 * (5 + 2) + 3 * Number(r.dashboard_looks), 3);
+    // Each look reads two panels (error rate, and latency against the SLO) at panelLookS (3 s) each.
+    expect(Number(r.operator_busy_s)).toBeCloseTo(3 * (5 + 2) + 2 * 3 * Number(r.dashboard_looks), 3);
     const run = journal.find((j) => j.runId === r.run_id)!;
     const weights = run.timeline.filter((e) => e.kind === 'routes').map((e) => e.canaryWeight);
     expect(weights.slice(-3)).toEqual([10, 50, 0]);

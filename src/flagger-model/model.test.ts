@@ -253,23 +253,62 @@ describe('Flagger model, tick by tick', () => {
     expect(events[events.length - 1]).toBe('Halt podinfo.test advancement request duration 995ms > 500ms');
   });
 
-  it('rolls back a canary that never becomes ready once the progress deadline passes', async () => {
+  it('rolls back a canary that never becomes ready once the progress deadline has passed, strictly', async () => {
     const h = setUp(settings({ threshold: 2, progressDeadlineS: 60 }));
     h.workloads.canaryCrashes = true;
-    const ticker = await releaseAndRun(h, 10_000, 10_000 + 4 * INTERVAL_MS);
+    const ticker = await releaseAndRun(h, 10_500, 10_500 + 4 * INTERVAL_MS);
     await ticker.stop();
-    // Scaled up on the first tick; not ready on the next two; the second is past the 60 s deadline.
+    // Scaled up on the first tick (10.5 s; the condition time is 10 s, whole seconds); not ready on
+    // the next two; the second, 70.5 s, is 60.5 s after the condition time: past the deadline.
     const waiting = h.events.filter(
       (e) =>
         e.message ===
         'canary deployment podinfo.test not ready: waiting for rollout to finish: 0 of 1 (readyThreshold 100%) updated replicas are available',
     );
-    expect(waiting.map((e) => e.atMs)).toEqual([10_000 + INTERVAL_MS, 10_000 + 2 * INTERVAL_MS]);
-    expect(eventAt(h, 'Canary failed! Scaling down podinfo.test')).toBe(10_000 + 2 * INTERVAL_MS);
+    expect(waiting.map((e) => e.atMs)).toEqual([10_500 + INTERVAL_MS, 10_500 + 2 * INTERVAL_MS]);
+    expect(eventAt(h, 'Canary failed! Scaling down podinfo.test')).toBe(10_500 + 2 * INTERVAL_MS);
     // As Flagger 1.44 does: no "Rolling back" line on this path.
     expect(h.messages().some((m) => m.startsWith('Rolling back'))).toBe(false);
     expect(h.model.currentStatus.phase).toBe('Failed');
     expect(h.messages().some((m) => m.startsWith('Starting canary analysis'))).toBe(false);
+  });
+
+  it('keeps a canary that is exactly at the progress deadline: Flagger compares strictly', async () => {
+    const h = setUp(settings({ threshold: 2, progressDeadlineS: 60 }));
+    h.workloads.canaryCrashes = true;
+    // Scale-up on a whole second: the tick 60 s later is a tie, still retriable; the next rolls back.
+    const ticker = await releaseAndRun(h, 10_000, 10_000 + 4 * INTERVAL_MS);
+    await ticker.stop();
+    expect(eventAt(h, 'Canary failed! Scaling down podinfo.test')).toBe(10_000 + 3 * INTERVAL_MS);
+  });
+
+  it('truncates the request duration to whole milliseconds before comparing, as Flagger does', async () => {
+    const run = async (p99: number | undefined) => {
+      const metrics = {
+        requestSuccessRate: async () => 100,
+        requestDurationP99: async () => p99,
+        serviceErrorRate: async () => 0,
+        serviceLatencyP99: async () => 0,
+      };
+      const workloads = new InMemoryWorkloads();
+      const model = new FlaggerCanaryModel(
+        { name: NAME, namespace: NS },
+        settings({ threshold: 1 }),
+        workloads,
+        metrics,
+      );
+      const messages: string[] = [];
+      model.onEvent((e) => messages.push(e.message));
+      workloads.revision = 'v2';
+      for (const t of [0, 30_000, 60_000]) await model.tick(t);
+      return messages.at(-1);
+    };
+    expect(await run(500.9)).toBe('Advance podinfo.test canary weight 20');
+    expect(await run(501.7)).toBe('Halt podinfo.test advancement request duration 501ms > 500ms');
+    // The duration check's "no values" text has no query error appended (scheduler_metrics.go).
+    expect(await run(undefined)).toBe(
+      'Halt advancement no values found for istio metric request-duration probably podinfo.test is not receiving traffic',
+    );
   });
 
   it('rolls back a build failing the smoke test before it gets any traffic, at a + (threshold + 1) × interval', async () => {

@@ -56,7 +56,12 @@ export interface CanaryIdentity {
 export class FlaggerCanaryModel {
   private status: CanaryStatus = { phase: 'Initialized', canaryWeight: 0, failedChecks: 0, iterations: 0 };
   private lastAppliedRevision: string;
-  private canaryScaledUpAtMs = 0;
+  /**
+   * LastUpdateTime of the canary Deployment's Available=False (MinimumReplicasUnavailable) condition,
+   * which its controller sets when the scaled-up canary has no available pod yet. The API server
+   * keeps condition times to whole seconds, so this is the scale-up moment truncated to the second.
+   */
+  private canaryUnavailableSinceMs = 0;
   private readonly listeners = new Set<(event: CanaryEvent) => void>();
 
   constructor(
@@ -121,15 +126,17 @@ export class FlaggerCanaryModel {
       this.status = { phase: 'Progressing', canaryWeight: 0, failedChecks: 0, iterations: 0 };
       this.emit(nowMs, 'Normal', `New revision detected! Scaling up ${this.ref}`);
       await this.workloads.scaleUpCanary();
-      this.canaryScaledUpAtMs = nowMs;
+      this.canaryUnavailableSinceMs = conditionTime(nowMs);
       return;
     }
 
+    // IsPrimaryReady: the primary rolls out the promoted template with a surge pod, so the old pod
+    // is still there until the new one is available (deployment_ready.go, Flagger 1.44).
     if (!this.workloads.primaryReady()) {
       this.emit(
         nowMs,
         'Warning',
-        `primary deployment ${this.id.name}-primary.${this.id.namespace} not ready: waiting for rollout to finish`,
+        `${this.id.name}-primary.${this.id.namespace} not ready: waiting for rollout to finish: 1 old replicas are pending termination`,
       );
       return;
     }
@@ -141,12 +148,13 @@ export class FlaggerCanaryModel {
       await this.workloads.setRoutes(100, 0);
       this.status = { phase: 'Progressing', canaryWeight: 0, failedChecks: 0, iterations: 0 };
       await this.workloads.scaleUpCanary();
-      this.canaryScaledUpAtMs = nowMs;
+      this.canaryUnavailableSinceMs = conditionTime(nowMs);
       return;
     }
 
-    // IsCanaryReady: a canary Deployment without an available pod is "not ready", retriable until
-    // the progress deadline has passed since it became unavailable (its Available condition);
+    // IsCanaryReady: a canary Deployment without an available pod is "not ready", retriable while
+    // `from + deadline` is not before now, `from` being its Available condition's time
+    // (deployment_ready.go: `retriable = !from.Add(delta).Before(time.Now())`, a strict compare);
     // then Flagger records the same text once more and rolls back, with no "Rolling back" line
     // (scheduler.go, Flagger 1.44: the not-retriable branch right after IsCanaryReady).
     if (s.phase === 'Progressing' && this.workloads.canaryReadiness() !== 'ready') {
@@ -155,7 +163,7 @@ export class FlaggerCanaryModel {
         'Warning',
         `canary deployment ${this.ref} not ready: waiting for rollout to finish: 0 of 1 (readyThreshold 100%) updated replicas are available`,
       );
-      if (nowMs - this.canaryScaledUpAtMs >= this.settings.progressDeadlineS * 1000) await this.rollback(nowMs);
+      if (nowMs > this.canaryUnavailableSinceMs + this.settings.progressDeadlineS * 1000) await this.rollback(nowMs);
       return;
     }
 
@@ -234,14 +242,15 @@ export class FlaggerCanaryModel {
   /** The built-in Istio checks; emits the Halt event of the first failing one. */
   private async runAnalysis(nowMs: number): Promise<boolean> {
     const query = (windowMs: number) => ({ namespace: this.id.namespace, workload: this.id.name, windowMs });
+    // scheduler_metrics.go (Flagger 1.44) appends the query error to the success rate's text only.
     const noValues = (metric: string) =>
-      `Halt advancement no values found for istio metric ${metric} probably ${this.ref} is not receiving traffic: running query failed: no values found`;
+      `Halt advancement no values found for istio metric ${metric} probably ${this.ref} is not receiving traffic`;
     const rate = this.settings.requestSuccessRate;
     if (rate) {
       const value = await this.readCheck(
         nowMs,
         () => this.metrics.requestSuccessRate(query(rate.intervalMs)),
-        () => noValues('request-success-rate'),
+        () => `${noValues('request-success-rate')}: running query failed: no values found`,
       );
       if (value === undefined) return false;
       if (value < rate.min) {
@@ -251,13 +260,16 @@ export class FlaggerCanaryModel {
     }
     const duration = this.settings.requestDuration;
     if (duration) {
-      const value = await this.readCheck(
+      const p99 = await this.readCheck(
         nowMs,
         () => this.metrics.requestDurationP99(query(duration.intervalMs)),
         () => noValues('request-duration'),
       );
-      if (value === undefined) return false;
-      // Flagger compares a time.Duration truncated to whole milliseconds' precision of the query.
+      if (p99 === undefined) return false;
+      // GetRequestDuration (observers/istio.go) makes the query's float a time.Duration of whole
+      // milliseconds, `time.Duration(int64(value)) * time.Millisecond`, before the compare: a p99
+      // of 500.9 ms passes a 500 ms limit.
+      const value = Math.trunc(p99);
       if (value > duration.max) {
         this.emit(
           nowMs,
@@ -286,4 +298,9 @@ export class FlaggerCanaryModel {
     // Flagger writes a fresh status here, so failedChecks reads 0 after a rollback.
     this.status = { phase: 'Failed', canaryWeight: 0, failedChecks: 0, iterations: 0 };
   }
+}
+
+/** A Kubernetes condition time: metav1.Time is stored to whole seconds. */
+function conditionTime(ms: number): number {
+  return Math.floor(ms / 1000) * 1000;
 }

@@ -20,3 +20,16 @@ export interface RequestRecord {
 export function isFailure(record: Pick<RequestRecord, 'status'>): boolean {
   return record.status === 0 || record.status >= 500;
 }
+
+/**
+ * A request answered, but later than the service level's latency limit (real ms; docs/design.md §12).
+ * A failure is never also slow, so failed + slow = bad. A null limit makes no request slow.
+ */
+export function isSlow(record: Pick<RequestRecord, 'status' | 'latencyMs'>, latencyLimitMs: number | null): boolean {
+  return latencyLimitMs !== null && !isFailure(record) && record.latencyMs > latencyLimitMs;
+}
+
+/** A request that was bad for its user: failed, or slower than the latency limit (docs/design.md §12). */
+export function isBad(record: Pick<RequestRecord, 'status' | 'latencyMs'>, latencyLimitMs: number | null): boolean {
+  return isFailure(record) || isSlow(record, latencyLimitMs);
+}

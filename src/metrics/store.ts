@@ -152,24 +152,26 @@ export class MetricsStore implements MetricsSource {
   }
 
   async requestDurationP99(query: WorkloadQuery): Promise<number | undefined> {
-    const sum = this.sumWorkload(query);
-    const cumulative: number[] = [];
-    let running = 0;
-    for (let i = 0; i < ISTIO_DURATION_BUCKETS_MS.length; i++) {
-      running += sum.histogram[i]!;
-      cumulative.push(running);
-    }
-    return histogramQuantile(0.99, ISTIO_DURATION_BUCKETS_MS, cumulative, sum.total);
+    return p99(this.sumWorkload(query));
   }
 
-  async serviceErrorRate(query: ServiceQuery): Promise<number | undefined> {
-    const sum = this.sumWindow(
+  /** What a service dashboard selects: the source reporter's series of every workload behind the service. */
+  private sumService(query: ServiceQuery): Bucket {
+    return this.sumWindow(
       (s) =>
         s.labels.reporter === 'source' && s.labels.namespace === query.namespace && s.labels.service === query.service,
       query.windowMs,
     );
+  }
+
+  async serviceErrorRate(query: ServiceQuery): Promise<number | undefined> {
+    const sum = this.sumService(query);
     if (sum.total === 0) return undefined;
     return sum.errors / sum.total;
+  }
+
+  async serviceLatencyP99(query: ServiceQuery): Promise<number | undefined> {
+    return p99(this.sumService(query));
   }
 
   /**
@@ -206,6 +208,17 @@ export class MetricsStore implements MetricsSource {
     }
     return `${lines.join('\n')}\n${histogramLines.join('\n')}\n`;
   }
+}
+
+/** histogram_quantile(0.99, …) over a window's buckets, as Flagger's request-duration query computes it. */
+function p99(sum: Bucket): number | undefined {
+  const cumulative: number[] = [];
+  let running = 0;
+  for (let i = 0; i < ISTIO_DURATION_BUCKETS_MS.length; i++) {
+    running += sum.histogram[i]!;
+    cumulative.push(running);
+  }
+  return histogramQuantile(0.99, ISTIO_DURATION_BUCKETS_MS, cumulative, sum.total);
 }
 
 function bucketSlot(latencyMs: number): number {

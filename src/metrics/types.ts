@@ -25,6 +25,12 @@ export interface MetricsSource {
   requestDurationP99(query: WorkloadQuery): Promise<number | undefined>;
   /** Share (0..1) of 5xx answers of a service as its clients saw them (reporter="source"); undefined when there was no traffic. */
   serviceErrorRate(query: ServiceQuery): Promise<number | undefined>;
+  /**
+   * p99 duration in milliseconds of a service's answers as its clients saw them (reporter="source"),
+   * Flagger's request-duration query on the service's series: the dashboard's latency panel.
+   * Undefined when there was no traffic.
+   */
+  serviceLatencyP99(query: ServiceQuery): Promise<number | undefined>;
 }
 
 /**

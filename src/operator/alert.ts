@@ -1,10 +1,11 @@
 import { lognormalFromMedianP90 } from '../common/random.ts';
 import type { AlertOperatorSettings } from '../scenario/schema.ts';
 import { Progression } from './progression.ts';
-import { isAbort, type Operator, type OperatorContext, type OperatorResult, readErrorRate } from './types.ts';
+import { isAbort, type Operator, type OperatorContext, type OperatorResult, readPanels } from './types.ts';
 
 /**
- * A Prometheus alerting rule `error rate > X over W for F`, evaluated every evaluationIntervalS,
+ * A Prometheus alerting rule `error rate > X over W for F` (or, with latencyP99AboveMs set,
+ * `error rate > X or p99 > L over W for F`: one rule, one pending state), evaluated every evaluationIntervalS,
  * routed through Alertmanager's group_wait to a person who acknowledges after a lognormal delay
  * and then issues the rollback after another (docs/design.md §6). The rule follows Prometheus semantics:
  * pending from the first true evaluation, firing at the first evaluation at least `for` later,
@@ -18,7 +19,10 @@ export class AlertOperator implements Operator {
     const s = this.settings;
     return {
       kind: 'alert',
-      rule: `error rate over ${s.ruleWindowS}s > ${s.errorRateAbove} for ${s.forS}s`,
+      rule:
+        s.latencyP99AboveMs === null
+          ? `error rate over ${s.ruleWindowS}s > ${s.errorRateAbove} for ${s.forS}s`
+          : `error rate over ${s.ruleWindowS}s > ${s.errorRateAbove} or p99 over ${s.ruleWindowS}s > ${s.latencyP99AboveMs} ms, for ${s.forS}s`,
       evaluationIntervalS: s.evaluationIntervalS,
       groupWaitS: s.groupWaitS,
       acknowledgeMedianS: s.acknowledge.medianS,
@@ -26,7 +30,7 @@ export class AlertOperator implements Operator {
       actionMedianS: s.action.medianS,
       actionP90S: s.action.p90S,
       source:
-        'assumed (docs/design.md §6 defaults): rule evaluated every 15 s; Alertmanager group_wait 30 s (its default); acknowledge p90 at the Google SRE book 5-minute on-call target',
+        'assumed (docs/design.md §6 defaults): rule on the error rate only (no latency condition), evaluated every 15 s; Alertmanager group_wait 30 s (its default); acknowledge p90 at the Google SRE book 5-minute on-call target',
     };
   }
 
@@ -40,13 +44,18 @@ export class AlertOperator implements Operator {
       for (;;) {
         await ctx.clock.sleep(nextEval - ctx.clock.now(), ctx.signal);
         const at = ctx.clock.now();
-        const rate = await readErrorRate(ctx, s.ruleWindowS);
-        if (rate === null) {
+        const limitMs = s.latencyP99AboveMs;
+        const { rate, p99 } = await readPanels(ctx, s.ruleWindowS, limitMs !== null);
+        if (rate === null || p99 === null) {
           // A failed rule evaluation keeps the alert state as it was, as Prometheus does.
           nextEval += evalMs;
           continue;
         }
-        const breached = rate !== undefined && rate > s.errorRateAbove;
+        const breached =
+          (rate !== undefined && rate > s.errorRateAbove) || (limitMs !== null && p99 !== undefined && p99 > limitMs);
+        const value =
+          `error rate ${rate === undefined ? 'no data' : `${(rate * 100).toFixed(2)}%`}` +
+          (limitMs === null ? '' : `, p99 ${p99 === undefined ? 'no data' : `${p99.toFixed(0)} ms`}`);
         if (!breached) {
           if (activeSince !== undefined) ctx.note(at, 'alert-resolved', 'pending alert cleared before firing');
           activeSince = undefined;
@@ -61,10 +70,10 @@ export class AlertOperator implements Operator {
         } else {
           if (activeSince === undefined) {
             activeSince = at;
-            ctx.note(at, 'alert-pending', `error rate ${(rate! * 100).toFixed(2)}%`);
+            ctx.note(at, 'alert-pending', value);
           }
           if (at - activeSince >= s.forS * 1000) {
-            ctx.note(at, 'alert-firing', `error rate ${(rate! * 100).toFixed(2)}%`);
+            ctx.note(at, 'alert-firing', value);
             await ctx.clock.sleep(s.groupWaitS * 1000, ctx.signal);
             ctx.note(ctx.clock.now(), 'alert-notified', 'page sent after group_wait');
             await ctx.clock.sleep(

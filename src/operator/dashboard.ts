@@ -1,16 +1,26 @@
 import { lognormalFromMedianP90 } from '../common/random.ts';
 import type { DashboardOperatorSettings } from '../scenario/schema.ts';
 import { Progression } from './progression.ts';
-import { isAbort, type Operator, type OperatorContext, type OperatorResult, readErrorRate } from './types.ts';
+import { isAbort, type Operator, type OperatorContext, type OperatorResult, readPanels } from './types.ts';
 
 /**
- * A person who glances at the error-rate panel every lookIntervalS (docs/design.md §6). A look at a panel
- * above the visible threshold is noticed with probability pNotice; then deciding and typing the
- * rollback takes a lognormal reaction time.
+ * A person who glances at the service's dashboard every lookIntervalS (docs/design.md §6): the
+ * error-rate panel and, beside it, the latency panel (p99, its threshold line at the SLO's latency
+ * limit; docs/design.md §12). A look at which either panel is above its visible threshold is noticed
+ * with probability pNotice; then deciding and typing the rollback takes a lognormal reaction time.
  */
 export class DashboardOperator implements Operator {
   readonly kind = 'dashboard';
-  constructor(private readonly settings: DashboardOperatorSettings) {}
+  /** The latency panel's threshold (ms), or null when the operator does not watch latency. */
+  private readonly visibleP99Ms: number | null;
+
+  /** `sloLatencyMs` is the scenario's slo.latencyMs: where the latency panel's threshold line is drawn. */
+  constructor(
+    private readonly settings: DashboardOperatorSettings,
+    sloLatencyMs: number | null,
+  ) {
+    this.visibleP99Ms = settings.latencyPanel ? sloLatencyMs : null;
+  }
 
   describe(): Record<string, string | number> {
     const s = this.settings;
@@ -19,11 +29,12 @@ export class DashboardOperator implements Operator {
       lookIntervalS: s.lookIntervalS,
       panelWindowS: s.panelWindowS,
       visibleErrorRate: s.visibleErrorRate,
+      visibleLatencyP99Ms: this.visibleP99Ms ?? 'not watched',
       pNotice: s.pNotice,
       reactionMedianS: s.reaction.medianS,
       reactionP90S: s.reaction.p90S,
       source:
-        'assumed (docs/design.md §6 defaults): a person looking at a Grafana panel once a minute; reaction lognormal, median 45 s, p90 120 s',
+        'assumed (docs/design.md §6 defaults): a person looking at a Grafana dashboard once a minute, its error-rate panel and its latency panel (threshold line at the SLO, docs/design.md §12); reaction lognormal, median 45 s, p90 120 s',
     };
   }
 
@@ -38,15 +49,21 @@ export class DashboardOperator implements Operator {
       for (;;) {
         await ctx.clock.sleep(nextLook - ctx.clock.now(), ctx.signal);
         const at = ctx.clock.now();
-        const rate = await readErrorRate(ctx, s.panelWindowS);
-        ctx.act(at, 'dashboard-look', lookBusyMs);
+        const limitMs = this.visibleP99Ms;
+        // A latency panel that cannot be read shows no data, like an empty one: nothing to notice.
+        const { rate, p99 } = await readPanels(ctx, s.panelWindowS, limitMs !== null);
+        // Reading each panel takes its time: the error rate, and the latency where there is one.
+        ctx.act(at, 'dashboard-look', lookBusyMs * (limitMs === null ? 1 : 2));
         if (rate === null) {
           ctx.note(at, 'operator-look', 'panel shows no data (metrics unavailable)');
           nextLook += lookMs;
           continue;
         }
-        const shown = rate === undefined ? 'no data' : `${(rate * 100).toFixed(2)}% errors`;
-        if (rate !== undefined && rate > s.visibleErrorRate) {
+        let shown = rate === undefined ? 'no data' : `${(rate * 100).toFixed(2)}% errors`;
+        if (limitMs !== null) shown += `, p99 ${typeof p99 === 'number' ? `${p99.toFixed(0)} ms` : 'no data'}`;
+        const errorsVisible = rate !== undefined && rate > s.visibleErrorRate;
+        const latencyVisible = limitMs !== null && typeof p99 === 'number' && p99 > limitMs;
+        if (errorsVisible || latencyVisible) {
           if (ctx.random.next() < s.pNotice) {
             ctx.note(at, 'operator-noticed', `panel shows ${shown}`);
             const reactionMs = lognormalFromMedianP90(ctx.random, s.reaction.medianS, s.reaction.p90S) * 1000;

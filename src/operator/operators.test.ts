@@ -14,12 +14,16 @@ interface Steps {
   promotedAt?: number;
 }
 
-/** Drives an operator on a virtual clock while 10 req/s reach the service, `errorShare(t)` failing. */
+/**
+ * Drives an operator on a virtual clock while 10 req/s reach the service, `errorShare(t)` failing
+ * and `slowShare(t)` of the others answered in 800 ms (the rest in 2 ms).
+ */
 async function watch(
   operator: Operator,
   errorShare: (tMs: number) => number,
   untilMs: number,
   seed = 1,
+  slowShare: (tMs: number) => number = () => 0,
   progression?: { weights: number[]; holdMs: number },
 ) {
   const clock = new VirtualClock(0);
@@ -55,6 +59,7 @@ async function watch(
   const done = operator.watch(ctx).then((r) => (result = r));
   for (let t = 0; t < untilMs && result === undefined; t += 1000) {
     const failing = Math.round(10 * errorShare(t));
+    const slow = Math.round(10 * slowShare(t));
     for (let i = 0; i < 10; i++)
       store.record(
         {
@@ -65,7 +70,7 @@ async function watch(
           reporter: 'source',
         },
         t + 500,
-        2,
+        i >= failing && i < failing + slow ? 800 : 2,
       );
     await clock.advance(1000);
   }
@@ -83,6 +88,7 @@ describe('dashboard operator', () => {
         lookIntervalS: 60,
         reaction: { medianS: 45, p90S: 120 },
       }),
+      500,
     );
     const { result, notes, rollbackAt } = await watch(op, () => 0.1, 600_000);
     expect(result.detectMs).toBeDefined();
@@ -90,11 +96,11 @@ describe('dashboard operator', () => {
     expect(result.detectMs!).toBeLessThanOrEqual(60_000);
     expect(result.mitigateMs).toBe(rollbackAt);
     expect(result.mitigateMs! - result.detectMs!).toBeGreaterThan(0);
-    expect(notes.find((n) => n.kind === 'operator-noticed')?.detail).toBe('panel shows 10.00% errors');
+    expect(notes.find((n) => n.kind === 'operator-noticed')?.detail).toBe('panel shows 10.00% errors, p99 5 ms');
   });
 
   it('never rolls back while the panel stays under the visible threshold', async () => {
-    const op = new DashboardOperator(dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 1 }));
+    const op = new DashboardOperator(dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 1 }), 500);
     const { result, rollbackAt, notes } = await watch(op, () => 0.005, 600_000);
     expect(result).toEqual({});
     expect(rollbackAt).toBeUndefined();
@@ -102,7 +108,7 @@ describe('dashboard operator', () => {
   });
 
   it('with pNotice 0 looks and never notices', async () => {
-    const op = new DashboardOperator(dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 0 }));
+    const op = new DashboardOperator(dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 0 }), 500);
     const { result, notes } = await watch(op, () => 1, 300_000);
     expect(result).toEqual({});
     expect(notes.some((n) => n.detail?.includes('not noticed this time'))).toBe(true);
@@ -110,9 +116,47 @@ describe('dashboard operator', () => {
 
   it('draws the same times from the same seed', async () => {
     const settings = dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 0.5 });
-    const a = await watch(new DashboardOperator(settings), () => 0.2, 900_000, 42);
-    const b = await watch(new DashboardOperator(settings), () => 0.2, 900_000, 42);
+    const a = await watch(new DashboardOperator(settings, 500), () => 0.2, 900_000, 42);
+    const b = await watch(new DashboardOperator(settings, 500), () => 0.2, 900_000, 42);
     expect(a.result).toEqual(b.result);
+  });
+
+  it('notices a latency panel above the SLO with no errors at all (docs/design.md §12)', async () => {
+    const settings = dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 1, lookIntervalS: 60 });
+    // One request in ten (the canary's share) answered in 800 ms: the service's p99 is ~950 ms.
+    const { result, notes, rollbackAt } = await watch(
+      new DashboardOperator(settings, 500),
+      () => 0,
+      600_000,
+      1,
+      () => 0.1,
+    );
+    expect(result.detectMs).toBeDefined();
+    expect(result.detectMs!).toBeLessThanOrEqual(60_000);
+    expect(rollbackAt).toBe(result.mitigateMs);
+    expect(notes.find((n) => n.kind === 'operator-noticed')?.detail).toBe('panel shows 0.00% errors, p99 950 ms');
+  });
+
+  it('does not notice latency under its SLO, with the latency panel off, or with no latency SLO', async () => {
+    const on = dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 1 });
+    const off = dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 1, latencyPanel: false });
+    for (const op of [
+      new DashboardOperator(on, 1000),
+      new DashboardOperator(off, 500),
+      new DashboardOperator(on, null),
+    ]) {
+      const { result, rollbackAt } = await watch(
+        op,
+        () => 0,
+        300_000,
+        1,
+        () => 0.1,
+      );
+      expect(result).toEqual({});
+      expect(rollbackAt).toBeUndefined();
+    }
+    expect(new DashboardOperator(off, 500).describe().visibleLatencyP99Ms).toBe('not watched');
+    expect(new DashboardOperator(on, 500).describe().visibleLatencyP99Ms).toBe(500);
   });
 });
 
@@ -145,12 +189,31 @@ describe('alert operator', () => {
     expect(notes.some((n) => n.kind === 'alert-firing')).toBe(false);
     expect(result).toEqual({});
   });
+
+  it('fires on slow answers only when the rule has a latency condition', async () => {
+    const slow = () => 0.1;
+    const errorsOnly = new AlertOperator(alertOperatorSchema.parse({ kind: 'alert' }));
+    const quiet = await watch(errorsOnly, () => 0, 600_000, 1, slow);
+    expect(quiet.notes.some((n) => n.kind === 'alert-pending')).toBe(false);
+    expect(quiet.result).toEqual({});
+
+    const withLatency = new AlertOperator(
+      alertOperatorSchema.parse({ kind: 'alert', latencyP99AboveMs: 500, forS: 60, evaluationIntervalS: 15 }),
+    );
+    expect(withLatency.describe().rule).toBe('error rate over 60s > 0.01 or p99 over 60s > 500 ms, for 60s');
+    const { result, notes } = await watch(withLatency, () => 0, 3_600_000, 1, slow);
+    const pending = notes.find((n) => n.kind === 'alert-pending')!;
+    expect(pending.detail).toBe('error rate 0.00%, p99 950 ms');
+    expect(notes.find((n) => n.kind === 'alert-firing')!.atMs - pending.atMs).toBe(60_000);
+    expect(result.mitigateMs).toBeGreaterThan(result.detectMs!);
+  });
 });
 
 describe('toil and the manual progression (docs/design.md §13)', () => {
   const dashboard = (extra: Record<string, unknown> = {}) =>
     new DashboardOperator(
       dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 1, lookIntervalS: 60, ...extra }),
+      null,
     );
   const count = (actions: Array<{ action: ManualAction }>, action: ManualAction) =>
     actions.filter((a) => a.action === action).length;
@@ -168,10 +231,17 @@ describe('toil and the manual progression (docs/design.md §13)', () => {
   });
 
   it('takes a release that looks fine step by step to its promotion, a hold and an edit apart', async () => {
-    const { result, notes, steps, rollbackAt } = await watch(dashboard(), () => 0, 3_600_000, 1, {
-      weights: [25, 50],
-      holdMs: 120_000,
-    });
+    const { result, notes, steps, rollbackAt } = await watch(
+      dashboard(),
+      () => 0,
+      3_600_000,
+      1,
+      () => 0,
+      {
+        weights: [25, 50],
+        holdMs: 120_000,
+      },
+    );
     expect(result).toEqual({});
     expect(rollbackAt).toBeUndefined();
     expect(steps.weights.map((w) => w.weight)).toEqual([25, 50]);
@@ -186,17 +256,34 @@ describe('toil and the manual progression (docs/design.md §13)', () => {
   });
 
   it('never steps on while a bad panel is noticed: it rolls back instead', async () => {
-    const { steps, rollbackAt } = await watch(dashboard(), () => 1, 1_800_000, 1, { weights: [25, 50], holdMs: 0 });
+    const { steps, rollbackAt } = await watch(
+      dashboard(),
+      () => 1,
+      1_800_000,
+      1,
+      () => 0,
+      {
+        weights: [25, 50],
+        holdMs: 0,
+      },
+    );
     expect(steps.weights).toEqual([]);
     expect(steps.promotedAt).toBeUndefined();
     expect(rollbackAt).toBeDefined();
   });
 
   it('steps on a bad panel it did not notice', async () => {
-    const { steps, rollbackAt } = await watch(dashboard({ pNotice: 0 }), () => 1, 1_800_000, 1, {
-      weights: [25],
-      holdMs: 60_000,
-    });
+    const { steps, rollbackAt } = await watch(
+      dashboard({ pNotice: 0 }),
+      () => 1,
+      1_800_000,
+      1,
+      () => 0,
+      {
+        weights: [25],
+        holdMs: 60_000,
+      },
+    );
     expect(steps.weights.map((w) => w.weight)).toEqual([25]);
     expect(steps.promotedAt).toBeDefined();
     expect(rollbackAt).toBeUndefined();
@@ -204,7 +291,17 @@ describe('toil and the manual progression (docs/design.md §13)', () => {
 
   it('the alert operator steps on with no alert pending, one dashboard look per step', async () => {
     const op = new AlertOperator(alertOperatorSchema.parse({ kind: 'alert', evaluationIntervalS: 15 }));
-    const { result, steps, actions } = await watch(op, () => 0, 3_600_000, 1, { weights: [25, 50], holdMs: 120_000 });
+    const { result, steps, actions } = await watch(
+      op,
+      () => 0,
+      3_600_000,
+      1,
+      () => 0,
+      {
+        weights: [25, 50],
+        holdMs: 120_000,
+      },
+    );
     expect(result).toEqual({});
     expect(steps.weights.map((w) => w.weight)).toEqual([25, 50]);
     expect(steps.promotedAt).toBeDefined();
@@ -214,7 +311,17 @@ describe('toil and the manual progression (docs/design.md §13)', () => {
 
   it('the alert operator counts the page acknowledged and the rollback, busy for the action time', async () => {
     const op = new AlertOperator(alertOperatorSchema.parse({ kind: 'alert' }));
-    const { result, actions, steps } = await watch(op, () => 0.1, 3_600_000, 1, { weights: [25], holdMs: 600_000 });
+    const { result, actions, steps } = await watch(
+      op,
+      () => 0.1,
+      3_600_000,
+      1,
+      () => 0,
+      {
+        weights: [25],
+        holdMs: 600_000,
+      },
+    );
     expect(steps.weights).toEqual([]);
     expect(actions).toEqual([
       { atMs: result.detectMs, action: 'page-acknowledged', busyMs: 30_000 },

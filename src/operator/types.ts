@@ -1,6 +1,6 @@
 import type { Clock } from '../common/clock.ts';
 import type { Random } from '../common/random.ts';
-import type { MetricsSource } from '../metrics/types.ts';
+import type { MetricsSource, ServiceQuery } from '../metrics/types.ts';
 import type { EffortSettings } from '../scenario/schema.ts';
 import type { ManualAction, Mark } from '../timeline/types.ts';
 import type { ManualSteps } from './progression.ts';
@@ -10,7 +10,7 @@ export interface OperatorContext {
   clock: Clock;
   metrics: MetricsSource;
   namespace: string;
-  /** The service whose error-rate panel the operator watches. */
+  /** The service whose error-rate and latency panels the operator watches. */
   service: string;
   random: Random;
   /** Scenario time of the release. */
@@ -58,17 +58,25 @@ export function isAbort(err: unknown, signal: AbortSignal): boolean {
 }
 
 /**
- * The service's error rate over the last `windowS`, as a panel or an alert rule reads it: undefined
- * when there is no data, null when the metrics could not be read at all.
+ * What the service's panels show over the last `windowS`, as a person or an alert rule reads
+ * them: the error rate and, when `withLatency`, the p99 latency (ms; Flagger's request-duration
+ * query on the service's series). Each is undefined when there is no data and null when the
+ * metrics could not be read at all.
  */
-export async function readErrorRate(ctx: OperatorContext, windowS: number): Promise<number | undefined | null> {
-  try {
-    return await ctx.metrics.serviceErrorRate({
-      namespace: ctx.namespace,
-      service: ctx.service,
-      windowMs: windowS * 1000,
-    });
-  } catch {
-    return null;
-  }
+export async function readPanels(
+  ctx: OperatorContext,
+  windowS: number,
+  withLatency: boolean,
+): Promise<{ rate: number | undefined | null; p99: number | undefined | null }> {
+  const query: ServiceQuery = { namespace: ctx.namespace, service: ctx.service, windowMs: windowS * 1000 };
+  const read = async (q: () => Promise<number | undefined>) => {
+    try {
+      return await q();
+    } catch {
+      return null;
+    }
+  };
+  const rate = await read(() => ctx.metrics.serviceErrorRate(query));
+  const p99 = withLatency ? await read(() => ctx.metrics.serviceLatencyP99(query)) : undefined;
+  return { rate, p99 };
 }

@@ -1,6 +1,7 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { expect, it } from 'vitest';
-import { listeningPorts, listeningSockets, socketInodesOf } from './procfs.ts';
+import { listeningPorts, listeningSockets, pidNamespaceKey, socketInodesOf } from './procfs.ts';
 
 async function listen(host: string): Promise<net.Server> {
   const server = net.createServer();
@@ -26,4 +27,19 @@ it('listeningSockets gives the address, port and inode of each listener; socketI
     other.close();
   }
   expect(socketInodesOf(2 ** 22 + 1).size).toBe(0);
+});
+
+it('pidNamespaceKey is the same for a child process, and differs in a pid namespace of its own', () => {
+  const script = `import(${JSON.stringify(new URL('./procfs.ts', import.meta.url).href)}).then((m) => console.log(m.pidNamespaceKey()))`;
+  const node = [process.execPath, '--import', 'tsx', '--input-type=module', '-e', script];
+  const key = pidNamespaceKey();
+  expect(key).toMatch(/^[0-9a-f]{12}$/);
+  expect(execFileSync(node[0]!, node.slice(1), { encoding: 'utf8' }).trim()).toBe(key);
+  // Where this machine allows a user and pid namespace: the same boot, other pids, another key.
+  const unshare = spawnSync('unshare', ['--user', '--map-root-user', '--pid', '--fork', ...node], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  if (unshare.status === 0) expect(unshare.stdout.trim()).toMatch(/^[0-9a-f]{12}$/);
+  if (unshare.status === 0) expect(unshare.stdout.trim()).not.toBe(key);
 });

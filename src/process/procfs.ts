@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /**
@@ -27,6 +28,22 @@ export function startTicksOf(pid: number): number | undefined {
     // The fields after the command name, which is in parentheses and may hold spaces and ')'.
     const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
     return Number.isInteger(ticks) ? ticks : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * This boot of this machine and this process's pid namespace, hashed: two processes see each
+ * other's pids exactly when their keys are equal. A hostname is not enough (containers on two
+ * machines often share one), and the boot id alone is not either (containers on one kernel each
+ * have pids of their own). Undefined where /proc does not say.
+ */
+export function pidNamespaceKey(): string | undefined {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const pidNamespace = readlinkSync('/proc/self/ns/pid');
+    return createHash('sha256').update(`${boot} ${pidNamespace}`).digest('hex').slice(0, 12);
   } catch {
     return undefined;
   }

@@ -107,11 +107,11 @@ describe('mttrBoxPlotSpec', () => {
 });
 
 describe('binRequests', () => {
-  it('counts requests, failures and the release share per scenario second of the answer', () => {
-    const rec = (doneMs: number, status: number, version: string): RequestRecord => ({
-      sentMs: doneMs - 5,
+  it('counts requests, failures, slow answers and the release share per scenario second of the answer', () => {
+    const rec = (doneMs: number, status: number, version: string, latencyMs = 5): RequestRecord => ({
+      sentMs: doneMs - latencyMs,
       doneMs,
-      latencyMs: 5,
+      latencyMs,
       status,
       version,
     });
@@ -123,17 +123,21 @@ describe('binRequests', () => {
         rec(10_400, 0, 'v1'),
         rec(10_900, 200, 'v2'),
         rec(12_500, 200, 'v1'),
+        rec(12_600, 200, 'v2', 800),
+        rec(12_700, 500, 'v2', 800),
+        rec(12_800, 200, 'v1', 500),
         rec(99_000, 500, 'v2'),
       ],
-      { releaseMs: 10_000, endMs: 13_000, releaseVersion: 'v2' },
+      { releaseMs: 10_000, endMs: 13_000, releaseVersion: 'v2', latencyLimitMs: 500 },
     );
     // Window [release − 10 s, end]: 10 bins before the release, 3 after.
     expect(bins).toHaveLength(13);
-    expect(bins[0]).toEqual({ tS: -10, requests: 1, failures: 0, canary: 0 });
-    expect(bins.find((b) => b.tS === -1)).toEqual({ tS: -1, requests: 1, failures: 0, canary: 0 });
-    expect(bins.find((b) => b.tS === 0)).toEqual({ tS: 0, requests: 3, failures: 2, canary: 2 });
-    expect(bins.find((b) => b.tS === 1)).toEqual({ tS: 1, requests: 0, failures: 0, canary: 0 });
-    expect(bins.find((b) => b.tS === 2)).toEqual({ tS: 2, requests: 1, failures: 0, canary: 0 });
+    expect(bins[0]).toEqual({ tS: -10, requests: 1, failures: 0, slow: 0, canary: 0 });
+    expect(bins.find((b) => b.tS === -1)).toEqual({ tS: -1, requests: 1, failures: 0, slow: 0, canary: 0 });
+    expect(bins.find((b) => b.tS === 0)).toEqual({ tS: 0, requests: 3, failures: 2, slow: 0, canary: 2 });
+    expect(bins.find((b) => b.tS === 1)).toEqual({ tS: 1, requests: 0, failures: 0, slow: 0, canary: 0 });
+    // 800 ms without an error is slow; 800 ms with a 500 is a failure only; 500 ms is at the limit.
+    expect(bins.find((b) => b.tS === 2)).toEqual({ tS: 2, requests: 4, failures: 1, slow: 1, canary: 2 });
   });
 });
 
@@ -150,6 +154,7 @@ describe('timelinesSpec', () => {
     const svg = await render(spec);
     expect(marks(svg, 'canary')).toHaveLength(runs.length);
     expect(marks(svg, 'errors')).toHaveLength(runs.length);
+    expect(marks(svg, 'slow')).toHaveLength(runs.length);
     const moments = runs.reduce((k, r) => {
       const m = r.metrics;
       return (
@@ -161,6 +166,22 @@ describe('timelinesSpec', () => {
     expect(marks(svg, 'events')).toHaveLength(moments);
     for (const label of ['release', 'impact', 'detect', 'mitigate', 'recover'])
       expect(svg).toContain(`>${label}</text>`);
+  });
+
+  it("plots the share of answers slower than each run's SLO latency limit", () => {
+    const run = runs[0]!;
+    const slowRecords = new Map([[run.runId, records.get(run.runId)!.map((r) => ({ ...r, latencyMs: 800 }))]]);
+    const bins = (limitMs: number | null) =>
+      (
+        timelinesSpec([run], slowRecords, versions, {
+          latencyLimitMsByRun: new Map([[run.runId, limitMs]]),
+        }) as { data: { values: Array<{ err?: number | null; slow?: number | null; event?: string }> } }
+      ).data.values.filter((v) => v.event === undefined && typeof v.err === 'number');
+    // Every answer took 800 ms: with a 500 ms limit each one that did not fail is slow.
+    expect(bins(500).length).toBeGreaterThan(0);
+    expect(bins(500).every((v) => Math.abs(v.slow! + v.err! - 1) < 0.002)).toBe(true);
+    expect(bins(500).some((v) => v.slow! > 0)).toBe(true);
+    expect(bins(null).every((v) => v.slow === 0)).toBe(true);
   });
 
   it('inlines 1 s bins, not request records, and only from 10 s before the release', () => {

@@ -8,7 +8,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { RunEntry } from '../experiment/journal.ts';
-import { isFailure, type RequestRecord } from '../load/types.ts';
+import { isFailure, isSlow, type RequestRecord } from '../load/types.ts';
 import { bootstrapMedianCI, kaplanMeier, summarize, type KaplanMeierFit } from '../stats/index.ts';
 import { bootstrapSeed } from './run-rows.ts';
 
@@ -266,35 +266,47 @@ export interface RequestBin {
   tS: number;
   requests: number;
   failures: number;
+  /** Answers later than the SLO's latency limit that did not fail (docs/design.md §12). */
+  slow: number;
   /** Requests answered by the released build (x-app-version). */
   canary: number;
 }
 
 /**
  * Bins a run's requests into 1-scenario-second bins over [release − 10 s, end], by `doneMs`: the
- * moment the user saw the answer, which is when an error is observed. One pass, no sorting.
+ * moment the user saw the answer, which is when an error or a slow answer is observed. One pass,
+ * no sorting. Without `latencyLimitMs` (or with null) no answer counts as slow.
  */
 export function binRequests(
   records: readonly RequestRecord[],
-  window: { releaseMs: number; endMs: number; releaseVersion: string; beforeS?: number },
+  window: {
+    releaseMs: number;
+    endMs: number;
+    releaseVersion: string;
+    latencyLimitMs?: number | null;
+    beforeS?: number;
+  },
 ): RequestBin[] {
+  const limitMs = window.latencyLimitMs ?? null;
   const beforeS = window.beforeS ?? 10;
   const first = -beforeS;
   const last = Math.max(first, Math.ceil((window.endMs - window.releaseMs) / 1000) - 1);
   const n = last - first + 1;
   const requests = new Uint32Array(n);
   const failures = new Uint32Array(n);
+  const slow = new Uint32Array(n);
   const canary = new Uint32Array(n);
   for (const r of records) {
     const i = Math.floor((r.doneMs - window.releaseMs) / 1000) - first;
     if (i < 0 || i >= n) continue;
     requests[i]!++;
     if (isFailure(r)) failures[i]!++;
+    else if (isSlow(r, limitMs)) slow[i]!++;
     if (r.version === window.releaseVersion) canary[i]!++;
   }
   const out: RequestBin[] = [];
   for (let i = 0; i < n; i++)
-    out.push({ tS: first + i, requests: requests[i]!, failures: failures[i]!, canary: canary[i]! });
+    out.push({ tS: first + i, requests: requests[i]!, failures: failures[i]!, slow: slow[i]!, canary: canary[i]! });
   return out;
 }
 
@@ -317,6 +329,7 @@ const EVENT_DASH: Record<TimelineEvent, number[]> = {
   promoted: [8, 3],
 };
 const ERROR_SERIES = 'error rate (failed share of answers)';
+const SLOW_SERIES = 'slow share (answered later than the SLO)';
 const CANARY_SERIES = 'canary traffic share (answered by the release)';
 
 export const DEFAULT_MAX_TIMELINE_RUNS = 24;
@@ -358,8 +371,9 @@ function eventTimes(run: RunEntry): Array<{ event: TimelineEvent; ms: number }> 
 }
 
 /**
- * One small panel per run (at most `maxRuns`, three per row): client-observed error rate and the
- * canary's traffic share in 1 s bins, with the run's release, impact, detect, mitigate, recover
+ * One small panel per run (at most `maxRuns`, three per row): client-observed error rate, the share
+ * of slow answers (later than the run's SLO latency limit, from `options.latencyLimitMsByRun`; none
+ * for a run it does not name) and the canary's traffic share in 1 s bins, with the run's release, impact, detect, mitigate, recover
  * (and promoted) moments as vertical rules. x is seconds since the release, shared by all panels
  * so the arms compare at a glance.
  */
@@ -367,7 +381,7 @@ export function timelinesSpec(
   runs: readonly RunEntry[],
   recordsByRun: ReadonlyMap<string, readonly RequestRecord[]>,
   releaseVersionByRun: ReadonlyMap<string, string>,
-  options: { maxRuns?: number; columns?: number } = {},
+  options: { maxRuns?: number; columns?: number; latencyLimitMsByRun?: ReadonlyMap<string, number | null> } = {},
 ): TopLevelSpec {
   const max = options.maxRuns ?? DEFAULT_MAX_TIMELINE_RUNS;
   const shown = pickTimelineRuns(runs, max);
@@ -392,11 +406,13 @@ export function timelinesSpec(
           releaseMs: m.releaseMs,
           endMs: m.endMs,
           releaseVersion: releaseVersionByRun.get(run.runId) ?? '',
+          latencyLimitMs: options.latencyLimitMsByRun?.get(run.runId),
         })
       : [];
     if (!records) {
       // No records: two empty rows span the window, so the panel keeps its axis and its rules.
-      for (const t of [-10, Math.ceil((m.endMs - m.releaseMs) / 1000)]) values.push({ panel, t, err: null, can: null });
+      for (const t of [-10, Math.ceil((m.endMs - m.releaseMs) / 1000)])
+        values.push({ panel, t, err: null, slow: null, can: null });
     }
     // One short row per bin: a long run at full rate inlines ~1,000 bins per panel.
     // An empty bin is a gap (null), not a zero: nobody was answered, so no rate was observed.
@@ -405,6 +421,7 @@ export function timelinesSpec(
         panel,
         t: b.tS,
         err: b.requests ? round(b.failures / b.requests, 3) : null,
+        slow: b.requests ? round(b.slow / b.requests, 3) : null,
         can: b.requests ? round(b.canary / b.requests, 3) : null,
       });
     }
@@ -412,7 +429,7 @@ export function timelinesSpec(
   }
   const events = TIMELINE_EVENTS.filter((e) => values.some((v) => v.event === e));
   const subtitle = [
-    'Per run: failed share of the requests answered in each 1 s bin, and the share answered by the released build (x-app-version).',
+    'Per run: failed and slow (later than the SLO) shares of the requests answered in each 1 s bin, and the share answered by the released build (x-app-version).',
     `Vertical rules: the run's timeline moments. ${shown.length < runs.length ? `Showing ${shown.length} of ${runs.length} runs (scenario × arm cells take turns).` : `All ${runs.length} runs.`}` +
       (missing.length
         ? ` No request file for ${missing.length} run(s): ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}.`
@@ -421,9 +438,12 @@ export function timelinesSpec(
   const x = { field: 't', type: 'quantitative', title: 'seconds since release (scenario s)', scale: { nice: false } };
   // One colour scale for the two series (constant datums) and the moments (a field), so all
   // panels share a single legend; strokeDash on the same domain merges into it.
-  const keys = [CANARY_SERIES, ERROR_SERIES, ...events];
-  const colourScale = { domain: keys, range: ['#0072B2', '#D55E00', ...events.map((e) => EVENT_COLOURS[e])] };
-  const dashScale = { domain: keys, range: [[1, 0], [1, 0], ...events.map((e) => EVENT_DASH[e])] };
+  const keys = [CANARY_SERIES, ERROR_SERIES, SLOW_SERIES, ...events];
+  const colourScale = {
+    domain: keys,
+    range: ['#0072B2', '#D55E00', '#882255', ...events.map((e) => EVENT_COLOURS[e])],
+  };
+  const dashScale = { domain: keys, range: [[1, 0], [1, 0], [3, 1], ...events.map((e) => EVENT_DASH[e])] };
   const legend = { symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolOpacity: 1, symbolSize: 220 };
   const spec = {
     $schema: SCHEMA,
@@ -474,6 +494,16 @@ export function timelinesSpec(
             x,
             y: { field: 'err', type: 'quantitative' },
             color: { datum: ERROR_SERIES, type: 'nominal' },
+          },
+        },
+        {
+          name: 'slow',
+          transform: [{ filter: 'isValid(datum.t) && !isValid(datum.event)' }],
+          mark: { type: 'line', strokeWidth: 1.4, strokeDash: [3, 1], interpolate: 'step-after' },
+          encoding: {
+            x,
+            y: { field: 'slow', type: 'quantitative' },
+            color: { datum: SLOW_SERIES, type: 'nominal' },
           },
         },
         {

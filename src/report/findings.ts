@@ -7,7 +7,7 @@ import { breakEvenGroups, breakEvenParagraph, breakEvenTable } from './break-eve
 import { bootstrapSeed, fmt, fmtP, runRowsFromCsv, type RunRow } from './run-rows.ts';
 import { flaggerTimingLaw, renderTableMarkdown } from './markdown.ts';
 import type { ReportTable } from './model.ts';
-import { catchesParagraphs, matrixCells, matrixTable } from './matrix.ts';
+import { catchesParagraphs, matrixCells, matrixTable, outcomeText } from './matrix.ts';
 import { toilTable } from './toil.ts';
 
 /** The faulty scenarios of the catalogue: every one but `healthy`. */
@@ -245,11 +245,12 @@ export function toilMarkdown(runsCsvFile: string): string {
     .trimEnd();
 }
 
-/** One report folder of the concurrency comparison: its runs and its header's scenarios. */
+/** One report folder of the concurrency comparison: its runs, and the law of each faulty scenario. */
 interface ConcurrencyRun {
   rows: RunRow[];
   concurrency: number;
   flagged: number;
+  /** Flagger's release→rollback law per faulty scenario of the plan, seconds. */
   laws: Map<string, [number, number]>;
 }
 
@@ -258,73 +259,76 @@ function readConcurrencyRun(folder: string): ConcurrencyRun {
     Record<string, string>
   >;
   const journal = readJournal(path.join(folder, JOURNAL_FILE));
-  const laws = new Map<string, [number, number]>(
-    (journal.header?.scenarios ?? []).map((s) => [s.name, flaggerTimingLaw(s).rollback]),
-  );
+  const faulty = (journal.header?.scenarios ?? []).filter((s) => s.release.fault !== 'none');
   return {
     rows: runRowsFromCsv(csv),
     concurrency: journal.header?.concurrency ?? 1,
     flagged: csv.filter((r) => r.lag_flagged === '1').length,
-    laws,
+    laws: new Map(faulty.map((s) => [s.name, flaggerTimingLaw(s).rollback])),
   };
+}
+
+/** "at concurrency N, k of n inside (lo, hi] s (range)", per faulty scenario of one run. */
+function lawSentence(run: ConcurrencyRun): string {
+  return [...run.laws]
+    .map(([scenario, [lo, hi]]) => {
+      const flagger = run.rows.filter((r) => r.scenario === scenario && r.arm === 'flagger');
+      const times = flagger.map((r) => r.releaseToRollbackS).filter((s): s is number => s !== undefined);
+      const inside = times.filter((s) => s > lo && s <= hi).length;
+      const range = times.length ? ` (${fmt(Math.min(...times))}–${fmt(Math.max(...times))} s)` : '';
+      return `${scenario} at concurrency ${run.concurrency}: ${inside} of ${flagger.length} releases rolled back inside (${lo}, ${hi}] s${range}`;
+    })
+    .join('; ');
 }
 
 /**
  * The README's check that concurrency does not change the science (docs/design.md §10): the same
  * plan and seed at concurrency 1 (folder `a`) and at the default (folder `b`). Flagger's
- * release→rollback against the timing law in every run, and per scenario and arm the MTTR medians
- * with A12 and the two-sided Mann–Whitney p of b against a. From the two runs.csv (and the
- * journals' scenarios, for the law).
+ * release→rollback against the timing law in every faulty run, the lag-flagged runs, and per
+ * scenario and arm the outcomes and MTTR medians with A12 and the two-sided Mann–Whitney p of b
+ * against a. From the two runs.csv (and the journals' scenarios, for the law).
  */
 export function concurrencyMarkdown(a: string, b: string): string {
   const runs = [readConcurrencyRun(a), readConcurrencyRun(b)] as const;
-  const lawLines = runs.map((run) => {
-    const rolled = run.rows.filter((r) => r.arm === 'flagger' && r.releaseToRollbackS !== undefined);
-    const inside = rolled.filter((r) => {
-      const law = run.laws.get(r.scenario);
-      return law !== undefined && r.releaseToRollbackS! > law[0] && r.releaseToRollbackS! <= law[1];
-    });
-    const values = rolled.map((r) => r.releaseToRollbackS!);
-    const law = run.laws.get(rolled[0]?.scenario ?? '');
-    const range = values.length ? `${fmt(Math.min(...values))}–${fmt(Math.max(...values))} s` : '—';
-    return `at concurrency ${run.concurrency}, ${inside.length} of ${rolled.length} inside (${law?.[0]}, ${law?.[1]}] s (${range})`;
-  });
-  const keys = [...new Set(runs[0].rows.map((r) => `${r.scenario}\u0000${r.arm}`))];
-  const tableRows = keys.map((key) => {
-    const [scenario, arm] = key.split('\u0000') as [string, string];
+  const [ca, cb] = [runs[0].concurrency, runs[1].concurrency];
+  const cells = runs.map((run) => matrixCells(run.rows));
+  const tableRows = cells[0]!.map((cellA) => {
+    const cellB = cells[1]!.find((c) => c.scenario === cellA.scenario && c.arm === cellA.arm);
     const [xa, xb] = runs.map((run) =>
-      run.rows.filter((r) => r.scenario === scenario && r.arm === arm && r.mttrS !== undefined).map((r) => r.mttrS!),
+      run.rows
+        .filter((r) => r.scenario === cellA.scenario && r.arm === cellA.arm && r.mttrS !== undefined)
+        .map((r) => r.mttrS!),
     ) as [number[], number[]];
-    const [na, nb] = runs.map((run) => run.rows.filter((r) => r.scenario === scenario && r.arm === arm).length);
     const tested = xa.length > 0 && xb.length > 0;
     return [
-      scenario,
-      arm,
-      `${na} / ${nb}`,
-      fmt(summarize(xa).median),
-      fmt(summarize(xb).median),
+      cellA.scenario,
+      cellA.arm,
+      outcomeText(cellA),
+      cellB ? outcomeText(cellB) : '—',
+      fmt(cellA.medianMttrS),
+      fmt(cellB?.medianMttrS),
       tested ? fmt(varghaDelaneyA12(xb, xa).a12, 2) : '—',
       tested ? fmtP(mannWhitney(xb, xa).p) : '—',
     ];
   });
-  const [ca, cb] = [runs[0].concurrency, runs[1].concurrency];
   const paragraph =
-    `Flagger's faulty-500 release→rollback: ${lawLines.join('; ')}. ` +
+    `Flagger's release→rollback, ${lawSentence(runs[0])}; ${lawSentence(runs[1])}. ` +
     `Runs over the lag bound: ${runs[0].flagged} of ${runs[0].rows.length} at concurrency ${ca}, ${runs[1].flagged} of ${runs[1].rows.length} at ${cb}. ` +
-    `MTTR at concurrency ${cb} against ${ca}, per scenario and arm (A12 is the probability that a run at ${cb} has the longer MTTR; 0.5 is no difference):`;
+    `Per scenario and arm, the outcomes and the MTTR at both (A12 is the probability that a run at ${cb} has the longer MTTR; 0.5 is no difference):`;
   const table: ReportTable = {
     id: 'concurrency-check',
-    title: 'MTTR at two concurrencies',
+    title: 'The same plan at two concurrencies',
     columns: [
       'scenario',
       'arm',
-      `runs (${ca} / ${cb})`,
+      `outcomes at ${ca}`,
+      `outcomes at ${cb}`,
       `MTTR s, median at ${ca}`,
       `MTTR s, median at ${cb}`,
       `A12 (${cb} vs ${ca})`,
       'p (two-sided)',
     ],
-    align: ['l', 'l', 'r', 'r', 'r', 'r', 'r'],
+    align: ['l', 'l', 'l', 'l', 'r', 'r', 'r', 'r'],
     rows: tableRows,
   };
   return [paragraph, '', ...renderTableMarkdown(table)].join('\n').trimEnd();

@@ -319,6 +319,8 @@ function renderRuns(runs: readonly RunEntry[], id: string): string {
       `<td class="num">${escapeHtml(fmtS(ttr))}</td>`,
       `<td class="num">${escapeHtml(m.censoredAtS === undefined ? '—' : fmtS(m.censoredAtS))}</td>`,
       `<td class="num">${escapeHtml(`${m.failedRequests} / ${m.totalRequests}`)}</td>`,
+      // Empty for a run journaled before the SLO (docs/design.md §12), which counted failures only.
+      `<td class="num">${escapeHtml(m.slowRequests === undefined ? '—' : String(m.slowRequests))}</td>`,
       `<td>${requests}</td>`,
     ];
     return `<tr>${cells.join('')}</tr>`;
@@ -332,9 +334,10 @@ function renderRuns(runs: readonly RunEntry[], id: string): string {
     'release→recover s',
     'censored at s',
     'failed / total requests',
+    'slow requests',
     'request records',
   ];
-  const numeric = new Set([4, 5, 6, 7]);
+  const numeric = new Set([4, 5, 6, 7, 8]);
   return [
     `<section id="${id}">`,
     `<h2>Runs</h2>`,

@@ -45,4 +45,31 @@ describe('fault × arm matrix', () => {
         'It left unrecovered by the deadline latency-800ms (2/2 runs; 0 failed requests).',
     ]);
   });
+
+  it('with slow and bad requests counted (docs/design.md §12), adds their columns and speaks of bad requests', () => {
+    const slo = runRowsFromCsv(
+      parse(
+        `run_id,arm,scenario,sweep,outcome,release_ms,mitigate_ms,promoted_ms,mttr_s,ttr_release_s,ttd_s,ttm_s,censored_at_s,failed_requests,slow_requests,bad_requests
+f1,flagger,latency-800ms,,rolled_back,10000,100000,,40,95,,,,0,80,80
+f2,flagger,latency-800ms,,rolled_back,10000,110000,,50,105,,,,2,120,122
+m1,manual,latency-800ms,,censored,10000,,,,,,,280,0,600,600
+`,
+        { columns: true },
+      ),
+    );
+    const sloCells = matrixCells(slo);
+    const table = matrixTable(sloCells);
+    expect(table.columns).toContain('bad requests (median)');
+    expect(table.rows).toEqual([
+      ['latency-800ms', 'manual', 'censored 1 (n 1)', '0', '600', '600', '—', '—'],
+      ['latency-800ms', 'flagger', 'rolled back 2 (n 2)', '1', '100', '101', '45.0', '100.0'],
+    ]);
+    expect(catchesParagraphs(sloCells, new Set(['latency-800ms']))).toEqual([
+      'Flagger rolled back latency-800ms (2/2; release→recover 100.0 s, 101 bad requests).',
+      'The manual process rolled back none of the faulty releases in most of its runs. ' +
+        'It left unrecovered by the deadline latency-800ms (1/1 runs; 600 bad requests).',
+    ]);
+    // A runs.csv from before the SLO keeps its columns.
+    expect(matrixTable(cells).columns).not.toContain('bad requests (median)');
+  });
 });

@@ -14,6 +14,9 @@ export interface MatrixCell {
   noImpact: number;
   aborted: number;
   medianFailed?: number;
+  /** Medians of slow and bad (failed + slow) requests; undefined for runs.csv files older than the SLO. */
+  medianSlow?: number;
+  medianBad?: number;
   medianMttrS?: number;
   medianTtrReleaseS?: number;
 }
@@ -37,6 +40,8 @@ export function matrixCells(rows: readonly RunRow[]): MatrixCell[] {
         noImpact: count('no_impact'),
         aborted: count('aborted'),
         medianFailed: med(mine.map((r) => r.failedRequests)),
+        medianSlow: med(mine.map((r) => r.slowRequests)),
+        medianBad: med(mine.map((r) => r.badRequests)),
         medianMttrS: med(mine.map((r) => r.mttrS)),
         medianTtrReleaseS: med(mine.map((r) => r.ttrReleaseS)),
       });
@@ -64,18 +69,46 @@ export const MATRIX_COLUMNS = [
   'release→recover s (median)',
 ];
 
+/** The columns once runs.csv counts slow and bad requests (docs/design.md §12). */
+export const MATRIX_COLUMNS_SLO = [
+  'fault',
+  'arm',
+  'outcomes',
+  'failed requests (median)',
+  'slow requests (median)',
+  'bad requests (median)',
+  'MTTR s (median)',
+  'release→recover s (median)',
+];
+
+/** Whether the runs counted slow requests: runs.csv files older than the SLO counted failures only. */
+const countsSlow = (cells: readonly MatrixCell[]) => cells.some((c) => c.medianBad !== undefined);
+
+/** The requests a cell's users had trouble with: bad ones where counted, else failed ones. */
+function troubleText(c: MatrixCell): string {
+  return c.medianBad === undefined
+    ? `${fmt(c.medianFailed, 0)} failed requests`
+    : `${fmt(c.medianBad, 0)} bad requests`;
+}
+
 export function matrixTable(cells: readonly MatrixCell[]): ReportTable {
+  const slo = countsSlow(cells);
   return {
     id: 'fault-matrix',
     title: 'Fault × arm matrix',
-    note: 'Per fault and arm: outcome counts, and medians over the runs where the figure is defined (MTTR and release→recover only for runs that recovered).',
-    columns: MATRIX_COLUMNS,
-    align: ['l', 'l', 'l', 'r', 'r', 'r'],
+    note:
+      'Per fault and arm: outcome counts, and medians over the runs where the figure is defined (MTTR and release→recover only for runs that recovered).' +
+      (slo
+        ? " A request is bad when it failed or was slower than the scenario's SLO latency limit (slow); impact and MTTR count bad requests."
+        : ''),
+    columns: slo ? MATRIX_COLUMNS_SLO : MATRIX_COLUMNS,
+    align: slo ? ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r'] : ['l', 'l', 'l', 'r', 'r', 'r'],
     rows: cells.map((c) => [
       c.scenario,
       c.arm,
       outcomeText(c),
       fmt(c.medianFailed, 0),
+      ...(slo ? [fmt(c.medianSlow, 0), fmt(c.medianBad, 0)] : []),
       fmt(c.medianMttrS),
       fmt(c.medianTtrReleaseS),
     ]),
@@ -104,16 +137,16 @@ export function catchesParagraphs(cells: readonly MatrixCell[], faulty: Readonly
     sentences.push(
       caught.length === 0
         ? `${armName[arm]} rolled back none of the faulty releases in most of its runs.`
-        : `${armName[arm]} rolled back ${list(caught, (c) => `${c.rolledBack}/${c.n}; release→recover ${fmt(c.medianTtrReleaseS)} s, ${fmt(c.medianFailed, 0)} failed requests`)}.`,
+        : `${armName[arm]} rolled back ${list(caught, (c) => `${c.rolledBack}/${c.n}; release→recover ${fmt(c.medianTtrReleaseS)} s, ${troubleText(c)}`)}.`,
     );
     if (promotedFaulty.length > 0) {
       sentences.push(
-        `It promoted the faulty ${list(promotedFaulty, (c) => `${c.promoted}/${c.n}; ${fmt(c.medianFailed, 0)} failed requests`)}.`,
+        `It promoted the faulty ${list(promotedFaulty, (c) => `${c.promoted}/${c.n}; ${troubleText(c)}`)}.`,
       );
     }
     if (missed.length > 0) {
       sentences.push(
-        `It left unrecovered by the deadline ${list(missed, (c) => `${c.censored + c.noImpact}/${c.n} runs; ${fmt(c.medianFailed, 0)} failed requests`)}.`,
+        `It left unrecovered by the deadline ${list(missed, (c) => `${c.censored + c.noImpact}/${c.n} runs; ${troubleText(c)}`)}.`,
       );
     }
     if (falseAlarms.length > 0)
@@ -124,21 +157,25 @@ export function catchesParagraphs(cells: readonly MatrixCell[], faulty: Readonly
 }
 
 /**
- * The matrix as a heatmap: fault × arm, colour = median failed requests (log scale), with the
- * outcome counts written in each cell.
+ * The matrix as a heatmap: fault × arm, colour = median bad requests (failed ones in runs.csv
+ * files older than the SLO; log scale), with the outcome counts written in each cell.
  */
 export function matrixHeatmapSpec(cells: readonly MatrixCell[]): TopLevelSpec {
-  const values = cells.map((c) => ({
-    fault: c.scenario,
-    arm: c.arm,
-    failed: c.medianFailed ?? 0,
-    colour: (c.medianFailed ?? 0) + 1,
-    outcome: outcomeText(c).replace(/ \(n \d+\)$/, ''),
-    mttr: c.medianMttrS === undefined ? '' : `MTTR ${fmt(c.medianMttrS)} s`,
-  }));
+  const noun = countsSlow(cells) ? 'bad requests' : 'failed requests';
+  const values = cells.map((c) => {
+    const trouble = (countsSlow(cells) ? c.medianBad : c.medianFailed) ?? 0;
+    return {
+      fault: c.scenario,
+      arm: c.arm,
+      failed: trouble,
+      colour: trouble + 1,
+      outcome: outcomeText(c).replace(/ \(n \d+\)$/, ''),
+      mttr: c.medianMttrS === undefined ? '' : `MTTR ${fmt(c.medianMttrS)} s`,
+    };
+  });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Fault × arm', subtitle: 'colour: median failed requests per run; text: outcomes and median MTTR' },
+    title: { text: 'Fault × arm', subtitle: `colour: median ${noun} per run; text: outcomes and median MTTR` },
     data: { values },
     width: 260,
     height: { step: 36 },
@@ -154,13 +191,13 @@ export function matrixHeatmapSpec(cells: readonly MatrixCell[]): TopLevelSpec {
             field: 'colour',
             type: 'quantitative',
             scale: { type: 'log', scheme: 'orangered' },
-            title: 'failed requests + 1',
+            title: `${noun} + 1`,
           },
           tooltip: [
             { field: 'fault' },
             { field: 'arm' },
             { field: 'outcome' },
-            { field: 'failed', title: 'median failed requests' },
+            { field: 'failed', title: `median ${noun}` },
           ],
         },
       },

@@ -6,7 +6,7 @@ import { planRuns } from '../experiment/plan.ts';
 import { createOperator } from '../operator/create.ts';
 import { loadExperimentFile } from '../scenario/load-files.ts';
 import { describeManualProcess } from '../operator/progression.ts';
-import { manualSchema, operatorSchema } from '../scenario/schema.ts';
+import { manualSchema, operatorSchema, sloSchema } from '../scenario/schema.ts';
 import { PROJECT_ROOT } from '../test-support/cli.ts';
 import { buildReportModel } from './build-model.ts';
 import { makeHeader, makeRun, makeScenario } from './charts/test-fixtures.ts';
@@ -32,7 +32,9 @@ function journalOfPlan(file: string): { runs: RunEntry[]; header: ReturnType<typ
       sweep: p.sweep,
       sweepLabel: p.sweepLabel,
     });
-    return p.arm === 'manual' ? { ...run, operator: createOperator(p.scenario.manual.operator, io).describe() } : run;
+    return p.arm === 'manual'
+      ? { ...run, operator: createOperator(p.scenario.manual.operator, p.scenario.slo, io).describe() }
+      : run;
   });
   return {
     runs,
@@ -47,7 +49,7 @@ function journalOfPlan(file: string): { runs: RunEntry[]; header: ReturnType<typ
 /** The default story each operator kind journals (its describe().source). */
 const defaultStory = (kind: 'dashboard' | 'alert') =>
   String(
-    createOperator(operatorSchema.parse({ kind }), {
+    createOperator(operatorSchema.parse({ kind }), sloSchema.parse({}), {
       input: new PassThrough(),
       output: new PassThrough(),
       instructions: () => '',
@@ -135,11 +137,21 @@ describe('the operator source of a swept report', () => {
     expect(operatorSourceText(operatorSchema.parse({ kind: 'alert' }), undefined)).toBeUndefined();
     expect(operatorSourceText(operatorSchema.parse({ kind: 'alert' }), { 'flagger.interval': 10_000 })).toBeUndefined();
   });
+
+  it.each(['dashboard', 'alert'] as const)('gives every %s field that kept its default its own reason', (kind) => {
+    const swept = kind === 'dashboard' ? 'lookIntervalS' : 'groupWaitS';
+    const text = operatorSourceText(operatorSchema.parse({ kind }), { [`manual.operator.${swept}`]: 1 })!;
+    expect(text).toMatch(/Assumed/);
+    // The generic fallback means a field was added without its reason.
+    expect(text).not.toContain('(docs/design.md §6 default)');
+    if (kind === 'dashboard') expect(text).toMatch(/latencyPanel = true \(the latency panel beside/);
+    else expect(text).toMatch(/latencyP99AboveMs = null \(off: /);
+  });
 });
 
 describe('the manual process in the operator table (docs/design.md §13)', () => {
   const description = (manual: Record<string, unknown> = {}) => ({
-    ...createOperator(operatorSchema.parse({ kind: 'dashboard' }), {
+    ...createOperator(operatorSchema.parse({ kind: 'dashboard' }), sloSchema.parse({}), {
       input: new PassThrough(),
       output: new PassThrough(),
       instructions: () => '',

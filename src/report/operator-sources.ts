@@ -14,11 +14,15 @@ const DEFAULT_REASONS: Record<string, string> = {
   'dashboard.lookIntervalS': 'a person looking at a Grafana panel once a minute',
   'dashboard.panelWindowS': 'the panel shows the error rate over the last minute',
   'dashboard.visibleErrorRate': 'where an error-rate panel visibly looks wrong',
+  'dashboard.latencyPanel':
+    "the latency panel beside the error-rate panel (latency and errors are two of the Google SRE book's four golden signals), its threshold line at the scenario's slo.latencyMs (the proposal's 500 ms, docs/design.md §12)",
   'dashboard.pNotice': 'a bad panel is noticed at four looks in five',
   'dashboard.reaction.medianS': 'decide and type the rollback, lognormal',
   'dashboard.reaction.p90S': 'decide and type the rollback, lognormal',
   'alert.errorRateAbove': 'the rule fires above 1% failed requests',
   'alert.ruleWindowS': 'the error rate is measured over one minute',
+  'alert.latencyP99AboveMs':
+    "off: docs/design.md §6's rule pages on the error rate only; set it to add `or p99 > L` to the rule",
   'alert.forS': 'the condition must hold for one minute before the rule fires',
   'alert.evaluationIntervalS': "docs/design.md §6's choice; Grafana evaluates every 10 s by default",
   'alert.groupWaitS': "Alertmanager's default group_wait",
@@ -98,7 +102,10 @@ const PROCESS_REASONS: Record<string, { path: string; reason: string }> = {
     reason:
       'keystroke-level model (Card, Moran & Newell 1980): about 60 keystrokes at 0.2 s and one mental preparation (1.35 s), then reading the answer',
   },
-  panelLookS: { path: 'manual.effort.panelLookS', reason: 'assumed: reading one error-rate panel' },
+  panelLookS: {
+    path: 'manual.effort.panelLookS',
+    reason: 'assumed: reading one panel; a look reads the error rate and, where shown, the latency',
+  },
   pageAcknowledgeS: { path: 'manual.effort.pageAcknowledgeS', reason: 'assumed: open the page and acknowledge it' },
 };
 

@@ -177,13 +177,21 @@ export function reportChartSpecs(
   if (shown.length > 0) {
     const records = new Map<string, readonly RequestRecord[]>();
     const versions = new Map<string, string>();
+    const latencyLimitMsByRun = new Map<string, number | null>();
     for (const run of shown) {
       const file = path.join(dir, run.requestsFile);
       if (existsSync(file)) records.set(run.runId, readRequestsFile(file));
-      const version = header.scenarios[run.entry]?.release.version;
-      if (version !== undefined) versions.set(run.runId, version);
+      const scenario = header.scenarios[run.entry];
+      if (scenario !== undefined) {
+        versions.set(run.runId, scenario.release.version);
+        latencyLimitMsByRun.set(run.runId, scenario.slo.latencyMs);
+      }
     }
-    specs.push({ id: 'timelines', title: 'Run timelines', spec: timelinesSpec(runs, records, versions, { maxRuns }) });
+    specs.push({
+      id: 'timelines',
+      title: 'Run timelines',
+      spec: timelinesSpec(runs, records, versions, { maxRuns, latencyLimitMsByRun }),
+    });
   }
   sweepGroups(runs).forEach((g, i) => {
     const what = g.second ? `${g.parameter} × ${g.second}` : g.parameter;

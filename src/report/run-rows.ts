@@ -17,6 +17,10 @@ export interface RunRow {
   ttmS?: number;
   censoredAtS?: number;
   failedRequests: number;
+  /** Answered later than the SLO's latency limit; undefined in runs.csv files older than the SLO. */
+  slowRequests?: number;
+  /** Failed + slow (docs/design.md §12); undefined as slowRequests. */
+  badRequests?: number;
   releaseToRollbackS?: number;
   releaseToPromotedS?: number;
   /** The manual operator's attention (report/operator-cost.ts); undefined in runs.csv files older than it. */
@@ -53,6 +57,8 @@ export function runRowsFromCsv(rows: ReadonlyArray<Record<string, string | numbe
       ttmS: num(r.ttm_s),
       censoredAtS: num(r.censored_at_s),
       failedRequests: Number(r.failed_requests),
+      slowRequests: num(r.slow_requests),
+      badRequests: num(r.bad_requests),
       releaseToRollbackS:
         r.outcome === 'rolled_back' && mitigate !== undefined ? (mitigate - release) / 1000 : undefined,
       releaseToPromotedS: promoted !== undefined ? (promoted - release) / 1000 : undefined,

@@ -54,6 +54,7 @@ describe('runs.csv and requests/*.csv', () => {
       endMs: 5_000,
       releaseVersion: 'v2',
       cleanWindowMs: 1_000,
+      latencyLimitMs: 500,
       records,
       timeline: [{ atMs: releaseMs, kind: Marks.release }],
     });
@@ -65,6 +66,44 @@ describe('runs.csv and requests/*.csv', () => {
     const after = lines.filter((l) => Number(l.split(',')[0]) >= Number(row.release_ms));
     expect(after).toHaveLength(Number(row.total_requests));
     expect(after.filter((l) => Number(l.split(',')[3]) >= 500)).toHaveLength(Number(row.failed_requests));
+  });
+
+  it('count slow and bad requests as requests/*.csv recomputes them: latency_ms over the SLO, failures apart', () => {
+    const records: RequestRecord[] = [
+      { latencyMs: 3, status: 200 },
+      { latencyMs: 800, status: 200 },
+      { latencyMs: 501, status: 201 },
+      { latencyMs: 500, status: 200 },
+      { latencyMs: 900, status: 503 },
+      { latencyMs: 5_000, status: 0 },
+    ].map((r, i) => ({ ...r, sentMs: 2_000 + i * 10, doneMs: 2_000 + i * 10 + r.latencyMs, version: 'v2' }));
+    const metrics = computeRunMetrics({
+      arm: 'manual',
+      releaseMs: 1_000,
+      deadlineMs: 60_000,
+      endMs: 60_000,
+      releaseVersion: 'v2',
+      cleanWindowMs: 1_000,
+      latencyLimitMs: 500,
+      records,
+      timeline: [{ atMs: 1_000, kind: Marks.release }],
+    });
+    const file = path.join(dir, 'slow.csv');
+    writeRequestsFile(file, records);
+    const row = runsCsvRows('e', [runEntry('flagger', [], metrics)])[0]!;
+    const fields = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(',').map(Number));
+    const failed = fields.filter(([, , , status]) => status === 0 || status! >= 500).length;
+    const slow = fields.filter(([, , latency, status]) => status !== 0 && status! < 500 && latency! > 500).length;
+    expect([row.failed_requests, row.slow_requests, row.bad_requests]).toEqual([failed, slow, failed + slow]);
+    expect([failed, slow]).toEqual([2, 2]);
+    // A run journaled before the SLO counted failures only: its slow and bad cells stay empty.
+    const { slowRequests: _s, badRequests: _b, ...before } = metrics;
+    const old = runsCsvRows('e', [runEntry('flagger', [], before)])[0]!;
+    expect([old.failed_requests, old.slow_requests, old.bad_requests]).toEqual([2, '', '']);
   });
 });
 

@@ -27,6 +27,8 @@ export const RUNS_CSV_COLUMNS = [
   'ttm_s',
   'censored_at_s',
   'failed_requests',
+  'slow_requests',
+  'bad_requests',
   'total_requests',
   'peak_error_rate',
   'time_scale',
@@ -84,6 +86,9 @@ export function runsCsvRows(
       ttm_s: sec(m.ttmS),
       censored_at_s: sec(m.censoredAtS),
       failed_requests: m.failedRequests,
+      // Empty for a run journaled before the SLO (docs/design.md §12): it counted failures only.
+      slow_requests: m.slowRequests ?? '',
+      bad_requests: m.badRequests ?? '',
       total_requests: m.totalRequests,
       peak_error_rate: Number(m.peakErrorRate.toFixed(4)),
       time_scale: run.timeScale,

@@ -304,11 +304,17 @@ describe('hostile references, journals and arguments', () => {
     expect(readFileSync(file, 'utf8')).toBe('keep');
   });
 
-  it('npm run cleanup -- --bogus, and --context without --kubeconfig: one line, exit 2', async () => {
+  it('npm run cleanup -- --bogus, and --context, --experiment-id or --yes without --kubeconfig: one line, exit 2', async () => {
     oneLine(await command('cleanup', ['--bogus']), '--bogus: unknown option; see --help');
+    for (const flag of [['--context', 'prod'], ['--experiment-id', 'k3v9x0qa'], ['--yes']]) {
+      oneLine(
+        await command('cleanup', flag),
+        `${flag[0]}: only with --kubeconfig FILE; cleanup deletes namespaces on a cluster only when its kubeconfig is named`,
+      );
+    }
     oneLine(
-      await command('cleanup', ['--context', 'prod']),
-      '--context: only with --kubeconfig FILE; cleanup deletes namespaces on a cluster only when its kubeconfig is named',
+      await command('cleanup', ['--kubeconfig', '/nonexistent', '--experiment-id', 'a,b']),
+      '--experiment-id: "a,b" is not an experiment id (the journal header\'s "id": letters, digits, "-", "_" or ".", at most 63)',
     );
   });
 

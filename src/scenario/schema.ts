@@ -101,6 +101,31 @@ function checkAscending(steps: readonly number[], ctx: z.RefinementCtx): void {
   }
 }
 
+/**
+ * The service level a user holds the service to (docs/design.md §12): what makes a request bad for
+ * the person who sent it. Impact, recovery, the clean window and MTTR are measured on bad requests.
+ */
+export const sloSchema = z.strictObject({
+  /**
+   * A request answered later than this many real milliseconds is bad (slow) for its user, like a
+   * failed one (5xx, timeout, connection error). The proposal's limit is 500 ms. Latency is real
+   * time even under time compression. null: only failures are bad.
+   */
+  latencyMs: z.number().finite().positive().max(600_000).nullable().default(500),
+});
+
+/** The service mesh between the users and the pods (the local platform's router). */
+export const meshSchema = z.strictObject({
+  /**
+   * Scenario milliseconds from a route change during a run (a VirtualService write: the manual
+   * release and rollback, Flagger's weight steps) to the router applying it. The default is
+   * istiod's PILOT_DEBOUNCE_AFTER (100 ms, istio/istio pilot/pkg/features): istiod waits at least
+   * that long after a config change before it pushes to the sidecars. The push itself and Envoy's
+   * apply come on top and are not measured here, so 100 ms is a lower bound.
+   */
+  propagationDelayMs: z.number().finite().nonnegative().max(60_000).default(100),
+});
+
 /** Flagger's `Canary.spec.analysis`, with the two built-in Istio checks. */
 export const flaggerSchema = z
   .strictObject({
@@ -160,6 +185,12 @@ export const dashboardOperatorSchema = z.strictObject({
   panelWindowS: positiveSeconds('panelWindowS').max(86_400).default(60),
   /** Error rate (0..1) at which the panel visibly looks wrong. */
   visibleErrorRate: share.default(0.01),
+  /**
+   * Also watch the latency panel beside it: the service's p99 over panelWindowS, which visibly
+   * looks wrong above the scenario's slo.latencyMs (its threshold line). No effect when
+   * slo.latencyMs is null.
+   */
+  latencyPanel: z.boolean().default(true),
   /** Probability that a look at a bad panel is noticed. */
   pNotice: share.default(0.8),
   /** Time to decide and type the rollback once noticed. */
@@ -173,6 +204,11 @@ export const alertOperatorSchema = z.strictObject({
   errorRateAbove: share.default(0.01),
   /** ...measured over this window, seconds. */
   ruleWindowS: positiveSeconds('ruleWindowS').max(86_400).default(60),
+  /**
+   * ...or when the p99 latency (real ms) over ruleWindowS exceeds this: one rule
+   * `error rate > X or p99 > L`. null (the default, docs/design.md §6's rule): errors only.
+   */
+  latencyP99AboveMs: z.number().finite().positive().max(600_000).nullable().default(null),
   /** ...for this long (the rule's `for`), seconds. */
   forS: seconds('forS').max(86_400).default(60),
   /** Rule evaluation interval, seconds. */
@@ -224,7 +260,7 @@ export const effortSchema = z.strictObject({
   valuesEditS: seconds('valuesEditS').max(3_600).default(60),
   /** Typing a `helm upgrade` and reading its answer. */
   helmCommandS: seconds('helmCommandS').max(3_600).default(15),
-  /** Reading one error-rate panel at a look. */
+  /** Reading one panel at a look: the error rate, and the latency where the dashboard shows it. */
   panelLookS: seconds('panelLookS').max(3_600).default(10),
   /** Opening the page and acknowledging it. */
   pageAcknowledgeS: seconds('pageAcknowledgeS').max(3_600).default(30),
@@ -282,6 +318,10 @@ export const scenarioSchema = z.strictObject({
   recovery: recoverySchema.prefault({}),
   flagger: flaggerSchema.prefault({}),
   manual: manualSchema.prefault({}),
+  /** How route changes reach the data plane (local platform). */
+  mesh: meshSchema.prefault({}),
+  /** What a bad request is: failed, or slower than latencyMs. */
+  slo: sloSchema.prefault({}),
   /** Faults of the environment injected during each run (local platform); none by default. */
   environmentFaults: z.array(environmentFaultSchema).max(20).default([]),
 });
@@ -349,6 +389,7 @@ export type OperatorSettings = z.output<typeof operatorSchema>;
 export type DashboardOperatorSettings = z.output<typeof dashboardOperatorSchema>;
 export type AlertOperatorSettings = z.output<typeof alertOperatorSchema>;
 export type ReleaseSettings = z.output<typeof releaseSchema>;
+export type SloSettings = z.output<typeof sloSchema>;
 export type LoadSettings = z.output<typeof loadSchema>;
 export type Experiment = z.output<typeof experimentSchema> & { name: string };
 export type ExperimentEntry = z.output<typeof experimentEntrySchema>;

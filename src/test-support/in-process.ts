@@ -12,7 +12,7 @@ import { PROJECT_ROOT } from './cli.ts';
 
 /**
  * Runs an experiment file inside the test's process, as `npm run experiment` runs it (the plan,
- * its time scale and seed, runExperiment), on `platform`: quiet, and with nothing on stdin.
+ * its time scale, seed and concurrency, runExperiment), on `platform`: quiet, and with nothing on stdin.
  * `wrapLoad` wraps (or replaces) the built-in generator.
  */
 export async function runPlanInProcess(
@@ -32,6 +32,7 @@ export async function runPlanInProcess(
     operators: unattendedOperators(),
     outDir,
     seed: loaded.experiment.seed,
+    concurrency: loaded.experiment.concurrency,
     logger: { info: () => undefined, warn: () => undefined },
     signal: new AbortController().signal,
   });

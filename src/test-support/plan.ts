@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { RunEntry } from '../experiment/journal.ts';
+import type { ExperimentHeader, RunEntry } from '../experiment/journal.ts';
 
 export interface PlanHeader {
   name: string;
@@ -53,4 +53,10 @@ export function journalRuns(outDir: string): RunEntry[] {
     .split('\n')
     .map((line) => JSON.parse(line) as { type: string })
     .filter((line): line is RunEntry => line.type === 'run');
+}
+
+/** The experiment header of a report folder's journal (its first line): the id, the plan, the seed. */
+export function journalHeader(outDir: string): ExperimentHeader {
+  const first = readFileSync(path.join(outDir, 'journal.jsonl'), 'utf8').split('\n')[0]!;
+  return JSON.parse(first) as ExperimentHeader;
 }

@@ -220,6 +220,7 @@ const noMetrics: MetricsSource = {
   requestSuccessRate: () => Promise.reject(new Error('the fake platform has no metrics')),
   requestDurationP99: () => Promise.reject(new Error('the fake platform has no metrics')),
   serviceErrorRate: () => Promise.reject(new Error('the fake platform has no metrics')),
+  serviceLatencyP99: () => Promise.reject(new Error('the fake platform has no metrics')),
 };
 
 export class FakeSession implements ArmSession {

@@ -3,16 +3,16 @@ import type { RequestRecord } from '../load/types.ts';
 import { computeRunMetrics, Marks, type RunObservation } from './compute.ts';
 import type { TimelineEntry } from './types.ts';
 
-/** 10 requests per second from `fromMs` to `toMs`; `serve(t)` says who answered and how. */
+/** 10 requests per second from `fromMs` to `toMs`; `serve(t)` says who answered, how and how fast (5 ms unless told). */
 function traffic(
   fromMs: number,
   toMs: number,
-  serve: (t: number) => { status: number; version: string },
+  serve: (t: number) => { status: number; version: string; latencyMs?: number },
 ): RequestRecord[] {
   const out: RequestRecord[] = [];
   for (let t = fromMs; t < toMs; t += 100) {
-    const { status, version } = serve(t);
-    out.push({ sentMs: t, doneMs: t + 5, latencyMs: 5, status, version });
+    const { status, version, latencyMs = 5 } = serve(t);
+    out.push({ sentMs: t, doneMs: t + latencyMs, latencyMs, status, version });
   }
   return out;
 }
@@ -25,6 +25,7 @@ function observe(over: Partial<RunObservation> & Pick<RunObservation, 'records' 
     endMs: 200_000,
     releaseVersion: 'v2',
     cleanWindowMs: 30_000,
+    latencyLimitMs: 500,
     ...over,
   };
 }
@@ -128,5 +129,69 @@ describe('computeRunMetrics', () => {
     expect(m.outcome).toBe('rolled_back');
     expect(m.recoverMs).toBeUndefined();
     expect(m.censoredAtS).toBeCloseTo((120_000 - 40_005) / 1000, 6);
+  });
+
+  describe('with the SLO (docs/design.md §12): a request slower than latencyLimitMs is bad', () => {
+    // Canary at 10% from 40 s, answering every request in 800 ms without an error; rolled back at 100 s.
+    const slowCanary = (t: number) =>
+      t >= 40_000 && t < 100_000 && Math.floor(t / 100) % 10 === 0
+        ? { status: 200, version: 'v2', latencyMs: 800 }
+        : { status: 200, version: 'v1' };
+    const rollback = [
+      flaggerEvent(70_000, 'Halt app.ns advancement request duration 950ms > 500ms'),
+      flaggerEvent(100_000, 'Rolling back app.ns failed checks threshold reached 2'),
+      flaggerEvent(100_000, 'Canary failed! Scaling down app.ns', 'Failed'),
+    ];
+
+    it('gives a latency rollback an impact and a positive MTTR made of slow requests', () => {
+      const m = computeRunMetrics(observe({ records: traffic(0, 200_000, slowCanary), timeline: rollback }));
+      expect(m.outcome).toBe('rolled_back');
+      expect(m.impactMs).toBe(40_800);
+      // The last slow answer: sent at 99.0 s, answered at 99.8 s; the route change at 100 s is later.
+      expect(m.recoverMs).toBe(100_000);
+      expect(m.mttrS).toBeCloseTo(59.2, 6);
+      expect(m.failedRequests).toBe(0);
+      expect(m.slowRequests).toBe(60);
+      expect(m.badRequests).toBe(60);
+      expect(m.peakErrorRate).toBe(0);
+    });
+
+    it('counts a request at the limit as good, a failed slow one once as failed', () => {
+      const records = traffic(10_000, 20_000, (t) =>
+        t === 10_000
+          ? { status: 200, version: 'v2', latencyMs: 500 }
+          : t === 10_100
+            ? { status: 0, version: '', latencyMs: 5_000 }
+            : { status: 200, version: 'v1' },
+      );
+      const m = computeRunMetrics(observe({ arm: 'manual', records, timeline: [] }));
+      expect([m.failedRequests, m.slowRequests, m.badRequests]).toEqual([1, 0, 1]);
+    });
+
+    it('keeps an unnoticed latency fault censored, and no_impact only when latency is not in the SLO', () => {
+      const records = traffic(0, 200_000, (t) =>
+        t >= 40_000 && Math.floor(t / 100) % 10 === 0
+          ? { status: 200, version: 'v2', latencyMs: 800 }
+          : { status: 200, version: 'v1' },
+      );
+      const withSlo = computeRunMetrics(observe({ arm: 'manual', records, timeline: [] }));
+      expect(withSlo.outcome).toBe('censored');
+      expect(withSlo.impactMs).toBe(40_800);
+      expect(withSlo.censoredAtS).toBeCloseTo((200_000 - 40_800) / 1000, 6);
+      const failuresOnly = computeRunMetrics(observe({ arm: 'manual', records, timeline: [], latencyLimitMs: null }));
+      expect(failuresOnly.outcome).toBe('no_impact');
+      expect([failuresOnly.slowRequests, failuresOnly.badRequests]).toEqual([0, 0]);
+    });
+
+    it('extends recovery past the rollback while slow answers still arrive, even from the stable build', () => {
+      const records = traffic(0, 200_000, (t) =>
+        t >= 100_000 && t < 104_000 ? { status: 200, version: 'v1', latencyMs: 700 } : slowCanary(t),
+      );
+      const m = computeRunMetrics(observe({ records, timeline: rollback }));
+      expect(m.recoverMs).toBe(103_900 + 700);
+      expect(computeRunMetrics(observe({ records, timeline: rollback, latencyLimitMs: 1_000 })).recoverMs).toBe(
+        100_000,
+      );
+    });
   });
 });

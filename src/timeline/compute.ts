@@ -1,4 +1,4 @@
-import { isFailure, type RequestRecord } from '../load/types.ts';
+import { isBad, isFailure, isSlow, type RequestRecord } from '../load/types.ts';
 import { Marks, type Outcome, type RunMetrics, type TimelineEntry } from './types.ts';
 
 export { Marks } from './types.ts';
@@ -13,6 +13,8 @@ export interface RunObservation {
   /** Version the faulty (released) build reports in x-app-version. */
   releaseVersion: string;
   cleanWindowMs: number;
+  /** The SLO's latency limit (real ms): a request answered later is bad; null counts failures only. */
+  latencyLimitMs: number | null;
   records: readonly RequestRecord[];
   timeline: readonly TimelineEntry[];
 }
@@ -53,8 +55,11 @@ export function computeRunMetrics(obs: RunObservation): RunMetrics {
   const { releaseMs, timeline } = obs;
   const after = obs.records.filter((r) => r.sentMs >= releaseMs);
   const failures = after.filter(isFailure);
+  const slow = after.filter((r) => isSlow(r, obs.latencyLimitMs));
+  const badCount = failures.length + slow.length;
 
-  const impactMs = minOf(failures.map((r) => r.doneMs));
+  // Impact is the first request that was bad for its user (docs/design.md §12): failed or slow.
+  const impactMs = minOf([...failures, ...slow].map((r) => r.doneMs));
 
   let detectMs: number | undefined;
   let mitigateMs: number | undefined;
@@ -91,7 +96,7 @@ export function computeRunMetrics(obs: RunObservation): RunMetrics {
   let outcome: Outcome;
   if (rolledBackMs !== undefined) outcome = 'rolled_back';
   else if (promotedMs !== undefined) outcome = 'promoted';
-  else outcome = failures.length > 0 ? 'censored' : 'no_impact';
+  else outcome = badCount > 0 ? 'censored' : 'no_impact';
 
   const s = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
   let mttrS: number | undefined;
@@ -110,6 +115,8 @@ export function computeRunMetrics(obs: RunObservation): RunMetrics {
     ttdS: impactMs === undefined || detectMs === undefined ? undefined : s(detectMs - impactMs),
     ttmS: impactMs === undefined || mitigateMs === undefined ? undefined : s(mitigateMs - impactMs),
     failedRequests: failures.length,
+    slowRequests: slow.length,
+    badRequests: badCount,
     totalRequests: after.length,
     peakErrorRate: peakErrorRate(after),
   };
@@ -119,13 +126,13 @@ export function computeRunMetrics(obs: RunObservation): RunMetrics {
 }
 
 /**
- * `recover`: the last bad moment before a clean window of length W — no failed request and no
- * request served by the released build — that starts no earlier than the route change that took
+ * `recover`: the last bad moment before a clean window of length W — no bad request (failed or
+ * slow) and no request served by the released build — that starts no earlier than the route change that took
  * the release's traffic away. With no bad request at all, it is that route change itself.
  */
 function findRecovery(obs: RunObservation, after: readonly RequestRecord[], routedAwayMs: number): number | undefined {
   const bad = after
-    .filter((r) => isFailure(r) || r.version === obs.releaseVersion)
+    .filter((r) => isBad(r, obs.latencyLimitMs) || r.version === obs.releaseVersion)
     .map((r) => r.doneMs)
     .sort((a, b) => a - b);
   let candidate = routedAwayMs;

@@ -64,7 +64,15 @@ export interface RunMetrics {
   ttrReleaseS?: number;
   ttdS?: number;
   ttmS?: number;
+  /** Requests after the release that failed (5xx, timeout, connection error). */
   failedRequests: number;
+  /**
+   * Requests after the release answered later than the SLO's latency limit (docs/design.md §12);
+   * with failedRequests they make badRequests. Undefined in journals written before the SLO.
+   */
+  slowRequests?: number;
+  /** Failed + slow: the requests impact, recovery and MTTR are measured on. Undefined as slowRequests. */
+  badRequests?: number;
   totalRequests: number;
   /** Highest failed share in any 1-second bin after the release. */
   peakErrorRate: number;

@@ -1,10 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { cmdlineOf, findProcesses, listeningPorts, processesWithLabel } from '../../process/procfs.ts';
 import { readState } from '../../kube/cluster-state.ts';
 import { resolveTools, type ToolPaths } from '../tools.ts';
+import { startLocalCluster, type StartedLocalCluster } from './cluster.ts';
 import { statePorts } from './stop.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -20,6 +24,56 @@ export const IN_CLUSTER_TIER = process.env.CANARY_MTTR_CLUSTER_TESTS === '1';
 /** The tools, or a thrown PlatformError whose message says "run npm run tools:install first". */
 export function requireTools(): ToolPaths {
   return resolveTools();
+}
+
+/** What useLocalCluster sets up: the cluster, its state folder and a scratch folder for the tests. */
+export interface SuiteCluster {
+  cluster: StartedLocalCluster;
+  stateDir: string;
+  dir: string;
+}
+
+/**
+ * A local control plane for the tests of one describe block: started in beforeAll with a state
+ * folder and a scratch folder of its own, stopped and both folders removed in afterAll. The
+ * fields are set once beforeAll has run.
+ */
+export function useLocalCluster(name: string, options: { flagger?: boolean } = {}): SuiteCluster {
+  const suite = {} as SuiteCluster;
+  beforeAll(async () => {
+    requireTools();
+    suite.stateDir = mkdtempSync(path.join(tmpdir(), `canary-mttr-${name}-state-`));
+    suite.dir = mkdtempSync(path.join(tmpdir(), `canary-mttr-${name}-`));
+    suite.cluster = await startLocalCluster({ stateDir: suite.stateDir, timeoutMs: 150_000, flagger: options.flagger });
+  }, 180_000);
+  afterAll(async () => {
+    await suite.cluster?.stop();
+    for (const dir of [suite.stateDir, suite.dir]) if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+  return suite;
+}
+
+/** `experiment --platform kube` on `cluster` with the built-in load generator, as the CLI's arguments. */
+export function kubeExperimentArgs(
+  cluster: StartedLocalCluster,
+  plan: string,
+  out: string,
+  extra: readonly string[] = [],
+): string[] {
+  return [
+    'experiment',
+    '--platform',
+    'kube',
+    '--kubeconfig',
+    cluster.kubeconfigPath,
+    '--experiment',
+    plan,
+    '--out',
+    out,
+    '--load',
+    'builtin',
+    ...extra,
+  ];
 }
 
 export function randomName(prefix: string): string {

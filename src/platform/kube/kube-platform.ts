@@ -14,6 +14,7 @@ import type { MetricsSource } from '../../metrics/types.ts';
 import type { Arm, EnvironmentFault, ReleaseSettings, Scenario } from '../../scenario/schema.ts';
 import { Marks } from '../../timeline/compute.ts';
 import type { ArmSession, OpenOptions, Platform, RunLabels, TimelineSink } from '../types.ts';
+import { ClaimedNamespace, sessionNamespace, thisHarness } from './experiment-namespaces.ts';
 import { redact, secretsOf } from './kubeconfig.ts';
 import { PrometheusMetrics } from './prometheus.ts';
 
@@ -97,6 +98,9 @@ const labelValue = (s: string) =>
 export class KubePlatform implements Platform {
   readonly name = 'kube' as const;
   private readonly sessions = new Set<KubeArmSession>();
+  private readonly namespaces = new Map<string, { users: number; claimed: Promise<ClaimedNamespace> }>();
+  /** Named in every Lease, so cleanup on this machine can ask whether this process still runs. */
+  private readonly holder = thisHarness();
   constructor(private readonly options: KubePlatformOptions) {}
 
   async open(arm: Arm, scenario: Scenario, options: OpenOptions): Promise<ArmSession> {
@@ -105,11 +109,52 @@ export class KubePlatform implements Platform {
         `kube: time scale ${options.clock.timeScale}× is not possible on a cluster (Flagger runs in real time); use --time-scale 1`,
       );
     }
-    const namespace = labelValue(`canary-mttr-${arm}`);
-    const session = new KubeArmSession(arm, scenario, namespace, options.clock, this.options);
-    await session.prepare();
+    const namespace = sessionNamespace(options.experimentId, arm, options.slot);
+    await this.claim(namespace, options);
+    const session = new KubeArmSession(arm, scenario, namespace, options, this.options, () => this.unclaim(namespace));
+    try {
+      await session.prepare();
+    } catch (err) {
+      await session[Symbol.asyncDispose]().catch((e) => debug('close after a failed open: %O', e));
+      throw err;
+    }
     this.sessions.add(session);
     return session;
+  }
+
+  /**
+   * The namespace of a session, created (or taken back) and held by this platform's Lease. Sessions
+   * of two plan entries with the same arm and slot share it; it is deleted when the last one closes.
+   */
+  private async claim(namespace: string, options: OpenOptions): Promise<ClaimedNamespace> {
+    let held = this.namespaces.get(namespace);
+    if (!held) {
+      held = {
+        users: 0,
+        claimed: ClaimedNamespace.claim(this.options.kubeConfig, {
+          namespace,
+          experimentId: options.experimentId,
+          experimentName: this.options.experiment,
+          holder: this.holder,
+        }),
+      };
+      this.namespaces.set(namespace, held);
+      held.claimed.catch(() => this.namespaces.delete(namespace));
+    }
+    held.users++;
+    try {
+      return await held.claimed;
+    } catch (err) {
+      held.users--;
+      throw err;
+    }
+  }
+
+  private async unclaim(namespace: string): Promise<void> {
+    const held = this.namespaces.get(namespace);
+    if (!held || --held.users > 0) return;
+    this.namespaces.delete(namespace);
+    await (await held.claimed).release();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -134,13 +179,19 @@ class KubeArmSession implements ArmSession {
   private harnessRollback = false;
   private externalWaiters: Array<(atMs: number) => void> = [];
 
+  private readonly clock: Clock;
+  private closed = false;
+
   constructor(
     readonly arm: Arm,
     private readonly scenario: Scenario,
     readonly namespace: string,
-    private readonly clock: Clock,
+    private readonly open: OpenOptions,
     private readonly options: KubePlatformOptions,
+    /** Gives the namespace back to the platform, which deletes it when no session uses it. */
+    private readonly onClose: () => Promise<void>,
   ) {
+    this.clock = open.clock;
     this.metrics = new PrometheusMetrics(options.prometheusUrl);
   }
 
@@ -166,27 +217,8 @@ class KubeArmSession implements ArmSession {
     return this.options.kubeConfig;
   }
 
-  private fail(what: string, err: unknown): never {
-    const message = redact((err as Error)?.message ?? String(err), secretsOf(this.kc));
-    throw new PlatformError(`kube: ${what}: ${message.split('\n')[0]}`);
-  }
-
-  /** Creates the labelled namespace and starts the watches that write the timeline. */
+  /** Starts the watches that write the timeline (the platform has created the namespace). */
   async prepare(): Promise<void> {
-    try {
-      await kubeRequest(this.kc, {
-        method: 'POST',
-        path: '/api/v1/namespaces',
-        body: {
-          apiVersion: 'v1',
-          kind: 'Namespace',
-          metadata: { name: this.namespace, labels: { 'canary-mttr/experiment': labelValue(this.options.experiment) } },
-        },
-      });
-    } catch (err) {
-      if (!/409|AlreadyExists|already exists/i.test(String((err as Error).message)))
-        this.fail(`cannot create namespace ${this.namespace}`, err);
-    }
     const signal = this.abort.signal;
     const list =
       <T>(p: string, fieldSelector?: string) =>
@@ -296,7 +328,8 @@ class KubeArmSession implements ArmSession {
       const file = path.join(dir, 'values.json');
       await writeFile(
         file,
-        JSON.stringify({ experiment: labelValue(this.labels.experiment), run: labelValue(this.labels.run), ...values }),
+        // The experiment's id, as on the namespace: every object says which experiment made it.
+        JSON.stringify({ experiment: this.open.experimentId, run: labelValue(this.labels.run), ...values }),
       );
       const chart = path.join(CHARTS, this.arm === 'flagger' ? 'flagger' : 'manual');
       await this.helm(
@@ -441,8 +474,12 @@ class KubeArmSession implements ArmSession {
     throw new PlatformError(`kube: environment fault ${fault.fault} is only available on the local platform`);
   }
 
+  /** Stops the watches, then gives the namespace back. Safe to call twice. */
   async [Symbol.asyncDispose](): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     this.abort.abort(new Error('session closed'));
     await Promise.all([...this.watches.map((w) => w.done().catch(() => undefined)), this.observer?.stop()]);
+    await this.onClose();
   }
 }

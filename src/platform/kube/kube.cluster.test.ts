@@ -1,14 +1,17 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { helmTemplate, type KubeObject } from '../../kube/helm.ts';
 import { kubeRequest, resourcePath } from '../../kube/kube-rest.ts';
-import { startLocalCluster, type StartedLocalCluster } from '../../cluster/local/cluster.ts';
-import { IN_CLUSTER_TIER, PROJECT_ROOT, requireTools } from '../../cluster/local/cluster-test-support.ts';
+import {
+  IN_CLUSTER_TIER,
+  kubeExperimentArgs,
+  PROJECT_ROOT,
+  useLocalCluster,
+} from '../../cluster/local/cluster-test-support.ts';
 import { runCli } from '../../test-support/cli.ts';
-import { journalRuns, writePlan } from '../../test-support/plan.ts';
+import { journalHeader, journalRuns, writePlan } from '../../test-support/plan.ts';
 import type { RunEntry } from '../../experiment/journal.ts';
 
 // The kube platform against the local control plane: the real kube-apiserver with Flagger's and
@@ -24,47 +27,17 @@ const PLURALS: Record<string, string> = {
 };
 
 describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run by npm run test:cluster)', () => {
-  let cluster: StartedLocalCluster;
-  let stateDir: string;
-  let dir: string;
-
-  beforeAll(async () => {
-    requireTools();
-    stateDir = mkdtempSync(path.join(tmpdir(), 'canary-mttr-kube-'));
-    dir = mkdtempSync(path.join(tmpdir(), 'kube-platform-'));
-    cluster = await startLocalCluster({ stateDir, timeoutMs: 150_000 });
-  }, 180_000);
+  const suite = useLocalCluster('kube');
 
   /** `npm run experiment -- --platform kube` on this cluster, with the built-in load generator. */
   const runOnCluster = (plan: string, out: string, timeoutMs: number, env: NodeJS.ProcessEnv = {}) =>
-    runCli(
-      [
-        'experiment',
-        '--platform',
-        'kube',
-        '--kubeconfig',
-        cluster.kubeconfigPath,
-        '--experiment',
-        plan,
-        '--out',
-        out,
-        '--load',
-        'builtin',
-      ],
-      {
-        timeoutMs,
-        env: { CANARY_MTTR_CLUSTER_DIR: stateDir, ...env },
-      },
-    );
-
-  afterAll(async () => {
-    await cluster?.stop();
-    rmSync(stateDir, { recursive: true, force: true });
-    rmSync(dir, { recursive: true, force: true });
-  }, 120_000);
+    runCli(kubeExperimentArgs(suite.cluster, plan, out), {
+      timeoutMs,
+      env: { CANARY_MTTR_CLUSTER_DIR: suite.stateDir, ...env },
+    });
 
   it('every object both charts render is accepted by the real API server (server-side dry run)', async () => {
-    const kc = cluster.kubeConfig;
+    const kc = suite.cluster.kubeConfig;
     const namespace = 'dry-run';
     await kubeRequest(kc, {
       method: 'POST',
@@ -109,13 +82,13 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
   });
 
   it('keeps every Canary phase change once while its watches are cut every 2 s', async () => {
-    const plan = path.join(dir, 'cut.yaml');
+    const plan = path.join(suite.dir, 'cut.yaml');
     writePlan(plan, { name: 'kube-watch-cut', timeScale: 1, repetitions: 1 }, [
       '  - scenario: faulty-500',
       '    arms: [flagger]',
       '    overrides: { flagger: { interval: 10s, threshold: 1, smokeTest: false }, recovery: { cleanWindowS: 10, deadlineS: 300 }, warmup: { durationS: 5 } }',
     ]);
-    const out = path.join(dir, 'cut-report');
+    const out = path.join(suite.dir, 'cut-report');
     const r = await runOnCluster(plan, out, 400_000, { CANARY_MTTR_CUT_WATCH_EVERY_MS: '2000' });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -136,7 +109,7 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
   }, 420_000);
 
   it('runs both arms with real Helm and the real Flagger and writes a report', async () => {
-    const plan = path.join(dir, 'plan.yaml');
+    const plan = path.join(suite.dir, 'plan.yaml');
     writePlan(plan, { name: 'kube-cluster-test', timeScale: 1, seed: 5, repetitions: 1 }, [
       '  - scenario: faulty-500',
       '    arms: [manual, flagger]',
@@ -146,7 +119,7 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
       '      warmup: { durationS: 10 }',
       '      manual: { operator: { kind: dashboard, lookIntervalS: 15, pNotice: 1, reaction: { medianS: 10, p90S: 20 } } }',
     ]);
-    const out = path.join(dir, 'report');
+    const out = path.join(suite.dir, 'report');
     const started = Date.now();
     const r = await runOnCluster(plan, out, 540_000);
     expect(r.stderr).toBe('');
@@ -161,16 +134,15 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
       ['manual', 'rolled_back', 'kube'],
       ['flagger', 'rolled_back', 'kube'],
     ]);
-    // The real Flagger's own events, read from the API.
+    // The real Flagger's own events, read from the API, in this experiment's namespace.
+    const namespace = `canary-mttr-${journalHeader(out).id}-flagger-\\d+`;
     const events = flagger.timeline.filter((e) => e.kind === 'flagger-event').map((e) => e.detail ?? '');
-    expect(events.some((e) => e.startsWith('New revision detected! Scaling up sms-checker.canary-mttr-flagger'))).toBe(
-      true,
+    expect(events).toContainEqual(
+      expect.stringMatching(`^New revision detected! Scaling up sms-checker\\.${namespace}`),
     );
-    expect(
-      events.some((e) =>
-        e.startsWith('Rolling back sms-checker.canary-mttr-flagger failed checks threshold reached 1'),
-      ),
-    ).toBe(true);
+    expect(events).toContainEqual(
+      expect.stringMatching(`^Rolling back sms-checker\\.${namespace} failed checks threshold reached 1`),
+    );
     expect(flagger.timeline.some((e) => e.kind === 'flagger-event' && e.phase === 'Failed')).toBe(true);
     // Each phase change once.
     const phases = flagger.timeline
@@ -191,7 +163,7 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
   }, 600_000);
 
   it('takes a healthy release by hand to its promotion, and applies a wrong values edit as typed (docs/design.md §13)', async () => {
-    const plan = path.join(dir, 'plan-manual.yaml');
+    const plan = path.join(suite.dir, 'plan-manual.yaml');
     const common = ['      recovery: { cleanWindowS: 10, deadlineS: 300 }', '      warmup: { durationS: 10 }'];
     const operator =
       'operator: { kind: dashboard, lookIntervalS: 10, pNotice: 1, reaction: { medianS: 10, p90S: 20 } }';
@@ -207,7 +179,7 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
       ...common,
       `      manual: { editErrorRate: 1, ${operator} }`,
     ]);
-    const out = path.join(dir, 'report-manual');
+    const out = path.join(suite.dir, 'report-manual');
     const r = await runOnCluster(plan, out, 540_000);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -229,13 +201,13 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
   }, 600_000);
 
   it('a crash-looping canary is never Ready: the real Flagger waits for it and rolls back at its progress deadline', async () => {
-    const plan = path.join(dir, 'crash.yaml');
+    const plan = path.join(suite.dir, 'crash.yaml');
     writePlan(plan, { name: 'kube-crash-loop', timeScale: 1, repetitions: 1 }, [
       '  - scenario: crash-loop',
       '    arms: [flagger]',
       '    overrides: { flagger: { interval: 10s, threshold: 1, smokeTest: false, progressDeadlineS: 30 }, recovery: { cleanWindowS: 10, deadlineS: 300 }, warmup: { durationS: 5 } }',
     ]);
-    const out = path.join(dir, 'crash-report');
+    const out = path.join(suite.dir, 'crash-report');
     const r = await runOnCluster(plan, out, 400_000);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -247,7 +219,8 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
     expect(run.metrics.outcome).toBe('rolled_back');
     // Flagger saw an unavailable canary Deployment (its pod not Ready), never an analysis failure.
     expect(events.some((e) => e.includes('not ready') && e.includes('waiting for rollout to finish'))).toBe(true);
-    expect(events.some((e) => e.startsWith('Canary failed! Scaling down sms-checker.canary-mttr-flagger'))).toBe(true);
+    const namespace = `canary-mttr-${journalHeader(out).id}-flagger-\\d+`;
+    expect(events).toContainEqual(expect.stringMatching(`^Canary failed! Scaling down sms-checker\\.${namespace}`));
     expect(events.some((e) => e.startsWith('Rolling back'))).toBe(false);
     // No traffic ever went to the canary, so no user saw the crash.
     expect(run.timeline.some((e) => e.kind === 'routes' && (e.canaryWeight ?? 0) > 0)).toBe(false);

@@ -42,9 +42,20 @@ export class PrometheusMetrics implements MetricsSource {
     return `histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{${sel}}[${range(q.windowMs)}])) by (le))`;
   }
 
+  /** The service dashboard's selector: what clients saw of every workload behind the service. */
+  private static serviceSelector(q: ServiceQuery): string {
+    return `reporter="source",destination_workload_namespace="${q.namespace}",destination_service=~"${q.service}.*"`;
+  }
+
   static errorRateQuery(q: ServiceQuery): string {
-    const sel = `reporter="source",destination_workload_namespace="${q.namespace}",destination_service=~"${q.service}.*"`;
+    const sel = PrometheusMetrics.serviceSelector(q);
     return `sum(rate(istio_requests_total{${sel},response_code=~"5.*"}[${range(q.windowMs)}])) / sum(rate(istio_requests_total{${sel}}[${range(q.windowMs)}]))`;
+  }
+
+  /** Flagger's request-duration query (docs/design.md §5) on the service's source-reported series. */
+  static serviceLatencyQuery(q: ServiceQuery): string {
+    const sel = PrometheusMetrics.serviceSelector(q);
+    return `histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{${sel}}[${range(q.windowMs)}])) by (le))`;
   }
 
   requestSuccessRate(q: WorkloadQuery): Promise<number | undefined> {
@@ -57,5 +68,9 @@ export class PrometheusMetrics implements MetricsSource {
 
   serviceErrorRate(q: ServiceQuery): Promise<number | undefined> {
     return this.query(PrometheusMetrics.errorRateQuery(q));
+  }
+
+  serviceLatencyP99(q: ServiceQuery): Promise<number | undefined> {
+    return this.query(PrometheusMetrics.serviceLatencyQuery(q));
   }
 }

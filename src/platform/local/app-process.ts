@@ -140,10 +140,28 @@ function probe(port: number, path: string): Promise<boolean> {
   });
 }
 
-/** POST /sms once against a build, as the proposal's smoke-test hook does; an error text or undefined. */
-export function smokeRequest(port: number, timeoutWallMs: number): Promise<string | undefined> {
+/** The port of the Services the flagger chart generates (faulty-app/charts/flagger/values.yaml). */
+export const CHART_SERVICE_PORT = 8080;
+
+/**
+ * The flagger chart's pre-rollout smoke test (faulty-app/charts/flagger/templates/canary.yaml), the
+ * command flagger-loadtester runs as a bash task.
+ */
+export function smokeTestCommand(service: string, namespace: string, port = CHART_SERVICE_PORT): string {
+  return `curl -sf -X POST -d '{"sms":"smoke test"}' -H 'content-type: application/json' http://${service}-canary.${namespace}:${port}/sms`;
+}
+
+/**
+ * POST /sms once against a build, as the proposal's smoke-test hook does. Undefined when it passed;
+ * otherwise the detail Flagger's event carries: the loadtester's BashTask error
+ * (`command %s failed: %s: %w`, pkg/loadtester/bash.go, Flagger 1.44) with curl's output (none,
+ * under -s) and its exit status, 22 for an answer of 400 or more (-f) and 7 when it cannot connect.
+ * curl has no time limit there, so a hung canary is the model's own timeout, named as such.
+ */
+export function smokeRequest(port: number, timeoutWallMs: number, command: string): Promise<string | undefined> {
+  const failed = (curlExit: number) => `command ${command} failed: : exit status ${curlExit}`;
   return new Promise((resolve) => {
-    const body = JSON.stringify({ sms: 'Smoke test: is this message spam?' });
+    const body = JSON.stringify({ sms: 'smoke test' });
     const req = http.request(
       {
         host: '127.0.0.1',
@@ -156,11 +174,17 @@ export function smokeRequest(port: number, timeoutWallMs: number): Promise<strin
       },
       (res) => {
         res.resume();
-        resolve(res.statusCode === 200 ? undefined : `POST /sms answered ${res.statusCode}`);
+        resolve((res.statusCode ?? 0) >= 400 ? failed(22) : undefined);
       },
     );
-    req.once('timeout', () => req.destroy(new Error('timeout')));
-    req.once('error', (err) => resolve(`POST /sms failed: ${err.message}`));
+    let timedOut = false;
+    req.once('timeout', () => {
+      timedOut = true;
+      req.destroy(new Error('timeout'));
+    });
+    req.once('error', () =>
+      resolve(timedOut ? `POST /sms unanswered after ${timeoutWallMs} ms (the model's smoke-test timeout)` : failed(7)),
+    );
     req.end(body);
   });
 }

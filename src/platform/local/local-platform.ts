@@ -14,7 +14,14 @@ import { Marks } from '../../timeline/compute.ts';
 import { ownedTempDirPrefix, PidFile } from '../../process/pid-file.ts';
 import { ProcessRegistry } from '../../process/registry.ts';
 import type { ArmSession, OpenOptions, Platform, RunLabels, TimelineSink } from '../types.ts';
-import { AppLauncher, buildRevision, releasedBuild, smokeRequest, stableBuild } from './app-process.ts';
+import {
+  AppLauncher,
+  buildRevision,
+  releasedBuild,
+  smokeRequest,
+  smokeTestCommand,
+  stableBuild,
+} from './app-process.ts';
 import { LocalDeployment } from './deployment.ts';
 
 const debug = createDebug('canary-mttr:local');
@@ -22,14 +29,18 @@ const debug = createDebug('canary-mttr:local');
 export const LOCAL_NAMESPACE = 'canary-mttr';
 export const LOCAL_SERVICE = 'sms-checker';
 
-/** Listeners on the local platform's parts, for observers outside the harness (the benchmarks). */
+/**
+ * Listeners on the local platform's parts, for observers outside the harness (the benchmarks).
+ * Each call names the slot of the session it comes from: with runs in flight at once, a slot runs
+ * one at a time, so the slot tells which run an observation belongs to.
+ */
 export interface LocalObserver {
   /** Every route change of every session's router. */
-  routes?(routes: readonly RouteDestination[]): void;
+  routes?(routes: readonly RouteDestination[], slot: number): void;
   /** Every request a router records in its metrics store, as it records it. */
-  record?(labels: RequestLabels, atMs: number): void;
+  record?(labels: RequestLabels, atMs: number, slot: number): void;
   /** Every event of every Flagger model. */
-  flaggerEvent?(event: CanaryEvent): void;
+  flaggerEvent?(event: CanaryEvent, slot: number): void;
 }
 
 /**
@@ -87,13 +98,15 @@ export class LocalPlatform implements Platform {
       upstreamTimeoutWallMs: scenario.load.timeoutMs + 1_000,
     }).start();
     const { observer } = this.options;
-    if (observer?.routes) router.onRoutes(observer.routes);
-    if (observer?.record) metrics.onRecord(observer.record);
+    const { slot } = options;
+    if (observer?.routes) router.onRoutes((routes) => observer.routes?.(routes, slot));
+    if (observer?.record) metrics.onRecord((labels, atMs) => observer.record?.(labels, atMs, slot));
+    const flaggerEvent = observer?.flaggerEvent && ((event: CanaryEvent) => observer.flaggerEvent?.(event, slot));
     let podSeed = deriveSeed(options.seed, `pods/${arm}/${scenario.name}`);
     const nextSeed = () => (podSeed = deriveSeed(podSeed, 'next'));
     const session =
       arm === 'flagger'
-        ? new LocalFlaggerSession(scenario, options.clock, router, metrics, launcher, nextSeed, observer?.flaggerEvent)
+        ? new LocalFlaggerSession(scenario, options.clock, router, metrics, launcher, nextSeed, flaggerEvent)
         : new LocalManualSession(scenario, options.clock, router, metrics, launcher, nextSeed);
     this.sessions.add(session);
     const close = session[Symbol.asyncDispose].bind(session);
@@ -125,6 +138,10 @@ abstract class LocalSession implements ArmSession {
   readonly service = LOCAL_SERVICE;
   protected timeline: TimelineSink = () => undefined;
   private unsubscribeRoutes: () => void;
+  /** Route changes on their way to the router, in the order they were made. */
+  private routesInFlight: Promise<void> = Promise.resolve();
+  /** Aborted to drop the changes in flight: at restore (a new run) and on close. */
+  private propagation = new AbortController();
 
   constructor(
     protected readonly scenario: Scenario,
@@ -147,12 +164,50 @@ abstract class LocalSession implements ArmSession {
 
   protected abstract readonly canaryWorkload: string;
 
+  /**
+   * A route change during a run (a VirtualService write), applied by the router
+   * mesh.propagationDelayMs later, as istiod pushes it to the sidecars; changes keep their order.
+   * Resolves once applied; rejects when the run's changes are dropped before that.
+   */
+  protected propagateRoutes(routes: RouteDestination[]): Promise<void> {
+    const delayMs = this.scenario.mesh.propagationDelayMs;
+    if (delayMs === 0) {
+      this.router.setRoutes(routes);
+      return Promise.resolve();
+    }
+    const dueMs = this.clock.now() + delayMs;
+    const { signal } = this.propagation;
+    const applied = this.routesInFlight.then(async () => {
+      await this.clock.sleep(Math.max(0, dueMs - this.clock.now()), signal);
+      this.router.setRoutes(routes);
+    });
+    this.routesInFlight = applied.catch(() => undefined);
+    return applied;
+  }
+
+  /** Resolves once every route change made so far has reached the router (or was dropped). */
+  protected routesApplied(): Promise<void> {
+    return this.routesInFlight;
+  }
+
+  /** Sets the routes at once, dropping any change still in flight (restoring the stable state). */
+  protected resetRoutes(routes: RouteDestination[]): void {
+    this.propagation.abort(new Error('routes reset'));
+    this.propagation = new AbortController();
+    this.routesInFlight = Promise.resolve();
+    this.router.setRoutes(routes);
+  }
+
   get serviceUrl(): string {
     return `${this.router.url}/sms`;
   }
 
   describe(): Record<string, string> {
-    return { platform: 'local', mesh: 'weighted router (Istio data plane stand-in)', metrics: 'in-process store' };
+    return {
+      platform: 'local',
+      mesh: `weighted router (Istio data plane stand-in), route changes applied ${this.scenario.mesh.propagationDelayMs} ms after they are made`,
+      metrics: 'in-process store',
+    };
   }
 
   /** The Deployment that serves the stable build (manual: stable; Flagger: primary). */
@@ -189,6 +244,7 @@ abstract class LocalSession implements ArmSession {
   protected abstract closeWorkloads(): Promise<void>;
 
   async [Symbol.asyncDispose](): Promise<void> {
+    this.propagation.abort(new Error('session closed'));
     this.unsubscribeRoutes();
     try {
       await this.closeWorkloads();
@@ -210,7 +266,7 @@ class LocalManualSession extends LocalSession {
 
   async restore(_run: RunLabels, timeline: TimelineSink, _random: Random, signal: AbortSignal): Promise<void> {
     this.timeline = timeline;
-    this.router.setRoutes([{ workload: this.stable.name, weight: 100 }]);
+    this.resetRoutes([{ workload: this.stable.name, weight: 100 }]);
     await this.canary.scaleToZero();
     const stable = stableBuild(this.scenario.release);
     if (this.stable.readiness() !== 'ready' || buildRevision(this.stable.spec!) !== buildRevision(stable)) {
@@ -231,7 +287,7 @@ class LocalManualSession extends LocalSession {
 
   /** A values edit of the canary's weight and `helm upgrade`: the VirtualService's weights change. */
   async setCanaryWeight(weight: number): Promise<void> {
-    this.router.setRoutes([
+    await this.propagateRoutes([
       { workload: this.stable.name, weight: 100 - weight },
       { workload: this.canary.name, weight },
     ]);
@@ -243,14 +299,14 @@ class LocalManualSession extends LocalSession {
    */
   async promote(signal: AbortSignal): Promise<void> {
     await this.stable.rollOut(releasedBuild(this.scenario.release), signal);
-    this.router.setRoutes([{ workload: this.stable.name, weight: 100 }]);
+    await this.propagateRoutes([{ workload: this.stable.name, weight: 100 }]);
     this.timeline({ atMs: this.clock.now(), kind: Marks.promoted, detail: 'release promoted to stable by hand' });
     await this.canary.scaleToZero();
   }
 
   /** `helm rollback`: the weights go back to 100/0 and the canary Deployment goes away. */
   async rollback(): Promise<void> {
-    this.router.setRoutes([{ workload: this.stable.name, weight: 100 }]);
+    await this.propagateRoutes([{ workload: this.stable.name, weight: 100 }]);
     this.timeline({ atMs: this.clock.now(), kind: Marks.rollbackDone, detail: 'weights 100/0 applied' });
     await this.canary.scaleToZero();
   }
@@ -300,18 +356,27 @@ class LocalFlaggerSession extends LocalSession {
         return state === 'ready' ? 'ready' : state === 'failed' ? 'failed' : 'starting';
       },
       primaryReady: () => this.primary.readiness() === 'ready',
+      // Flagger writes the VirtualService and goes on; the sidecars get it after the propagation.
       setRoutes: async (primaryWeight, canaryWeight) => {
-        this.router.setRoutes([
+        this.propagateRoutes([
           { workload: this.primary.name, weight: primaryWeight },
           { workload: this.target.name, weight: canaryWeight },
-        ]);
+        ]).catch(() => undefined);
       },
       promote: async () => this.primary.rollOutInBackground(this.targetSpec),
-      scaleDownCanary: () => this.target.scaleToZero(),
+      // A terminating pod keeps serving while the mesh still routes to it (graceful termination):
+      // the canary stops only once the weight change before it has reached the router.
+      scaleDownCanary: async () => {
+        await this.routesApplied();
+        await this.target.scaleToZero();
+      },
       smokeTest: async () => {
         const port = this.target.port;
-        if (port === undefined) return 'canary has no ready endpoint';
-        return smokeRequest(port, 5_000);
+        // The event text is the cluster's: the chart's command against the canary Service.
+        const command = smokeTestCommand(LOCAL_SERVICE, LOCAL_NAMESPACE);
+        // No ready endpoint behind the canary Service: curl cannot connect.
+        if (port === undefined) return `command ${command} failed: : exit status 7`;
+        return smokeRequest(port, 5_000, command);
       },
     };
     this.model = new FlaggerCanaryModel(
@@ -337,7 +402,7 @@ class LocalFlaggerSession extends LocalSession {
     this.timeline = timeline;
     await this.ticker?.stop();
     this.ticker = undefined;
-    this.router.setRoutes([
+    this.resetRoutes([
       { workload: this.primary.name, weight: 100 },
       { workload: this.target.name, weight: 0 },
     ]);
