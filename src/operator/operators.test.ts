@@ -215,6 +215,16 @@ describe('toil and the manual progression (docs/design.md §13)', () => {
       dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 1, lookIntervalS: 60, ...extra }),
       null,
     );
+  /** An hour of a release that looks fine, with two steps after the release's and a 120 s hold. */
+  const watchHealthyRelease = (op: Operator) =>
+    watch(
+      op,
+      () => 0,
+      3_600_000,
+      1,
+      () => 0,
+      { weights: [25, 50], holdMs: 120_000 },
+    );
   const count = (actions: Array<{ action: ManualAction }>, action: ManualAction) =>
     actions.filter((a) => a.action === action).length;
 
@@ -231,17 +241,7 @@ describe('toil and the manual progression (docs/design.md §13)', () => {
   });
 
   it('takes a release that looks fine step by step to its promotion, a hold and an edit apart', async () => {
-    const { result, notes, steps, rollbackAt } = await watch(
-      dashboard(),
-      () => 0,
-      3_600_000,
-      1,
-      () => 0,
-      {
-        weights: [25, 50],
-        holdMs: 120_000,
-      },
-    );
+    const { result, notes, steps, rollbackAt } = await watchHealthyRelease(dashboard());
     expect(result).toEqual({});
     expect(rollbackAt).toBeUndefined();
     expect(steps.weights.map((w) => w.weight)).toEqual([25, 50]);
@@ -291,17 +291,7 @@ describe('toil and the manual progression (docs/design.md §13)', () => {
 
   it('the alert operator steps on with no alert pending, one dashboard look per step', async () => {
     const op = new AlertOperator(alertOperatorSchema.parse({ kind: 'alert', evaluationIntervalS: 15 }));
-    const { result, steps, actions } = await watch(
-      op,
-      () => 0,
-      3_600_000,
-      1,
-      () => 0,
-      {
-        weights: [25, 50],
-        holdMs: 120_000,
-      },
-    );
+    const { result, steps, actions } = await watchHealthyRelease(op);
     expect(result).toEqual({});
     expect(steps.weights.map((w) => w.weight)).toEqual([25, 50]);
     expect(steps.promotedAt).toBeDefined();
