@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../common/clock.ts';
 import { createRandom } from '../common/random.ts';
 import { MetricsStore } from '../metrics/store.ts';
+import { effortSchema } from '../scenario/schema.ts';
 import { HumanOperator } from './human.ts';
 import type { OperatorContext } from './types.ts';
 
@@ -21,6 +22,8 @@ function context(clock: VirtualClock, extra: Partial<OperatorContext> = {}) {
       rollbacks.push(clock.now());
     },
     note: (_at, kind, detail) => notes.push(`${kind}: ${detail}`),
+    act: () => undefined,
+    effort: effortSchema.parse({}),
     ...extra,
   };
   return { ctx, rollbacks, notes };
