@@ -275,6 +275,14 @@ describe('manual chart (stable + canary Deployments, Istio weights)', () => {
     for (const o of [vs, one(objects, 'DestinationRule')]) expect(crdProblems(o, istioCrds)).toEqual([]);
   });
 
+  it('keeps the stable pods when a values edit sends every request to the canary (0/100)', async () => {
+    // The edit error of docs/design.md §13: only the weights are wrong, so a rollback finds the stable ready.
+    const values = { trafficManagement: { weights: { stable: 0, canary: 100 } } };
+    const objects = await helmTemplate(MANUAL, values, { namespace: NS, releaseName: 'shop' });
+    expect(deploymentSpec(one(objects, 'Deployment', 'shop-stable')).replicas).toBe(1);
+    expect(deploymentSpec(one(objects, 'Deployment', 'shop-canary')).replicas).toBe(1);
+  });
+
   it('renders a 90/10 release of a faulty canary with the experiment and run labels', async () => {
     const values = {
       experiment: 'exp-42',

@@ -5,7 +5,7 @@ import { ConfigError } from '../common/errors.ts';
 import type { LoadSummary } from '../load/builtin-generator.ts';
 import { displayPath, validate } from '../scenario/load-files.ts';
 import { Arms, experimentSchema, scenarioSchema, type Scenario } from '../scenario/schema.ts';
-import { type Mark, Marks, Outcomes, type RunMetrics, type TimelineEntry } from '../timeline/types.ts';
+import { ManualActions, type Mark, Marks, Outcomes, type RunMetrics, type TimelineEntry } from '../timeline/types.ts';
 
 export const JOURNAL_FILE = 'journal.jsonl';
 
@@ -148,6 +148,9 @@ const timelineEntrySchema = z.looseObject({
   phase: text(100).optional(),
   failedChecks: finite.optional(),
   objectTime: text(64).optional(),
+  action: z.enum(ManualActions).optional(),
+  busyMs: finite.nonnegative().optional(),
+  editError: z.boolean().optional(),
 });
 
 const runMetricsSchema = z.looseObject({

@@ -60,6 +60,8 @@ interface Setup {
   concurrency?: number;
   /** The send lag p99 every load reports, wall ms. */
   sendLagP99WallMs?: number;
+  /** The event-loop lag p99 every lag monitor reports, wall ms (default 0: none on a virtual clock). */
+  loopLagP99WallMs?: number;
 }
 
 async function runOnDoubles(setup: Setup) {
@@ -99,7 +101,9 @@ async function runOnDoubles(setup: Setup) {
     signal: setup.signal ?? new AbortController().signal,
     concurrency: setup.concurrency,
     // The virtual clock's timestamps do not depend on the event loop: no lag to measure.
-    loopLag: () => ({ stop: () => ({ p99WallMs: 0, maxWallMs: 0 }) }),
+    loopLag: () => ({
+      stop: () => ({ p99WallMs: setup.loopLagP99WallMs ?? 0, maxWallMs: setup.loopLagP99WallMs ?? 0 }),
+    }),
   });
   let settled = false;
   const result = work.then(
@@ -288,6 +292,61 @@ describe('environment faults', () => {
   });
 });
 
+describe('manual actions (docs/design.md §13)', () => {
+  const actions = (entry: RunEntry) =>
+    entry.timeline
+      .filter((e) => e.kind === Marks.manualAction)
+      .map((e) => ({ atMs: e.atMs, action: e.action, busyMs: e.busyMs, detail: e.detail }));
+
+  it("count the manual release's values edit and helm command, busy for manual.effort; Flagger's none", async () => {
+    const service = new FakeService();
+    const { entries } = await runOnDoubles({
+      arms: 'manual, flagger',
+      overrides: 'manual: { effort: { valuesEditS: 40, helmCommandS: 12 } }',
+      script: { service, flagger: flaggerRollingBack(50_000) },
+      operator: { noticeAfterMs: 25_000 },
+    });
+    const manual = entries.find((e) => e.arm === 'manual')!;
+    expect(actions(manual)).toEqual([
+      { atMs: RELEASE_MS, action: 'values-edit', busyMs: 40_000, detail: 'canary weight 10' },
+      { atMs: RELEASE_MS, action: 'helm-command', busyMs: 12_000, detail: 'helm upgrade --install' },
+    ]);
+    expect(actions(entries.find((e) => e.arm === 'flagger')!)).toEqual([]);
+  });
+
+  it('with editErrorRate 1 the release sets the weight to 100: every request after it meets the faulty build', async () => {
+    const service = new FakeService();
+    const { entries, platform } = await runOnDoubles({
+      arms: 'manual',
+      overrides: 'manual: { editErrorRate: 1 }',
+      script: { service },
+      operator: { noticeAfterMs: 20_000 },
+    });
+    const m = entries[0]!.metrics;
+    expect(platform.sessions[0]!.edits).toEqual([100]);
+    expect(actions(entries[0]!)[0]!.detail).toBe('canary weight 100 (intended 10: edit error)');
+    expect(entries[0]!.timeline.filter((e) => e.editError).map((e) => e.action)).toEqual(['values-edit']);
+    expect(m.outcome).toBe('rolled_back');
+    // The first request after the release fails, and so does every one until the rollback 20 s later
+    // (the one sent at that very moment included): 201 at 10 per second. At weight 10 it is 20.
+    expect(m.impactMs).toBe(RELEASE_MS);
+    expect(m.failedRequests).toBe(201);
+    expect(m.peakErrorRate).toBe(1);
+  });
+
+  it('with editErrorRate 0 no edit goes wrong', async () => {
+    const service = new FakeService();
+    const { entries, platform } = await runOnDoubles({
+      arms: 'manual',
+      repetitions: 3,
+      script: { service },
+      operator: { noticeAfterMs: 20_000 },
+    });
+    expect(platform.sessions[0]!.edits).toEqual([10, 10, 10]);
+    expect(entries.map((e) => e.metrics.failedRequests)).toEqual([20, 20, 20]);
+  });
+});
+
 /** The most loads running at once, from their clock start and stop times. */
 function mostAtOnce(loads: ReadonlyArray<{ startMs: number; stopMs: number | undefined }>): number {
   const edges = loads.flatMap((l) => [
@@ -360,5 +419,22 @@ describe('concurrency (docs/design.md §10)', () => {
     expect(warnings[1]).toMatch(/running 1 at once from now on$/);
     expect(mostAtOnce(load.loads.slice(3, 5))).toBe(2);
     expect(load.loads[5]!.startMs).toBeGreaterThanOrEqual(Math.max(load.loads[3]!.stopMs!, load.loads[4]!.stopMs!));
+  });
+
+  it('does not start another slot while the event loop lags over the bound', async () => {
+    // 10 wall ms of loop lag at 20×: 200 scenario ms, so the ramp stops after slot 1.
+    const service = new FakeService();
+    const { entries, platform, load, warnings } = await runOnDoubles({
+      repetitions: 4,
+      concurrency: 3,
+      loopLagP99WallMs: 10,
+      script: { service, flagger: flaggerRollingBack(50_000) },
+    });
+    expect(entries).toHaveLength(4);
+    expect(platform.sessions.map((s) => s.slot)).toEqual([1]);
+    expect(mostAtOnce(load.loads)).toBe(1);
+    expect(warnings[0]).toBe(
+      'Event-loop lag 200 scenario ms while slot 1 started exceeds the 50 ms bound; running 1 at once',
+    );
   });
 });

@@ -3,16 +3,17 @@ import createDebug from 'debug';
 import type { Clock } from '../common/clock.ts';
 import { HarnessError } from '../common/errors.ts';
 import { pollUntil } from '../common/poll.ts';
-import { createRandom, deriveSeed } from '../common/random.ts';
+import { createRandom, deriveSeed, type Random } from '../common/random.ts';
 import type { LoadSummary, StartedLoad } from '../load/builtin-generator.ts';
 import type { ChosenLoad } from '../load/choose.ts';
 import { isFailure } from '../load/types.ts';
 import type { OperatorFactory } from '../operator/create.ts';
+import { describeManualProcess, stepsAfter } from '../operator/progression.ts';
 import type { OperatorResult } from '../operator/types.ts';
 import type { ArmSession } from '../platform/types.ts';
 import type { EnvironmentFault } from '../scenario/schema.ts';
 import { computeRunMetrics, Marks } from '../timeline/compute.ts';
-import type { RunMetrics } from '../timeline/types.ts';
+import type { ManualAction, RunMetrics } from '../timeline/types.ts';
 import type { RunEntry } from './journal.ts';
 import type { PlannedRun } from './plan.ts';
 import { writeRequestsFile } from './requests-file.ts';
@@ -38,8 +39,8 @@ export interface RunContext {
   outDir: string;
   /** The experiment's interrupt: aborting it stops the run and rejects, journaling nothing. */
   signal: AbortSignal;
-  /** Called once the run's load has sent its first request (the warm-up starts), or the run has ended before. */
-  onLoadReady?: () => void;
+  /** Called once the run has issued its release (its set-up and warm-up are over), or has ended before. */
+  onReleased?: () => void;
 }
 
 /**
@@ -55,6 +56,7 @@ export async function executeRun(ctx: RunContext): Promise<RunEntry> {
     const warmup = await run.warmUp();
     if (!warmup.steady) return await run.abortedEntry(warmup.reason);
     const releaseMs = await run.release();
+    ctx.onReleased?.();
     const endMs = await run.watchUntilSettled(releaseMs);
     return await run.finish(releaseMs, endMs);
   } catch (err) {
@@ -62,7 +64,7 @@ export async function executeRun(ctx: RunContext): Promise<RunEntry> {
     debug('run %s aborted: %O', ctx.run.runId, err);
     return await run.abortedEntry(err.message);
   } finally {
-    ctx.onLoadReady?.();
+    ctx.onReleased?.();
     await run.stopEverything();
   }
 }
@@ -82,11 +84,14 @@ class Run {
   private operatorDone: Promise<OperatorResult> | undefined;
   private operatorDescription: Record<string, string | number> | undefined;
   private operatorError: unknown;
+  /** Whether each values edit goes wrong: a stream of its own, so the other draws stay as they were. */
+  private readonly edits: Random;
 
   constructor(private readonly ctx: RunContext) {
     const { run } = ctx;
     this.recorder = new RunRecorder(ctx.clock, run.scenario.release.version, run.scenario.slo.latencyMs);
     this.signal = AbortSignal.any([ctx.signal, this.ended.signal]);
+    this.edits = createRandom(deriveSeed(run.seed, 'edit-errors'));
     this.base = {
       type: 'run',
       runId: run.runId,
@@ -134,7 +139,6 @@ class Run {
     // k6 takes from 50 ms to several seconds (a busy machine) to start its VUs: the warm-up
     // counts from its first request. The wait is wall time: compressed, it would be too short.
     await this.within(started.ready, LOAD_READY_WALL_MS * clock.timeScale);
-    this.ctx.onLoadReady?.();
     const warmupMs = scenario.warmup.durationS * 1000;
     const plannedReleaseMs = clock.now() + warmupMs;
     this.faults = scenario.environmentFaults.map((fault) =>
@@ -179,11 +183,30 @@ class Run {
       kind: Marks.release,
       detail: `${scenario.release.version} (fault ${scenario.release.fault})`,
     });
-    await session.release(this.signal);
-    if (run.arm !== 'manual') return releaseMs;
+    if (run.arm !== 'manual') {
+      await session.release(this.signal);
+      return releaseMs;
+    }
+    // The release is a person's values edit and `helm upgrade`, done by the time it is issued.
+    await session.release(this.signal, this.editCanaryWeight(scenario.manual.canaryWeight, 'helm upgrade --install'));
     const operator = this.ctx.operators(scenario.manual.operator, scenario.slo, () => session.instructions());
-    this.operatorDescription = operator.describe();
+    this.operatorDescription = { ...operator.describe(), ...describeManualProcess(scenario.manual) };
+    const progression = scenario.manual.progression;
     this.operatorDone = operator.watch({
+      act: this.act,
+      effort: scenario.manual.effort,
+      progression: progression
+        ? {
+            weights: stepsAfter(scenario.manual.canaryWeight, progression.stepWeights),
+            holdMs: progression.holdS * 1000,
+            setCanaryWeight: (weight) =>
+              session.setCanaryWeight(this.editCanaryWeight(weight, 'helm upgrade'), this.signal),
+            promote: async () => {
+              this.recordEdit('the release becomes the stable build', 'helm upgrade');
+              await session.promote(this.signal);
+            },
+          }
+        : undefined,
       clock,
       metrics: session.metrics,
       namespace: session.namespace,
@@ -210,6 +233,31 @@ class Run {
       },
     );
     return releaseMs;
+  }
+
+  /** Counts a manual action in the timeline (toil, docs/design.md §13). */
+  private readonly act = (atMs: number, action: ManualAction, busyMs: number, detail?: string, editError?: true) =>
+    this.recorder.mark({ atMs, kind: Marks.manualAction, action, busyMs, detail, editError });
+
+  /**
+   * A values edit of the canary's weight and the helm command that applies it, counted now. With
+   * probability manual.editErrorRate the edit is wrong: the weight typed is 100, not `intended`
+   * (the proposal's example), and that is what the platform gets. Returns the weight typed.
+   */
+  private editCanaryWeight(intended: number, command: string): number {
+    const wrong = intended < 100 && this.edits.next() < this.ctx.run.scenario.manual.editErrorRate;
+    const typed = wrong ? 100 : intended;
+    if (wrong) this.recordEdit(`canary weight ${typed} (intended ${intended}: edit error)`, command, true);
+    else this.recordEdit(`canary weight ${typed}`, command);
+    return typed;
+  }
+
+  /** A values edit and its helm command, with the busy times of manual.effort. */
+  private recordEdit(edit: string, command: string, editError?: true): void {
+    const { valuesEditS, helmCommandS } = this.ctx.run.scenario.manual.effort;
+    const atMs = this.ctx.clock.now();
+    this.act(atMs, 'values-edit', valuesEditS * 1000, edit, editError);
+    this.act(atMs, 'helm-command', helmCommandS * 1000, command);
   }
 
   /**

@@ -100,9 +100,25 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
   let next = 0;
   let limit = Math.min(concurrency, Math.max(1, todo.length));
   const slotSessions: Array<Map<string, ArmSession>> = [];
-  // Slots start one after another: each waits until the previous slot's first run has its load
-  // going, so N sessions are not set up (processes spawned, routers bound) in the same instant.
+  // Slots start one after another (a ramp): each waits until the previous slot's first run has
+  // set up and warmed up to its release, so N sessions are not set up (processes spawned, routers
+  // bound) in the same instant. A slot does not start when the event loop's lag since the last
+  // slot started is over the bound: the machine has no room for it (a busy machine, or N too high).
   let previousStarted: Promise<void> = Promise.resolve();
+  let inFlight = 0;
+  // Settles when a run ends (and is replaced by a new promise): slots waiting for room wake on it.
+  let endOfRun!: () => void;
+  let runEnded!: Promise<void>;
+  const armRunEnded = () => {
+    runEnded = new Promise<void>((resolve) => {
+      endOfRun = () => {
+        armRunEnded();
+        resolve();
+      };
+    });
+  };
+  armRunEnded();
+  let rampLag = options.loopLag?.() ?? new LoopLagMonitor();
 
   const slotLoop = async (slot: number): Promise<void> => {
     const sessions = new Map<string, ArmSession>();
@@ -112,10 +128,25 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
     previousStarted = new Promise<void>((resolve) => (started = resolve));
     try {
       await Promise.race([waitForPrevious, abortedPromise(runSignal)]);
+      if (slot > 1 && slot <= limit && next < todo.length) {
+        const lag = rampLag.stop();
+        rampLag = options.loopLag?.() ?? new LoopLagMonitor();
+        const scenarioMs = lag.p99WallMs * clock.timeScale;
+        if (scenarioMs > LAG_BOUND_SCENARIO_MS) {
+          limit = slot - 1;
+          logger.warn(
+            `Event-loop lag ${scenarioMs.toFixed(0)} scenario ms while slot ${slot - 1} started exceeds the ${LAG_BOUND_SCENARIO_MS} ms bound; running ${limit} at once`,
+          );
+        }
+      }
       // A slot above the limit takes no new run: lowering the concurrency retires the highest slots.
       while (next < todo.length && slot <= limit) {
+        // After the concurrency was lowered, the runs still in flight count against the new limit.
+        while (inFlight >= limit && slot <= limit) await Promise.race([runEnded, abortedPromise(runSignal)]);
         runSignal.throwIfAborted();
+        if (slot > limit || next >= todo.length) break;
         const run = todo[next++]!;
+        inFlight += 1;
         const concurrencyNow = limit;
         const key = `${run.arm}/${run.entry}`;
         let session = sessions.get(key);
@@ -140,8 +171,12 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
           experiment,
           outDir,
           signal: runSignal,
-          onLoadReady: started,
-        }).finally(() => monitor.stop());
+          onReleased: started,
+        }).finally(() => {
+          monitor.stop();
+          inFlight -= 1;
+          endOfRun();
+        });
         const lag = monitor.stop();
         entry.wallMs = Math.round(performance.now() - wallStart);
         entry.harness = {

@@ -123,7 +123,7 @@ describe('scraped metrics: Prometheus semantics on the local platform', () => {
     expect(await metrics.requestSuccessRate(query())).toBeUndefined();
   });
 
-  it('reads the client-side series for the service error rate, "no values" until a 5xx series has two samples', async () => {
+  it('reads the client-side series for the service error rate: no value until they have two samples, 0 without a 5xx series', async () => {
     const clock = new VirtualClock(0);
     const store = new MetricsStore();
     const metrics = new ScrapedMetrics(store, { clock, intervalMs: 15_000, seed: 1, phase: () => 0 });
@@ -147,6 +147,13 @@ describe('scraped metrics: Prometheus semantics on the local platform', () => {
     await clock.advance(60_000 - clock.now());
     // Both series grew at the same pace from zero, so the extrapolation scales them alike: 10%.
     expect(await errorRate()).toBeCloseTo(0.1, 12);
+    // Another service with traffic and no 5xx series at all: 0%, not no data.
+    for (let s = 60; s < 90; s++) {
+      await clock.advance(s * 1000 + 500 - clock.now());
+      store.record({ ...source('other', 200), service: 'other' }, clock.now(), 2);
+    }
+    await clock.advance(90_000 - clock.now());
+    expect(await metrics.serviceErrorRate({ namespace: NS, service: 'other', windowMs: 60_000 })).toBe(0);
   });
 
   it('fails queries during a simulated outage and stops scraping when stopped', async () => {

@@ -207,7 +207,8 @@ export class ScrapedMetrics implements MetricsSource, AsyncDisposable {
       (s) => s.counts,
     );
     const all = this.sumRate(selected, query.windowMs, (s) => s.counts);
-    return ScrapedMetrics.ratio(errors, all);
+    // (sum(rate(5xx)) or on() vector(0)) / sum(rate(all)): no 5xx series is 0%, not no data.
+    return ScrapedMetrics.ratio(errors ?? 0, all);
   }
 
   /** Stops scraping; the samples stay queryable. */

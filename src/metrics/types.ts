@@ -24,8 +24,9 @@ export interface MetricsSource {
   /** Flagger's request-duration: p99 in milliseconds; undefined when there is no data. */
   requestDurationP99(query: WorkloadQuery): Promise<number | undefined>;
   /**
-   * Share (0..1) of 5xx answers of a service as its clients saw them (reporter="source"); undefined
-   * when the query has no value (no 5xx series with two samples in the window, or no traffic).
+   * Share (0..1) of 5xx answers of a service as its clients saw them (reporter="source"); 0 without
+   * a 5xx series; undefined when the service's series have no rate (no traffic, or fewer than two
+   * samples in the window).
    */
   serviceErrorRate(query: ServiceQuery): Promise<number | undefined>;
   /**

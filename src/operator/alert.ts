@@ -1,5 +1,6 @@
 import { lognormalFromMedianP90 } from '../common/random.ts';
 import type { AlertOperatorSettings } from '../scenario/schema.ts';
+import { Progression } from './progression.ts';
 import { isAbort, type Operator, type OperatorContext, type OperatorResult, readPanels } from './types.ts';
 
 /**
@@ -38,6 +39,7 @@ export class AlertOperator implements Operator {
     const evalMs = s.evaluationIntervalS * 1000;
     let nextEval = ctx.releaseMs + ctx.random.next() * evalMs;
     let activeSince: number | undefined;
+    const progression = ctx.progression && new Progression(ctx.progression, ctx.releaseMs);
     try {
       for (;;) {
         await ctx.clock.sleep(nextEval - ctx.clock.now(), ctx.signal);
@@ -57,6 +59,14 @@ export class AlertOperator implements Operator {
         if (!breached) {
           if (activeSince !== undefined) ctx.note(at, 'alert-resolved', 'pending alert cleared before firing');
           activeSince = undefined;
+          // With no alert pending, the person takes the next step once its hold has passed, after one
+          // look at the dashboard to confirm (the alert rule watches; the steps are still by hand).
+          if (progression?.due(at)) {
+            ctx.act(at, 'dashboard-look', ctx.effort.panelLookS * 1000, 'before the next step');
+            if (await progression.step(ctx)) return {};
+            while (nextEval <= ctx.clock.now()) nextEval += evalMs;
+            continue;
+          }
         } else {
           if (activeSince === undefined) {
             activeSince = at;
@@ -72,12 +82,13 @@ export class AlertOperator implements Operator {
             );
             const detectMs = ctx.clock.now();
             ctx.note(detectMs, 'operator-noticed', 'page acknowledged');
-            await ctx.clock.sleep(
-              lognormalFromMedianP90(ctx.random, s.action.medianS, s.action.p90S) * 1000,
-              ctx.signal,
-            );
+            ctx.act(detectMs, 'page-acknowledged', ctx.effort.pageAcknowledgeS * 1000);
+            const actionMs = lognormalFromMedianP90(ctx.random, s.action.medianS, s.action.p90S) * 1000;
+            await ctx.clock.sleep(actionMs, ctx.signal);
             const mitigateMs = ctx.clock.now();
             ctx.note(mitigateMs, 'operator-rollback', 'rollback issued');
+            // From the acknowledgement to the command the person works on it: that is the busy time.
+            ctx.act(mitigateMs, 'helm-command', actionMs, 'helm rollback');
             await ctx.rollback();
             return { detectMs, mitigateMs };
           }

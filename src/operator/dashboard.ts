@@ -1,5 +1,6 @@
 import { lognormalFromMedianP90 } from '../common/random.ts';
 import type { DashboardOperatorSettings } from '../scenario/schema.ts';
+import { Progression } from './progression.ts';
 import { isAbort, type Operator, type OperatorContext, type OperatorResult, readPanels } from './types.ts';
 
 /**
@@ -40,6 +41,8 @@ export class DashboardOperator implements Operator {
   async watch(ctx: OperatorContext): Promise<OperatorResult> {
     const s = this.settings;
     const lookMs = s.lookIntervalS * 1000;
+    const lookBusyMs = ctx.effort.panelLookS * 1000;
+    const progression = ctx.progression && new Progression(ctx.progression, ctx.releaseMs);
     // The operator's glances are not synchronised with the release: first look within one interval.
     let nextLook = ctx.releaseMs + ctx.random.next() * lookMs;
     try {
@@ -49,6 +52,8 @@ export class DashboardOperator implements Operator {
         const limitMs = this.visibleP99Ms;
         // A latency panel that cannot be read shows no data, like an empty one: nothing to notice.
         const { rate, p99 } = await readPanels(ctx, s.panelWindowS, limitMs !== null);
+        // Reading each panel takes its time: the error rate, and the latency where there is one.
+        ctx.act(at, 'dashboard-look', lookBusyMs * (limitMs === null ? 1 : 2));
         if (rate === null) {
           ctx.note(at, 'operator-look', 'panel shows no data (metrics unavailable)');
           nextLook += lookMs;
@@ -65,12 +70,22 @@ export class DashboardOperator implements Operator {
             await ctx.clock.sleep(reactionMs, ctx.signal);
             const mitigateMs = ctx.clock.now();
             ctx.note(mitigateMs, 'operator-rollback', `after ${(reactionMs / 1000).toFixed(1)} s of reaction`);
+            // Deciding and typing the rollback is the reaction time: that is what it kept them busy.
+            ctx.act(mitigateMs, 'helm-command', reactionMs, 'helm rollback');
             await ctx.rollback();
             return { detectMs: at, mitigateMs };
           }
           ctx.note(at, 'operator-look', `panel shows ${shown}; not noticed this time`);
         } else {
           ctx.note(at, 'operator-look', `panel shows ${shown}`);
+        }
+        // A panel that looks fine to them (a bad one unnoticed included) lets the release go on.
+        // "No data" is no reason to go on: nothing was seen.
+        if (progression && rate !== undefined && progression.due(at)) {
+          if (await progression.step(ctx)) return {};
+          // The next look follows the step: a look is not due while the person was editing.
+          while (nextLook <= ctx.clock.now()) nextLook += lookMs;
+          continue;
         }
         nextLook += lookMs;
       }

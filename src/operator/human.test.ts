@@ -4,6 +4,7 @@ import { VirtualClock } from '../common/clock.ts';
 import { createRandom } from '../common/random.ts';
 import { ScrapedMetrics } from '../metrics/scrape.ts';
 import { MetricsStore } from '../metrics/store.ts';
+import { effortSchema } from '../scenario/schema.ts';
 import { HumanOperator } from './human.ts';
 import type { OperatorContext } from './types.ts';
 
@@ -22,6 +23,8 @@ function context(clock: VirtualClock, extra: Partial<OperatorContext> = {}) {
       rollbacks.push(clock.now());
     },
     note: (_at, kind, detail) => notes.push(`${kind}: ${detail}`),
+    act: () => undefined,
+    effort: effortSchema.parse({}),
     ...extra,
   };
   return { ctx, rollbacks, notes };

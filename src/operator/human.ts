@@ -45,6 +45,8 @@ export class HumanOperator implements Operator {
         lines.once('close', () => undefined);
       });
       if (typed === undefined) return {};
+      // A real person's busy time is not modelled: the command is counted, its time is not.
+      ctx.act(typed, 'helm-command', 0, 'helm rollback by a person (busy time not modelled)');
       if (external) {
         ctx.note(typed, 'operator-rollback', 'rolled back outside the harness');
         return { detectMs: typed, mitigateMs: typed };

@@ -3,10 +3,17 @@ import { VirtualClock } from '../common/clock.ts';
 import { createRandom } from '../common/random.ts';
 import { ScrapedMetrics } from '../metrics/scrape.ts';
 import { MetricsStore } from '../metrics/store.ts';
-import { alertOperatorSchema, dashboardOperatorSchema } from '../scenario/schema.ts';
+import { alertOperatorSchema, dashboardOperatorSchema, effortSchema } from '../scenario/schema.ts';
+import type { ManualAction } from '../timeline/types.ts';
 import { AlertOperator } from './alert.ts';
 import { DashboardOperator } from './dashboard.ts';
 import type { Operator, OperatorContext, OperatorResult } from './types.ts';
+
+/** What the progression's platform actions did, in clock ms. */
+interface Steps {
+  weights: Array<{ atMs: number; weight: number }>;
+  promotedAt?: number;
+}
 
 /**
  * Drives an operator on a virtual clock while 10 req/s reach the service, `errorShare(t)` failing
@@ -20,14 +27,26 @@ async function watch(
   untilMs: number,
   seed = 1,
   slowShare: (tMs: number) => number = () => 0,
+  progression?: { weights: number[]; holdMs: number },
 ) {
   const clock = new VirtualClock(0);
   const store = new MetricsStore();
   const metrics = new ScrapedMetrics(store, { clock, intervalMs: 15_000, seed: 1, phase: () => 0 });
   const notes: Array<{ atMs: number; kind: string; detail?: string }> = [];
+  const actions: Array<{ atMs: number; action: ManualAction; busyMs: number }> = [];
+  const steps: Steps = { weights: [] };
   const abort = new AbortController();
   let rollbackAt: number | undefined;
   const ctx: OperatorContext = {
+    act: (atMs, action, busyMs) => actions.push({ atMs, action, busyMs }),
+    effort: effortSchema.parse({ valuesEditS: 60, helmCommandS: 15, panelLookS: 10, pageAcknowledgeS: 30 }),
+    progression: progression && {
+      ...progression,
+      setCanaryWeight: async (weight) => void steps.weights.push({ atMs: clock.now(), weight }),
+      promote: async () => {
+        steps.promotedAt = clock.now();
+      },
+    },
     clock,
     metrics,
     namespace: 'ns',
@@ -63,7 +82,7 @@ async function watch(
   abort.abort(new Error('run ended'));
   await done;
   metrics.stop();
-  return { result: result!, notes, rollbackAt };
+  return { result: result!, notes, rollbackAt, actions, steps };
 }
 
 describe('dashboard operator', () => {
@@ -124,8 +143,7 @@ describe('dashboard operator', () => {
     expect(result.detectMs).toBeDefined();
     expect(result.detectMs!).toBeLessThanOrEqual(60_000);
     expect(rollbackAt).toBe(result.mitigateMs);
-    // No 5xx series exists, so the error-rate query has no value (Prometheus: an empty vector).
-    expect(notes.find((n) => n.kind === 'operator-noticed')?.detail).toBe('panel shows no data, p99 950 ms');
+    expect(notes.find((n) => n.kind === 'operator-noticed')?.detail).toBe('panel shows 0.00% errors, p99 950 ms');
   });
 
   it('does not notice latency under its SLO, with the latency panel off, or with no latency SLO', async () => {
@@ -196,9 +214,123 @@ describe('alert operator', () => {
     expect(withLatency.describe().rule).toBe('error rate over 60s > 0.01 or p99 over 60s > 500 ms, for 60s');
     const { result, notes } = await watch(withLatency, () => 0, 3_600_000, 1, slow);
     const pending = notes.find((n) => n.kind === 'alert-pending')!;
-    // No 5xx series exists, so the error-rate query has no value (Prometheus: an empty vector).
-    expect(pending.detail).toBe('error rate no data, p99 950 ms');
+    expect(pending.detail).toBe('error rate 0.00%, p99 950 ms');
     expect(notes.find((n) => n.kind === 'alert-firing')!.atMs - pending.atMs).toBe(60_000);
     expect(result.mitigateMs).toBeGreaterThan(result.detectMs!);
+  });
+});
+
+describe('toil and the manual progression (docs/design.md §13)', () => {
+  const dashboard = (extra: Record<string, unknown> = {}) =>
+    new DashboardOperator(
+      dashboardOperatorSchema.parse({ kind: 'dashboard', pNotice: 1, lookIntervalS: 60, ...extra }),
+      null,
+    );
+  /** An hour of a release that looks fine, with two steps after the release's and a 120 s hold. */
+  const watchHealthyRelease = (op: Operator) =>
+    watch(
+      op,
+      () => 0,
+      3_600_000,
+      1,
+      () => 0,
+      { weights: [25, 50], holdMs: 120_000 },
+    );
+  const count = (actions: Array<{ action: ManualAction }>, action: ManualAction) =>
+    actions.filter((a) => a.action === action).length;
+
+  it('counts every dashboard look (panelLookS each) and the rollback, busy for the reaction time', async () => {
+    const { result, notes, actions } = await watch(dashboard(), () => 0.1, 600_000);
+    const looks = notes.filter((n) => n.kind === 'operator-look' || n.kind === 'operator-noticed');
+    expect(count(actions, 'dashboard-look')).toBe(looks.length);
+    expect(actions.filter((a) => a.action === 'dashboard-look').every((a) => a.busyMs === 10_000)).toBe(true);
+    expect(actions.at(-1)).toEqual({
+      atMs: result.mitigateMs,
+      action: 'helm-command',
+      busyMs: expect.closeTo(result.mitigateMs! - result.detectMs!, 6),
+    });
+  });
+
+  it('takes a release that looks fine step by step to its promotion, a hold and an edit apart', async () => {
+    const { result, notes, steps, rollbackAt } = await watchHealthyRelease(dashboard());
+    expect(result).toEqual({});
+    expect(rollbackAt).toBeUndefined();
+    expect(steps.weights.map((w) => w.weight)).toEqual([25, 50]);
+    const firstLook = notes.find((n) => n.kind === 'operator-look')!.atMs;
+    // The first look at least 120 s after the release is the third; the edit and the command take 75 s.
+    expect(steps.weights[0]!.atMs).toBe(firstLook + 120_000 + 75_000);
+    // Looks keep their rhythm: the first one 120 s after a step is the fourth after it (60 s apart).
+    expect(steps.weights[1]!.atMs - steps.weights[0]!.atMs).toBe(240_000);
+    expect(steps.promotedAt! - steps.weights[1]!.atMs).toBe(240_000);
+    // Once promoted, the operator stops looking.
+    expect(notes.at(-1)!.atMs).toBeLessThan(steps.promotedAt!);
+  });
+
+  it('never steps on while a bad panel is noticed: it rolls back instead', async () => {
+    const { steps, rollbackAt } = await watch(
+      dashboard(),
+      () => 1,
+      1_800_000,
+      1,
+      () => 0,
+      {
+        weights: [25, 50],
+        holdMs: 0,
+      },
+    );
+    expect(steps.weights).toEqual([]);
+    expect(steps.promotedAt).toBeUndefined();
+    expect(rollbackAt).toBeDefined();
+  });
+
+  it('steps on a bad panel it did not notice', async () => {
+    const { steps, rollbackAt } = await watch(
+      dashboard({ pNotice: 0 }),
+      () => 1,
+      1_800_000,
+      1,
+      () => 0,
+      {
+        weights: [25],
+        holdMs: 60_000,
+      },
+    );
+    expect(steps.weights.map((w) => w.weight)).toEqual([25]);
+    expect(steps.promotedAt).toBeDefined();
+    expect(rollbackAt).toBeUndefined();
+  });
+
+  it('the alert operator steps on with no alert pending, one dashboard look per step', async () => {
+    const op = new AlertOperator(alertOperatorSchema.parse({ kind: 'alert', evaluationIntervalS: 15 }));
+    const { result, steps, actions } = await watchHealthyRelease(op);
+    expect(result).toEqual({});
+    expect(steps.weights.map((w) => w.weight)).toEqual([25, 50]);
+    expect(steps.promotedAt).toBeDefined();
+    expect(count(actions, 'dashboard-look')).toBe(3);
+    expect(count(actions, 'page-acknowledged')).toBe(0);
+  });
+
+  it('the alert operator counts the page acknowledged and the rollback, busy for the action time', async () => {
+    const op = new AlertOperator(alertOperatorSchema.parse({ kind: 'alert' }));
+    const { result, actions, steps } = await watch(
+      op,
+      () => 0.1,
+      3_600_000,
+      1,
+      () => 0,
+      {
+        weights: [25],
+        holdMs: 600_000,
+      },
+    );
+    expect(steps.weights).toEqual([]);
+    expect(actions).toEqual([
+      { atMs: result.detectMs, action: 'page-acknowledged', busyMs: 30_000 },
+      {
+        atMs: result.mitigateMs,
+        action: 'helm-command',
+        busyMs: expect.closeTo(result.mitigateMs! - result.detectMs!, 6),
+      },
+    ]);
   });
 });

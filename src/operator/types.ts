@@ -1,7 +1,9 @@
 import type { Clock } from '../common/clock.ts';
 import type { Random } from '../common/random.ts';
 import type { MetricsSource, ServiceQuery } from '../metrics/types.ts';
-import type { Mark } from '../timeline/types.ts';
+import type { EffortSettings } from '../scenario/schema.ts';
+import type { ManualAction, Mark } from '../timeline/types.ts';
+import type { ManualSteps } from './progression.ts';
 
 /** What an operator can see and do during one manual-arm run. */
 export interface OperatorContext {
@@ -19,6 +21,15 @@ export interface OperatorContext {
   rollback: () => Promise<void>;
   /** Adds a line to the run's timeline (e.g. "alert firing"). */
   note: (atMs: number, kind: Mark, detail?: string) => void;
+  /**
+   * Counts a manual action the person took at `atMs` (toil, docs/design.md §13) and the scenario ms it
+   * kept them busy.
+   */
+  act: (atMs: number, action: ManualAction, busyMs: number, detail?: string) => void;
+  /** Scenario seconds per manual action (manual.effort). */
+  effort: EffortSettings;
+  /** The steps that take a release that looks fine to its promotion; undefined: none are taken. */
+  progression?: ManualSteps;
   /**
    * Resolves with the time a rollback was seen that the harness did not issue (a person ran
    * `helm rollback` on a cluster); never resolves where the platform cannot see one.

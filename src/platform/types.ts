@@ -32,10 +32,20 @@ export interface ArmSession extends AsyncDisposable {
   readonly describe: () => Record<string, string>;
   /** Returns to the stable state: stable build serving 100%, canary gone, Canary idle. */
   restore(run: RunLabels, timeline: TimelineSink, random: Random, signal: AbortSignal): Promise<void>;
-  /** Issues the release of the scenario's build (manual: canary + weight; Flagger: new image). */
-  release(signal: AbortSignal): Promise<void>;
+  /**
+   * Issues the release of the scenario's build (manual: canary + weight; Flagger: new image). The
+   * manual arm's canary gets `canaryWeight` (the values edit as typed), the scenario's by default.
+   */
+  release(signal: AbortSignal, canaryWeight?: number): Promise<void>;
   /** Manual arm: the rollback (weights back to 100/0, canary removed). */
   rollback(signal: AbortSignal): Promise<void>;
+  /** Manual arm: a values edit and `helm upgrade` that move the canary to `weight` percent. */
+  setCanaryWeight(weight: number, signal: AbortSignal): Promise<void>;
+  /**
+   * Manual arm: the promotion (values edit and `helm upgrade`): the released build becomes the
+   * stable one, all traffic goes to it and the canary goes away; marks `promoted`.
+   */
+  promote(signal: AbortSignal): Promise<void>;
   /** Text the human operator is shown: what was released and how to watch it. */
   instructions(): string;
   /**

@@ -13,18 +13,18 @@ import { breakEvenChartId, breakEvenGroups, breakEvenParagraph, breakEvenTable }
 import { flaggerTimingLaw } from './markdown.ts';
 import { catchesParagraphs, matrixCells, matrixTable } from './matrix.ts';
 import type { ReportModel, ReportSection, ReportTable } from './model.ts';
+import { runToil } from './operator-cost.ts';
 import { withOperatorSource } from './operator-sources.ts';
 import { runsCsvRows } from './runs-csv.ts';
 import { interferenceSection } from './interference.ts';
-import { bootstrapSeed, fmt, fmtP, groupCells, runRowsFromCsv, type Cell, type RunRow } from './run-rows.ts';
+import { bootstrapSeed, cellName, fmt, fmtP, groupCells, runRowsFromCsv, type Cell, type RunRow } from './run-rows.ts';
+import { toilTable } from './toil.ts';
 import { verdictSection } from './verdict.ts';
 
 const ci = (i: BootstrapInterval, digits = 1) =>
   i.estimate === undefined ? '—' : `${fmt(i.estimate, digits)} [${fmt(i.lower, digits)}, ${fmt(i.upper, digits)}]`;
 
 const defined = (xs: Array<number | undefined>) => xs.filter((x): x is number => x !== undefined);
-
-const cellName = (c: { scenario: string; sweep: string }) => (c.sweep ? `${c.scenario} (${c.sweep})` : c.scenario);
 
 export const SUMMARY_COLUMNS = [
   'scenario',
@@ -199,8 +199,11 @@ export function successCriteriaTable(
   const under120 = rolledBack.filter((r) => r.releaseToRollbackS! < 120);
   const slowest = rolledBack.length === 0 ? undefined : Math.max(...rolledBack.map((r) => r.releaseToRollbackS!));
   const flaggerRuns = runs.filter((r) => r.arm === 'flagger');
-  const manualEdits = flaggerRuns.filter((r) => r.timeline.some((e) => e.kind === Marks.rollbackIssued)).length;
+  const manualEdits = flaggerRuns.filter(
+    (r) => runToil(r).manualActions > 0 || r.timeline.some((e) => e.kind === Marks.rollbackIssued),
+  ).length;
   const manualRuns = runs.filter((r) => r.arm === 'manual');
+  const manualActions = summarize(manualRuns.map((r) => runToil(r).manualActions)).median;
   const pass = (ok: boolean) => (ok ? 'met' : 'NOT met');
   return {
     id: 'criteria',
@@ -216,7 +219,7 @@ export function successCriteriaTable(
       ],
       [
         'No manual values edit in the Flagger arm',
-        `${manualEdits} of ${flaggerRuns.length} Flagger runs needed one (the manual arm needs a values edit and a rollback in each of its ${manualRuns.length} runs)`,
+        `${manualEdits} of ${flaggerRuns.length} Flagger runs needed one (the manual arm took a median of ${fmt(manualActions, 0)} manual actions in each of its ${manualRuns.length} runs; see the toil table)`,
         flaggerRuns.length === 0 ? '—' : pass(manualEdits === 0),
       ],
     ],
@@ -276,10 +279,14 @@ function operatorTable(runs: readonly RunEntry[]): ReportTable | undefined {
   for (const [key, op] of seen) {
     const scenario = key.split('\u0000')[0]!;
     const params = Object.entries(op)
-      .filter(([k]) => k !== 'source' && k !== 'kind')
+      .filter(([k]) => k !== 'source' && k !== 'kind' && k !== 'processSource')
       .map(([k, v]) => `${k}=${v}`)
       .join(', ');
-    rows.push([scenario, String(op.kind), params, String(op.source ?? '')]);
+    const source = [op.source, op.processSource]
+      .filter((x) => x !== undefined)
+      .map((x) => String(x).replace(/([^.])$/, '$1.'))
+      .join(' ');
+    rows.push([scenario, String(op.kind), params, source]);
   }
   return {
     id: 'operators',
@@ -347,6 +354,8 @@ export function buildReportModel(header: ExperimentHeader, journaled: RunEntry[]
     paragraphs: [],
     tables: [successCriteriaTable(runs, rows, faulty)],
   });
+  const toil = toilTable(rows);
+  if (toil) sections.push({ id: 'toil', title: toil.title, paragraphs: [], tables: [toil] });
   const law = timingLawTable(header, runs);
   if (law) sections.push({ id: 'timing-law', title: law.title, paragraphs: [], tables: [law] });
   const interference = interferenceSection(header, runs);

@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { lagScenarioMs } from '../experiment/concurrency.ts';
 import { JOURNAL_FILE, readJournal } from '../experiment/journal.ts';
-import { mannWhitney, summarize, varghaDelaneyA12 } from '../stats/index.ts';
+import { bootstrapMedianCI, mannWhitney, summarize, varghaDelaneyA12 } from '../stats/index.ts';
 import { breakEvenGroups, breakEvenParagraph, breakEvenTable } from './break-even.ts';
-import { fmt, fmtP, runRowsFromCsv, type RunRow } from './run-rows.ts';
+import { bootstrapSeed, fmt, fmtP, runRowsFromCsv, type RunRow } from './run-rows.ts';
 import { flaggerTimingLaw, renderTableMarkdown } from './markdown.ts';
 import type { ReportTable } from './model.ts';
 import { catchesParagraphs, matrixCells, matrixTable, outcomeText } from './matrix.ts';
 import { scrapeCells, scrapeParagraphs, scrapeTable } from './scrape-sweep.ts';
+import { toilTable } from './toil.ts';
 
 /** The faulty scenarios of the catalogue: every one but `healthy`. */
 export const FAULTY = new Set([
@@ -99,27 +99,163 @@ export function breakEvenMarkdown(runsCsvFile: string): string {
 
 /**
  * The README's block on the scrape-interval sweep, from its runs.csv: the two-scrapes rule with
- * its measured cost, how each arm's MTTR and false negatives move, and the table per cell.
+ * its measured cost, how each arm's MTTR and false negatives move, the runs over the lag bound,
+ * and the table per cell.
  */
 export function scrapeSweepMarkdown(runsCsvFile: string): string {
   const cells = scrapeCells(readRows(runsCsvFile));
+  const paragraphs = scrapeParagraphs(cells);
+  if (paragraphs.length > 0) paragraphs[paragraphs.length - 1] += lagSentence(runsCsvFile);
+  return [...paragraphs.flatMap((p) => [p, '']), ...renderTableMarkdown({ ...scrapeTable(cells), note: undefined })]
+    .join('\n')
+    .trimEnd();
+}
+
+/** The swept value of one field in a sweep label such as "editErrorRate=0.05". */
+function sweptValue(label: string, field: string): number | undefined {
+  const match = new RegExp(`(?:^|, )${field}=([^,]+)`).exec(label);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * The README's block on human error in the values edit (docs/design.md §13), from the runs.csv of
+ * experiments/sweep-edit-error.yaml: per swept editErrorRate, how many releases the edit got wrong,
+ * the failed requests per release and the MTTR, with Flagger's reference run beside them.
+ */
+export function editErrorMarkdown(runsCsvFile: string): string {
+  const rows = readRows(runsCsvFile);
+  const manual = rows.filter((r) => r.arm === 'manual' && sweptValue(r.sweep, 'editErrorRate') !== undefined);
+  const rates = [...new Set(manual.map((r) => sweptValue(r.sweep, 'editErrorRate')!))].sort((a, b) => a - b);
+  const flagger = rows.filter((r) => r.arm === 'flagger');
+  const line = (label: string, rs: RunRow[]) => {
+    const failed = summarize(rs.map((r) => r.failedRequests));
+    const mttr = rs.flatMap((r) => r.mttrS ?? []);
+    const boot = bootstrapMedianCI(mttr, {
+      seed: bootstrapSeed('median', { scenario: rs[0]!.scenario, sweep: rs[0]!.sweep, arm: rs[0]!.arm }),
+    });
+    const errors = rs.reduce((n, r) => n + (r.editErrors ?? 0), 0);
+    return {
+      mean: failed.mean,
+      cells: [
+        label,
+        String(rs.length),
+        rs[0]!.arm === 'flagger' ? '—' : String(errors),
+        `${fmt(failed.median, 0)} [${fmt(failed.q1, 0)}–${fmt(failed.q3, 0)}]`,
+        fmt(failed.mean, 1),
+        boot.estimate === undefined ? '—' : `${fmt(boot.estimate)} [${fmt(boot.lower)}, ${fmt(boot.upper)}]`,
+        `${rs.filter((r) => r.outcome === 'rolled_back').length}/${rs.length}`,
+      ],
+    };
+  };
+  const lines = rates.map((rate) => ({
+    rate,
+    ...line(
+      String(rate),
+      manual.filter((r) => sweptValue(r.sweep, 'editErrorRate') === rate),
+    ),
+  }));
+  const reference = flagger.length > 0 ? line('Flagger (no values edit)', flagger) : undefined;
+  const erred = manual.filter((r) => (r.editErrors ?? 0) > 0);
+  const right = manual.filter((r) => (r.editErrors ?? 0) === 0);
+  const failed = (rs: RunRow[]) => summarize(rs.map((r) => r.failedRequests)).median;
+  const mttr = (rs: RunRow[]) => summarize(rs.flatMap((r) => r.mttrS ?? [])).median;
+  const means = lines.map((l) => l.mean!);
+  const sentences = [
+    `Over ${manual.length} manual releases of faulty-500, ${erred.length} had a values edit that set the canary's weight to 100 instead of 10.`,
+  ];
+  if (erred.length > 0 && right.length > 0) {
+    const extra = failed(erred)! - failed(right)!;
+    const top = rates.at(-1)!;
+    const spread = Math.max(...means) - Math.min(...means);
+    const perCell = Math.min(...lines.map((l) => Number(l.cells[1])));
+    sentences.push(
+      `Those ${erred.length} releases failed a median of ${fmt(failed(erred), 0)} requests (median MTTR ${fmt(mttr(erred))} s), the ones edited right ${fmt(failed(right), 0)} (${fmt(mttr(right))} s): ` +
+        `one wrong edit cost ${fmt(failed(erred)! / failed(right)!, 1)} times the failed requests of a release.`,
+      `At editErrorRate ${top} that adds ${fmt(top * extra, 0)} failed requests per release on average, while the cells' mean failed requests per release lie ${fmt(spread, 0)} apart (${fmt(Math.min(...means), 1)} to ${fmt(Math.max(...means), 1)}, at least ${perCell} runs per cell)` +
+        (spread > top * extra
+          ? ": the operator's own spread hides the rates swept; the sweep measures the cost of a wrong edit, not yet that of the rate."
+          : ': the cells follow the rate.'),
+    );
+  }
+  if (reference)
+    sentences.push(
+      `Flagger, which takes no values edit, failed ${fmt(reference.mean, 1)} requests per release on average (median MTTR ${fmt(mttr(flagger))} s).`,
+    );
+  const paragraph = manual.length === 0 ? 'No manual run of the sweep was found.' : sentences.join(' ');
+  const table = {
+    id: 'edit-error',
+    title: 'Human error in the values edit',
+    columns: [
+      'editErrorRate',
+      'n',
+      'edit errors',
+      'failed requests median [IQR]',
+      'failed requests mean',
+      'MTTR median [95% CI] s',
+      'rolled back',
+    ],
+    align: ['l', 'r', 'r', 'r', 'r', 'r', 'r'] as Array<'l' | 'r'>,
+    rows: [...lines.map((l) => l.cells), ...(reference ? [reference.cells] : [])],
+  };
+  return [paragraph, '', ...renderTableMarkdown(table)].join('\n').trimEnd();
+}
+
+/** How many runs of a runs.csv were over the harness's lag bound (docs/design.md §10), when it says. */
+function lagSentence(runsCsvFile: string): string {
   const csv = parse(readFileSync(runsCsvFile, 'utf8'), { columns: true }) as Array<Record<string, string>>;
-  const shifts = csv.map((r) =>
-    lagScenarioMs({
-      loopLagP99WallMs: Number(r.loop_lag_p99_ms),
-      sendLagP99WallMs: Number(r.send_lag_p99_ms),
-      timeScale: Number(r.time_scale),
-    }),
-  );
-  const lag =
-    `Runs over the harness's lag bound (docs/design.md §10): ${csv.filter((r) => r.lag_flagged === '1').length} of ${csv.length}; ` +
-    `the median run's p99 lag (event loop or load generator) could shift a timestamp by ${fmt(summarize(shifts).median, 0)} ms of scenario time.`;
-  return [
-    ...scrapeParagraphs(cells).flatMap((p) => [p, '']),
-    lag,
-    '',
-    ...renderTableMarkdown({ ...scrapeTable(cells), note: undefined }),
-  ]
+  if (csv.length === 0 || !('lag_flagged' in csv[0]!)) return '';
+  const flagged = csv.filter((r) => r.lag_flagged === '1').length;
+  return ` ${flagged} of ${csv.length} runs were over the harness's lag bound (docs/design.md §10) and are kept; their timings include the machine's stalls.`;
+}
+
+/**
+ * The README's block on toil (docs/design.md §13), from the runs.csv of experiments/toil.yaml: what a
+ * healthy release cost by hand against Flagger, in one paragraph, and the toil table.
+ */
+export function toilMarkdown(runsCsvFile: string): string {
+  const rows = readRows(runsCsvFile);
+  const table = toilTable(rows);
+  if (!table) return 'This runs.csv has no toil columns.';
+  const healthy = (arm: string) => rows.filter((r) => r.scenario === 'healthy' && r.arm === arm);
+  const median = (rs: RunRow[], pick: (r: RunRow) => number | undefined) =>
+    summarize(rs.flatMap((r) => pick(r) ?? [])).median;
+  const [manual, flagger] = [healthy('manual'), healthy('flagger')];
+  const promoted = (rs: RunRow[]) => rs.filter((r) => r.outcome === 'promoted').length;
+  const paragraph =
+    manual.length === 0 || flagger.length === 0
+      ? ''
+      : `A healthy release took the manual arm a median of ${fmt(
+          median(manual, (r) => r.manualActions),
+          0,
+        )} manual actions ` +
+        `(${fmt(
+          median(manual, (r) => r.valuesEdits),
+          0,
+        )} values edits, ${fmt(
+          median(manual, (r) => r.helmCommands),
+          0,
+        )} helm commands, ` +
+        `${fmt(
+          median(manual, (r) => r.dashboardLooks),
+          0,
+        )} dashboard looks) and ${fmt(
+          median(manual, (r) => r.operatorBusyS),
+          0,
+        )} s of a person's time; ` +
+        `${promoted(manual)} of ${manual.length} were promoted, a median of ${fmt(
+          median(manual, (r) => r.releaseToPromotedS),
+          0,
+        )} s after the release. ` +
+        `Flagger promoted ${promoted(flagger)} of ${flagger.length} a median of ${fmt(
+          median(flagger, (r) => r.releaseToPromotedS),
+          0,
+        )} s after the release, ` +
+        `with ${fmt(
+          median(flagger, (r) => r.manualActions),
+          0,
+        )} manual actions.` +
+        lagSentence(runsCsvFile);
+  return [...(paragraph ? [paragraph, ''] : []), ...renderTableMarkdown({ ...table, note: undefined })]
     .join('\n')
     .trimEnd();
 }

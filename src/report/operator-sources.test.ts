@@ -5,13 +5,14 @@ import type { RunEntry } from '../experiment/journal.ts';
 import { planRuns } from '../experiment/plan.ts';
 import { createOperator } from '../operator/create.ts';
 import { loadExperimentFile } from '../scenario/load-files.ts';
-import { operatorSchema, sloSchema } from '../scenario/schema.ts';
+import { describeManualProcess } from '../operator/progression.ts';
+import { manualSchema, operatorSchema, sloSchema } from '../scenario/schema.ts';
 import { PROJECT_ROOT } from '../test-support/cli.ts';
 import { buildReportModel } from './build-model.ts';
-import { makeHeader, makeRun } from './charts/test-fixtures.ts';
+import { makeHeader, makeRun, makeScenario } from './charts/test-fixtures.ts';
 import { renderHtml } from './html.ts';
 import { renderMarkdown } from './markdown.ts';
-import { operatorSourceText } from './operator-sources.ts';
+import { manualProcessSourceText, operatorSourceText } from './operator-sources.ts';
 
 /**
  * The journal a sweep plan would write, without running it: one run per planned manual run, with
@@ -145,5 +146,40 @@ describe('the operator source of a swept report', () => {
     expect(text).not.toContain('(docs/design.md §6 default)');
     if (kind === 'dashboard') expect(text).toMatch(/latencyPanel = true \(the latency panel beside/);
     else expect(text).toMatch(/latencyP99AboveMs = null \(off: /);
+  });
+});
+
+describe('the manual process in the operator table (docs/design.md §13)', () => {
+  const description = (manual: Record<string, unknown> = {}) => ({
+    ...createOperator(operatorSchema.parse({ kind: 'dashboard' }), sloSchema.parse({}), {
+      input: new PassThrough(),
+      output: new PassThrough(),
+      instructions: () => '',
+    }).describe(),
+    ...describeManualProcess(manualSchema.parse(manual)),
+  });
+
+  it('lists every parameter with its source, and a swept one as swept', () => {
+    const text = manualProcessSourceText(description({ editErrorRate: 0.05 }), { 'manual.editErrorRate': 0.05 })!;
+    expect(text).toContain('Manual process, swept: editErrorRate = 0.05.');
+    expect(text).toContain('progression = 10% → 25% → 50% → promote, hold 120 s at each (assumed:');
+    expect(text).toContain('helmCommandS = 15 (keystroke-level model (Card, Moran & Newell 1980)');
+    expect(text).not.toContain('editErrorRate = 0.05 (');
+    const unswept = manualProcessSourceText(description(), undefined)!;
+    expect(unswept).toContain("editErrorRate = 0 (0 unless swept; HEART's nominal error probabilities");
+  });
+
+  it("appear in the report's operator table: parameters in their column, sources in the source column", () => {
+    const run = {
+      ...makeRun({ runId: 'm1', arm: 'manual', scenario: 'faulty-500', outcome: 'rolled_back', mttrS: 30 }),
+    };
+    const withOp = { ...run, operator: description() };
+    const model = buildReportModel(makeHeader([makeScenario('faulty-500')], [withOp]), [withOp], []);
+    const table = model.sections.find((s) => s.id === 'operators')!.tables[0]!;
+    const [, , params, source] = table.rows[0]!;
+    expect(params).toContain('progression=10% → 25% → 50% → promote, hold 120 s at each');
+    expect(params).toContain('panelLookS=10');
+    expect(params).not.toContain('processSource');
+    expect(source).toContain('Manual process (docs/design.md §13): progression = ');
   });
 });

@@ -81,12 +81,71 @@ export function operatorSourceText(
 }
 
 /**
+ * Why each parameter of the manual process (docs/design.md §13) is what it is, by the key its
+ * description gives it (operator/progression.ts describeManualProcess), and the scenario path a
+ * sweep names it by.
+ */
+const PROCESS_REASONS: Record<string, { path: string; reason: string }> = {
+  progression: {
+    path: 'manual.progression',
+    reason:
+      'assumed: three weights before the promotion, each about double the last, and a hold of two looks at the docs/design.md §6 look interval (2 × 60 s) before each step',
+  },
+  editErrorRate: {
+    path: 'manual.editErrorRate',
+    reason:
+      "0 unless swept; HEART's nominal error probabilities for routine procedural tasks, 0.0004 to 0.02 (Williams 1988), motivate the swept values",
+  },
+  valuesEditS: { path: 'manual.effort.valuesEditS', reason: 'assumed: open values.yaml, change one field, save' },
+  helmCommandS: {
+    path: 'manual.effort.helmCommandS',
+    reason:
+      'keystroke-level model (Card, Moran & Newell 1980): about 60 keystrokes at 0.2 s and one mental preparation (1.35 s), then reading the answer',
+  },
+  panelLookS: {
+    path: 'manual.effort.panelLookS',
+    reason: 'assumed: reading one panel; a look reads the error rate and, where shown, the latency',
+  },
+  pageAcknowledgeS: { path: 'manual.effort.pageAcknowledgeS', reason: 'assumed: open the page and acknowledge it' },
+};
+
+/**
+ * The source text of the manual process's parameters: swept ones named as swept, the others with
+ * the reason for their value. Undefined for a description without them (journals older than it).
+ */
+export function manualProcessSourceText(
+  description: Record<string, string | number>,
+  sweep: Record<string, unknown> | undefined,
+): string | undefined {
+  const keys = Object.keys(PROCESS_REASONS).filter((k) => k in description);
+  if (keys.length === 0) return undefined;
+  const sweptPaths = Object.keys(sweep ?? {});
+  const isSwept = (path: string) =>
+    sweptPaths.some((p) => p === path || path.startsWith(`${p}.`) || p.startsWith(`${path}.`));
+  const swept = keys.filter((k) => isSwept(PROCESS_REASONS[k]!.path)).map((k) => `${k} = ${description[k]}`);
+  const assumed = keys
+    .filter((k) => !isSwept(PROCESS_REASONS[k]!.path))
+    .map((k) => `${k} = ${description[k]} (${PROCESS_REASONS[k]!.reason})`);
+  return [
+    swept.length > 0 ? `Manual process, swept: ${swept.join(', ')}` : '',
+    assumed.length > 0 ? `Manual process (docs/design.md §13): ${assumed.join('; ')}` : '',
+  ]
+    .filter(Boolean)
+    .join('. ')
+    .concat('.');
+}
+
+/**
  * The run's operator description with its source told per field, when the plan swept or changed
- * an operator field. A run whose operator kept every default keeps the source it journaled.
+ * an operator field, and the manual process's sources as `processSource`. A run whose operator
+ * kept every default keeps the source it journaled.
  */
 export function withOperatorSource(run: RunEntry, scenario: Scenario | undefined): RunEntry {
+  if (!run.operator) return run;
+  const processSource = manualProcessSourceText(run.operator, run.sweep);
+  const operator = processSource === undefined ? run.operator : { ...run.operator, processSource };
   const settings = scenario?.manual.operator;
-  if (!run.operator || !settings || settings.kind !== run.operator.kind) return run;
-  const source = operatorSourceText(settings, run.sweep);
-  return source === undefined ? run : { ...run, operator: { ...run.operator, source } };
+  const source = settings && settings.kind === run.operator.kind ? operatorSourceText(settings, run.sweep) : undefined;
+  if (source === undefined && processSource === undefined) return run;
+  return { ...run, operator: source === undefined ? operator : { ...operator, source } };
 }

@@ -26,6 +26,15 @@ export interface RunRow {
   /** The manual operator's attention (report/operator-cost.ts); undefined in runs.csv files older than it. */
   looksPerHour?: number;
   pages?: number;
+  /** Toil (report/operator-cost.ts); undefined in runs.csv files older than it. */
+  manualActions?: number;
+  operatorBusyS?: number;
+  valuesEdits?: number;
+  helmCommands?: number;
+  dashboardLooks?: number;
+  pagesAcknowledged?: number;
+  /** Values edits that went wrong (manual.editErrorRate). */
+  editErrors?: number;
 }
 
 const num = (v: string | number | undefined): number | undefined =>
@@ -55,6 +64,13 @@ export function runRowsFromCsv(rows: ReadonlyArray<Record<string, string | numbe
       releaseToPromotedS: promoted !== undefined ? (promoted - release) / 1000 : undefined,
       looksPerHour: num(r.looks_per_hour),
       pages: num(r.pages),
+      manualActions: num(r.manual_actions),
+      operatorBusyS: num(r.operator_busy_s),
+      valuesEdits: num(r.values_edits),
+      helmCommands: num(r.helm_commands),
+      dashboardLooks: num(r.dashboard_looks),
+      pagesAcknowledged: num(r.pages_acknowledged),
+      editErrors: num(r.edit_errors),
     };
   });
 }
@@ -62,6 +78,10 @@ export function runRowsFromCsv(rows: ReadonlyArray<Record<string, string | numbe
 export const fmt = (v: number | undefined, digits = 1): string =>
   v === undefined || Number.isNaN(v) ? '—' : v.toFixed(digits);
 export const fmtP = (p: number | undefined) => (p === undefined ? '—' : p < 0.001 ? p.toExponential(1) : p.toFixed(3));
+
+/** A cell's name in tables: the scenario, with its sweep label when swept. */
+export const cellName = (c: { scenario: string; sweep: string }) =>
+  c.sweep ? `${c.scenario} (${c.sweep})` : c.scenario;
 
 export interface Cell {
   scenario: string;

@@ -6,24 +6,34 @@ import type { RunEntry } from '../experiment/journal.ts';
 import { toMicroseconds, writeRequestsFile } from '../experiment/requests-file.ts';
 import type { RequestRecord } from '../load/types.ts';
 import { computeRunMetrics, Marks } from '../timeline/compute.ts';
+import type { ManualAction } from '../timeline/types.ts';
 import { runsCsvRows } from './runs-csv.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'runs-csv-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A journaled run with these metrics and only the fields runs.csv reads besides them. */
-const journaled = (metrics: RunEntry['metrics']) =>
-  ({
+/** A journaled run with what runs.csv reads of it. */
+function runEntry(arm: 'manual' | 'flagger', timeline: RunEntry['timeline'], metrics?: RunEntry['metrics']): RunEntry {
+  return {
     runId: 'r',
-    arm: 'flagger',
+    arm,
     scenario: 's',
     repetition: 1,
     seed: 1,
     timeScale: 1,
     platform: {},
     load: { generator: 'builtin' },
-    metrics,
-  }) as unknown as RunEntry;
+    metrics: metrics ?? {
+      outcome: 'rolled_back',
+      releaseMs: 0,
+      endMs: 1,
+      failedRequests: 0,
+      totalRequests: 0,
+      peakErrorRate: 0,
+    },
+    timeline,
+  } as unknown as RunEntry;
+}
 
 describe('runs.csv and requests/*.csv', () => {
   it('select the same requests at the release boundary, to the microsecond', () => {
@@ -51,7 +61,7 @@ describe('runs.csv and requests/*.csv', () => {
     expect(metrics.totalRequests).toBe(3);
     const file = path.join(dir, 'r.csv');
     writeRequestsFile(file, records);
-    const row = runsCsvRows('e', [journaled(metrics)])[0]!;
+    const row = runsCsvRows('e', [runEntry('flagger', [], metrics)])[0]!;
     const lines = readFileSync(file, 'utf8').trim().split('\n').slice(1);
     const after = lines.filter((l) => Number(l.split(',')[0]) >= Number(row.release_ms));
     expect(after).toHaveLength(Number(row.total_requests));
@@ -80,7 +90,7 @@ describe('runs.csv and requests/*.csv', () => {
     });
     const file = path.join(dir, 'slow.csv');
     writeRequestsFile(file, records);
-    const row = runsCsvRows('e', [journaled(metrics)])[0]!;
+    const row = runsCsvRows('e', [runEntry('flagger', [], metrics)])[0]!;
     const fields = readFileSync(file, 'utf8')
       .trim()
       .split('\n')
@@ -92,7 +102,40 @@ describe('runs.csv and requests/*.csv', () => {
     expect([failed, slow]).toEqual([2, 2]);
     // A run journaled before the SLO counted failures only: its slow and bad cells stay empty.
     const { slowRequests: _s, badRequests: _b, ...before } = metrics;
-    const old = runsCsvRows('e', [journaled(before)])[0]!;
+    const old = runsCsvRows('e', [runEntry('flagger', [], before)])[0]!;
     expect([old.failed_requests, old.slow_requests, old.bad_requests]).toEqual([2, '', '']);
+  });
+});
+
+describe("runs.csv's toil columns (docs/design.md §13)", () => {
+  const act = (action: ManualAction, busyMs: number) => ({ atMs: 1, kind: Marks.manualAction, action, busyMs });
+
+  it('count the manual actions by kind and add up their busy time', () => {
+    const row = runsCsvRows('e', [
+      runEntry('manual', [
+        act('values-edit', 60_000),
+        act('helm-command', 15_000),
+        act('dashboard-look', 10_000),
+        act('dashboard-look', 10_000),
+        { atMs: 2, kind: Marks.operatorLook, detail: 'panel shows 0.00% errors' },
+        act('page-acknowledged', 30_000),
+        act('helm-command', 12_345.6789),
+        { ...act('values-edit', 0), editError: true },
+      ]),
+    ])[0]!;
+    expect(row).toMatchObject({
+      manual_actions: 7,
+      operator_busy_s: 137.346,
+      values_edits: 2,
+      edit_errors: 1,
+      helm_commands: 2,
+      dashboard_looks: 2,
+      pages_acknowledged: 1,
+    });
+  });
+
+  it('are 0, not empty, for a run without any', () => {
+    const row = runsCsvRows('e', [runEntry('flagger', [{ atMs: 0, kind: Marks.release }])])[0]!;
+    expect(row).toMatchObject({ manual_actions: 0, operator_busy_s: 0, values_edits: 0, helm_commands: 0 });
   });
 });

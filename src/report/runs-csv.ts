@@ -2,7 +2,7 @@ import { stringify } from 'csv-stringify/sync';
 import type { RunEntry } from '../experiment/journal.ts';
 import { toMicroseconds } from '../experiment/requests-file.ts';
 import { exceedsLagBound } from '../experiment/concurrency.ts';
-import { operatorAttention } from './operator-cost.ts';
+import { operatorAttention, runToil } from './operator-cost.ts';
 
 /** Columns of runs.csv, in order. Times (`*_ms`) are scenario ms to the microsecond, as in requests/*.csv; durations (`*_s`) are scenario seconds; empty when undefined. */
 export const RUNS_CSV_COLUMNS = [
@@ -44,6 +44,13 @@ export const RUNS_CSV_COLUMNS = [
   'send_lag_p99_ms',
   'send_lag_max_ms',
   'lag_flagged',
+  'manual_actions',
+  'operator_busy_s',
+  'values_edits',
+  'helm_commands',
+  'dashboard_looks',
+  'pages_acknowledged',
+  'edit_errors',
 ] as const;
 
 const ms = (v: number | undefined) => (v === undefined ? '' : toMicroseconds(v));
@@ -56,6 +63,7 @@ export function runsCsvRows(
   return runs.map((run) => {
     const m = run.metrics;
     const attention = operatorAttention(run);
+    const toil = runToil(run);
     return {
       experiment,
       run_id: run.runId,
@@ -99,6 +107,14 @@ export function runsCsvRows(
       send_lag_p99_ms: run.load.sendLagP99WallMs,
       send_lag_max_ms: run.load.sendLagMaxWallMs ?? '',
       lag_flagged: run.harness ? (runLagFlagged(run) ? 1 : 0) : '',
+      // Toil (docs/design.md §13): 0 in a Flagger run, by measurement.
+      manual_actions: toil.manualActions,
+      operator_busy_s: sec(toil.operatorBusyS),
+      values_edits: toil.byAction['values-edit'],
+      helm_commands: toil.byAction['helm-command'],
+      dashboard_looks: toil.byAction['dashboard-look'],
+      pages_acknowledged: toil.byAction['page-acknowledged'],
+      edit_errors: toil.editErrors,
     };
   });
 }

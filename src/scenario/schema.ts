@@ -88,6 +88,19 @@ const durationCheck = z
   })
   .transform(intervalInMs);
 
+/** Weight steps (Flagger's stepWeights, the manual progression's) must rise. */
+function checkAscending(steps: readonly number[], ctx: z.RefinementCtx): void {
+  for (let i = 1; i < steps.length; i++) {
+    if (steps[i]! <= steps[i - 1]!) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['stepWeights', i],
+        message: `${steps[i]} must be above the step before it (${steps[i - 1]})`,
+      });
+    }
+  }
+}
+
 /**
  * The service level a user holds the service to (docs/design.md §12): what makes a request bad for
  * the person who sent it. Impact, recovery, the clean window and MTTR are measured on bad requests.
@@ -143,18 +156,8 @@ export const flaggerSchema = z
         message: `${value.interval / 1000}s is below Flagger's 10s minimum`,
       });
     }
-    const steps = value.stepWeights;
-    if (steps) {
-      for (let i = 1; i < steps.length; i++) {
-        if (steps[i]! <= steps[i - 1]!) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['stepWeights', i],
-            message: `${steps[i]} must be above the step before it (${steps[i - 1]})`,
-          });
-        }
-      }
-    } else if (value.stepWeight > value.maxWeight) {
+    if (value.stepWeights) checkAscending(value.stepWeights, ctx);
+    else if (value.stepWeight > value.maxWeight) {
       ctx.addIssue({
         code: 'custom',
         path: ['stepWeight'],
@@ -229,12 +232,58 @@ export const operatorSchema = z.discriminatedUnion('kind', [
   humanOperatorSchema,
 ]);
 
-/** The manual canary: one weight step, then an operator decides. */
+/**
+ * How a person takes a healthy release the rest of the way (docs/design.md §13): after the release's
+ * canaryWeight, one values edit and `helm upgrade` per weight of stepWeights, each once the panel
+ * has looked fine for holdS since the last step; after the last one, the promotion (the release
+ * becomes the stable build, the canary goes away).
+ */
+export const progressionSchema = z
+  .strictObject({
+    /**
+     * Canary weights after the release's, percent, ascending; the promotion follows the last. Steps
+     * at or below the release's canaryWeight are skipped.
+     */
+    stepWeights: z.array(weight.min(1).max(99)).max(20).default([25, 50]),
+    /** Scenario seconds the canary must look fine at a weight before the next step. */
+    holdS: positiveSeconds('holdS').max(86_400).default(120),
+  })
+  .superRefine((value, ctx) => checkAscending(value.stepWeights, ctx));
+
+/**
+ * Scenario seconds a person spends on each manual action (docs/design.md §13): the toil the report counts
+ * as the operator's busy time. The rollback's own time is the operator model's reaction (dashboard)
+ * or action (alert) time.
+ */
+export const effortSchema = z.strictObject({
+  /** Opening values.yaml, changing the canary's weight (or image), saving it. */
+  valuesEditS: seconds('valuesEditS').max(3_600).default(60),
+  /** Typing a `helm upgrade` and reading its answer. */
+  helmCommandS: seconds('helmCommandS').max(3_600).default(15),
+  /** Reading one panel at a look: the error rate, and the latency where the dashboard shows it. */
+  panelLookS: seconds('panelLookS').max(3_600).default(10),
+  /** Opening the page and acknowledging it. */
+  pageAcknowledgeS: seconds('pageAcknowledgeS').max(3_600).default(30),
+});
+
+/** The manual canary: a values edit and `helm upgrade` per step, and an operator who watches. */
 export const manualSchema = z.strictObject({
-  /** Canary weight set by the Helm values edit, percent. */
+  /** Canary weight set by the release's Helm values edit, percent. */
   canaryWeight: weight.min(1).default(10),
   /** Who decides the rollback. */
   operator: operatorSchema.prefault({ kind: 'dashboard' }),
+  /**
+   * The steps of a release that looks fine, up to its promotion; null keeps the canary at
+   * canaryWeight until a rollback or the deadline.
+   */
+  progression: progressionSchema.nullable().prefault({}),
+  /**
+   * Probability (0..1) that a values edit setting the canary's weight is wrong: the weight is set
+   * to 100 instead of the intended value (the proposal's example) and applied as typed.
+   */
+  editErrorRate: share.default(0),
+  /** Time per manual action, for the operator's busy time. */
+  effort: effortSchema.prefault({}),
 });
 
 /**
@@ -348,6 +397,8 @@ export type ScenarioInput = z.input<typeof scenarioSchema>;
 export type Scenario = z.output<typeof scenarioSchema> & { name: string };
 export type FlaggerSettings = z.output<typeof flaggerSchema>;
 export type ManualSettings = z.output<typeof manualSchema>;
+export type ProgressionSettings = z.output<typeof progressionSchema>;
+export type EffortSettings = z.output<typeof effortSchema>;
 export type OperatorSettings = z.output<typeof operatorSchema>;
 export type DashboardOperatorSettings = z.output<typeof dashboardOperatorSchema>;
 export type AlertOperatorSettings = z.output<typeof alertOperatorSchema>;

@@ -253,10 +253,14 @@ export class FakeSession implements ArmSession {
     this.restored++;
   }
 
-  async release(): Promise<void> {
+  /** Weights the manual arm's values edits set, in order (the release's first). */
+  readonly edits: number[] = [];
+  promoted = 0;
+
+  async release(_signal: AbortSignal, canaryWeight = this.scenario.manual.canaryWeight): Promise<void> {
     this.released++;
     if (this.arm === 'manual') {
-      this.setWeight(this.scenario.manual.canaryWeight);
+      await this.setCanaryWeight(canaryWeight);
       return;
     }
     this.flaggerRun = new AbortController();
@@ -268,6 +272,17 @@ export class FakeSession implements ArmSession {
     if (this.script.rollbackFails !== undefined) throw new PlatformError(this.script.rollbackFails);
     this.setWeight(0);
     this.timeline({ atMs: this.clock.now(), kind: Marks.rollbackDone, canaryWeight: 0 });
+  }
+
+  async setCanaryWeight(weight: number): Promise<void> {
+    this.edits.push(weight);
+    this.setWeight(weight);
+  }
+
+  async promote(): Promise<void> {
+    this.promoted++;
+    this.setWeight(0);
+    this.timeline({ atMs: this.clock.now(), kind: Marks.promoted });
   }
 
   instructions(): string {

@@ -85,6 +85,8 @@ export function computeRunMetrics(obs: RunObservation): RunMetrics {
     detectMs = firstAt(timeline, (e) => e.kind === Marks.detect, releaseMs);
     mitigateMs = firstAt(timeline, (e) => e.kind === Marks.rollbackIssued, releaseMs);
     rolledBackMs = firstAt(timeline, isRolledBack, releaseMs);
+    // A release that looked fine all the way is promoted by hand (docs/design.md §13).
+    promotedMs = firstAt(timeline, isPromoted, releaseMs);
   }
   if (rolledBackMs !== undefined && rolledBackMs > obs.deadlineMs) rolledBackMs = undefined;
   if (promotedMs !== undefined && promotedMs > obs.deadlineMs) promotedMs = undefined;

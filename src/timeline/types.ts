@@ -17,8 +17,13 @@ export const Marks = {
   alertFiring: 'alert-firing',
   alertResolved: 'alert-resolved',
   alertNotified: 'alert-notified',
+  manualAction: 'manual-action',
 } as const;
 export type Mark = (typeof Marks)[keyof typeof Marks];
+
+/** The kinds of manual action a release may take a person (docs/design.md §13), counted as toil. */
+export const ManualActions = ['values-edit', 'helm-command', 'dashboard-look', 'page-acknowledged'] as const;
+export type ManualAction = (typeof ManualActions)[number];
 
 /** One line of a run's timeline: harness marks, Flagger events, route changes, operator notes. */
 export interface TimelineEntry {
@@ -33,6 +38,12 @@ export interface TimelineEntry {
   failedChecks?: number;
   /** Object timestamp from the cluster (ISO), when the platform has one. */
   objectTime?: string;
+  /** A `manual-action` line: which action the person took... */
+  action?: ManualAction;
+  /** ...and the scenario ms it kept them busy (from the operator model and manual.effort). */
+  busyMs?: number;
+  /** A `values-edit` line whose edit went wrong (manual.editErrorRate): applied as typed. */
+  editError?: boolean;
 }
 
 export const Outcomes = ['rolled_back', 'promoted', 'censored', 'no_impact', 'aborted'] as const;

@@ -345,9 +345,10 @@ class KubeArmSession implements ArmSession {
     return flaggerChartValues(this.scenario, which);
   }
 
-  private manualValues(canary: 'none' | 'release') {
-    const w = canary === 'none' ? 0 : this.scenario.manual.canaryWeight;
-    const stable = buildValues(this.scenario.release, 'stable');
+  /** The manual chart's values: no canary, the canary at weight `w`, or the release promoted to stable. */
+  private manualValues(canary: 'none' | 'release' | 'promoted', weight = this.scenario.manual.canaryWeight) {
+    const w = canary === 'release' ? weight : 0;
+    const stable = buildValues(this.scenario.release, canary === 'promoted' ? 'release' : 'stable');
     const released = buildValues(this.scenario.release, 'release');
     return {
       stable: { image: stable.image, version: stable.version, fault: stable.fault },
@@ -422,10 +423,25 @@ class KubeArmSession implements ArmSession {
   }
 
   /** Manual: helm upgrade with the canary build at its weight. Flagger: the new build only. */
-  async release(signal: AbortSignal): Promise<void> {
+  async release(signal: AbortSignal, canaryWeight?: number): Promise<void> {
     this.released = true;
-    if (this.arm === 'manual') await this.upgrade(this.manualValues('release'), signal, { wait: false });
+    if (this.arm === 'manual') await this.upgrade(this.manualValues('release', canaryWeight), signal, { wait: false });
     else await this.upgrade(this.flaggerValues('release'), signal, { wait: false });
+  }
+
+  /** Manual: the values edit of the canary's weight and its `helm upgrade`; the VirtualService changes. */
+  async setCanaryWeight(weight: number, signal: AbortSignal): Promise<void> {
+    if (this.arm !== 'manual') throw new PlatformError("kube: the Flagger arm's weights are Flagger's");
+    await this.upgrade(this.manualValues('release', weight), signal, { wait: false });
+  }
+
+  /** Manual: the promotion's `helm upgrade --wait` (stable on the released build, canary weight 0). */
+  async promote(signal: AbortSignal): Promise<void> {
+    if (this.arm !== 'manual') throw new PlatformError('kube: in the Flagger arm, Flagger promotes');
+    // The canary's weight going to 0 now is the promotion, not a rollback by someone outside.
+    this.released = false;
+    await this.upgrade(this.manualValues('promoted'), signal, { wait: true });
+    this.timeline({ atMs: this.clock.now(), kind: Marks.promoted, detail: 'release promoted to stable by hand' });
   }
 
   /** Manual: a real `helm rollback` to the stable revision. */

@@ -12,6 +12,7 @@ import {
 } from '../../cluster/local/cluster-test-support.ts';
 import { runCli } from '../../test-support/cli.ts';
 import { journalHeader, journalRuns, writePlan } from '../../test-support/plan.ts';
+import type { RunEntry } from '../../experiment/journal.ts';
 
 // The kube platform against the local control plane: the real kube-apiserver with Flagger's and
 // Istio's CRDs, the real Flagger, real Helm, Prometheus and the mesh emulator.
@@ -159,6 +160,44 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
     expect(releaseToRollback).toBeGreaterThan(30);
     expect(releaseToRollback).toBeLessThan(60);
     expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toContain('Platform **kube**');
+  }, 600_000);
+
+  it('takes a healthy release by hand to its promotion, and applies a wrong values edit as typed (docs/design.md §13)', async () => {
+    const plan = path.join(suite.dir, 'plan-manual.yaml');
+    const common = ['      recovery: { cleanWindowS: 10, deadlineS: 300 }', '      warmup: { durationS: 10 }'];
+    const operator =
+      'operator: { kind: dashboard, lookIntervalS: 10, pNotice: 1, reaction: { medianS: 10, p90S: 20 } }';
+    writePlan(plan, { name: 'kube-manual-process', timeScale: 1, seed: 5, repetitions: 1 }, [
+      '  - scenario: healthy',
+      '    arms: [manual]',
+      '    overrides:',
+      ...common,
+      `      manual: { progression: { stepWeights: [50], holdS: 20 }, effort: { valuesEditS: 5, helmCommandS: 2 }, ${operator} }`,
+      '  - scenario: faulty-500',
+      '    arms: [manual]',
+      '    overrides:',
+      ...common,
+      `      manual: { editErrorRate: 1, ${operator} }`,
+    ]);
+    const out = path.join(suite.dir, 'report-manual');
+    const r = await runOnCluster(plan, out, 540_000);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const rows = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true }) as Array<
+      Record<string, string>
+    >;
+    const [healthy, faulty] = journalRuns(out);
+    const weights = (run: RunEntry) =>
+      run.timeline.filter((e) => e.kind === 'routes' && e.canaryWeight !== undefined).map((e) => e.canaryWeight);
+    // The healthy release: 10%, the step to 50% and the promotion, each a real helm upgrade seen on the
+    // VirtualService; the promotion is not taken for a rollback by someone outside the harness.
+    expect(rows[0]).toMatchObject({ outcome: 'promoted', values_edits: '3', helm_commands: '3' });
+    expect(weights(healthy!).slice(-3)).toEqual([10, 50, 0]);
+    expect(healthy!.timeline.some((e) => e.kind === 'rollback-issued')).toBe(false);
+    // The wrong edit: the VirtualService sends everything to the canary until the operator's helm rollback.
+    expect(rows[1]).toMatchObject({ outcome: 'rolled_back', edit_errors: '1' });
+    expect(weights(faulty!)).toContain(100);
+    expect(faulty!.timeline.some((e) => e.kind === 'rollback-issued' && e.detail === 'helm rollback')).toBe(true);
   }, 600_000);
 
   it('a crash-looping canary is never Ready: the real Flagger waits for it and rolls back at its progress deadline', async () => {

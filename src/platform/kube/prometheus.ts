@@ -49,9 +49,13 @@ export class PrometheusMetrics implements MetricsSource {
     return `reporter="source",destination_workload_namespace="${q.namespace}",destination_service=~"${q.service}.*"`;
   }
 
+  /**
+   * The dashboard's error rate. A service without a 5xx series has no 5xx side at all: `or on()
+   * vector(0)` makes that 0%, so the panel shows no data only when the service had no traffic.
+   */
   static errorRateQuery(q: ServiceQuery): string {
     const sel = PrometheusMetrics.serviceSelector(q);
-    return `sum(rate(istio_requests_total{${sel},response_code=~"5.*"}[${range(q.windowMs)}])) / sum(rate(istio_requests_total{${sel}}[${range(q.windowMs)}]))`;
+    return `(sum(rate(istio_requests_total{${sel},response_code=~"5.*"}[${range(q.windowMs)}])) or on() vector(0)) / sum(rate(istio_requests_total{${sel}}[${range(q.windowMs)}]))`;
   }
 
   /** Flagger's request-duration query (docs/design.md §5) on the service's source-reported series. */

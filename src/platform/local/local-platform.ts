@@ -3,6 +3,7 @@ import path from 'node:path';
 import createDebug from 'debug';
 import { buildApp } from '../../../faulty-app/build.ts';
 import type { Clock } from '../../common/clock.ts';
+import { PlatformError } from '../../common/errors.ts';
 import { deriveSeed, type Random } from '../../common/random.ts';
 import { FlaggerCanaryModel, type CanaryEvent, type CanaryWorkloads } from '../../flagger-model/model.ts';
 import { CanaryTicker } from '../../flagger-model/scheduler.ts';
@@ -243,6 +244,8 @@ abstract class LocalSession implements ArmSession {
   abstract restore(run: RunLabels, timeline: TimelineSink, random: Random, signal: AbortSignal): Promise<void>;
   abstract release(signal: AbortSignal): Promise<void>;
   abstract rollback(signal: AbortSignal): Promise<void>;
+  abstract setCanaryWeight(weight: number, signal: AbortSignal): Promise<void>;
+  abstract promote(signal: AbortSignal): Promise<void>;
   abstract instructions(): string;
   protected abstract closeWorkloads(): Promise<void>;
 
@@ -293,13 +296,28 @@ class LocalManualSession extends LocalSession {
    * is ready; a pod that crashes instead gets them at once (Helm applied the VirtualService with
    * the Deployment, --wait only holds the command), so users meet 503 "no healthy upstream".
    */
-  async release(signal: AbortSignal): Promise<void> {
+  async release(signal: AbortSignal, canaryWeight = this.scenario.manual.canaryWeight): Promise<void> {
     await this.canary.rollOut(releasedBuild(this.scenario.release), signal);
-    const weight = this.scenario.manual.canaryWeight;
+    await this.setCanaryWeight(canaryWeight);
+  }
+
+  /** A values edit of the canary's weight and `helm upgrade`: the VirtualService's weights change. */
+  async setCanaryWeight(weight: number): Promise<void> {
     await this.propagateRoutes([
       { workload: this.stable.name, weight: 100 - weight },
       { workload: this.canary.name, weight },
     ]);
+  }
+
+  /**
+   * The promotion's `helm upgrade`: the stable Deployment rolls to the released build (its old pod
+   * serves until the new one is ready), then all traffic goes to it and the canary goes away.
+   */
+  async promote(signal: AbortSignal): Promise<void> {
+    await this.stable.rollOut(releasedBuild(this.scenario.release), signal);
+    await this.propagateRoutes([{ workload: this.stable.name, weight: 100 }]);
+    this.timeline({ atMs: this.clock.now(), kind: Marks.promoted, detail: 'release promoted to stable by hand' });
+    await this.canary.scaleToZero();
   }
 
   /** `helm rollback`: the weights go back to 100/0 and the canary Deployment goes away. */
@@ -425,6 +443,14 @@ class LocalFlaggerSession extends LocalSession {
   async rollback(): Promise<void> {
     // Flagger rolls back by itself; a manual rollback here is `kubectl set image` back to stable.
     this.targetSpec = stableBuild(this.scenario.release);
+  }
+
+  async setCanaryWeight(): Promise<void> {
+    throw new PlatformError("local: the Flagger arm's weights are Flagger's; there is no values edit to make");
+  }
+
+  async promote(): Promise<void> {
+    throw new PlatformError('local: in the Flagger arm, Flagger promotes');
   }
 
   instructions(): string {
