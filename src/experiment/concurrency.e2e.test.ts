@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processesLabelled, runCli, slotsInUse, startCli, waitFor } from '../test-support/cli.ts';
+import { writeBothArmsPlan } from '../test-support/plan.ts';
 
 // Ctrl-C with four runs in flight, then --resume: the runs in flight were not journaled, so they
 // run again, once each; the runs that had finished are not run again (docs/design.md §10).
@@ -17,25 +18,8 @@ beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'concurrency-e2e-'));
   name = `concurrency-${process.pid}`;
   plan = path.join(dir, 'plan.yaml');
-  writeFileSync(
-    plan,
-    [
-      `name: ${name}`,
-      'timeScale: 10',
-      'concurrency: 4',
-      `repetitions: ${RUNS / 2}`,
-      'runs:',
-      '  - scenario: faulty-500',
-      '    arms: [manual, flagger]',
-      '    overrides:',
-      '      flagger: { interval: 10s, threshold: 1 }',
-      '      manual: { operator: { kind: dashboard, lookIntervalS: 10, pNotice: 1, reaction: { medianS: 5, p90S: 10 } } }',
-      '      recovery: { cleanWindowS: 5 }',
-      '      warmup: { durationS: 5 }',
-      // 50 req/s of wall time per run: four runs at once stay light on a small machine.
-      '      load: { rateRps: 5 }',
-    ].join('\n'),
-  );
+  // 50 req/s of wall time per run: four runs at once stay light on a small machine.
+  writeBothArmsPlan(plan, { name, timeScale: 10, concurrency: 4, repetitions: RUNS / 2 });
 });
 
 afterAll(() => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRandom } from '../common/random.ts';
 import { processesLabelled, runCli, startCli, waitFor } from '../test-support/cli.ts';
+import { writeBothArmsPlan } from '../test-support/plan.ts';
 
 // Kill the harness at random moments, with SIGINT and SIGKILL, and resume after each kill: the
 // journal must end up holding exactly the planned runs, and no app process may survive.
@@ -22,25 +23,7 @@ beforeAll(() => {
   out = path.join(dir, 'report');
   name = `resume-${process.pid}`;
   plan = path.join(dir, 'plan.yaml');
-  writeFileSync(
-    plan,
-    [
-      `name: ${name}`,
-      'timeScale: 30',
-      'concurrency: 1',
-      `repetitions: ${RUNS / 2}`,
-      'runs:',
-      '  - scenario: faulty-500',
-      '    arms: [manual, flagger]',
-      '    overrides:',
-      '      flagger: { interval: 10s, threshold: 1 }',
-      '      manual: { operator: { kind: dashboard, lookIntervalS: 10, pNotice: 1, reaction: { medianS: 5, p90S: 10 } } }',
-      '      recovery: { cleanWindowS: 5 }',
-      '      warmup: { durationS: 5 }',
-      // 150 req/s of wall time, not 600: a busy machine keeps up with the compressed clock.
-      '      load: { rateRps: 5 }',
-    ].join('\n'),
-  );
+  writeBothArmsPlan(plan, { name, timeScale: 30, repetitions: RUNS / 2 });
 });
 
 afterAll(() => {

@@ -60,3 +60,21 @@ export function journalHeader(outDir: string): ExperimentHeader {
   const first = readFileSync(path.join(outDir, 'journal.jsonl'), 'utf8').split('\n')[0]!;
   return JSON.parse(first) as ExperimentHeader;
 }
+
+/**
+ * faulty-500 in both arms with the shortest settings: Flagger at interval 10 s and threshold 1, an
+ * attentive dashboard operator (a look every 10 s that always notices), 5 s warm-up and clean
+ * window, and 5 req/s of scenario time so that a busy machine keeps up with the compressed clock.
+ */
+export function writeBothArmsPlan(file: string, header: PlanHeader): string {
+  return writePlan(file, header, [
+    '  - scenario: faulty-500',
+    '    arms: [manual, flagger]',
+    '    overrides:',
+    '      flagger: { interval: 10s, threshold: 1 }',
+    '      manual: { operator: { kind: dashboard, lookIntervalS: 10, pNotice: 1, reaction: { medianS: 5, p90S: 10 } } }',
+    '      recovery: { cleanWindowS: 5 }',
+    '      warmup: { durationS: 5 }',
+    '      load: { rateRps: 5 }',
+  ]);
+}
