@@ -102,8 +102,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
   const slotSessions: Array<Map<string, ArmSession>> = [];
   // Slots start one after another (a ramp): each waits until the previous slot's first run has
   // set up and warmed up to its release, so N sessions are not set up (processes spawned, routers
-  // bound) in the same instant. A slot does not start when the event loop's lag since the last
-  // slot started is over the bound: the machine has no room for it (a busy machine, or N too high).
+  // bound) in the same instant.
   let previousStarted: Promise<void> = Promise.resolve();
   let inFlight = 0;
   /** Runs over the lag bound at the current limit. */
@@ -120,7 +119,6 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
     });
   };
   armRunEnded();
-  let rampLag = options.loopLag?.() ?? new LoopLagMonitor();
 
   const slotLoop = async (slot: number): Promise<void> => {
     const sessions = new Map<string, ArmSession>();
@@ -130,17 +128,6 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
     previousStarted = new Promise<void>((resolve) => (started = resolve));
     try {
       await Promise.race([waitForPrevious, abortedPromise(runSignal)]);
-      if (slot > 1 && slot <= limit && next < todo.length) {
-        const lag = rampLag.stop();
-        rampLag = options.loopLag?.() ?? new LoopLagMonitor();
-        const scenarioMs = lag.p99WallMs * clock.timeScale;
-        if (scenarioMs > LAG_BOUND_SCENARIO_MS) {
-          limit = slot - 1;
-          logger.warn(
-            `Event-loop lag ${scenarioMs.toFixed(0)} scenario ms while slot ${slot - 1} started exceeds the ${LAG_BOUND_SCENARIO_MS} ms bound; running ${limit} at once`,
-          );
-        }
-      }
       // A slot above the limit takes no new run: lowering the concurrency retires the highest slots.
       while (next < todo.length && slot <= limit) {
         // After the concurrency was lowered, the runs still in flight count against the new limit.
