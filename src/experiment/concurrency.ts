@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import type { RunEntry } from './journal.ts';
 
 /**
  * A timestamp is taken when the harness's event loop gets to it, so a loop that runs late shifts
@@ -95,6 +96,15 @@ export interface RunLag {
   loopLagP99WallMs: number;
   sendLagP99WallMs: number;
   timeScale: number;
+}
+
+/** A journaled run's lag figures (no event-loop figure in journals written before concurrency). */
+export function runLagOf(run: RunEntry): RunLag {
+  return {
+    loopLagP99WallMs: run.harness?.loopLagP99WallMs ?? 0,
+    sendLagP99WallMs: run.load.sendLagP99WallMs,
+    timeScale: run.timeScale,
+  };
 }
 
 /** The worst timestamp shift the lag could cause, scenario ms. */

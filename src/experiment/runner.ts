@@ -7,7 +7,14 @@ import type { OperatorFactory } from '../operator/create.ts';
 import type { ArmSession, Platform } from '../platform/types.ts';
 import type { LoadedExperiment } from '../scenario/load-files.ts';
 import { appendJournal, JOURNAL_FILE, type ExperimentHeader, type RunEntry } from './journal.ts';
-import { exceedsLagBound, LAG_BOUND_SCENARIO_MS, type LoopLag, lagScenarioMs, LoopLagMonitor } from './concurrency.ts';
+import {
+  exceedsLagBound,
+  LAG_BOUND_SCENARIO_MS,
+  type LoopLag,
+  lagScenarioMs,
+  LoopLagMonitor,
+  runLagOf,
+} from './concurrency.ts';
 import { newExperimentId, type PlannedRun } from './plan.ts';
 import { executeRun } from './run.ts';
 
@@ -177,11 +184,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
         appendJournal(journal, entry);
         finished.push(entry);
         logger.info(`${progressLine(run, entry, progress.done(), plan.length)}${progress.eta()}`);
-        const runLag = {
-          loopLagP99WallMs: lag.p99WallMs,
-          sendLagP99WallMs: entry.load.sendLagP99WallMs,
-          timeScale: clock.timeScale,
-        };
+        const runLag = runLagOf(entry);
         // Only runs that ran at the current limit count against it: the others saw a level already
         // left. One run over the bound happens at any level (a blip of the machine); a second one
         // at the same level is the level's doing, and lowers it.

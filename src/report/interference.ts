@@ -1,10 +1,11 @@
-import { LAG_BOUND_SCENARIO_MS, lagScenarioMs } from '../experiment/concurrency.ts';
+import { LAG_BOUND_SCENARIO_MS, lagScenarioMs, runLagOf } from '../experiment/concurrency.ts';
 import type { ExperimentHeader, RunEntry } from '../experiment/journal.ts';
 import { median } from '../stats/index.ts';
 import type { ReportSection } from './model.ts';
+import { fmt } from './run-rows.ts';
 import { runLagFlagged } from './runs-csv.ts';
 
-const ms = (v: number) => v.toFixed(2);
+const ms = (v: number) => fmt(v, 2);
 
 /**
  * The report's account of concurrency (docs/design.md §10): how many runs were in flight and why,
@@ -81,11 +82,7 @@ export function interferenceSection(header: ExperimentHeader, runs: readonly Run
         String(r.harness!.concurrency),
         ms(r.harness!.loopLagP99WallMs),
         ms(r.load.sendLagP99WallMs),
-        lagScenarioMs({
-          loopLagP99WallMs: r.harness!.loopLagP99WallMs,
-          sendLagP99WallMs: r.load.sendLagP99WallMs,
-          timeScale: r.timeScale,
-        }).toFixed(0),
+        lagScenarioMs(runLagOf(r)).toFixed(0),
       ]),
     });
   }

@@ -1,7 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type { RunEntry } from '../experiment/journal.ts';
 import { toMicroseconds } from '../experiment/requests-file.ts';
-import { exceedsLagBound } from '../experiment/concurrency.ts';
+import { exceedsLagBound, runLagOf } from '../experiment/concurrency.ts';
 import { operatorAttention, runToil } from './operator-cost.ts';
 
 /** Columns of runs.csv, in order. Times (`*_ms`) are scenario ms to the microsecond, as in requests/*.csv; durations (`*_s`) are scenario seconds; empty when undefined. */
@@ -125,9 +125,5 @@ export function renderRunsCsv(experiment: string, runs: readonly RunEntry[]): st
 
 /** Whether a run's lag could have shifted its timestamps beyond the bound (experiment/concurrency.ts). */
 export function runLagFlagged(run: RunEntry): boolean {
-  return exceedsLagBound({
-    loopLagP99WallMs: run.harness?.loopLagP99WallMs ?? 0,
-    sendLagP99WallMs: run.load.sendLagP99WallMs,
-    timeScale: run.timeScale,
-  });
+  return exceedsLagBound(runLagOf(run));
 }
