@@ -23,7 +23,7 @@ import { readJournal } from '../experiment/journal.ts';
 import { buildReportModel } from '../report/build-model.ts';
 import { renderHtml } from '../report/html.ts';
 import { displayPath, loadExperimentFile, loadScenarioFile } from './load-files.ts';
-import { alertOperatorSchema } from './schema.ts';
+import { alertOperatorSchema, faultyServiceCount } from './schema.ts';
 
 // Malformed plan and scenario files, checked in under fixtures/hostile/, through the real command.
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'hostile');
@@ -338,6 +338,27 @@ describe('hostile references, journals and arguments', () => {
         else process.env[key] = value;
       }
     }
+  });
+
+  it('a sweep of faultyServices above services: one line naming the plan, the cell and the value', async () => {
+    const file = path.join(plans, 'faulty-services.yaml');
+    writeFileSync(
+      file,
+      'runs:\n  - scenario: faulty-500\n    overrides: { services: 2 }\n    sweep: { faultyServices: [1, 3] }\n',
+    );
+    const r = await experiment(['--experiment', file, '--out', path.join(dir, 'out-faulty-services')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `${displayPath(file, PROJECT)}: runs[0].sweep.faultyServices: 3 is more than services (2); set it to at most 2\n`,
+    );
+  });
+
+  it('faultyServices defaults to 1 for a faulty release and 0 for a healthy one', () => {
+    const file = path.join(plans, 'faulty-services-default.yaml');
+    writeFileSync(file, 'runs:\n  - scenario: faulty-500\n    overrides: { services: 4 }\n  - scenario: healthy\n');
+    const [faulty, healthy] = loadExperimentFile(file, path.join(PROJECT, 'scenarios')).cells.map((c) => c.scenario);
+    expect([faulty!.services, faultyServiceCount(faulty!)]).toEqual([4, 1]);
+    expect([healthy!.services, faultyServiceCount(healthy!)]).toEqual([1, 0]);
   });
 
   it('an override that changes manual.operator.kind replaces the operator instead of merging fields into it', () => {

@@ -316,29 +316,60 @@ export const environmentFaultSchema = z.strictObject({
 });
 export type EnvironmentFault = z.output<typeof environmentFaultSchema>;
 
+/** The most services one run may release (each is a router and app processes on the local platform). */
+export const MAX_SERVICES = 16;
+
 /** One run's recipe (a file in scenarios/). */
-export const scenarioSchema = z.strictObject({
-  /** Name used in reports and runs.csv; defaults to the file name. */
-  name: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'must be lowercase letters, digits, dots and dashes')
-    .optional(),
-  /** What this scenario shows, one or two sentences. */
-  description: z.string().max(2_000).default(''),
-  release: releaseSchema.prefault({}),
-  load: loadSchema.prefault({}),
-  warmup: warmupSchema.prefault({}),
-  recovery: recoverySchema.prefault({}),
-  flagger: flaggerSchema.prefault({}),
-  manual: manualSchema.prefault({}),
-  metrics: metricsSchema.prefault({}),
-  /** How route changes reach the data plane (local platform). */
-  mesh: meshSchema.prefault({}),
-  /** What a bad request is: failed, or slower than latencyMs. */
-  slo: sloSchema.prefault({}),
-  /** Faults of the environment injected during each run (local platform); none by default. */
-  environmentFaults: z.array(environmentFaultSchema).max(20).default([]),
-});
+export const scenarioSchema = z
+  .strictObject({
+    /** Name used in reports and runs.csv; defaults to the file name. */
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'must be lowercase letters, digits, dots and dashes')
+      .optional(),
+    /** What this scenario shows, one or two sentences. */
+    description: z.string().max(2_000).default(''),
+    release: releaseSchema.prefault({}),
+    load: loadSchema.prefault({}),
+    warmup: warmupSchema.prefault({}),
+    recovery: recoverySchema.prefault({}),
+    flagger: flaggerSchema.prefault({}),
+    manual: manualSchema.prefault({}),
+    metrics: metricsSchema.prefault({}),
+    /** How route changes reach the data plane (local platform). */
+    mesh: meshSchema.prefault({}),
+    /** What a bad request is: failed, or slower than latencyMs. */
+    slo: sloSchema.prefault({}),
+    /** Faults of the environment injected during each run (local platform); none by default. */
+    environmentFaults: z.array(environmentFaultSchema).max(20).default([]),
+    /**
+     * Services released in one train (docs/design.md §13): N copies of the service side by side, each
+     * with its own canary, workloads, routes and metrics, and each under the full `load.rateRps` of
+     * its own users. The Flagger arm analyses each on its own; the manual arm's one operator handles
+     * them one at a time. 1 is the single service.
+     */
+    services: z.number().int().min(1).max(MAX_SERVICES).default(1),
+    /**
+     * How many of the services carry the release's fault (0..services); the others get a healthy
+     * build of the same version. Default: 1 when release.fault is not none, else 0.
+     */
+    faultyServices: z.number().int().min(0).max(MAX_SERVICES).optional(),
+  })
+  .superRefine((value, ctx) => {
+    const k = value.faultyServices;
+    if (k !== undefined && k > value.services) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['faultyServices'],
+        message: `${k} is more than services (${value.services}); set it to at most ${value.services}`,
+      });
+    }
+  });
+
+/** How many services of a scenario's train carry the fault (docs/design.md §13). */
+export function faultyServiceCount(scenario: Pick<Scenario, 'faultyServices' | 'release'>): number {
+  return scenario.faultyServices ?? (scenario.release.fault === 'none' ? 0 : 1);
+}
 
 export const Arms = ['manual', 'flagger'] as const;
 export type Arm = (typeof Arms)[number];
