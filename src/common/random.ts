@@ -51,3 +51,13 @@ export function lognormalFromMedianP90(random: Random, median: number, p90: numb
   const sigma = Math.log(p90 / median) / Z90;
   return median * Math.exp(sigma * normal(random));
 }
+
+/** 0..n−1 in a random order (Fisher–Yates), drawn from `random`. */
+export function shuffled(n: number, random: Random): number[] {
+  const out = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random.next() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}

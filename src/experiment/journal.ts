@@ -71,6 +71,9 @@ export interface RunEntry {
   harness?: RunHarness;
   operator?: Record<string, string | number>;
   platform: Record<string, string>;
+  /** Services the release train released, and how many of them were faulty (docs/design.md §13); absent in older journals. */
+  services?: number;
+  faultyServices?: number;
 }
 
 export type JournalLine = ExperimentHeader | RunEntry;
@@ -151,6 +154,21 @@ const timelineEntrySchema = z.looseObject({
   action: z.enum(ManualActions).optional(),
   busyMs: finite.nonnegative().optional(),
   editError: z.boolean().optional(),
+  service: count.optional(),
+});
+
+const serviceFateSchema = z.looseObject({
+  service: count,
+  faulty: z.boolean(),
+  outcome: z.enum(Outcomes).exclude(['aborted']),
+  impactMs: finite.optional(),
+  detectMs: finite.optional(),
+  mitigateMs: finite.optional(),
+  recoverMs: finite.optional(),
+  promotedMs: finite.optional(),
+  failedRequests: count,
+  badRequests: count,
+  totalRequests: count,
 });
 
 const runMetricsSchema = z.looseObject({
@@ -173,6 +191,7 @@ const runMetricsSchema = z.looseObject({
   peakErrorRate: finite.min(0).max(1),
   censoredAtS: finite.optional(),
   abortReason: text(10_000).optional(),
+  services: z.array(serviceFateSchema).max(1_000).optional(),
 });
 
 export const runEntrySchema = z.looseObject({
@@ -223,6 +242,8 @@ export const runEntrySchema = z.looseObject({
     })
     .optional(),
   operator: z.record(z.string(), z.union([text(2_000), finite])).optional(),
+  services: count.min(1).optional(),
+  faultyServices: count.optional(),
   platform: z.record(z.string(), text(2_000)),
 });
 

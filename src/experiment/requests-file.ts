@@ -10,11 +10,14 @@ const HEADER = 'sent_ms,done_ms,latency_ms,status,version';
  */
 export function writeRequestsFile(file: string, records: readonly RequestRecord[]): void {
   const lines = new Array<string>(records.length + 1);
-  lines[0] = HEADER;
+  // A release train of more than one service (docs/design.md §13) adds the service's position.
+  const train = records.some((r) => r.service !== undefined);
+  lines[0] = train ? `${HEADER},service` : HEADER;
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     const version = /^[A-Za-z0-9._-]*$/.test(r.version) ? r.version : JSON.stringify(r.version).replace(/,/g, '');
-    lines[i + 1] = `${round(r.sentMs)},${round(r.doneMs)},${round(r.latencyMs)},${r.status},${version}`;
+    const line = `${round(r.sentMs)},${round(r.doneMs)},${round(r.latencyMs)},${r.status},${version}`;
+    lines[i + 1] = train ? `${line},${r.service ?? ''}` : line;
   }
   writeFileAtomic(file, `${lines.join('\n')}\n`);
 }
@@ -30,13 +33,15 @@ export function readRequestsFile(file: string): RequestRecord[] {
     start = end + 1;
     if (line === '') continue;
     const parts = line.split(',');
-    out.push({
+    const record: RequestRecord = {
       sentMs: Number(parts[0]),
       doneMs: Number(parts[1]),
       latencyMs: Number(parts[2]),
       status: Number(parts[3]),
       version: parts[4] ?? '',
-    });
+    };
+    if (parts[5] !== undefined && parts[5] !== '') record.service = Number(parts[5]);
+    out.push(record);
   }
   return out;
 }

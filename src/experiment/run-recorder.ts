@@ -14,7 +14,8 @@ export class RunRecorder {
   readonly timeline: TimelineEntry[] = [];
   readonly records: RequestRecord[] = [];
   private readonly startMs: number;
-  private lastBad = -Infinity;
+  /** Per service of the train (-1: the only one), the run time of its last bad moment. */
+  private readonly lastBad = new Map<number, number>();
 
   constructor(
     private readonly clock: Clock,
@@ -22,6 +23,8 @@ export class RunRecorder {
     private readonly releaseVersion: string,
     /** The SLO's latency limit (real ms): a slower answer is a bad moment too; null counts failures only. */
     private readonly latencyLimitMs: number | null,
+    /** Services in the release train (docs/design.md §13): with more than one, each has its own fate. */
+    private readonly services = 1,
   ) {
     this.startMs = clock.now();
   }
@@ -45,14 +48,11 @@ export class RunRecorder {
   readonly record = (r: RequestRecord): void => {
     const record = { ...r, sentMs: this.at(r.sentMs), doneMs: this.at(r.doneMs) };
     this.records.push(record);
-    if (isBad(record, this.latencyLimitMs) || record.version === this.releaseVersion)
-      this.lastBad = Math.max(this.lastBad, record.doneMs);
+    if (isBad(record, this.latencyLimitMs) || record.version === this.releaseVersion) {
+      const service = record.service ?? -1;
+      this.lastBad.set(service, Math.max(this.lastBad.get(service) ?? -Infinity, record.doneMs));
+    }
   };
-
-  /** Run time of the last answer that was bad (failed or slow) or came from the released build; -Infinity before any. */
-  get lastBadMs(): number {
-    return this.lastBad;
-  }
 
   /**
    * Run time from which the run has seen enough, once the release's fate is sealed: a promoted
@@ -60,10 +60,30 @@ export class RunRecorder {
    * a clean window after the last bad moment. Undefined while the fate is open.
    */
   watchEndsAt(cleanWindowMs: number): number | undefined {
-    const sealedAt = fateSealedAt(this.timeline);
+    if (this.services === 1) return this.serviceEndsAt(this.timeline, -1, cleanWindowMs);
+    // A release train is watched until every service's fate is sealed and seen (docs/design.md §13).
+    let endsAt = -Infinity;
+    for (let service = 0; service < this.services; service++) {
+      const ends = this.serviceEndsAt(
+        this.timeline.filter((e) => e.service === service),
+        service,
+        cleanWindowMs,
+      );
+      if (ends === undefined) return undefined;
+      endsAt = Math.max(endsAt, ends);
+    }
+    return endsAt;
+  }
+
+  private serviceEndsAt(
+    timeline: readonly TimelineEntry[],
+    service: number,
+    cleanWindowMs: number,
+  ): number | undefined {
+    const sealedAt = fateSealedAt(timeline);
     if (sealedAt === undefined) return undefined;
-    const promoted = this.timeline.some(isPromoted);
-    return (promoted ? sealedAt : Math.max(sealedAt, this.lastBad)) + cleanWindowMs;
+    const promoted = timeline.some(isPromoted);
+    return (promoted ? sealedAt : Math.max(sealedAt, this.lastBad.get(service) ?? -Infinity)) + cleanWindowMs;
   }
 
   /** Puts the timeline and the records in time order (they arrive in completion order). */

@@ -3,15 +3,15 @@ import createDebug from 'debug';
 import type { Clock } from '../common/clock.ts';
 import { HarnessError } from '../common/errors.ts';
 import { pollUntil } from '../common/poll.ts';
-import { createRandom, deriveSeed, type Random } from '../common/random.ts';
+import { createRandom, deriveSeed, type Random, shuffled } from '../common/random.ts';
 import type { LoadSummary, StartedLoad } from '../load/builtin-generator.ts';
 import type { ChosenLoad } from '../load/choose.ts';
 import { isFailure } from '../load/types.ts';
 import type { OperatorFactory } from '../operator/create.ts';
 import { describeManualProcess, stepsAfter } from '../operator/progression.ts';
-import type { OperatorResult } from '../operator/types.ts';
-import type { ArmSession } from '../platform/types.ts';
-import type { EnvironmentFault } from '../scenario/schema.ts';
+import type { OperatorResult, WatchedService } from '../operator/types.ts';
+import type { ArmSession, TimelineSink } from '../platform/types.ts';
+import { type EnvironmentFault, faultyServiceCount } from '../scenario/schema.ts';
 import { computeRunMetrics, Marks } from '../timeline/compute.ts';
 import type { ManualAction, RunMetrics } from '../timeline/types.ts';
 import type { RunEntry } from './journal.ts';
@@ -31,7 +31,11 @@ const FIRST_ANSWER_MARGIN_WALL_MS = 2_000;
 /** What one run needs; the runner's options, narrowed to one run on one arm session. */
 export interface RunContext {
   run: PlannedRun;
-  session: ArmSession;
+  /**
+   * The arm session of each service of the release train (docs/design.md §13), by position; the
+   * first `faultyServiceCount` carry the fault. One for a single service.
+   */
+  sessions: readonly ArmSession[];
   clock: Clock;
   load: ChosenLoad;
   operators: OperatorFactory;
@@ -79,17 +83,26 @@ class Run {
   private readonly ended = new AbortController();
   /** The experiment's interrupt or the run's end. */
   private readonly signal: AbortSignal;
-  private started: StartedLoad | undefined;
+  /** One load per service of the train: each service has its own users. */
+  private started: StartedLoad[] = [];
   private faults: Promise<void>[] = [];
   private operatorDone: Promise<OperatorResult> | undefined;
   private operatorDescription: Record<string, string | number> | undefined;
   private operatorError: unknown;
   /** Whether each values edit goes wrong: a stream of its own, so the other draws stay as they were. */
   private readonly edits: Random;
+  /** A release train of more than one service (docs/design.md §13): its lines and records name their service. */
+  private readonly train: boolean;
 
   constructor(private readonly ctx: RunContext) {
     const { run } = ctx;
-    this.recorder = new RunRecorder(ctx.clock, run.scenario.release.version, run.scenario.slo.latencyMs);
+    this.train = ctx.sessions.length > 1;
+    this.recorder = new RunRecorder(
+      ctx.clock,
+      run.scenario.release.version,
+      run.scenario.slo.latencyMs,
+      ctx.sessions.length,
+    );
     this.signal = AbortSignal.any([ctx.signal, this.ended.signal]);
     this.edits = createRandom(deriveSeed(run.seed, 'edit-errors'));
     this.base = {
@@ -106,14 +119,26 @@ class Run {
       startedAt: new Date().toISOString(),
       wallMs: 0,
       requestsFile: `requests/${run.runId}.csv`,
-      platform: ctx.session.describe(),
+      platform: ctx.sessions[0]!.describe(),
+      services: ctx.sessions.length,
+      faultyServices: faultyServiceCount(run.scenario),
     };
   }
 
   async restore(): Promise<void> {
-    const { run, session } = this.ctx;
-    const random = createRandom(deriveSeed(run.seed, 'restore'));
-    await session.restore({ experiment: this.ctx.experiment, run: run.runId }, this.recorder.mark, random, this.signal);
+    const { run, sessions } = this.ctx;
+    await Promise.all(
+      sessions.map((session, i) => {
+        const random = createRandom(deriveSeed(run.seed, i === 0 ? 'restore' : `restore/${i}`));
+        return session.restore({ experiment: this.ctx.experiment, run: run.runId }, this.sink(i), random, this.signal);
+      }),
+    );
+  }
+
+  /** Where the lines about service `i` go: in a train they name it. */
+  private sink(i: number): TimelineSink {
+    const { mark } = this.recorder;
+    return this.train ? (entry) => mark({ ...entry, service: i }) : mark;
   }
 
   /**
@@ -124,21 +149,28 @@ class Run {
   async warmUp(): Promise<WarmupVerdict> {
     const { scenario } = this.ctx.run;
     const { clock } = this.ctx;
-    const started = this.ctx.load.generator.start({
-      url: this.ctx.session.serviceUrl,
-      rateRps: scenario.load.rateRps,
-      clock,
-      timeoutMs: scenario.load.timeoutMs,
-      maxInFlight: scenario.load.maxInFlight,
-      signal: this.signal,
-      // The load ends at the deadline at the latest; k6 adds its margin for the waits in between.
-      maxDurationMs: (scenario.warmup.durationS + scenario.recovery.deadlineS) * 1000,
-      onRecord: this.recorder.record,
-    });
-    this.started = started;
+    const { record } = this.recorder;
+    // Each service of a train has users of its own, at the scenario's full rate (docs/design.md §13).
+    this.started = this.ctx.sessions.map((session, i) =>
+      this.ctx.load.generator.start({
+        url: session.serviceUrl,
+        rateRps: scenario.load.rateRps,
+        clock,
+        timeoutMs: scenario.load.timeoutMs,
+        maxInFlight: scenario.load.maxInFlight,
+        signal: this.signal,
+        // The load ends at the deadline at the latest; k6 adds its margin for the waits in between.
+        maxDurationMs: (scenario.warmup.durationS + scenario.recovery.deadlineS) * 1000,
+        onRecord: this.train ? (r) => record({ ...r, service: i }) : record,
+      }),
+    );
+    const started = this.started;
     // k6 takes from 50 ms to several seconds (a busy machine) to start its VUs: the warm-up
     // counts from its first request. The wait is wall time: compressed, it would be too short.
-    await this.within(started.ready, LOAD_READY_WALL_MS * clock.timeScale);
+    await this.within(
+      Promise.all(started.map((s) => s.ready)).then(() => undefined),
+      LOAD_READY_WALL_MS * clock.timeScale,
+    );
     const warmupMs = scenario.warmup.durationS * 1000;
     const plannedReleaseMs = clock.now() + warmupMs;
     this.faults = scenario.environmentFaults.map((fault) =>
@@ -149,7 +181,7 @@ class Run {
     // 50 ms; a busy machine answers late): with requests sent but none answered yet, wait for the
     // first answer, at most the request timeout (wall), before judging the warm-up.
     const records = this.recorder.records;
-    await pollUntil(() => records.length > 0 || started.stats.sent === 0, {
+    await pollUntil(() => records.length > 0 || started.every((s) => s.stats.sent === 0), {
       everyMs: WATCH_POLL_WALL_MS * clock.timeScale,
       timeoutMs: (scenario.load.timeoutMs + FIRST_ANSWER_MARGIN_WALL_MS) * clock.timeScale,
       clock,
@@ -173,59 +205,62 @@ class Run {
     return { steady: true };
   }
 
-  /** Issues the release and, on the manual arm, sets the operator watching. Returns its clock time. */
+  /**
+   * Issues the release and, on the manual arm, sets the operator watching. Returns its clock time.
+   * A release train (docs/design.md §13) is released at once on the Flagger arm (an image change per
+   * service); by hand, one service after another in an order drawn per run, each edit and
+   * `helm upgrade` after the last has returned, and the operator starts watching after the last.
+   */
   async release(): Promise<number> {
-    const { run, session, clock } = this.ctx;
+    const { run, sessions, clock } = this.ctx;
     const { scenario } = run;
     const releaseMs = clock.now();
+    const train = this.train ? ` to ${sessions.length} services, ${faultyServiceCount(scenario)} faulty` : '';
     this.recorder.mark({
       atMs: releaseMs,
       kind: Marks.release,
-      detail: `${scenario.release.version} (fault ${scenario.release.fault})`,
+      detail: `${scenario.release.version} (fault ${scenario.release.fault})${train}`,
     });
     if (run.arm !== 'manual') {
-      await session.release(this.signal);
+      await Promise.all(sessions.map((session) => session.release(this.signal)));
       return releaseMs;
     }
-    // The release is a person's values edit and `helm upgrade`, done by the time it is issued.
-    await session.release(this.signal, this.editCanaryWeight(scenario.manual.canaryWeight, 'helm upgrade --install'));
-    const operator = this.ctx.operators(scenario.manual.operator, scenario.slo, () => session.instructions());
-    this.operatorDescription = { ...operator.describe(), ...describeManualProcess(scenario.manual) };
-    const progression = scenario.manual.progression;
+    const { effort } = scenario.manual;
+    const order = this.train ? shuffled(sessions.length, createRandom(deriveSeed(run.seed, 'service-order'))) : [0];
+    for (const [position, i] of order.entries()) {
+      // The person edits and types the next service's release once the last `helm upgrade` returned.
+      if (position > 0) await clock.sleep((effort.valuesEditS + effort.helmCommandS) * 1000, this.signal);
+      // The release is a person's values edit and `helm upgrade`, done by the time it is issued.
+      const weight = this.editCanaryWeight(scenario.manual.canaryWeight, 'helm upgrade --install', i);
+      await sessions[i]!.release(this.signal, weight);
+    }
+    const instructions = () => sessions.map((session) => session.instructions()).join('\n');
+    const operator = this.ctx.operators(scenario.manual.operator, scenario.slo, instructions);
+    this.operatorDescription = {
+      ...operator.describe(),
+      ...describeManualProcess(scenario.manual, sessions.length, faultyServiceCount(scenario)),
+    };
+    const watched = order.map((i) => this.watchedService(i));
+    const first = watched[0]!;
     this.operatorDone = operator.watch({
-      act: this.act,
-      effort: scenario.manual.effort,
-      progression: progression
-        ? {
-            weights: stepsAfter(scenario.manual.canaryWeight, progression.stepWeights),
-            holdMs: progression.holdS * 1000,
-            setCanaryWeight: (weight) =>
-              session.setCanaryWeight(this.editCanaryWeight(weight, 'helm upgrade'), this.signal),
-            promote: async () => {
-              this.recordEdit('the release becomes the stable build', 'helm upgrade');
-              await session.promote(this.signal);
-            },
-          }
-        : undefined,
+      ...first,
+      effort,
       clock,
-      metrics: session.metrics,
-      namespace: session.namespace,
-      service: session.service,
       random: createRandom(deriveSeed(run.seed, 'operator')),
-      releaseMs,
+      // A train's operator starts watching once the last service is released.
+      releaseMs: this.train ? clock.now() : releaseMs,
       signal: this.ended.signal,
-      note: (atMs, kind, detail) => this.recorder.mark({ atMs, kind, detail }),
-      externalRollback: session.externalRollback?.(this.ended.signal),
-      rollback: async () => {
-        this.recorder.mark({ atMs: clock.now(), kind: Marks.rollbackIssued, detail: 'helm rollback' });
-        await session.rollback(this.signal);
-      },
+      services: this.train ? watched : undefined,
     });
     this.operatorDone.then(
       // Operator-detect is the moment they noticed; recorded as its own mark for the timeline.
       (r) => {
-        if (r.detectMs !== undefined)
-          this.recorder.mark({ atMs: r.detectMs, kind: Marks.detect, detail: `${operator.kind} operator noticed` });
+        const noticed = `${operator.kind} operator noticed`;
+        if (this.train) {
+          for (const d of r.detections ?? [])
+            this.sink(d.service)({ atMs: d.atMs, kind: Marks.detect, detail: noticed });
+        } else if (r.detectMs !== undefined)
+          this.recorder.mark({ atMs: r.detectMs, kind: Marks.detect, detail: noticed });
       },
       // A failed rollback ends the watch at once: waiting for the deadline would tell nothing more.
       (err: unknown) => {
@@ -235,29 +270,71 @@ class Run {
     return releaseMs;
   }
 
-  /** Counts a manual action in the timeline (toil, docs/design.md §13). */
-  private readonly act = (atMs: number, action: ManualAction, busyMs: number, detail?: string, editError?: true) =>
-    this.recorder.mark({ atMs, kind: Marks.manualAction, action, busyMs, detail, editError });
+  /** Service `i` as the manual operator sees and acts on it: its panels, its rollback, its steps. */
+  private watchedService(i: number): WatchedService {
+    const { run, clock } = this.ctx;
+    const session = this.ctx.sessions[i]!;
+    const { manual } = run.scenario;
+    const mark = this.sink(i);
+    const progression = manual.progression;
+    return {
+      index: i,
+      metrics: session.metrics,
+      namespace: session.namespace,
+      service: session.service,
+      note: (atMs, kind, detail) => mark({ atMs, kind, detail }),
+      act: (atMs, action, busyMs, detail) => this.act(atMs, action, busyMs, detail, undefined, i),
+      progression: progression
+        ? {
+            weights: stepsAfter(manual.canaryWeight, progression.stepWeights),
+            holdMs: progression.holdS * 1000,
+            setCanaryWeight: (weight) =>
+              session.setCanaryWeight(this.editCanaryWeight(weight, 'helm upgrade', i), this.signal),
+            promote: async () => {
+              this.recordEdit('the release becomes the stable build', 'helm upgrade', undefined, i);
+              await session.promote(this.signal);
+            },
+          }
+        : undefined,
+      externalRollback: session.externalRollback?.(this.ended.signal),
+      rollback: async () => {
+        mark({ atMs: clock.now(), kind: Marks.rollbackIssued, detail: 'helm rollback' });
+        await session.rollback(this.signal);
+      },
+    };
+  }
+
+  /** Counts a manual action in the timeline (toil, docs/design.md §13), naming its service in a train. */
+  private act(
+    atMs: number,
+    action: ManualAction,
+    busyMs: number,
+    detail?: string,
+    editError?: true,
+    service?: number,
+  ): void {
+    this.sink(service ?? 0)({ atMs, kind: Marks.manualAction, action, busyMs, detail, editError });
+  }
 
   /**
    * A values edit of the canary's weight and the helm command that applies it, counted now. With
    * probability manual.editErrorRate the edit is wrong: the weight typed is 100, not `intended`
    * (the proposal's example), and that is what the platform gets. Returns the weight typed.
    */
-  private editCanaryWeight(intended: number, command: string): number {
+  private editCanaryWeight(intended: number, command: string, service: number): number {
     const wrong = intended < 100 && this.edits.next() < this.ctx.run.scenario.manual.editErrorRate;
     const typed = wrong ? 100 : intended;
-    if (wrong) this.recordEdit(`canary weight ${typed} (intended ${intended}: edit error)`, command, true);
-    else this.recordEdit(`canary weight ${typed}`, command);
+    if (wrong) this.recordEdit(`canary weight ${typed} (intended ${intended}: edit error)`, command, true, service);
+    else this.recordEdit(`canary weight ${typed}`, command, undefined, service);
     return typed;
   }
 
   /** A values edit and its helm command, with the busy times of manual.effort. */
-  private recordEdit(edit: string, command: string, editError?: true): void {
+  private recordEdit(edit: string, command: string, editError: true | undefined, service: number): void {
     const { valuesEditS, helmCommandS } = this.ctx.run.scenario.manual.effort;
     const atMs = this.ctx.clock.now();
-    this.act(atMs, 'values-edit', valuesEditS * 1000, edit, editError);
-    this.act(atMs, 'helm-command', helmCommandS * 1000, command);
+    this.act(atMs, 'values-edit', valuesEditS * 1000, edit, editError, service);
+    this.act(atMs, 'helm-command', helmCommandS * 1000, command, undefined, service);
   }
 
   /**
@@ -304,6 +381,7 @@ class Run {
       latencyLimitMs: scenario.slo.latencyMs,
       records: recorder.records,
       timeline: recorder.timeline,
+      faultyServices: this.train ? this.ctx.sessions.map((_, i) => i < faultyServiceCount(scenario)) : undefined,
     });
     writeRequestsFile(path.join(this.ctx.outDir, this.base.requestsFile), recorder.records);
     return { ...this.base, metrics, timeline: recorder.timeline, load, operator: this.operatorDescription };
@@ -335,13 +413,13 @@ class Run {
   async stopEverything(): Promise<void> {
     this.ended.abort(new Error('run ended'));
     await Promise.all(this.faults);
-    if (this.started) await this.started.stop().catch(() => undefined);
+    await Promise.all(this.started.map((s) => s.stop().catch(() => undefined)));
     if (this.operatorDone) await this.operatorDone.catch(() => undefined);
   }
 
   private async loadSummary(): Promise<RunEntry['load']> {
-    if (!this.started) return emptyLoad(this.ctx.load.name);
-    const { sendLag, ...rest } = await this.started.stop();
+    if (this.started.length === 0) return emptyLoad(this.ctx.load.name);
+    const { sendLag, ...rest } = mergeLoadSummaries(await Promise.all(this.started.map((s) => s.stop())));
     const sendLagP99WallMs = Math.round(sendLag.p99WallMs * 100) / 100;
     const sendLagMaxWallMs = Math.round(sendLag.maxWallMs * 100) / 100;
     return { ...pickLoadSummary(rest), sendLagP99WallMs, sendLagMaxWallMs, generator: this.ctx.load.name };
@@ -359,19 +437,56 @@ class Run {
 
   /** Runs one environment fault at clock time `atMs`, marking its start and end in the timeline. */
   private async injectLater(fault: EnvironmentFault, atMs: number): Promise<void> {
-    const { clock, session } = this.ctx;
+    const { clock, sessions } = this.ctx;
     const { mark } = this.recorder;
     const what = `${fault.fault} for ${fault.durationS} s`;
     try {
       await clock.sleep(atMs - clock.now(), this.ended.signal);
       mark({ atMs: clock.now(), kind: Marks.envFaultStart, detail: what });
-      await session.injectEnvironmentFault(fault, this.ended.signal);
+      // The environment is shared: in a release train the fault hits every service.
+      await Promise.all(sessions.map((session) => session.injectEnvironmentFault(fault, this.ended.signal)));
       mark({ atMs: clock.now(), kind: Marks.envFaultEnd, detail: what });
     } catch (err) {
       if (this.ended.signal.aborted) return;
       mark({ atMs: clock.now(), kind: Marks.envFaultEnd, detail: `${what}: ${(err as Error).message}` });
     }
   }
+}
+
+/**
+ * The loads of a release train's services as one (docs/design.md §13): counts and rates add up,
+ * durations and lags are the longest. One load is returned as it is.
+ */
+function mergeLoadSummaries(summaries: readonly LoadSummary[]): LoadSummary {
+  if (summaries.length === 1) return summaries[0]!;
+  const sum = (pick: (s: LoadSummary) => number) => summaries.reduce((n, s) => n + pick(s), 0);
+  const max = (pick: (s: LoadSummary) => number) => Math.max(...summaries.map(pick));
+  return {
+    ...summaries[0]!,
+    scheduled: sum((s) => s.scheduled),
+    sent: sum((s) => s.sent),
+    completed: sum((s) => s.completed),
+    failed: sum((s) => s.failed),
+    timedOut: sum((s) => s.timedOut),
+    errored: sum((s) => s.errored),
+    dropped: sum((s) => s.dropped),
+    recorded: sum((s) => s.recorded),
+    maxInFlightSeen: sum((s) => s.maxInFlightSeen),
+    achievedRps: sum((s) => s.achievedRps),
+    scenarioDurationMs: max((s) => s.scenarioDurationMs),
+    wallDurationMs: max((s) => s.wallDurationMs),
+    sendLag: {
+      count: sum((s) => s.sendLag.count),
+      meanWallMs:
+        sum((s) => s.sendLag.meanWallMs * s.sendLag.count) /
+        Math.max(
+          1,
+          sum((s) => s.sendLag.count),
+        ),
+      p99WallMs: max((s) => s.sendLag.p99WallMs),
+      maxWallMs: max((s) => s.sendLag.maxWallMs),
+    },
+  };
 }
 
 /** The LoadSummary fields a journal keeps (a generator may report more). */

@@ -6,6 +6,7 @@ import type { ChosenLoad } from '../load/choose.ts';
 import type { OperatorFactory } from '../operator/create.ts';
 import type { ArmSession, Platform } from '../platform/types.ts';
 import type { LoadedExperiment } from '../scenario/load-files.ts';
+import { serviceScenario } from '../scenario/schema.ts';
 import { appendJournal, JOURNAL_FILE, type ExperimentHeader, type RunEntry } from './journal.ts';
 import {
   exceedsLagBound,
@@ -106,7 +107,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
   let failure: { error: unknown } | undefined;
   let next = 0;
   let limit = Math.min(concurrency, Math.max(1, todo.length));
-  const slotSessions: Array<Map<string, ArmSession>> = [];
+  const slotSessions: Array<Map<string, ArmSession[]>> = [];
   // Slots start one after another (a ramp): each waits until the previous slot's first run has
   // set up and warmed up to its release, so N sessions are not set up (processes spawned, routers
   // bound) in the same instant.
@@ -128,7 +129,8 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
   armRunEnded();
 
   const slotLoop = async (slot: number): Promise<void> => {
-    const sessions = new Map<string, ArmSession>();
+    // Per arm and plan cell, the session of each service of the release train (docs/design.md §13).
+    const sessions = new Map<string, ArmSession[]>();
     slotSessions.push(sessions);
     const waitForPrevious = previousStarted;
     let started!: () => void;
@@ -145,22 +147,30 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
         inFlight += 1;
         const concurrencyNow = limit;
         const key = `${run.arm}/${run.entry}`;
-        let session = sessions.get(key);
-        if (!session) {
-          session = await options.platform.open(run.arm, run.scenario, {
-            clock,
-            seed: options.seed,
-            experiment,
-            experimentId,
-            slot,
-          });
-          sessions.set(key, session);
+        let train = sessions.get(key);
+        if (!train) {
+          train = [];
+          // Kept before it is full: a session opened before a failure is closed with the others.
+          sessions.set(key, train);
+          const count = run.scenario.services;
+          for (let index = 0; index < count; index++) {
+            train.push(
+              await options.platform.open(run.arm, serviceScenario(run.scenario, index), {
+                clock,
+                seed: options.seed,
+                experiment,
+                experimentId,
+                slot,
+                service: count > 1 ? { index, count } : undefined,
+              }),
+            );
+          }
         }
         const wallStart = performance.now();
         const monitor = options.loopLag?.() ?? new LoopLagMonitor();
         const entry = await executeRun({
           run,
-          session,
+          sessions: train,
           clock,
           load,
           operators,
@@ -217,7 +227,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
       ),
     );
   } finally {
-    for (const session of slotSessions.flatMap((sessions) => [...sessions.values()])) {
+    for (const session of slotSessions.flatMap((sessions) => [...sessions.values()].flat())) {
       try {
         await session[Symbol.asyncDispose]();
       } catch (err) {

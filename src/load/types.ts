@@ -14,6 +14,8 @@ export interface RequestRecord {
   status: number;
   /** The `x-app-version` header of the response: which build served it ('' when none). */
   version: string;
+  /** In a release train of more than one service, the position (from 0) of the service it went to. */
+  service?: number;
 }
 
 /** A failed user request: a 5xx answer, a timeout or a connection error. */

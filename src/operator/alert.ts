@@ -1,7 +1,15 @@
 import { lognormalFromMedianP90 } from '../common/random.ts';
 import type { AlertOperatorSettings } from '../scenario/schema.ts';
 import { Progression } from './progression.ts';
-import { isAbort, type Operator, type OperatorContext, type OperatorResult, readPanels } from './types.ts';
+import {
+  isAbort,
+  type Operator,
+  type OperatorContext,
+  type OperatorResult,
+  readPanels,
+  type WatchedService,
+  watchedServices,
+} from './types.ts';
 
 /**
  * A Prometheus alerting rule `error rate > X over W for F` (or, with latencyP99AboveMs set,
@@ -34,70 +42,95 @@ export class AlertOperator implements Operator {
     };
   }
 
+  /**
+   * A release train (docs/design.md §13) has one rule per service, evaluated together, and one page
+   * per service that fires. The person handles one thing at a time: while they handle a page or take
+   * a step, the model evaluates no rule; the rules of the services after it are evaluated when they
+   * are free again (a simplification: Prometheus would go on evaluating, so a second alert would be
+   * pending sooner). The watch ends when every service is rolled back or promoted.
+   */
   async watch(ctx: OperatorContext): Promise<OperatorResult> {
-    const s = this.settings;
-    const evalMs = s.evaluationIntervalS * 1000;
+    const evalMs = this.settings.evaluationIntervalS * 1000;
     let nextEval = ctx.releaseMs + ctx.random.next() * evalMs;
-    let activeSince: number | undefined;
-    const progression = ctx.progression && new Progression(ctx.progression, ctx.releaseMs);
+    const watched = watchedServices(ctx).map((svc) => ({
+      svc,
+      progression: svc.progression && new Progression(svc.progression, ctx.releaseMs),
+      activeSince: undefined as number | undefined,
+      done: false,
+    }));
+    const result: OperatorResult = {};
     try {
       for (;;) {
         await ctx.clock.sleep(nextEval - ctx.clock.now(), ctx.signal);
-        const at = ctx.clock.now();
-        const limitMs = s.latencyP99AboveMs;
-        const { rate, p99 } = await readPanels(ctx, s.ruleWindowS, limitMs !== null);
-        if (rate === null || p99 === null) {
-          // A failed rule evaluation keeps the alert state as it was, as Prometheus does.
-          nextEval += evalMs;
-          continue;
-        }
-        const breached =
-          (rate !== undefined && rate > s.errorRateAbove) || (limitMs !== null && p99 !== undefined && p99 > limitMs);
-        const value =
-          `error rate ${rate === undefined ? 'no data' : `${(rate * 100).toFixed(2)}%`}` +
-          (limitMs === null ? '' : `, p99 ${p99 === undefined ? 'no data' : `${p99.toFixed(0)} ms`}`);
-        if (!breached) {
-          if (activeSince !== undefined) ctx.note(at, 'alert-resolved', 'pending alert cleared before firing');
-          activeSince = undefined;
-          // With no alert pending, the person takes the next step once its hold has passed, after one
-          // look at the dashboard to confirm (the alert rule watches; the steps are still by hand).
-          if (progression?.due(at)) {
-            ctx.act(at, 'dashboard-look', ctx.effort.panelLookS * 1000, 'before the next step');
-            if (await progression.step(ctx)) return {};
-            while (nextEval <= ctx.clock.now()) nextEval += evalMs;
-            continue;
-          }
-        } else {
-          if (activeSince === undefined) {
-            activeSince = at;
-            ctx.note(at, 'alert-pending', value);
-          }
-          if (at - activeSince >= s.forS * 1000) {
-            ctx.note(at, 'alert-firing', value);
-            await ctx.clock.sleep(s.groupWaitS * 1000, ctx.signal);
-            ctx.note(ctx.clock.now(), 'alert-notified', 'page sent after group_wait');
-            await ctx.clock.sleep(
-              lognormalFromMedianP90(ctx.random, s.acknowledge.medianS, s.acknowledge.p90S) * 1000,
-              ctx.signal,
-            );
-            const detectMs = ctx.clock.now();
-            ctx.note(detectMs, 'operator-noticed', 'page acknowledged');
-            ctx.act(detectMs, 'page-acknowledged', ctx.effort.pageAcknowledgeS * 1000);
-            const actionMs = lognormalFromMedianP90(ctx.random, s.action.medianS, s.action.p90S) * 1000;
-            await ctx.clock.sleep(actionMs, ctx.signal);
-            const mitigateMs = ctx.clock.now();
-            ctx.note(mitigateMs, 'operator-rollback', 'rollback issued');
-            // From the acknowledgement to the command the person works on it: that is the busy time.
-            ctx.act(mitigateMs, 'helm-command', actionMs, 'helm rollback');
-            await ctx.rollback();
-            return { detectMs, mitigateMs };
-          }
-        }
-        nextEval += evalMs;
+        for (const w of watched) if (!w.done) w.done = await this.evaluate(ctx, w, result);
+        if (watched.every((w) => w.done)) return result;
+        // Evaluations that fell while the person was busy are skipped, not made up.
+        while (nextEval <= ctx.clock.now()) nextEval += evalMs;
       }
     } catch (err) {
-      if (isAbort(err, ctx.signal)) return {};
+      if (isAbort(err, ctx.signal)) return result;
       throw err;
     }
+  }
+
+  /**
+   * One evaluation of one service's rule, and what follows it: the page and the rollback once it
+   * fires, or the next step once the hold has passed with no alert pending. Resolves true when the
+   * service needs no more evaluations (rolled back or promoted).
+   */
+  private async evaluate(
+    ctx: OperatorContext,
+    w: { svc: WatchedService; progression?: Progression; activeSince: number | undefined },
+    result: OperatorResult,
+  ): Promise<boolean> {
+    const s = this.settings;
+    const { svc } = w;
+    const at = ctx.clock.now();
+    const limitMs = s.latencyP99AboveMs;
+    const { rate, p99 } = await readPanels(svc, s.ruleWindowS, limitMs !== null);
+    // A failed rule evaluation keeps the alert state as it was, as Prometheus does.
+    if (rate === null || p99 === null) return false;
+    const breached =
+      (rate !== undefined && rate > s.errorRateAbove) || (limitMs !== null && p99 !== undefined && p99 > limitMs);
+    const value =
+      `error rate ${rate === undefined ? 'no data' : `${(rate * 100).toFixed(2)}%`}` +
+      (limitMs === null ? '' : `, p99 ${p99 === undefined ? 'no data' : `${p99.toFixed(0)} ms`}`);
+    if (!breached) {
+      if (w.activeSince !== undefined) svc.note(at, 'alert-resolved', 'pending alert cleared before firing');
+      w.activeSince = undefined;
+      // With no alert pending, the person takes the next step once its hold has passed, after one
+      // look at the dashboard to confirm (the alert rule watches; the steps are still by hand).
+      if (w.progression?.due(at)) {
+        svc.act(at, 'dashboard-look', ctx.effort.panelLookS * 1000, 'before the next step');
+        return w.progression.step(ctx);
+      }
+      return false;
+    }
+    if (w.activeSince === undefined) {
+      w.activeSince = at;
+      svc.note(at, 'alert-pending', value);
+    }
+    if (at - w.activeSince < s.forS * 1000) return false;
+    svc.note(at, 'alert-firing', value);
+    await ctx.clock.sleep(s.groupWaitS * 1000, ctx.signal);
+    svc.note(ctx.clock.now(), 'alert-notified', 'page sent after group_wait');
+    await ctx.clock.sleep(
+      lognormalFromMedianP90(ctx.random, s.acknowledge.medianS, s.acknowledge.p90S) * 1000,
+      ctx.signal,
+    );
+    const detectMs = ctx.clock.now();
+    svc.note(detectMs, 'operator-noticed', 'page acknowledged');
+    svc.act(detectMs, 'page-acknowledged', ctx.effort.pageAcknowledgeS * 1000);
+    const actionMs = lognormalFromMedianP90(ctx.random, s.action.medianS, s.action.p90S) * 1000;
+    await ctx.clock.sleep(actionMs, ctx.signal);
+    const mitigateMs = ctx.clock.now();
+    svc.note(mitigateMs, 'operator-rollback', 'rollback issued');
+    // From the acknowledgement to the command the person works on it: that is the busy time.
+    svc.act(mitigateMs, 'helm-command', actionMs, 'helm rollback');
+    result.detectMs ??= detectMs;
+    result.mitigateMs ??= mitigateMs;
+    result.detections = [...(result.detections ?? []), { service: svc.index, atMs: detectMs }];
+    await svc.rollback();
+    return true;
   }
 }

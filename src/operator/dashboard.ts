@@ -1,7 +1,15 @@
 import { lognormalFromMedianP90 } from '../common/random.ts';
 import type { DashboardOperatorSettings } from '../scenario/schema.ts';
 import { Progression } from './progression.ts';
-import { isAbort, type Operator, type OperatorContext, type OperatorResult, readPanels } from './types.ts';
+import {
+  isAbort,
+  type Operator,
+  type OperatorContext,
+  type OperatorResult,
+  readPanels,
+  type WatchedService,
+  watchedServices,
+} from './types.ts';
 
 /**
  * A person who glances at the service's dashboard every lookIntervalS (docs/design.md §6): the
@@ -38,60 +46,93 @@ export class DashboardOperator implements Operator {
     };
   }
 
+  /**
+   * A release train (docs/design.md §13) is one dashboard of N services: a look reads their panels
+   * one service after another, each taking panelLookS per panel, so the next service's panels are
+   * read that much later and the scan of N services takes N times as long; the next look falls on
+   * the first look time after the scan. A rollback or a step of one service is done before reading
+   * the next. The watch ends when every service is rolled back or promoted.
+   */
   async watch(ctx: OperatorContext): Promise<OperatorResult> {
     const s = this.settings;
     const lookMs = s.lookIntervalS * 1000;
-    const lookBusyMs = ctx.effort.panelLookS * 1000;
-    const progression = ctx.progression && new Progression(ctx.progression, ctx.releaseMs);
+    const limitMs = this.visibleP99Ms;
+    // Reading each panel takes its time: the error rate, and the latency where there is one.
+    const serviceLookMs = ctx.effort.panelLookS * 1000 * (limitMs === null ? 1 : 2);
+    const watched = watchedServices(ctx).map((svc) => ({
+      svc,
+      progression: svc.progression && new Progression(svc.progression, ctx.releaseMs),
+      done: false,
+    }));
+    const result: OperatorResult = {};
     // The operator's glances are not synchronised with the release: first look within one interval.
     let nextLook = ctx.releaseMs + ctx.random.next() * lookMs;
     try {
       for (;;) {
         await ctx.clock.sleep(nextLook - ctx.clock.now(), ctx.signal);
-        const at = ctx.clock.now();
-        const limitMs = this.visibleP99Ms;
-        // A latency panel that cannot be read shows no data, like an empty one: nothing to notice.
-        const { rate, p99 } = await readPanels(ctx, s.panelWindowS, limitMs !== null);
-        // Reading each panel takes its time: the error rate, and the latency where there is one.
-        ctx.act(at, 'dashboard-look', lookBusyMs * (limitMs === null ? 1 : 2));
-        if (rate === null) {
-          ctx.note(at, 'operator-look', 'panel shows no data (metrics unavailable)');
-          nextLook += lookMs;
-          continue;
+        let read = 0;
+        for (const w of watched) {
+          if (w.done) continue;
+          if (read++ > 0) await ctx.clock.sleep(serviceLookMs, ctx.signal);
+          w.done = await this.look(ctx, w.svc, w.progression, serviceLookMs, result);
         }
-        let shown = rate === undefined ? 'no data' : `${(rate * 100).toFixed(2)}% errors`;
-        if (limitMs !== null) shown += `, p99 ${typeof p99 === 'number' ? `${p99.toFixed(0)} ms` : 'no data'}`;
-        const errorsVisible = rate !== undefined && rate > s.visibleErrorRate;
-        const latencyVisible = limitMs !== null && typeof p99 === 'number' && p99 > limitMs;
-        if (errorsVisible || latencyVisible) {
-          if (ctx.random.next() < s.pNotice) {
-            ctx.note(at, 'operator-noticed', `panel shows ${shown}`);
-            const reactionMs = lognormalFromMedianP90(ctx.random, s.reaction.medianS, s.reaction.p90S) * 1000;
-            await ctx.clock.sleep(reactionMs, ctx.signal);
-            const mitigateMs = ctx.clock.now();
-            ctx.note(mitigateMs, 'operator-rollback', `after ${(reactionMs / 1000).toFixed(1)} s of reaction`);
-            // Deciding and typing the rollback is the reaction time: that is what it kept them busy.
-            ctx.act(mitigateMs, 'helm-command', reactionMs, 'helm rollback');
-            await ctx.rollback();
-            return { detectMs: at, mitigateMs };
-          }
-          ctx.note(at, 'operator-look', `panel shows ${shown}; not noticed this time`);
-        } else {
-          ctx.note(at, 'operator-look', `panel shows ${shown}`);
-        }
-        // A panel that looks fine to them (a bad one unnoticed included) lets the release go on.
-        // "No data" is no reason to go on: nothing was seen.
-        if (progression && rate !== undefined && progression.due(at)) {
-          if (await progression.step(ctx)) return {};
-          // The next look follows the step: a look is not due while the person was editing.
-          while (nextLook <= ctx.clock.now()) nextLook += lookMs;
-          continue;
-        }
-        nextLook += lookMs;
+        if (watched.every((w) => w.done)) return result;
+        // The next look follows the scan: a look is not due while the person was reading or editing.
+        while (nextLook <= ctx.clock.now()) nextLook += lookMs;
       }
     } catch (err) {
-      if (isAbort(err, ctx.signal)) return {};
+      if (isAbort(err, ctx.signal)) return result;
       throw err;
     }
+  }
+
+  /**
+   * One look at one service's panels, and what it leads to: a rollback, a step of the progression,
+   * or nothing. Resolves true when the service needs no more looks (rolled back or promoted).
+   */
+  private async look(
+    ctx: OperatorContext,
+    svc: WatchedService,
+    progression: Progression | undefined,
+    busyMs: number,
+    result: OperatorResult,
+  ): Promise<boolean> {
+    const s = this.settings;
+    const at = ctx.clock.now();
+    const limitMs = this.visibleP99Ms;
+    // A latency panel that cannot be read shows no data, like an empty one: nothing to notice.
+    const { rate, p99 } = await readPanels(svc, s.panelWindowS, limitMs !== null);
+    svc.act(at, 'dashboard-look', busyMs);
+    if (rate === null) {
+      svc.note(at, 'operator-look', 'panel shows no data (metrics unavailable)');
+      return false;
+    }
+    let shown = rate === undefined ? 'no data' : `${(rate * 100).toFixed(2)}% errors`;
+    if (limitMs !== null) shown += `, p99 ${typeof p99 === 'number' ? `${p99.toFixed(0)} ms` : 'no data'}`;
+    const errorsVisible = rate !== undefined && rate > s.visibleErrorRate;
+    const latencyVisible = limitMs !== null && typeof p99 === 'number' && p99 > limitMs;
+    if (errorsVisible || latencyVisible) {
+      if (ctx.random.next() < s.pNotice) {
+        svc.note(at, 'operator-noticed', `panel shows ${shown}`);
+        const reactionMs = lognormalFromMedianP90(ctx.random, s.reaction.medianS, s.reaction.p90S) * 1000;
+        await ctx.clock.sleep(reactionMs, ctx.signal);
+        const mitigateMs = ctx.clock.now();
+        svc.note(mitigateMs, 'operator-rollback', `after ${(reactionMs / 1000).toFixed(1)} s of reaction`);
+        // Deciding and typing the rollback is the reaction time: that is what it kept them busy.
+        svc.act(mitigateMs, 'helm-command', reactionMs, 'helm rollback');
+        result.detectMs ??= at;
+        result.mitigateMs ??= mitigateMs;
+        result.detections = [...(result.detections ?? []), { service: svc.index, atMs: at }];
+        await svc.rollback();
+        return true;
+      }
+      svc.note(at, 'operator-look', `panel shows ${shown}; not noticed this time`);
+    } else {
+      svc.note(at, 'operator-look', `panel shows ${shown}`);
+    }
+    // A panel that looks fine to them (a bad one unnoticed included) lets the release go on.
+    // "No data" is no reason to go on: nothing was seen.
+    if (progression && rate !== undefined && progression.due(at)) return progression.step(ctx);
+    return false;
   }
 }

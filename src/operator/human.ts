@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { isAbort, type Operator, type OperatorContext, type OperatorResult } from './types.ts';
+import { isAbort, type Operator, type OperatorContext, type OperatorResult, watchedServices } from './types.ts';
 
 /**
  * A real person at the terminal. The harness prints what was released and how to roll back;
@@ -45,15 +45,21 @@ export class HumanOperator implements Operator {
         lines.once('close', () => undefined);
       });
       if (typed === undefined) return {};
-      // A real person's busy time is not modelled: the command is counted, its time is not.
-      ctx.act(typed, 'helm-command', 0, 'helm rollback by a person (busy time not modelled)');
       if (external) {
+        // A real person's busy time is not modelled: the command is counted, its time is not.
+        ctx.act(typed, 'helm-command', 0, 'helm rollback by a person (busy time not modelled)');
         ctx.note(typed, 'operator-rollback', 'rolled back outside the harness');
         return { detectMs: typed, mitigateMs: typed };
       }
-      ctx.note(typed, 'operator-rollback', 'typed at the terminal');
-      await ctx.rollback();
-      return { detectMs: typed, mitigateMs: typed };
+      // In a release train (docs/design.md §13), "rollback" rolls back every service, one at a time.
+      const services = watchedServices(ctx);
+      for (const svc of services) {
+        svc.act(typed, 'helm-command', 0, 'helm rollback by a person (busy time not modelled)');
+        svc.note(typed, 'operator-rollback', 'typed at the terminal');
+        await svc.rollback();
+      }
+      const detections = services.length > 1 ? services.map((svc) => ({ service: svc.index, atMs: typed })) : undefined;
+      return { detectMs: typed, mitigateMs: typed, ...(detections ? { detections } : {}) };
     } catch (err) {
       if (isAbort(err, ctx.signal)) return {};
       throw err;

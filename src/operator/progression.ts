@@ -62,11 +62,25 @@ export class Progression {
   }
 }
 
-/** The manual process's parameters (beyond the operator's), for the report's operator table. */
-export function describeManualProcess(manual: ManualSettings): Record<string, string | number> {
+/**
+ * The manual process's parameters (beyond the operator's), for the report's operator table; with a
+ * release train of `services` (`faulty` of them faulty), how one person handles them (docs/design.md §13).
+ */
+export function describeManualProcess(
+  manual: ManualSettings,
+  services = 1,
+  faulty = 0,
+): Record<string, string | number> {
   const p = manual.progression;
   const weights = p ? [manual.canaryWeight, ...stepsAfter(manual.canaryWeight, p.stepWeights)] : [manual.canaryWeight];
+  const train: Record<string, string> =
+    services > 1
+      ? {
+          services: `${services} (${faulty} faulty), released, looked at and stepped by one person one service at a time, in an order drawn per run; a look reads each service's panels at panelLookS per panel, one service after another`,
+        }
+      : {};
   return {
+    ...train,
     progression: p
       ? `${weights.map((w) => `${w}%`).join(' → ')} → promote, hold ${p.holdS} s at each`
       : `${manual.canaryWeight}% until a rollback or the deadline`,

@@ -35,6 +35,33 @@ export interface OperatorContext {
    * `helm rollback` on a cluster); never resolves where the platform cannot see one.
    */
   externalRollback?: Promise<number>;
+  /**
+   * A release train of more than one service (docs/design.md §13), in the order the person handles
+   * them; the single-service fields above are then unused. Absent: the one service above.
+   */
+  services?: readonly WatchedService[];
+}
+
+/** One service of a release train, as the operator sees and acts on it. */
+export interface WatchedService {
+  /** Position in the train, from 0. */
+  index: number;
+  metrics: MetricsSource;
+  namespace: string;
+  service: string;
+  rollback: () => Promise<void>;
+  progression?: ManualSteps;
+  externalRollback?: Promise<number>;
+  /** The run's note and act, the lines naming this service. */
+  note: OperatorContext['note'];
+  act: OperatorContext['act'];
+}
+
+/** The services an operator watches: the train's, or the one service of the context. */
+export function watchedServices(ctx: OperatorContext): readonly WatchedService[] {
+  if (ctx.services !== undefined) return ctx.services;
+  const { metrics, namespace, service, rollback, progression, externalRollback, note, act } = ctx;
+  return [{ index: 0, metrics, namespace, service, rollback, progression, externalRollback, note, act }];
 }
 
 export interface OperatorResult {
@@ -42,6 +69,8 @@ export interface OperatorResult {
   detectMs?: number;
   /** When the rollback was issued (scenario ms). */
   mitigateMs?: number;
+  /** In a release train, each service whose problem the operator noticed, and when. */
+  detections?: Array<{ service: number; atMs: number }>;
 }
 
 /** A manual operator: watches from the release on and may decide to roll back. */
@@ -64,7 +93,7 @@ export function isAbort(err: unknown, signal: AbortSignal): boolean {
  * metrics could not be read at all.
  */
 export async function readPanels(
-  ctx: OperatorContext,
+  ctx: Pick<OperatorContext, 'metrics' | 'namespace' | 'service'>,
   windowS: number,
   withLatency: boolean,
 ): Promise<{ rate: number | undefined | null; p99: number | undefined | null }> {

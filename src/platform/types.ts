@@ -73,6 +73,21 @@ export interface OpenOptions {
   experimentId: string;
   /** The slot the session belongs to, from 1: sessions of different slots share nothing. */
   slot: number;
+  /**
+   * Which service of the scenario's release train this session deploys (docs/design.md §13): its
+   * position from 0 and the train's size. Absent: the only one.
+   */
+  service?: { index: number; count: number };
+}
+
+/** The service's name, `base` for a train of one, `base-<position from 1>` in a train of more. */
+export function trainServiceName(base: string, service: OpenOptions['service']): string {
+  return service === undefined || service.count === 1 ? base : `${base}-${service.index + 1}`;
+}
+
+/** A seed's name for one service of a train: the train's first service keeps the name a single service had. */
+export function trainSeedName(name: string, service: OpenOptions['service']): string {
+  return service === undefined || service.index === 0 ? name : `${name}/service-${service.index}`;
 }
 
 export interface Platform extends AsyncDisposable {

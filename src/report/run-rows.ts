@@ -35,6 +35,11 @@ export interface RunRow {
   pagesAcknowledged?: number;
   /** Values edits that went wrong (manual.editErrorRate). */
   editErrors?: number;
+  /** The release train (docs/design.md §13); undefined in runs.csv files older than it. */
+  services?: number;
+  faultyServices?: number;
+  servicesRolledBack?: number;
+  servicesPromoted?: number;
 }
 
 const num = (v: string | number | undefined): number | undefined =>
@@ -71,6 +76,10 @@ export function runRowsFromCsv(rows: ReadonlyArray<Record<string, string | numbe
       dashboardLooks: num(r.dashboard_looks),
       pagesAcknowledged: num(r.pages_acknowledged),
       editErrors: num(r.edit_errors),
+      services: num(r.services),
+      faultyServices: num(r.faulty_services),
+      servicesRolledBack: num(r.services_rolled_back),
+      servicesPromoted: num(r.services_promoted),
     };
   });
 }

@@ -51,6 +51,10 @@ export const RUNS_CSV_COLUMNS = [
   'dashboard_looks',
   'pages_acknowledged',
   'edit_errors',
+  'services',
+  'faulty_services',
+  'services_rolled_back',
+  'services_promoted',
 ] as const;
 
 const ms = (v: number | undefined) => (v === undefined ? '' : toMicroseconds(v));
@@ -115,8 +119,20 @@ export function runsCsvRows(
       dashboard_looks: toil.byAction['dashboard-look'],
       pages_acknowledged: toil.byAction['page-acknowledged'],
       edit_errors: toil.editErrors,
+      // The release train (docs/design.md §13): how many services, how many faulty, and their fates.
+      services: run.services ?? '',
+      faulty_services: run.faultyServices ?? '',
+      services_rolled_back: run.services === undefined ? '' : servicesWith(run, 'rolled_back'),
+      services_promoted: run.services === undefined ? '' : servicesWith(run, 'promoted'),
     };
   });
+}
+
+/** How many services of a run's train ended with `outcome`; a single service's is the run's. */
+function servicesWith(run: RunEntry, outcome: 'rolled_back' | 'promoted'): number {
+  const fates = run.metrics.services;
+  if (fates === undefined) return run.metrics.outcome === outcome ? 1 : 0;
+  return fates.filter((f) => f.outcome === outcome).length;
 }
 
 export function renderRunsCsv(experiment: string, runs: readonly RunEntry[]): string {

@@ -371,6 +371,16 @@ export function faultyServiceCount(scenario: Pick<Scenario, 'faultyServices' | '
   return scenario.faultyServices ?? (scenario.release.fault === 'none' ? 0 : 1);
 }
 
+/**
+ * The scenario one service of the train deploys: the first faultyServices positions carry the
+ * release's fault, the others a healthy build of the same version. (Which position the person
+ * handles first is drawn per run, so being first here gives the faulty ones no head start.)
+ */
+export function serviceScenario(scenario: Scenario, index: number): Scenario {
+  if (index < faultyServiceCount(scenario)) return scenario;
+  return { ...scenario, release: { ...scenario.release, fault: 'none' } };
+}
+
 export const Arms = ['manual', 'flagger'] as const;
 export type Arm = (typeof Arms)[number];
 

@@ -1,5 +1,5 @@
 import { isBad, isFailure, isSlow, type RequestRecord } from '../load/types.ts';
-import { Marks, type Outcome, type RunMetrics, type TimelineEntry } from './types.ts';
+import { Marks, type Outcome, type RunMetrics, type ServiceFate, type TimelineEntry } from './types.ts';
 
 export { Marks } from './types.ts';
 
@@ -17,6 +17,11 @@ export interface RunObservation {
   latencyLimitMs: number | null;
   records: readonly RequestRecord[];
   timeline: readonly TimelineEntry[];
+  /**
+   * A release train of more than one service (docs/design.md §13): per position, whether its
+   * release carried the fault. Records and timeline lines name their service.
+   */
+  faultyServices?: readonly boolean[];
 }
 
 function firstAt(
@@ -49,11 +54,23 @@ export function fateSealedAt(timeline: readonly TimelineEntry[], fromMs = -Infin
 
 /**
  * Turns one run's request records and timeline into the quantities of docs/design.md §4. Pure: the same
- * inputs give the same numbers, so `npm run report` can recompute them from the journal.
+ * inputs give the same numbers, so `npm run report` can recompute them from the journal. A release
+ * train of more than one service is measured per service, then as one release (trainMetrics).
  */
 export function computeRunMetrics(obs: RunObservation): RunMetrics {
-  const { releaseMs, timeline } = obs;
-  const after = obs.records.filter((r) => r.sentMs >= releaseMs);
+  const train = obs.faultyServices;
+  if (train === undefined || train.length <= 1) return serviceMetrics(obs, obs.records, obs.timeline);
+  return trainMetrics(obs, train);
+}
+
+/** The quantities of one service from its records and its timeline. */
+function serviceMetrics(
+  obs: RunObservation,
+  records: readonly RequestRecord[],
+  timeline: readonly TimelineEntry[],
+): RunMetrics {
+  const { releaseMs } = obs;
+  const after = records.filter((r) => r.sentMs >= releaseMs);
   const failures = after.filter(isFailure);
   const slow = after.filter((r) => isSlow(r, obs.latencyLimitMs));
   const badCount = failures.length + slow.length;
@@ -98,31 +115,115 @@ export function computeRunMetrics(obs: RunObservation): RunMetrics {
   else if (promotedMs !== undefined) outcome = 'promoted';
   else outcome = badCount > 0 ? 'censored' : 'no_impact';
 
-  const s = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
-  let mttrS: number | undefined;
-  if (recoverMs !== undefined) mttrS = impactMs === undefined ? 0 : s(Math.max(0, recoverMs - impactMs));
-  const metrics: RunMetrics = {
+  return withDurations(obs, after, {
     outcome,
-    releaseMs,
     impactMs,
     detectMs,
     mitigateMs,
     recoverMs,
     promotedMs,
+    failedRequests: failures.length,
+    slowRequests: slow.length,
+  });
+}
+
+type Moments = Pick<
+  RunMetrics,
+  'outcome' | 'impactMs' | 'detectMs' | 'mitigateMs' | 'recoverMs' | 'promotedMs' | 'failedRequests' | 'slowRequests'
+>;
+
+/** The run's measures from its moments: MTTR and the other durations, the counts, the censoring time. */
+function withDurations(obs: RunObservation, after: readonly RequestRecord[], m: Moments): RunMetrics {
+  const { releaseMs } = obs;
+  const { impactMs, detectMs, mitigateMs, recoverMs } = m;
+  const s = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
+  let mttrS: number | undefined;
+  if (recoverMs !== undefined) mttrS = impactMs === undefined ? 0 : s(Math.max(0, recoverMs - impactMs));
+  const metrics: RunMetrics = {
+    outcome: m.outcome,
+    releaseMs,
+    impactMs,
+    detectMs,
+    mitigateMs,
+    recoverMs,
+    promotedMs: m.promotedMs,
     endMs: obs.endMs,
     mttrS,
     ttrReleaseS: recoverMs === undefined ? undefined : s(recoverMs - releaseMs),
     ttdS: impactMs === undefined || detectMs === undefined ? undefined : s(detectMs - impactMs),
     ttmS: impactMs === undefined || mitigateMs === undefined ? undefined : s(mitigateMs - impactMs),
-    failedRequests: failures.length,
-    slowRequests: slow.length,
-    badRequests: badCount,
+    failedRequests: m.failedRequests,
+    slowRequests: m.slowRequests,
+    badRequests: m.failedRequests + (m.slowRequests ?? 0),
     totalRequests: after.length,
     peakErrorRate: peakErrorRate(after),
   };
   if (recoverMs === undefined && impactMs !== undefined)
     metrics.censoredAtS = s(Math.min(obs.endMs, obs.deadlineMs) - impactMs);
   return metrics;
+}
+
+/**
+ * A release train (docs/design.md §13): each service measured on its own records and timeline, then
+ * the run as one release. Impact is the first bad request on any service. The services that decide
+ * the fate are the faulty ones (in a healthy train, the ones rolled back by mistake, else all): the
+ * run is rolled back when every one of them is, and recovers when the last of them has recovered;
+ * it is promoted when a faulty service was (a faulty build reached all its users), or, in a healthy
+ * train, when every service was. Detection is the first among the deciding services, mitigation the
+ * last (the incident is mitigated when all of them are).
+ */
+function trainMetrics(obs: RunObservation, faulty: readonly boolean[]): RunMetrics {
+  const fates: ServiceFate[] = faulty.map((isFaulty, service) => {
+    const m = serviceMetrics(
+      obs,
+      obs.records.filter((r) => r.service === service),
+      obs.timeline.filter((e) => e.service === service),
+    );
+    return {
+      service,
+      faulty: isFaulty,
+      outcome: m.outcome as ServiceFate['outcome'],
+      impactMs: m.impactMs,
+      detectMs: m.detectMs,
+      mitigateMs: m.mitigateMs,
+      recoverMs: m.recoverMs,
+      promotedMs: m.promotedMs,
+      failedRequests: m.failedRequests,
+      badRequests: m.badRequests ?? m.failedRequests,
+      totalRequests: m.totalRequests,
+    };
+  });
+  const faultyFates = fates.filter((f) => f.faulty);
+  const rolledBack = fates.filter((f) => f.outcome === 'rolled_back');
+  const deciding = faultyFates.length > 0 ? faultyFates : rolledBack.length > 0 ? rolledBack : fates;
+  const after = obs.records.filter((r) => r.sentMs >= obs.releaseMs);
+  const failed = fates.reduce((n, f) => n + f.failedRequests, 0);
+  const bad = fates.reduce((n, f) => n + f.badRequests, 0);
+  const promotedMs =
+    faultyFates.length > 0
+      ? minOf(faultyFates.flatMap((f) => f.promotedMs ?? []))
+      : lastOfAll(fates.map((f) => f.promotedMs));
+  let outcome: Outcome;
+  if (deciding.every((f) => f.outcome === 'rolled_back')) outcome = 'rolled_back';
+  else if (promotedMs !== undefined) outcome = 'promoted';
+  else outcome = bad > 0 ? 'censored' : 'no_impact';
+  const metrics = withDurations(obs, after, {
+    outcome,
+    impactMs: minOf(fates.flatMap((f) => f.impactMs ?? [])),
+    detectMs: minOf(deciding.flatMap((f) => f.detectMs ?? [])),
+    mitigateMs: lastOfAll(deciding.map((f) => f.mitigateMs)),
+    recoverMs: outcome === 'rolled_back' ? lastOfAll(deciding.map((f) => f.recoverMs)) : undefined,
+    promotedMs,
+    failedRequests: failed,
+    slowRequests: bad - failed,
+  });
+  return { ...metrics, services: fates };
+}
+
+/** The latest of the values when every one is defined, else undefined. */
+function lastOfAll(values: ReadonlyArray<number | undefined>): number | undefined {
+  if (values.length === 0 || values.some((v) => v === undefined)) return undefined;
+  return Math.max(...(values as number[]));
 }
 
 /**

@@ -44,6 +44,11 @@ export interface TimelineEntry {
   busyMs?: number;
   /** A `values-edit` line whose edit went wrong (manual.editErrorRate): applied as typed. */
   editError?: boolean;
+  /**
+   * In a release train of more than one service (docs/design.md §13), the position (from 0) of the
+   * service the line is about; absent on lines about the whole run and in a train of one.
+   */
+  service?: number;
 }
 
 export const Outcomes = ['rolled_back', 'promoted', 'censored', 'no_impact', 'aborted'] as const;
@@ -79,4 +84,23 @@ export interface RunMetrics {
   /** Censoring time for survival analysis: end − impact when not recovered. */
   censoredAtS?: number;
   abortReason?: string;
+  /** A release train of more than one service (docs/design.md §13): each service's own fate. */
+  services?: ServiceFate[];
+}
+
+/** What happened to one service of a release train (docs/design.md §13). Times are scenario ms from the run's start. */
+export interface ServiceFate {
+  /** Position in the train, from 0. */
+  service: number;
+  /** Whether its release carried the fault. */
+  faulty: boolean;
+  outcome: Exclude<Outcome, 'aborted'>;
+  impactMs?: number;
+  detectMs?: number;
+  mitigateMs?: number;
+  recoverMs?: number;
+  promotedMs?: number;
+  failedRequests: number;
+  badRequests: number;
+  totalRequests: number;
 }

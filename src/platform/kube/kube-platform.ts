@@ -109,6 +109,11 @@ export class KubePlatform implements Platform {
         `kube: time scale ${options.clock.timeScale}× is not possible on a cluster (Flagger runs in real time); use --time-scale 1`,
       );
     }
+    if (options.service !== undefined && options.service.count > 1) {
+      throw new PlatformError(
+        `kube: services: ${options.service.count} is not built for the kube platform yet (one Deployment, Canary and VirtualService per service, docs/design.md §13); run it with --platform local`,
+      );
+    }
     const namespace = sessionNamespace(options.experimentId, arm, options.slot);
     await this.claim(namespace, options);
     const session = new KubeArmSession(arm, scenario, namespace, options, this.options, () => this.unclaim(namespace));

@@ -14,7 +14,15 @@ import type { Arm, EnvironmentFault, Scenario } from '../../scenario/schema.ts';
 import { Marks } from '../../timeline/compute.ts';
 import { ownedTempDirPrefix, PidFile } from '../../process/pid-file.ts';
 import { ProcessRegistry } from '../../process/registry.ts';
-import type { ArmSession, OpenOptions, Platform, RunLabels, TimelineSink } from '../types.ts';
+import {
+  type ArmSession,
+  type OpenOptions,
+  type Platform,
+  type RunLabels,
+  type TimelineSink,
+  trainSeedName,
+  trainServiceName,
+} from '../types.ts';
 import {
   AppLauncher,
   buildRevision,
@@ -89,18 +97,21 @@ export class LocalPlatform implements Platform {
       this.options.env,
       options.slot,
     );
+    // Each service of a release train has its own router, workloads and series (docs/design.md §13).
+    const service = trainServiceName(LOCAL_SERVICE, options.service);
+    const seedName = (what: string) => trainSeedName(`${what}/${arm}/${scenario.name}`, options.service);
     const store = new MetricsStore();
     const metrics = new ScrapedMetrics(store, {
       clock: options.clock,
       intervalMs: scenario.metrics.scrapeIntervalS * 1000,
-      seed: deriveSeed(options.seed, `scrape/${arm}/${scenario.name}`),
+      seed: deriveSeed(options.seed, seedName('scrape')),
     });
     const router = await new WeightedRouter({
       clock: options.clock,
       metrics: store,
       namespace: LOCAL_NAMESPACE,
-      service: LOCAL_SERVICE,
-      seed: deriveSeed(options.seed, `router/${arm}/${scenario.name}`),
+      service,
+      seed: deriveSeed(options.seed, seedName('router')),
       upstreamTimeoutWallMs: scenario.load.timeoutMs + 1_000,
     }).start();
     const { observer } = this.options;
@@ -108,12 +119,12 @@ export class LocalPlatform implements Platform {
     if (observer?.routes) router.onRoutes((routes) => observer.routes?.(routes, slot));
     if (observer?.record) store.onRecord((labels, atMs) => observer.record?.(labels, atMs, slot));
     const flaggerEvent = observer?.flaggerEvent && ((event: CanaryEvent) => observer.flaggerEvent?.(event, slot));
-    let podSeed = deriveSeed(options.seed, `pods/${arm}/${scenario.name}`);
+    let podSeed = deriveSeed(options.seed, seedName('pods'));
     const nextSeed = () => (podSeed = deriveSeed(podSeed, 'next'));
     const session =
       arm === 'flagger'
-        ? new LocalFlaggerSession(scenario, options.clock, router, metrics, launcher, nextSeed, flaggerEvent)
-        : new LocalManualSession(scenario, options.clock, router, metrics, launcher, nextSeed);
+        ? new LocalFlaggerSession(service, scenario, options.clock, router, metrics, launcher, nextSeed, flaggerEvent)
+        : new LocalManualSession(service, scenario, options.clock, router, metrics, launcher, nextSeed);
     this.sessions.add(session);
     const close = session[Symbol.asyncDispose].bind(session);
     session[Symbol.asyncDispose] = async () => {
@@ -141,7 +152,6 @@ export class LocalPlatform implements Platform {
 abstract class LocalSession implements ArmSession {
   abstract readonly arm: Arm;
   readonly namespace = LOCAL_NAMESPACE;
-  readonly service = LOCAL_SERVICE;
   protected timeline: TimelineSink = () => undefined;
   private unsubscribeRoutes: () => void;
   /** Route changes on their way to the router, in the order they were made. */
@@ -150,6 +160,7 @@ abstract class LocalSession implements ArmSession {
   private propagation = new AbortController();
 
   constructor(
+    readonly service: string,
     protected readonly scenario: Scenario,
     protected readonly clock: Clock,
     protected readonly router: WeightedRouter,
@@ -273,9 +284,11 @@ abstract class LocalSession implements ArmSession {
 /** Manual canary: stable and canary Deployments behind a VirtualService edited by hand. */
 class LocalManualSession extends LocalSession {
   readonly arm = 'manual' as const;
-  protected readonly canaryWorkload = `${LOCAL_SERVICE}-canary`;
-  private readonly stable = new LocalDeployment(`${LOCAL_SERVICE}-stable`, this.router, this.launcher, this.nextSeed);
-  private readonly canary = new LocalDeployment(`${LOCAL_SERVICE}-canary`, this.router, this.launcher, this.nextSeed);
+  protected get canaryWorkload(): string {
+    return `${this.service}-canary`;
+  }
+  private readonly stable = new LocalDeployment(`${this.service}-stable`, this.router, this.launcher, this.nextSeed);
+  private readonly canary = new LocalDeployment(`${this.service}-canary`, this.router, this.launcher, this.nextSeed);
   protected get stableDeployment(): LocalDeployment {
     return this.stable;
   }
@@ -330,7 +343,7 @@ class LocalManualSession extends LocalSession {
   instructions(): string {
     const r = this.scenario.release;
     return (
-      `Released ${r.version} as a canary at ${this.scenario.manual.canaryWeight}% of ${LOCAL_SERVICE} (fault: ${r.fault}).\n` +
+      `Released ${r.version} as a canary at ${this.scenario.manual.canaryWeight}% of ${this.service} (fault: ${r.fault}).\n` +
       `Watch the router's metrics: ${this.router.url.replace(/\/$/, '')} serves /sms; the load summary prints each run.`
     );
   }
@@ -343,9 +356,11 @@ class LocalManualSession extends LocalSession {
 /** Flagger: a target Deployment, its -primary copy and a Canary driven by the Flagger model. */
 class LocalFlaggerSession extends LocalSession {
   readonly arm = 'flagger' as const;
-  protected readonly canaryWorkload = LOCAL_SERVICE;
-  private readonly primary = new LocalDeployment(`${LOCAL_SERVICE}-primary`, this.router, this.launcher, this.nextSeed);
-  private readonly target = new LocalDeployment(LOCAL_SERVICE, this.router, this.launcher, this.nextSeed);
+  protected get canaryWorkload(): string {
+    return this.service;
+  }
+  private readonly primary = new LocalDeployment(`${this.service}-primary`, this.router, this.launcher, this.nextSeed);
+  private readonly target = new LocalDeployment(this.service, this.router, this.launcher, this.nextSeed);
   protected get stableDeployment(): LocalDeployment {
     return this.primary;
   }
@@ -355,6 +370,7 @@ class LocalFlaggerSession extends LocalSession {
   private ticker: CanaryTicker | undefined;
 
   constructor(
+    service: string,
     scenario: Scenario,
     clock: Clock,
     router: WeightedRouter,
@@ -363,7 +379,7 @@ class LocalFlaggerSession extends LocalSession {
     nextSeed: () => number,
     flaggerEvent?: (event: CanaryEvent) => void,
   ) {
-    super(scenario, clock, router, metrics, launcher, nextSeed);
+    super(service, scenario, clock, router, metrics, launcher, nextSeed);
     const workloads: CanaryWorkloads = {
       targetRevision: () => buildRevision(this.targetSpec),
       scaleUpCanary: async () => this.target.rollOutInBackground(this.targetSpec),
@@ -389,14 +405,14 @@ class LocalFlaggerSession extends LocalSession {
       smokeTest: async () => {
         const port = this.target.port;
         // The event text is the cluster's: the chart's command against the canary Service.
-        const command = smokeTestCommand(LOCAL_SERVICE, LOCAL_NAMESPACE);
+        const command = smokeTestCommand(this.service, LOCAL_NAMESPACE);
         // No ready endpoint behind the canary Service: curl cannot connect.
         if (port === undefined) return `command ${command} failed: : exit status 7`;
         return smokeRequest(port, 5_000, command);
       },
     };
     this.model = new FlaggerCanaryModel(
-      { name: LOCAL_SERVICE, namespace: LOCAL_NAMESPACE },
+      { name: this.service, namespace: LOCAL_NAMESPACE },
       scenario.flagger,
       workloads,
       metrics,
@@ -454,7 +470,7 @@ class LocalFlaggerSession extends LocalSession {
   }
 
   instructions(): string {
-    return `Released ${this.scenario.release.version} to the Flagger target ${LOCAL_SERVICE}; Flagger's analysis decides.`;
+    return `Released ${this.scenario.release.version} to the Flagger target ${this.service}; Flagger's analysis decides.`;
   }
 
   protected async closeWorkloads(): Promise<void> {
