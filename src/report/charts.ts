@@ -62,12 +62,12 @@ function unique<T>(xs: Iterable<T>): T[] {
 }
 
 /** Arms in the fixed order manual, Flagger, then anything else in order of appearance. */
-function armOrder(present: Iterable<string>): string[] {
+export function armOrder(present: Iterable<string>): string[] {
   const seen = unique(present);
   return [...ARMS.filter((a) => seen.includes(a)), ...seen.filter((a) => !(ARMS as readonly string[]).includes(a))];
 }
 
-function armScale(domain: readonly string[]): { domain: string[]; range: string[] } {
+export function armScale(domain: readonly string[]): { domain: string[]; range: string[] } {
   const extra = ['#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#999999'];
   let k = 0;
   return {

@@ -6,6 +6,7 @@ import { JOURNAL_FILE, readJournal } from '../experiment/journal.ts';
 import { displayPath } from '../scenario/load-files.ts';
 import { breakEvenChartId, breakEvenGroups } from './break-even.ts';
 import { breakEvenChartSpecs, breakEvenCsv } from './break-even-chart.ts';
+import { SERVICES_CHART_ID, servicesCells, servicesChartSpecs, servicesCsv } from './services.ts';
 import { buildReportModel } from './build-model.ts';
 import { runRowsFromCsv } from './run-rows.ts';
 import { renderMarkdown } from './markdown.ts';
@@ -62,13 +63,17 @@ export async function writeReport(dir: string): Promise<WrittenReport> {
       title: 'Fault × arm: failed requests and outcomes',
       spec: matrixHeatmapSpec(matrixCells(runRowsFromCsv(runsCsvRows(journal.header.name, journal.runs)))),
     });
-  const breakEven = breakEvenGroups(runRowsFromCsv(runsCsvRows(journal.header.name, journal.runs)));
+  const rows = runRowsFromCsv(runsCsvRows(journal.header.name, journal.runs));
+  const breakEven = breakEvenGroups(rows);
   specs.push(...breakEvenChartSpecs(breakEven));
+  const services = servicesCells(rows);
+  specs.push(...servicesChartSpecs(services));
   const charts = await writeCharts(dir, specs);
-  // Each break-even chart's numbers as CSV beside it.
+  // Each break-even chart's numbers, and the service-count chart's, as CSV beside it.
   breakEven.forEach((g, i) => {
     writeFileAtomic(path.join(dir, 'charts', `${breakEvenChartId(i + 1)}.csv`), breakEvenCsv(g));
   });
+  if (services.length > 0) writeFileAtomic(path.join(dir, 'charts', `${SERVICES_CHART_ID}.csv`), servicesCsv(services));
   writeFileAtomic(files[2]!, renderMarkdown(model, charts));
   const html = path.join(dir, 'report.html');
   writeFileAtomic(html, renderHtml(model, charts));

@@ -195,3 +195,121 @@ describe('computeRunMetrics', () => {
     });
   });
 });
+
+describe('computeRunMetrics of a release train (docs/design.md §13)', () => {
+  /** Service `service`'s own traffic: its records name it. */
+  const ofService = (service: number, records: RequestRecord[]) => records.map((r) => ({ ...r, service }));
+  const on = (service: number, entry: TimelineEntry): TimelineEntry => ({ ...entry, service });
+  const healthy = (service: number, promotedAtMs: number) => ({
+    records: ofService(
+      service,
+      traffic(0, 200_000, () => ({ status: 200, version: 'v1' })),
+    ),
+    timeline: [
+      on(service, flaggerEvent(promotedAtMs, `Promotion completed! Scaling down app-${service}.ns`, 'Succeeded')),
+    ],
+  });
+  /** A faulty service whose canary fails from `impactAtMs` until its rollback at `rollbackAtMs`. */
+  const faulty = (service: number, impactAtMs: number, rollbackAtMs: number) => ({
+    records: ofService(
+      service,
+      traffic(0, 200_000, (t) =>
+        t >= impactAtMs && t < rollbackAtMs && Math.floor(t / 100) % 10 === 0
+          ? { status: 500, version: 'v2' }
+          : { status: 200, version: 'v1' },
+      ),
+    ),
+    timeline: [
+      on(service, flaggerEvent(impactAtMs + 10_000, `Halt app-${service}.ns advancement success rate 0.00% < 99%`)),
+      on(service, flaggerEvent(rollbackAtMs, `Rolling back app-${service}.ns failed checks threshold reached 2`)),
+      on(service, flaggerEvent(rollbackAtMs, `Canary failed! Scaling down app-${service}.ns`, 'Failed')),
+    ],
+  });
+  const train = (...services: Array<{ records: RequestRecord[]; timeline: TimelineEntry[] }>) => ({
+    records: services.flatMap((s) => s.records).sort((a, b) => a.sentMs - b.sentMs),
+    timeline: [{ atMs: 10_000, kind: Marks.release }, ...services.flatMap((s) => s.timeline)].sort(
+      (a, b) => a.atMs - b.atMs,
+    ),
+  });
+
+  it('is rolled back and recovers when every faulty service has; impact is the first bad request on any service', () => {
+    const { records, timeline } = train(faulty(0, 60_000, 100_000), healthy(1, 90_000), faulty(2, 40_000, 80_000));
+    const m = computeRunMetrics(observe({ records, timeline, faultyServices: [true, false, true] }));
+    expect(m.services!.map((f) => [f.service, f.outcome])).toEqual([
+      [0, 'rolled_back'],
+      [1, 'promoted'],
+      [2, 'rolled_back'],
+    ]);
+    expect(m.outcome).toBe('rolled_back');
+    // The first failure of service 2, the first detection (service 2's), the last rollback (service 0's).
+    expect(m.impactMs).toBe(40_005);
+    expect(m.detectMs).toBe(50_000);
+    expect(m.mitigateMs).toBe(100_000);
+    // Service 0's last v2 answer (99.0 s) is the run's recovery: the later of the two.
+    expect(m.recoverMs).toBe(m.services![0]!.recoverMs);
+    expect(m.recoverMs).toBeGreaterThan(m.services![2]!.recoverMs!);
+    expect(m.mttrS).toBeCloseTo((m.recoverMs! - 40_005) / 1000, 9);
+    // The counts are the train's: every service's requests after the release.
+    expect(m.totalRequests).toBe(3 * 1_900);
+    expect(m.failedRequests).toBe(m.services!.reduce((n, f) => n + f.failedRequests, 0));
+    expect(m.failedRequests).toBe(40 + 40);
+  });
+
+  it('is not rolled back while a faulty service is not, and is promoted when a faulty build reached all its users', () => {
+    const open = train(faulty(0, 60_000, 100_000), {
+      records: ofService(1, faulty(1, 40_000, 300_000).records),
+      timeline: [],
+    });
+    const pending = computeRunMetrics(observe({ ...open, faultyServices: [true, true] }));
+    expect(pending.outcome).toBe('censored');
+    expect(pending.recoverMs).toBeUndefined();
+    expect(pending.censoredAtS).toBeCloseTo((200_000 - 40_005) / 1000, 9);
+    const promoted = train(faulty(0, 60_000, 100_000), {
+      records: ofService(
+        1,
+        traffic(0, 200_000, () => ({ status: 200, version: 'v1' })),
+      ),
+      timeline: [on(1, flaggerEvent(120_000, 'Promotion completed! Scaling down app-1.ns', 'Succeeded'))],
+    });
+    const m = computeRunMetrics(observe({ ...promoted, faultyServices: [true, true] }));
+    expect(m.outcome).toBe('promoted');
+    expect(m.promotedMs).toBe(120_000);
+  });
+
+  it('a healthy train is promoted when its last service is, and rolled back when one service was by mistake', () => {
+    const all = train(healthy(0, 90_000), healthy(1, 120_000));
+    const m = computeRunMetrics(observe({ ...all, faultyServices: [false, false] }));
+    expect([m.outcome, m.promotedMs]).toEqual(['promoted', 120_000]);
+    const mistaken = train(healthy(0, 90_000), {
+      records: ofService(
+        1,
+        traffic(0, 200_000, () => ({ status: 200, version: 'v1' })),
+      ),
+      timeline: [
+        on(1, flaggerEvent(70_000, 'Rolling back app-1.ns failed checks threshold reached 2')),
+        on(1, flaggerEvent(70_000, 'Canary failed! Scaling down app-1.ns', 'Failed')),
+      ],
+    });
+    const r = computeRunMetrics(observe({ ...mistaken, faultyServices: [false, false] }));
+    expect([r.outcome, r.mitigateMs, r.mttrS]).toEqual(['rolled_back', 70_000, 0]);
+  });
+
+  it('a train of one is measured as a single service, with no per-service fates', () => {
+    const { records, timeline } = faulty(0, 60_000, 100_000);
+    const single = computeRunMetrics(
+      observe({
+        records: records.map(({ service: _, ...r }) => r),
+        timeline: [{ atMs: 10_000, kind: Marks.release }, ...timeline.map(({ service: _, ...e }) => e)],
+      }),
+    );
+    const one = computeRunMetrics(
+      observe({
+        records: records.map(({ service: _, ...r }) => r),
+        timeline: [{ atMs: 10_000, kind: Marks.release }, ...timeline.map(({ service: _, ...e }) => e)],
+        faultyServices: [true],
+      }),
+    );
+    expect(one).toEqual(single);
+    expect(one.services).toBeUndefined();
+  });
+});
