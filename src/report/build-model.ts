@@ -18,7 +18,7 @@ import { withOperatorSource } from './operator-sources.ts';
 import { runsCsvRows } from './runs-csv.ts';
 import { interferenceSection } from './interference.ts';
 import { bootstrapSeed, cellName, fmt, fmtP, groupCells, runRowsFromCsv, type Cell, type RunRow } from './run-rows.ts';
-import { servicesCells, servicesTable } from './services.ts';
+import { servicesCells, servicesParagraphs, servicesTable } from './services.ts';
 import { toilTable } from './toil.ts';
 import { verdictSection } from './verdict.ts';
 
@@ -360,7 +360,7 @@ export function buildReportModel(header: ExperimentHeader, journaled: RunEntry[]
   const services = servicesCells(rows);
   if (services.length > 0) {
     const table = servicesTable(services);
-    sections.push({ id: 'services', title: table.title, paragraphs: [], tables: [table] });
+    sections.push({ id: 'services', title: table.title, paragraphs: servicesParagraphs(services), tables: [table] });
   }
   const law = timingLawTable(header, runs);
   if (law) sections.push({ id: 'timing-law', title: law.title, paragraphs: [], tables: [law] });

@@ -9,6 +9,7 @@ import { flaggerTimingLaw, renderTableMarkdown } from './markdown.ts';
 import type { ReportTable } from './model.ts';
 import { catchesParagraphs, matrixCells, matrixTable, outcomeText } from './matrix.ts';
 import { scrapeCells, scrapeParagraphs, scrapeTable } from './scrape-sweep.ts';
+import { servicesCells, servicesParagraphs, servicesTable } from './services.ts';
 import { toilTable } from './toil.ts';
 
 /** The faulty scenarios of the catalogue: every one but `healthy`. */
@@ -347,4 +348,19 @@ export function concurrencyMarkdown(a: string, b: string): string {
     rows: tableRows,
   };
   return [paragraph, '', ...renderTableMarkdown(table)].join('\n').trimEnd();
+}
+
+/**
+ * The README's block on the number of services (docs/design.md §13), from the runs.csv of
+ * experiments/sweep-services.yaml: where the manual process stops keeping up, in words, and the
+ * table of MTTR and toil per arm and number of services.
+ */
+export function servicesMarkdown(runsCsvFile: string): string {
+  const cells = servicesCells(readRows(runsCsvFile));
+  if (cells.length === 0) return 'This runs.csv has no service-count sweep.';
+  const paragraphs = servicesParagraphs(cells);
+  paragraphs[paragraphs.length - 1] += lagSentence(runsCsvFile);
+  return [...paragraphs.flatMap((p) => [p, '']), ...renderTableMarkdown({ ...servicesTable(cells), note: undefined })]
+    .join('\n')
+    .trimEnd();
 }

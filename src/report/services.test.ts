@@ -1,6 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import { describe, expect, it } from 'vitest';
 import { bootstrapMedianCI } from '../stats/index.ts';
+import { servicesMarkdown } from './findings.ts';
 import { renderSpec } from './render-chart.ts';
 import { bootstrapSeed, type RunRow } from './run-rows.ts';
 import { servicesCells, servicesCsv, servicesSpec, servicesTable } from './services.ts';
@@ -102,5 +107,47 @@ describe('the service-count sweep (docs/design.md §13)', () => {
       ['manual', '1', 220],
       ['manual', '4', 950],
     ]);
+  });
+});
+
+describe("README's service-count findings (report/findings.ts)", () => {
+  it('say from which number of services the manual process stops keeping up, from runs.csv alone', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'services-findings-'));
+    try {
+      const file = path.join(dir, 'runs.csv');
+      // At 4 services the person promoted one healthy service of three in two runs of three.
+      const csvRows = rows.map((r) => ({
+        run_id: r.runId,
+        arm: r.arm,
+        scenario: r.scenario,
+        sweep: r.sweep,
+        outcome: r.outcome,
+        release_ms: 0,
+        mttr_s: r.mttrS ?? '',
+        censored_at_s: r.censoredAtS ?? '',
+        failed_requests: r.failedRequests,
+        operator_busy_s: r.operatorBusyS,
+        manual_actions: r.manualActions,
+        services: r.services,
+        faulty_services: r.faultyServices,
+        services_promoted: r.arm === 'manual' && r.services === 4 && !r.runId.endsWith('-2') ? 1 : r.servicesPromoted,
+        lag_flagged: r.runId === 'manual-4-0' ? 1 : 0,
+      }));
+      writeFileSync(file, stringify(csvRows, { header: true }));
+      const md = servicesMarkdown(file);
+      expect(md).toContain("faulty-500: Flagger's median MTTR was 42 s at 1, 43 s at 4 services.");
+      expect(md).toContain("The manual arm's was 120 s at 1, 320 s at 4 services.");
+      expect(md).toMatch(
+        /From 4 services on, its MTTR's 95% CI \[\d+\.\d, \d+\.\d\] s lies wholly above the one at 1 \[100\.0, 140\.0\] s\./,
+      );
+      expect(md).toContain(
+        'From 4 services on, the person had not promoted every healthy service when the run ended (median 1 of 3)',
+      );
+      expect(md).toContain("The person's median busy time was 220 s at 1, 950 s at 4 services.");
+      expect(md).toContain("1 of 12 runs were over the harness's lag bound");
+      expect(md).toContain('| faulty-500 | manual | 4 | 1 | 3 | 2 | 0 | 1 | 320.0 [');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -126,6 +126,48 @@ export function servicesTable(cells: readonly ServicesCell[]): ReportTable {
   };
 }
 
+/**
+ * Where, under the stated assumptions, the manual process stops keeping up with the number of
+ * services, in words, per scenario: how each arm's median MTTR moves with N, the first N at which the
+ * manual arm's MTTR CI lies wholly above its own at the smallest N, the first N at which the person
+ * left healthy services unpromoted at the end of most runs, and their busy time.
+ */
+export function servicesParagraphs(cells: readonly ServicesCell[]): string[] {
+  const scenarios = [...new Set(cells.map((c) => c.scenario))];
+  return scenarios.map((scenario) => {
+    const arm = (a: string) => cells.filter((c) => c.scenario === scenario && c.arm === a);
+    const [manual, flagger] = [arm('manual'), arm('flagger')];
+    const sentences: string[] = [];
+    const span = (cs: ServicesCell[], pick: (c: ServicesCell) => number | undefined, unit: string) =>
+      cs.map((c) => `${fmt(pick(c), 0)}${unit} at ${c.services}`).join(', ');
+    if (flagger.length > 0)
+      sentences.push(`${scenario}: Flagger's median MTTR was ${span(flagger, (c) => c.mttr.estimate, ' s')} services.`);
+    if (manual.length > 0) {
+      sentences.push(`The manual arm's was ${span(manual, (c) => c.mttr.estimate, ' s')} services.`);
+      const base = manual[0]!;
+      const worse = manual.find(
+        (c) =>
+          c !== base && c.mttr.lower !== undefined && base.mttr.upper !== undefined && c.mttr.lower > base.mttr.upper,
+      );
+      sentences.push(
+        worse
+          ? `From ${worse.services} services on, its MTTR's 95% CI [${fmt(worse.mttr.lower)}, ${fmt(worse.mttr.upper)}] s lies wholly above the one at ${base.services} [${fmt(base.mttr.lower)}, ${fmt(base.mttr.upper)}] s.`
+          : `At no number of services does its MTTR's 95% CI lie wholly above the one at ${base.services}.`,
+      );
+      const behind = manual.find(
+        (c) => c.healthyPromoted !== undefined && c.healthyPromoted < c.services - c.faultyServices,
+      );
+      sentences.push(
+        behind
+          ? `From ${behind.services} services on, the person had not promoted every healthy service when the run ended (median ${fmt(behind.healthyPromoted, 0)} of ${behind.services - behind.faultyServices}): the train outlasts the deadline.`
+          : 'At every number of services the person promoted every healthy service before the run ended.',
+      );
+      sentences.push(`The person's median busy time was ${span(manual, (c) => c.busyS.estimate, ' s')} services.`);
+    }
+    return sentences.join(' ');
+  });
+}
+
 const r2 = (x: number | undefined) => (x === undefined ? null : Math.round(x * 100) / 100);
 
 /** The chart's numbers, one row per cell, unformatted. */
