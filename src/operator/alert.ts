@@ -1,14 +1,15 @@
 import { lognormalFromMedianP90 } from '../common/random.ts';
 import type { AlertOperatorSettings } from '../scenario/schema.ts';
-import { Progression } from './progression.ts';
+import type { Progression } from './progression.ts';
 import {
   isAbort,
   type Operator,
   type OperatorContext,
   type OperatorResult,
   readPanels,
+  rollBackNoticed,
   type WatchedService,
-  watchedServices,
+  watchStates,
 } from './types.ts';
 
 /**
@@ -52,12 +53,7 @@ export class AlertOperator implements Operator {
   async watch(ctx: OperatorContext): Promise<OperatorResult> {
     const evalMs = this.settings.evaluationIntervalS * 1000;
     let nextEval = ctx.releaseMs + ctx.random.next() * evalMs;
-    const watched = watchedServices(ctx).map((svc) => ({
-      svc,
-      progression: svc.progression && new Progression(svc.progression, ctx.releaseMs),
-      activeSince: undefined as number | undefined,
-      done: false,
-    }));
+    const watched = watchStates(ctx).map((w) => ({ ...w, activeSince: undefined as number | undefined }));
     const result: OperatorResult = {};
     try {
       for (;;) {
@@ -127,10 +123,6 @@ export class AlertOperator implements Operator {
     svc.note(mitigateMs, 'operator-rollback', 'rollback issued');
     // From the acknowledgement to the command the person works on it: that is the busy time.
     svc.act(mitigateMs, 'helm-command', actionMs, 'helm rollback');
-    result.detectMs ??= detectMs;
-    result.mitigateMs ??= mitigateMs;
-    result.detections = [...(result.detections ?? []), { service: svc.index, atMs: detectMs }];
-    await svc.rollback();
-    return true;
+    return rollBackNoticed(svc, result, detectMs, mitigateMs);
   }
 }

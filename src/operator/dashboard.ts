@@ -1,15 +1,8 @@
 import { lognormalFromMedianP90 } from '../common/random.ts';
 import type { DashboardOperatorSettings } from '../scenario/schema.ts';
-import { Progression } from './progression.ts';
-import {
-  isAbort,
-  type Operator,
-  type OperatorContext,
-  type OperatorResult,
-  readPanels,
-  type WatchedService,
-  watchedServices,
-} from './types.ts';
+import type { Progression } from './progression.ts';
+import * as operator from './types.ts';
+import type { Operator, OperatorContext, OperatorResult, WatchedService } from './types.ts';
 
 /**
  * A person who glances at the service's dashboard every lookIntervalS (docs/design.md §6): the
@@ -59,11 +52,7 @@ export class DashboardOperator implements Operator {
     const limitMs = this.visibleP99Ms;
     // Reading each panel takes its time: the error rate, and the latency where there is one.
     const serviceLookMs = ctx.effort.panelLookS * 1000 * (limitMs === null ? 1 : 2);
-    const watched = watchedServices(ctx).map((svc) => ({
-      svc,
-      progression: svc.progression && new Progression(svc.progression, ctx.releaseMs),
-      done: false,
-    }));
+    const watched = operator.watchStates(ctx);
     const result: OperatorResult = {};
     // The operator's glances are not synchronised with the release: first look within one interval.
     let nextLook = ctx.releaseMs + ctx.random.next() * lookMs;
@@ -81,7 +70,7 @@ export class DashboardOperator implements Operator {
         while (nextLook <= ctx.clock.now()) nextLook += lookMs;
       }
     } catch (err) {
-      if (isAbort(err, ctx.signal)) return result;
+      if (operator.isAbort(err, ctx.signal)) return result;
       throw err;
     }
   }
@@ -101,7 +90,7 @@ export class DashboardOperator implements Operator {
     const at = ctx.clock.now();
     const limitMs = this.visibleP99Ms;
     // A latency panel that cannot be read shows no data, like an empty one: nothing to notice.
-    const { rate, p99 } = await readPanels(svc, s.panelWindowS, limitMs !== null);
+    const { rate, p99 } = await operator.readPanels(svc, s.panelWindowS, limitMs !== null);
     svc.act(at, 'dashboard-look', busyMs);
     if (rate === null) {
       svc.note(at, 'operator-look', 'panel shows no data (metrics unavailable)');
@@ -120,11 +109,7 @@ export class DashboardOperator implements Operator {
         svc.note(mitigateMs, 'operator-rollback', `after ${(reactionMs / 1000).toFixed(1)} s of reaction`);
         // Deciding and typing the rollback is the reaction time: that is what it kept them busy.
         svc.act(mitigateMs, 'helm-command', reactionMs, 'helm rollback');
-        result.detectMs ??= at;
-        result.mitigateMs ??= mitigateMs;
-        result.detections = [...(result.detections ?? []), { service: svc.index, atMs: at }];
-        await svc.rollback();
-        return true;
+        return operator.rollBackNoticed(svc, result, at, mitigateMs);
       }
       svc.note(at, 'operator-look', `panel shows ${shown}; not noticed this time`);
     } else {

@@ -3,7 +3,7 @@ import type { Random } from '../common/random.ts';
 import type { MetricsSource, ServiceQuery } from '../metrics/types.ts';
 import type { EffortSettings } from '../scenario/schema.ts';
 import type { ManualAction, Mark } from '../timeline/types.ts';
-import type { ManualSteps } from './progression.ts';
+import { type ManualSteps, Progression } from './progression.ts';
 
 /** What an operator can see and do during one manual-arm run. */
 export interface OperatorContext {
@@ -55,6 +55,33 @@ export interface WatchedService {
   /** The run's note and act, the lines naming this service. */
   note: OperatorContext['note'];
   act: OperatorContext['act'];
+}
+
+/**
+ * Rolls back a service whose problem the operator noticed at `detectMs`, the command issued at
+ * `mitigateMs`, and keeps both in the watch's result (the first of each, and every detection).
+ * Resolves true: the service needs no more watching.
+ */
+export async function rollBackNoticed(
+  svc: WatchedService,
+  result: OperatorResult,
+  detectMs: number,
+  mitigateMs: number,
+): Promise<true> {
+  result.detectMs ??= detectMs;
+  result.mitigateMs ??= mitigateMs;
+  result.detections = [...(result.detections ?? []), { service: svc.index, atMs: detectMs }];
+  await svc.rollback();
+  return true;
+}
+
+/** What the operator keeps per watched service: its progression, and whether it needs watching. */
+export function watchStates(ctx: OperatorContext) {
+  return watchedServices(ctx).map((svc) => ({
+    svc,
+    progression: svc.progression && new Progression(svc.progression, ctx.releaseMs),
+    done: false,
+  }));
 }
 
 /** The services an operator watches: the train's, or the one service of the context. */
