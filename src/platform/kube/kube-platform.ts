@@ -13,7 +13,14 @@ import { runCommand } from '../../process/commands.ts';
 import type { MetricsSource } from '../../metrics/types.ts';
 import type { Arm, EnvironmentFault, ReleaseSettings, Scenario } from '../../scenario/schema.ts';
 import { Marks } from '../../timeline/compute.ts';
-import type { ArmSession, OpenOptions, Platform, RunLabels, TimelineSink } from '../types.ts';
+import {
+  type ArmSession,
+  type OpenOptions,
+  type Platform,
+  type RunLabels,
+  type TimelineSink,
+  trainServiceName,
+} from '../types.ts';
 import { ClaimedNamespace, sessionNamespace, thisHarness } from './experiment-namespaces.ts';
 import { redact, secretsOf } from './kubeconfig.ts';
 import { PrometheusMetrics } from './prometheus.ts';
@@ -109,11 +116,6 @@ export class KubePlatform implements Platform {
         `kube: time scale ${options.clock.timeScale}× is not possible on a cluster (Flagger runs in real time); use --time-scale 1`,
       );
     }
-    if (options.service !== undefined && options.service.count > 1) {
-      throw new PlatformError(
-        `kube: services: ${options.service.count} is not built for the kube platform yet (one Deployment, Canary and VirtualService per service, docs/design.md §13); run it with --platform local`,
-      );
-    }
     const namespace = sessionNamespace(options.experimentId, arm, options.slot);
     await this.claim(namespace, options);
     const session = new KubeArmSession(arm, scenario, namespace, options, this.options, () => this.unclaim(namespace));
@@ -168,7 +170,8 @@ export class KubePlatform implements Platform {
 }
 
 class KubeArmSession implements ArmSession {
-  readonly service = KUBE_SERVICE;
+  /** The Helm release, Canary, VirtualService and apex Service: one per service of the train. */
+  readonly service: string;
   readonly metrics: MetricsSource;
   private timeline: TimelineSink = () => undefined;
   private readonly abort = new AbortController();
@@ -197,14 +200,15 @@ class KubeArmSession implements ArmSession {
     private readonly onClose: () => Promise<void>,
   ) {
     this.clock = open.clock;
+    this.service = trainServiceName(KUBE_SERVICE, open.service);
     this.metrics = new PrometheusMetrics(options.prometheusUrl);
   }
 
   get serviceUrl(): string {
-    const base = this.options.serviceUrl(this.namespace, KUBE_SERVICE);
+    const base = this.options.serviceUrl(this.namespace, this.service);
     if (!base)
       throw new PlatformError(
-        `kube: no address for service ${KUBE_SERVICE}.${this.namespace}; is the mesh (or its port-forward) up?`,
+        `kube: no address for service ${this.service}.${this.namespace}; is the mesh (or its port-forward) up?`,
       );
     return `${base.replace(/\/$/, '')}/sms`;
   }
@@ -246,7 +250,7 @@ class KubeArmSession implements ArmSession {
       this.observer = new CanaryObserver({
         kubeConfig: this.kc,
         namespace: this.namespace,
-        name: KUBE_SERVICE,
+        name: this.service,
         clock: this.clock,
         onStatus: (s) => this.onCanaryStatus(s),
         // An aggregated repeat (count + 1) is a new occurrence; the observer tells them apart.
@@ -276,7 +280,7 @@ class KubeArmSession implements ArmSession {
   }
 
   private onVirtualService(type: string, vs: VirtualService): void {
-    if (type === 'DELETED' || vs.metadata?.name !== KUBE_SERVICE) return;
+    if (type === 'DELETED' || vs.metadata?.name !== this.service) return;
     const routes = vs.spec?.http?.[0]?.route ?? [];
     const isCanary = (r: (typeof routes)[number]) =>
       r.destination?.subset === 'canary' || (r.destination?.host ?? '').endsWith('-canary');
@@ -338,7 +342,7 @@ class KubeArmSession implements ArmSession {
       );
       const chart = path.join(CHARTS, this.arm === 'flagger' ? 'flagger' : 'manual');
       await this.helm(
-        ['upgrade', '--install', KUBE_SERVICE, chart, '-f', file, ...(wait ? ['--wait', '--timeout', '5m0s'] : [])],
+        ['upgrade', '--install', this.service, chart, '-f', file, ...(wait ? ['--wait', '--timeout', '5m0s'] : [])],
         signal,
       );
     } finally {
@@ -376,22 +380,22 @@ class KubeArmSession implements ArmSession {
     // Reverting the target's image would be a new revision that Flagger analyses, and that analysis
     // needs traffic (without it: "no values", a failed check, a rollback of the revert). So the
     // restore reinstalls the release: a fresh Canary that Flagger initialises on the stable build.
-    const installed = await this.helm(['list', '--filter', `^${KUBE_SERVICE}$`, '-q'], signal, 60_000);
+    const installed = await this.helm(['list', '--filter', `^${this.service}$`, '-q'], signal, 60_000);
     if (installed.trim() !== '') {
-      await this.helm(['uninstall', KUBE_SERVICE, '--wait', '--timeout', '2m0s'], signal);
+      await this.helm(['uninstall', this.service, '--wait', '--timeout', '2m0s'], signal);
       // Flagger's primary Deployment and Services go with the Canary (owner references).
       await this.waitFor(
         async () =>
           await kubeRequest(this.kc, {
             method: 'GET',
-            path: resourcePath('apps/v1', 'deployments', this.namespace, `${KUBE_SERVICE}-primary`),
+            path: resourcePath('apps/v1', 'deployments', this.namespace, `${this.service}-primary`),
           }).then(
             () => false,
             () => true,
           ),
         120_000,
         signal,
-        `deployment ${KUBE_SERVICE}-primary to be deleted`,
+        `deployment ${this.service}-primary to be deleted`,
       );
     }
     await this.upgrade(this.flaggerValues('stable'), signal, { wait: true });
@@ -399,7 +403,7 @@ class KubeArmSession implements ArmSession {
       async () => {
         const c = await kubeRequest<Canary>(this.kc, {
           method: 'GET',
-          path: resourcePath('flagger.app/v1beta1', 'canaries', this.namespace, KUBE_SERVICE),
+          path: resourcePath('flagger.app/v1beta1', 'canaries', this.namespace, this.service),
         }).catch(() => undefined);
         const phase = c?.status?.phase;
         return phase === 'Initialized' || phase === 'Succeeded';
@@ -411,7 +415,7 @@ class KubeArmSession implements ArmSession {
   }
 
   private async currentRevision(signal: AbortSignal): Promise<number> {
-    const out = await this.helm(['history', KUBE_SERVICE, '--max', '1', '-o', 'json'], signal, 60_000);
+    const out = await this.helm(['history', this.service, '--max', '1', '-o', 'json'], signal, 60_000);
     const history = JSON.parse(out) as Array<{ revision: number }>;
     return history[history.length - 1]?.revision ?? 1;
   }
@@ -459,7 +463,7 @@ class KubeArmSession implements ArmSession {
 
   async rollback(signal: AbortSignal): Promise<void> {
     this.harnessRollback = true;
-    const args = ['rollback', KUBE_SERVICE];
+    const args = ['rollback', this.service];
     if (this.stableRevision !== undefined) args.push(String(this.stableRevision));
     await this.helm([...args, '--wait', '--timeout', '5m0s'], signal);
     this.timeline({ atMs: this.clock.now(), kind: Marks.rollbackDone, detail: 'helm rollback done' });
@@ -468,9 +472,9 @@ class KubeArmSession implements ArmSession {
   instructions(): string {
     const ctx = this.kc.getCurrentContext();
     return (
-      `Released ${this.scenario.release.version} as a canary at ${this.scenario.manual.canaryWeight}% of ${KUBE_SERVICE}.${this.namespace}.\n` +
+      `Released ${this.scenario.release.version} as a canary at ${this.scenario.manual.canaryWeight}% of ${this.service}.${this.namespace}.\n` +
       `Watch the "canary-mttr" Grafana dashboard (error rate and canary weight). To roll back, run:\n` +
-      `  helm rollback ${KUBE_SERVICE} ${this.stableRevision ?? ''} --namespace ${this.namespace} --kube-context ${ctx}\n` +
+      `  helm rollback ${this.service} ${this.stableRevision ?? ''} --namespace ${this.namespace} --kube-context ${ctx}\n` +
       'or type "rollback" here.'
     );
   }
