@@ -41,10 +41,10 @@ export class DashboardOperator implements Operator {
 
   /**
    * A release train (docs/design.md §13) is one dashboard of N services: a look reads their panels
-   * one service after another, each taking panelLookS per panel, so the next service's panels are
-   * read that much later and the scan of N services takes N times as long; the next look falls on
-   * the first look time after the scan. A rollback or a step of one service is done before reading
-   * the next. The watch ends when every service is rolled back or promoted.
+   * one service after another, each service taking panelLookS per panel, so the scan of N services
+   * takes N times as long; the next look falls on the first look time after the scan. A rollback or
+   * a step of one service is done (after reading its panels) before reading the next. The watch
+   * ends when every service is rolled back or promoted.
    */
   async watch(ctx: OperatorContext): Promise<OperatorResult> {
     const s = this.settings;
@@ -53,17 +53,17 @@ export class DashboardOperator implements Operator {
     // Reading each panel takes its time: the error rate, and the latency where there is one.
     const serviceLookMs = ctx.effort.panelLookS * 1000 * (limitMs === null ? 1 : 2);
     const watched = operator.watchStates(ctx);
+    // A single service's look is an instant (its reading time is busy time only), as it always was;
+    // in a train the person reads one service's panels before the next.
+    const train = watched.length > 1;
     const result: OperatorResult = {};
     // The operator's glances are not synchronised with the release: first look within one interval.
     let nextLook = ctx.releaseMs + ctx.random.next() * lookMs;
     try {
       for (;;) {
         await ctx.clock.sleep(nextLook - ctx.clock.now(), ctx.signal);
-        let read = 0;
         for (const w of watched) {
-          if (w.done) continue;
-          if (read++ > 0) await ctx.clock.sleep(serviceLookMs, ctx.signal);
-          w.done = await this.look(ctx, w.svc, w.progression, serviceLookMs, result);
+          if (!w.done) w.done = await this.look(ctx, w.svc, w.progression, serviceLookMs, train, result);
         }
         if (watched.every((w) => w.done)) return result;
         // The next look follows the scan: a look is not due while the person was reading or editing.
@@ -84,6 +84,7 @@ export class DashboardOperator implements Operator {
     svc: WatchedService,
     progression: Progression | undefined,
     busyMs: number,
+    train: boolean,
     result: OperatorResult,
   ): Promise<boolean> {
     const s = this.settings;
@@ -92,6 +93,7 @@ export class DashboardOperator implements Operator {
     // A latency panel that cannot be read shows no data, like an empty one: nothing to notice.
     const { rate, p99 } = await operator.readPanels(svc, s.panelWindowS, limitMs !== null);
     svc.act(at, 'dashboard-look', busyMs);
+    if (train) await ctx.clock.sleep(busyMs, ctx.signal);
     if (rate === null) {
       svc.note(at, 'operator-look', 'panel shows no data (metrics unavailable)');
       return false;

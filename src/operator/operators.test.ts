@@ -334,3 +334,96 @@ describe('toil and the manual progression (docs/design.md §13)', () => {
     ]);
   });
 });
+
+describe('one operator for a release train (docs/design.md §13)', () => {
+  /**
+   * Three services at 10 req/s each on one virtual clock, service 1 failing 10% from the start; a
+   * dashboard operator who looks every 30 s and reads two panels at 10 s each per service.
+   */
+  async function watchTrain() {
+    const clock = new VirtualClock(0);
+    const store = new MetricsStore();
+    const metrics = new ScrapedMetrics(store, { clock, intervalMs: 15_000, seed: 1, phase: () => 0 });
+    const lines: Array<{ service: number; atMs: number; kind: string; busyMs?: number }> = [];
+    const rolledBack: number[] = [];
+    const abort = new AbortController();
+    const services = [0, 1, 2].map((index) => ({
+      index,
+      metrics,
+      namespace: 'ns',
+      service: `svc-${index}`,
+      rollback: async () => void rolledBack.push(index),
+      note: (atMs: number, kind: string) => lines.push({ service: index, atMs, kind }),
+      act: (atMs: number, action: ManualAction, busyMs: number) =>
+        lines.push({ service: index, atMs, kind: action, busyMs }),
+    }));
+    const op = new DashboardOperator(
+      dashboardOperatorSchema.parse({
+        kind: 'dashboard',
+        pNotice: 1,
+        lookIntervalS: 30,
+        reaction: { medianS: 20, p90S: 40 },
+      }),
+      500,
+    );
+    const ctx: OperatorContext = {
+      ...services[0]!,
+      effort: effortSchema.parse({ panelLookS: 10 }),
+      clock,
+      random: createRandom(3),
+      releaseMs: 0,
+      signal: abort.signal,
+      services,
+    };
+    let result: OperatorResult | undefined;
+    const done = op.watch(ctx).then((r) => (result = r));
+    for (let t = 0; t < 400_000; t += 1000) {
+      await clock.advance(500);
+      for (const index of [0, 1, 2])
+        for (let i = 0; i < 10; i++)
+          store.record(
+            {
+              namespace: 'ns',
+              workload: `svc-${index}-canary`,
+              service: `svc-${index}`,
+              responseCode: index === 1 && i === 0 ? 500 : 200,
+              reporter: 'source',
+            },
+            clock.now(),
+            2,
+          );
+      await clock.advance(500);
+    }
+    abort.abort(new Error('run ended'));
+    await done;
+    metrics.stop();
+    return { lines, rolledBack, result: result! };
+  }
+
+  it("a look reads each service's panels one after another, so each service is looked at less often", async () => {
+    const { lines } = await watchTrain();
+    const looks = (service: number) => lines.filter((l) => l.service === service && l.kind === 'dashboard-look');
+    // Two panels at 10 s per service: the next service is read 20 s later, and each look costs 20 s.
+    const first = [0, 1, 2].map((s) => looks(s)[0]!.atMs);
+    expect(first[1]! - first[0]!).toBe(20_000);
+    expect(looks(0).every((l) => l.busyMs === 20_000)).toBe(true);
+    // A scan of three services takes 60 s, of the two left after the rollback 40 s: the looks at one
+    // service come at least two look intervals apart, never one.
+    const gaps = looks(2)
+      .slice(1)
+      .map((l, i) => l.atMs - looks(2)[i]!.atMs);
+    expect(gaps.length).toBeGreaterThan(3);
+    expect(gaps.every((g) => g >= 60_000)).toBe(true);
+  });
+
+  it('rolls back only the service whose panel is bad, and goes on watching the others', async () => {
+    const { lines, rolledBack, result } = await watchTrain();
+    expect(rolledBack).toEqual([1]);
+    expect(result.detections).toEqual([{ service: 1, atMs: result.detectMs }]);
+    const noticed = lines.find((l) => l.kind === 'operator-noticed')!;
+    expect(noticed.service).toBe(1);
+    // After the rollback, service 1 is no longer looked at; services 0 and 2 still are.
+    const after = lines.filter((l) => l.kind === 'dashboard-look' && l.atMs > result.mitigateMs!);
+    expect(new Set(after.map((l) => l.service))).toEqual(new Set([0, 2]));
+  });
+});
