@@ -115,8 +115,10 @@ describe("README's service-count findings (report/findings.ts)", () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'services-findings-'));
     try {
       const file = path.join(dir, 'runs.csv');
-      // At 4 services the person promoted one healthy service of three in two runs of three.
-      const csvRows = rows.map((r) => ({
+      // Each run twice (6 per cell, enough for a CI); at 4 services the person promoted one healthy
+      // service of three in two runs of three.
+      const twice = [...rows, ...rows.map((r) => ({ ...r, runId: `${r.runId}-b` }))];
+      const csvRows = twice.map((r) => ({
         run_id: r.runId,
         arm: r.arm,
         scenario: r.scenario,
@@ -130,7 +132,7 @@ describe("README's service-count findings (report/findings.ts)", () => {
         manual_actions: r.manualActions,
         services: r.services,
         faulty_services: r.faultyServices,
-        services_promoted: r.arm === 'manual' && r.services === 4 && !r.runId.endsWith('-2') ? 1 : r.servicesPromoted,
+        services_promoted: r.arm === 'manual' && r.services === 4 && !/-2(-b)?$/.test(r.runId) ? 1 : r.servicesPromoted,
         lag_flagged: r.runId === 'manual-4-0' ? 1 : 0,
       }));
       writeFileSync(file, stringify(csvRows, { header: true }));
@@ -141,11 +143,20 @@ describe("README's service-count findings (report/findings.ts)", () => {
         /From 4 services on, its MTTR's 95% CI \[\d+\.\d, \d+\.\d\] s lies wholly above the one at 1 \[100\.0, 140\.0\] s\./,
       );
       expect(md).toContain(
-        'From 4 services on, the person had not promoted every healthy service when the run ended (median 1 of 3)',
+        'From 4 services on, the person had not promoted every healthy service when the run ended (median 1 of 3).',
       );
       expect(md).toContain("The person's median busy time was 220 s at 1, 950 s at 4 services.");
-      expect(md).toContain("1 of 12 runs were over the harness's lag bound");
-      expect(md).toContain('| faulty-500 | manual | 4 | 1 | 3 | 2 | 0 | 1 | 320.0 [');
+      expect(md).toContain("1 of 24 runs were over the harness's lag bound");
+      expect(md).toContain('| faulty-500 | manual | 4 | 1 | 6 | 4 | 0 | 2 | 320.0 [');
+      // Three runs a cell are too few to compare CIs.
+      writeFileSync(
+        file,
+        stringify(
+          csvRows.filter((r) => !r.run_id.endsWith('-b')),
+          { header: true },
+        ),
+      );
+      expect(servicesMarkdown(file)).toContain('With fewer than 5 runs in a cell, the CIs are not compared.');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -7,7 +7,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type { TopLevelSpec } from 'vega-lite';
 import { bootstrapMedianCI, type BootstrapInterval, summarize } from '../stats/index.ts';
-import { mttrOrCensored } from './break-even.ts';
+import { MIN_RUNS_FOR_VERDICT, mttrOrCensored } from './break-even.ts';
 import { armOrder, armScale, CONFIG, SCHEMA } from './charts.ts';
 import type { ReportTable } from './model.ts';
 import type { ChartSpec } from './render-chart.ts';
@@ -145,21 +145,26 @@ export function servicesParagraphs(cells: readonly ServicesCell[]): string[] {
     if (manual.length > 0) {
       sentences.push(`The manual arm's was ${span(manual, (c) => c.mttr.estimate, ' s')} services.`);
       const base = manual[0]!;
+      // A bootstrap CI of fewer medians is no interval (the break-even's rule).
+      const enough = (c: ServicesCell) => c.n >= MIN_RUNS_FOR_VERDICT;
       const worse = manual.find(
         (c) =>
           c !== base && c.mttr.lower !== undefined && base.mttr.upper !== undefined && c.mttr.lower > base.mttr.upper,
       );
-      sentences.push(
-        worse
-          ? `From ${worse.services} services on, its MTTR's 95% CI [${fmt(worse.mttr.lower)}, ${fmt(worse.mttr.upper)}] s lies wholly above the one at ${base.services} [${fmt(base.mttr.lower)}, ${fmt(base.mttr.upper)}] s.`
-          : `At no number of services does its MTTR's 95% CI lie wholly above the one at ${base.services}.`,
-      );
+      if (!manual.every(enough))
+        sentences.push(`With fewer than ${MIN_RUNS_FOR_VERDICT} runs in a cell, the CIs are not compared.`);
+      else
+        sentences.push(
+          worse
+            ? `From ${worse.services} services on, its MTTR's 95% CI [${fmt(worse.mttr.lower)}, ${fmt(worse.mttr.upper)}] s lies wholly above the one at ${base.services} [${fmt(base.mttr.lower)}, ${fmt(base.mttr.upper)}] s.`
+            : `At no number of services does its MTTR's 95% CI lie wholly above the one at ${base.services}.`,
+        );
       const behind = manual.find(
         (c) => c.healthyPromoted !== undefined && c.healthyPromoted < c.services - c.faultyServices,
       );
       sentences.push(
         behind
-          ? `From ${behind.services} services on, the person had not promoted every healthy service when the run ended (median ${fmt(behind.healthyPromoted, 0)} of ${behind.services - behind.faultyServices}): the train outlasts the deadline.`
+          ? `From ${behind.services} services on, the person had not promoted every healthy service when the run ended (median ${fmt(behind.healthyPromoted, 0)} of ${behind.services - behind.faultyServices}).`
           : 'At every number of services the person promoted every healthy service before the run ended.',
       );
       sentences.push(`The person's median busy time was ${span(manual, (c) => c.busyS.estimate, ' s')} services.`);
