@@ -337,10 +337,21 @@ describe('toil and the manual progression (docs/design.md §13)', () => {
 
 describe('one operator for a release train (docs/design.md §13)', () => {
   /**
-   * Three services at 10 req/s each on one virtual clock, service 1 failing 10% from the start; a
-   * dashboard operator who looks every 30 s and reads two panels at 10 s each per service.
+   * Three services at 10 req/s each on one virtual clock, service 1 failing 10% from the start,
+   * watched by `op`: by default a dashboard operator who looks every 30 s and reads two panels at
+   * 10 s each per service.
    */
-  async function watchTrain() {
+  async function watchTrain(
+    op: Operator = new DashboardOperator(
+      dashboardOperatorSchema.parse({
+        kind: 'dashboard',
+        pNotice: 1,
+        lookIntervalS: 30,
+        reaction: { medianS: 20, p90S: 40 },
+      }),
+      500,
+    ),
+  ) {
     const clock = new VirtualClock(0);
     const store = new MetricsStore();
     const metrics = new ScrapedMetrics(store, { clock, intervalMs: 15_000, seed: 1, phase: () => 0 });
@@ -357,15 +368,6 @@ describe('one operator for a release train (docs/design.md §13)', () => {
       act: (atMs: number, action: ManualAction, busyMs: number) =>
         lines.push({ service: index, atMs, kind: action, busyMs }),
     }));
-    const op = new DashboardOperator(
-      dashboardOperatorSchema.parse({
-        kind: 'dashboard',
-        pNotice: 1,
-        lookIntervalS: 30,
-        reaction: { medianS: 20, p90S: 40 },
-      }),
-      500,
-    );
     const ctx: OperatorContext = {
       ...services[0]!,
       effort: effortSchema.parse({ panelLookS: 10 }),
@@ -425,5 +427,17 @@ describe('one operator for a release train (docs/design.md §13)', () => {
     // After the rollback, service 1 is no longer looked at; services 0 and 2 still are.
     const after = lines.filter((l) => l.kind === 'dashboard-look' && l.atMs > result.mitigateMs!);
     expect(new Set(after.map((l) => l.service))).toEqual(new Set([0, 2]));
+  });
+
+  it('the alert operator gets one page per service whose rule fires, and rolls back only that service', async () => {
+    const { lines, rolledBack, result } = await watchTrain(
+      new AlertOperator(alertOperatorSchema.parse({ kind: 'alert' })),
+    );
+    expect(rolledBack).toEqual([1]);
+    expect(lines.filter((l) => l.kind === 'alert-notified').map((l) => l.service)).toEqual([1]);
+    expect(lines.filter((l) => l.kind === 'page-acknowledged').map((l) => l.service)).toEqual([1]);
+    expect(result.detections).toEqual([{ service: 1, atMs: result.detectMs }]);
+    // The rules of the healthy services never went pending.
+    expect(lines.filter((l) => l.kind === 'alert-pending').map((l) => l.service)).toEqual([1]);
   });
 });
