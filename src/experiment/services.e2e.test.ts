@@ -11,22 +11,26 @@ import type { RunEntry } from './journal.ts';
 // A release train of four services, one of them faulty (docs/design.md §13), on the local platform
 // through the CLI: real app processes and a router per service, one Flagger model per service, one
 // dashboard operator for all four. The same release with one service in the manual arm shows what
-// the three more cost the person. 5 req/s of scenario time per service keeps a busy machine up
-// with the compressed clock; short Flagger steps, looks, reactions and edits keep the wall time short.
+// the three more cost the person. 5 req/s of scenario time per service at 10× (200 requests per wall
+// second for the four) keeps a busy machine up with the compressed clock; short Flagger steps, looks, reactions and edits keep the wall time short.
 // At that rate a canary at 10% answers about 5 requests between two checks: a 1 s scrape (the local
 // control plane's) and threshold 2 keep a healthy canary's few series from a "no values" rollback
 // (docs/design.md §11).
 const dir = mkdtempSync(path.join(tmpdir(), 'services-e2e-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+// Latency is no part of what this test checks, and on a busy machine the harness's own queueing
+// makes answers slow (docs/design.md §12): without the SLO's latency limit and Flagger's
+// request-duration check, a healthy service is judged on its failures only.
 const COMMON =
   'load: { rateRps: 5 }, warmup: { durationS: 5 }, recovery: { cleanWindowS: 5, deadlineS: 400 }, ' +
-  'flagger: { interval: 10s, threshold: 2, maxWeight: 20, stepWeight: 10 }, metrics: { scrapeIntervalS: 1 }';
+  'flagger: { interval: 10s, threshold: 2, maxWeight: 20, stepWeight: 10, requestDuration: null }, ' +
+  'metrics: { scrapeIntervalS: 1 }, slo: { latencyMs: null }';
 const MANUAL =
   'manual: { operator: { kind: dashboard, lookIntervalS: 10, pNotice: 1, reaction: { medianS: 5, p90S: 10 } }, ' +
   'progression: { stepWeights: [50], holdS: 20 }, effort: { valuesEditS: 5, helmCommandS: 2, panelLookS: 3 } }';
-/** Seconds one look at one service takes: two panels (error rate, latency) at panelLookS each. */
-const SERVICE_LOOK_S = 2 * 3;
+/** Seconds one look at one service takes: its error-rate panel (no latency panel without an SLO limit). */
+const SERVICE_LOOK_S = 3;
 
 let rows: Array<Record<string, string>>;
 let journal: RunEntry[];
@@ -34,17 +38,17 @@ let out: string;
 
 beforeAll(async () => {
   const plan = path.join(dir, 'plan.yaml');
-  writePlan(plan, { name: 'services-check', timeScale: 20, repetitions: 1 }, [
+  writePlan(plan, { name: 'services-check', timeScale: 10, repetitions: 1 }, [
     `  - { scenario: faulty-500, arms: [flagger, manual], overrides: { services: 4, faultyServices: 1, ${COMMON}, ${MANUAL} } }`,
     `  - { scenario: faulty-500, arms: [manual], overrides: { ${COMMON}, ${MANUAL} } }`,
   ]);
   out = path.join(dir, 'out');
-  const r = await runCli(['experiment', '--experiment', plan, '--out', out], { timeoutMs: 230_000 });
+  const r = await runCli(['experiment', '--experiment', plan, '--out', out], { timeoutMs: 290_000 });
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   rows = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true });
   journal = journalRuns(out);
-}, 240_000);
+}, 300_000);
 
 const row = (arm: string, services: string) => rows.find((r) => r.arm === arm && r.services === services)!;
 const runOf = (r: Record<string, string>) => journal.find((j) => j.runId === r.run_id)!;
@@ -87,7 +91,12 @@ describe('a release train of four services, one faulty, on the local platform', 
       .split('\n');
     const columns = requests[0]!.split(',');
     const [service, status] = ['service', 'status'].map((c) => columns.indexOf(c));
-    const records = requests.slice(1).map((l) => l.split(','));
+    const sent = columns.indexOf('sent_ms');
+    // runs.csv counts the requests sent from the release on.
+    const records = requests
+      .slice(1)
+      .map((l) => l.split(','))
+      .filter((f) => Number(f[sent]) >= Number(r.release_ms));
     const per = [0, 1, 2, 3].map((s) => records.filter((f) => f[service!] === String(s)));
     expect(per.map((p) => p.length).reduce((a, b) => a + b)).toBe(records.length);
     // Each service's load is the scenario's rate over the same run: alike within a tenth.
