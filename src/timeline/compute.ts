@@ -91,7 +91,8 @@ export function computeRunMetrics(obs: RunObservation): RunMetrics {
   if (rolledBackMs !== undefined && rolledBackMs > obs.deadlineMs) rolledBackMs = undefined;
   if (promotedMs !== undefined && promotedMs > obs.deadlineMs) promotedMs = undefined;
 
-  const recoverMs = rolledBackMs !== undefined ? findRecovery(obs, after, mitigateMs ?? rolledBackMs) : undefined;
+  const recoverMs =
+    rolledBackMs !== undefined ? findRecovery(obs, after, routedAwayAt(timeline, mitigateMs ?? rolledBackMs)) : undefined;
 
   let outcome: Outcome;
   if (rolledBackMs !== undefined) outcome = 'rolled_back';
@@ -123,6 +124,18 @@ export function computeRunMetrics(obs: RunObservation): RunMetrics {
   if (recoverMs === undefined && impactMs !== undefined)
     metrics.censoredAtS = s(Math.min(obs.endMs, obs.deadlineMs) - impactMs);
   return metrics;
+}
+
+/**
+ * When the rollback took the release's traffic away: the first route change at or after the
+ * rollback's start that leaves the released build weight 0. A route change reaches the data plane
+ * after the decision (istiod's push; the local router's `mesh.propagationDelayMs`), and until it
+ * does users can still reach the release. Without such a change in the timeline (a canary that
+ * never got traffic, a journal written before route changes were recorded) it is the rollback's
+ * start itself.
+ */
+export function routedAwayAt(timeline: readonly TimelineEntry[], rollbackMs: number): number {
+  return firstAt(timeline, (e) => e.kind === Marks.routes && e.canaryWeight === 0, rollbackMs) ?? rollbackMs;
 }
 
 /**
