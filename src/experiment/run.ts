@@ -89,7 +89,7 @@ class Run {
 
   constructor(private readonly ctx: RunContext) {
     const { run } = ctx;
-    this.recorder = new RunRecorder(ctx.clock, run.scenario.release.version, run.scenario.slo.latencyMs);
+    this.recorder = new RunRecorder(ctx.clock, run.arm, run.scenario.release.version, run.scenario.slo.latencyMs);
     this.signal = AbortSignal.any([ctx.signal, this.ended.signal]);
     this.edits = createRandom(deriveSeed(run.seed, 'edit-errors'));
     this.base = {

@@ -175,6 +175,8 @@ export class RecordDelivery {
 /** Puts a service under load and turns every request into a RequestRecord. */
 export interface LoadGenerator {
   start(options: LoadOptions): StartedLoad;
+  /** Readies what `loads` loads in flight at once need, before the first run (optional). */
+  prepare?(loads: number): Promise<void>;
 }
 
 export interface StartedLoad extends AsyncDisposable {
@@ -289,7 +291,7 @@ class BuiltinLoad implements StartedLoad {
   private loggedError = false;
 
   constructor(options: LoadOptions) {
-    const target = validate(options);
+    const target = builtinTarget(options);
     this.clock = options.clock;
     this.intervalMs = 1000 / options.rateRps;
     this.timeoutMs = options.timeoutMs;
@@ -547,13 +549,14 @@ class BuiltinLoad implements StartedLoad {
   }
 }
 
-interface Target {
+export interface Target {
   hostname: string;
   port: number;
   path: string;
 }
 
-function validate(options: LoadOptions): Target {
+/** Checks a load's options as the built-in generator does, and returns where its requests go. */
+export function builtinTarget(options: LoadOptions): Target {
   const url = validateLoadOptions(options, { protocols: ['http:'], generator: 'the built-in generator' });
   return {
     // URL keeps the brackets of an IPv6 literal; node:http wants the bare address.

@@ -48,6 +48,24 @@ export function fateSealedAt(timeline: readonly TimelineEntry[], fromMs = -Infin
 }
 
 /**
+ * When the rollback started (`mitigate`, docs/design.md §4): Flagger's `Rolling back …`, or its
+ * phase Failed (a canary that never became ready is failed without that event); in the manual arm
+ * the operator's `helm rollback`.
+ */
+export function mitigatedAt(
+  timeline: readonly TimelineEntry[],
+  arm: RunObservation['arm'],
+  fromMs = -Infinity,
+): number | undefined {
+  if (arm === 'manual') return firstAt(timeline, (e) => e.kind === Marks.rollbackIssued, fromMs);
+  return firstAt(
+    timeline,
+    (e) => isFlagger('Rolling back')(e) || (e.kind === Marks.flaggerEvent && e.phase === 'Failed'),
+    fromMs,
+  );
+}
+
+/**
  * Turns one run's request records and timeline into the quantities of docs/design.md §4. Pure: the same
  * inputs give the same numbers, so `npm run report` can recompute them from the journal.
  */
@@ -74,16 +92,12 @@ export function computeRunMetrics(obs: RunObservation): RunMetrics {
         (e.kind === Marks.flaggerEvent && (e.failedChecks ?? 0) >= 1),
       releaseMs,
     );
-    mitigateMs = firstAt(
-      timeline,
-      (e) => isFlagger('Rolling back')(e) || (e.kind === Marks.flaggerEvent && e.phase === 'Failed'),
-      releaseMs,
-    );
+    mitigateMs = mitigatedAt(timeline, obs.arm, releaseMs);
     rolledBackMs = firstAt(timeline, isRolledBack, releaseMs);
     promotedMs = firstAt(timeline, isPromoted, releaseMs);
   } else {
     detectMs = firstAt(timeline, (e) => e.kind === Marks.detect, releaseMs);
-    mitigateMs = firstAt(timeline, (e) => e.kind === Marks.rollbackIssued, releaseMs);
+    mitigateMs = mitigatedAt(timeline, obs.arm, releaseMs);
     rolledBackMs = firstAt(timeline, isRolledBack, releaseMs);
     // A release that looked fine all the way is promoted by hand (docs/design.md §13).
     promotedMs = firstAt(timeline, isPromoted, releaseMs);
@@ -92,7 +106,9 @@ export function computeRunMetrics(obs: RunObservation): RunMetrics {
   if (promotedMs !== undefined && promotedMs > obs.deadlineMs) promotedMs = undefined;
 
   const recoverMs =
-    rolledBackMs !== undefined ? findRecovery(obs, after, routedAwayAt(timeline, mitigateMs ?? rolledBackMs)) : undefined;
+    rolledBackMs !== undefined
+      ? findRecovery(obs, after, routedAwayAt(timeline, mitigateMs ?? rolledBackMs))
+      : undefined;
 
   let outcome: Outcome;
   if (rolledBackMs !== undefined) outcome = 'rolled_back';
