@@ -1,5 +1,4 @@
 import { availableParallelism } from 'node:os';
-import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import type { RunEntry } from './journal.ts';
 
 /**
@@ -57,59 +56,36 @@ export function defaultConcurrency(options: {
   return { concurrency, reason: `default for the local platform: ${limits.join(', ')}` };
 }
 
-/** What one run saw of the harness's event loop while it ran, wall ms beyond the sampling period. */
-export interface LoopLag {
-  p99WallMs: number;
-  maxWallMs: number;
-}
-
-/** Sampling period of the event-loop monitor, wall ms: its own delay, subtracted from what it reports. */
-const LOOP_RESOLUTION_MS = 2;
-
 /**
- * Measures the event loop's lag over one run: Node's own delay histogram, which times a timer
- * firing every LOOP_RESOLUTION_MS. With several runs in flight each has its own, over its own span.
+ * The lag figures a run is judged by: the event loops that stamp its timestamps. The harness's
+ * loop stamps the timeline (Flagger's events, the operator, route changes); the load generator's
+ * loop stamps each answer (impact, recovery). On its own thread the generator's loop lag is
+ * measured (runs.csv `load_loop_lag_p99_ms`); a generator without one (k6, journals written before
+ * the thread) is judged by its send lag, the only figure it gives.
  */
-export class LoopLagMonitor {
-  private readonly histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
-  private result: LoopLag | undefined;
-
-  constructor() {
-    this.histogram.enable();
-  }
-
-  /** Stops measuring (the first call) and returns the lag, rounded to 0.01 ms. */
-  stop(): LoopLag {
-    if (this.result) return this.result;
-    this.histogram.disable();
-    const lag = (ns: number) => Math.round(Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS) * 100) / 100;
-    this.result =
-      this.histogram.count === 0
-        ? { p99WallMs: 0, maxWallMs: 0 }
-        : { p99WallMs: lag(this.histogram.percentile(99)), maxWallMs: lag(this.histogram.max) };
-    return this.result;
-  }
-}
-
-/** The lag figures a run is judged by (runs.csv's `loop_lag_p99_ms` and `send_lag_p99_ms`). */
 export interface RunLag {
   loopLagP99WallMs: number;
-  sendLagP99WallMs: number;
+  /** The load generator's loop lag p99, or its send lag p99 where no loop lag was measured. */
+  loadLagP99WallMs: number;
   timeScale: number;
 }
 
 /** A journaled run's lag figures (no event-loop figure in journals written before concurrency). */
-export function runLagOf(run: RunEntry): RunLag {
+export function runLagOf(run: {
+  harness?: Pick<NonNullable<RunEntry['harness']>, 'loopLagP99WallMs'>;
+  load: Pick<RunEntry['load'], 'loopLagP99WallMs' | 'sendLagP99WallMs'>;
+  timeScale: number;
+}): RunLag {
   return {
     loopLagP99WallMs: run.harness?.loopLagP99WallMs ?? 0,
-    sendLagP99WallMs: run.load.sendLagP99WallMs,
+    loadLagP99WallMs: run.load.loopLagP99WallMs ?? run.load.sendLagP99WallMs,
     timeScale: run.timeScale,
   };
 }
 
 /** The worst timestamp shift the lag could cause, scenario ms. */
 export function lagScenarioMs(lag: RunLag): number {
-  return Math.max(lag.loopLagP99WallMs, lag.sendLagP99WallMs) * lag.timeScale;
+  return Math.max(lag.loopLagP99WallMs, lag.loadLagP99WallMs) * lag.timeScale;
 }
 
 export function exceedsLagBound(lag: RunLag): boolean {

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import createDebug from 'debug';
 import type { Clock } from '../common/clock.ts';
+import type { LoopLag } from '../common/loop-lag.ts';
 import { LoadError } from './errors.ts';
 import { LagHistogram } from './lag-histogram.ts';
 import { validateLoadOptions } from './options.ts';
@@ -108,9 +109,15 @@ export interface LoadSummary {
   /** The same window in wall ms. */
   wallDurationMs: number;
   sendLag: SendLagStats;
+  /**
+   * The lag of the event loop the generator ran on, when it had one to itself (a thread of its
+   * own, thread-generator.ts): that loop stamps each answer's doneMs, so its lag is how late a
+   * stamp can be. Absent for an in-process or external (k6) generator.
+   */
+  loopLag?: LoopLag;
 }
 
-type LoadCounts = Omit<LoadSummary, 'achievedRps' | 'scenarioDurationMs' | 'wallDurationMs' | 'sendLag'>;
+type LoadCounts = Omit<LoadSummary, 'achievedRps' | 'scenarioDurationMs' | 'wallDurationMs' | 'sendLag' | 'loopLag'>;
 
 /** A LoadSummary from a generator's counters and its scheduling window. */
 export function loadSummary(

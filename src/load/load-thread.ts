@@ -6,6 +6,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { MonotonicClock } from '../common/clock.ts';
+import { LoopLagMonitor } from '../common/loop-lag.ts';
 import { BuiltinLoadGenerator, type LiveStats, type StartedLoad } from './builtin-generator.ts';
 import type { FromThread, LiveSnapshot, ToThread } from './thread-generator.ts';
 import type { RequestRecord } from './types.ts';
@@ -13,7 +14,7 @@ import type { RequestRecord } from './types.ts';
 const port = parentPort;
 if (port === null) throw new Error('load-thread.ts runs in a worker thread (ThreadLoadGenerator)');
 
-let current: { id: number; load: StartedLoad } | undefined;
+let current: { id: number; load: StartedLoad; lag: LoopLagMonitor } | undefined;
 let pending: RequestRecord[] = [];
 let flushing: NodeJS.Immediate | undefined;
 
@@ -59,21 +60,22 @@ function start(message: Extract<ToThread, { type: 'start' }>): void {
     post({ type: 'failed', id, message: (err as Error).message });
     return;
   }
-  current = { id, load };
+  current = { id, load, lag: new LoopLagMonitor() };
   void load.ready.then(() => post({ type: 'ready', id, stats: snapshot(load.stats) }));
 }
 
 function stop(id: number): void {
-  const load = current?.id === id ? current.load : undefined;
-  if (load === undefined) return;
+  if (current?.id !== id) return;
+  const { load, lag } = current;
   load.stop().then(
     (summary) => {
       clearImmediate(flushing);
       flush();
       current = undefined;
-      post({ type: 'done', id, summary });
+      post({ type: 'done', id, summary: { ...summary, loopLag: lag.stop() } });
     },
     (err: unknown) => {
+      lag.stop();
       clearImmediate(flushing);
       flush();
       current = undefined;
