@@ -61,7 +61,6 @@ export function createProbes(): Probes {
       log.events.push({ slot, wallMs: performance.now(), atMs: event.atMs, message: event.message }),
   };
   const wrapLoad = (inner: LoadGenerator): LoadGenerator => ({
-    prepare: inner.prepare?.bind(inner),
     start(options: LoadOptions): StartedLoad {
       const entry: ProbeLog['loads'][number] = { startWallMs: performance.now() };
       log.loads.push(entry);

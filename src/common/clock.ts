@@ -30,42 +30,6 @@ export class ScaledClock implements Clock {
   }
 }
 
-/**
- * Where a wall-advancing clock's scenario 0 sits on the process's monotonic clock
- * (process.hrtime, one clock for every thread of the process, unlike performance.now(), whose
- * origin is per thread), so another thread can read the same scenario time (MonotonicClock).
- */
-export interface ClockAnchor {
-  /** process.hrtime.bigint() at scenario ms 0, in decimal: a bigint does not cross postMessage as one. */
-  zeroNs: string;
-  timeScale: number;
-}
-
-export function anchorOf(clock: Clock): ClockAnchor {
-  const hrNs = process.hrtime.bigint();
-  const scenarioMs = clock.now();
-  return {
-    zeroNs: String(hrNs - BigInt(Math.round((scenarioMs / clock.timeScale) * 1e6))),
-    timeScale: clock.timeScale,
-  };
-}
-
-/** The scenario time of an anchored clock, read from any thread of the same process. */
-export class MonotonicClock implements Clock {
-  private readonly zeroNs: bigint;
-  readonly timeScale: number;
-  constructor(anchor: ClockAnchor) {
-    this.zeroNs = BigInt(anchor.zeroNs);
-    this.timeScale = anchor.timeScale;
-  }
-  now(): number {
-    return (Number(process.hrtime.bigint() - this.zeroNs) / 1e6) * this.timeScale;
-  }
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return sleepWall(ms / this.timeScale, signal);
-  }
-}
-
 export function sleepWall(wallMs: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {

@@ -81,10 +81,6 @@ describe('concurrency', () => {
       expect(Number(row.concurrency)).toBeGreaterThanOrEqual(1);
       expect(Number(row.loop_lag_p99_ms)).toBeGreaterThanOrEqual(0);
       expect(row.send_lag_max_ms).not.toBe('');
-      // The built-in generator ran each load on its own thread, and measured that thread's loop.
-      expect(row.load_generator).toBe('built-in (own thread)');
-      expect(Number(row.load_loop_lag_p99_ms)).toBeGreaterThanOrEqual(0);
-      expect(row.load_loop_lag_p99_ms).not.toBe('');
     }
   }, 240_000);
 });

@@ -28,25 +28,25 @@ describe('defaultConcurrency', () => {
 });
 
 describe('the lag bound', () => {
-  const run = (loopLagP99WallMs: number, load: { loopLagP99WallMs?: number; sendLagP99WallMs: number }) => ({
+  const run = (loopLagP99WallMs: number, generator: string, sendLagP99WallMs: number) => ({
     harness: { loopLagP99WallMs },
-    load,
+    load: { generator, sendLagP99WallMs },
     timeScale: 10,
   });
 
-  it("judges a run by the loops that stamp it: the harness's and the load thread's, not the send lag", () => {
-    // A thread's send lag of 9 ms (timer granularity, arrival shape) with a quiet loop: not flagged.
-    const quiet = runLagOf(run(1, { loopLagP99WallMs: 2, sendLagP99WallMs: 9 }));
-    expect(lagScenarioMs(quiet)).toBe(20);
+  it("judges a built-in run by the harness's event loop, which stamps its timeline and its answers", () => {
+    // A send lag of 9 ms (late arrivals, timer granularity) with a quiet loop: not flagged.
+    const quiet = runLagOf(run(1, 'built-in', 9));
+    expect(lagScenarioMs(quiet)).toBe(10);
     expect(exceedsLagBound(quiet)).toBe(false);
-    expect(exceedsLagBound(runLagOf(run(1, { loopLagP99WallMs: 5.01, sendLagP99WallMs: 1 })))).toBe(true);
-    expect(exceedsLagBound(runLagOf(run(5.01, { loopLagP99WallMs: 0, sendLagP99WallMs: 0 })))).toBe(true);
+    expect(exceedsLagBound(runLagOf(run(5.01, 'built-in (k6 not installed)', 0)))).toBe(true);
     // At the bound is not over it: 5 wall ms × 10 = 50 scenario ms.
-    expect(exceedsLagBound(runLagOf(run(5, { loopLagP99WallMs: 5, sendLagP99WallMs: 0 })))).toBe(false);
+    expect(exceedsLagBound(runLagOf(run(5, 'built-in', 5)))).toBe(false);
   });
 
-  it('falls back to the send lag for a generator without a loop of its own (k6, older journals)', () => {
-    expect(lagScenarioMs(runLagOf(run(1, { sendLagP99WallMs: 6 })))).toBe(60);
-    expect(lagScenarioMs(runLagOf({ load: { sendLagP99WallMs: 2 }, timeScale: 10 }))).toBe(20);
+  it('judges a k6 run by its send lag too: k6 stamps in its own process, where no loop lag is measured', () => {
+    expect(lagScenarioMs(runLagOf(run(1, 'k6 v1.8.1', 6)))).toBe(60);
+    expect(exceedsLagBound(runLagOf(run(1, 'k6 v1.8.1', 6)))).toBe(true);
+    expect(lagScenarioMs(runLagOf({ load: { generator: 'k6 v1.8.1', sendLagP99WallMs: 2 }, timeScale: 10 }))).toBe(20);
   });
 });

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { isBuiltinLoad } from '../load/choose.ts';
 import type { RunEntry } from './journal.ts';
 
 /**
@@ -57,15 +58,17 @@ export function defaultConcurrency(options: {
 }
 
 /**
- * The lag figures a run is judged by: the event loops that stamp its timestamps. The harness's
- * loop stamps the timeline (Flagger's events, the operator, route changes); the load generator's
- * loop stamps each answer (impact, recovery). On its own thread the generator's loop lag is
- * measured (runs.csv `load_loop_lag_p99_ms`); a generator without one (k6, journals written before
- * the thread) is judged by its send lag, the only figure it gives.
+ * The lag figures a run is judged by: the lag of the event loops that stamp its timestamps. The
+ * harness's loop stamps the timeline (Flagger's events, the operator, route changes) and, with the
+ * built-in generator, which runs on that same loop, every answer (impact, recovery). A record's
+ * sentMs is its slot, not the moment it left, so the built-in generator's send lag (how late
+ * requests left against their schedule, timer granularity included) shifts arrivals, not stamps;
+ * runs.csv keeps it. k6 stamps answers in its own process, where no loop lag is measured: its
+ * send lag is the figure it is judged by.
  */
 export interface RunLag {
   loopLagP99WallMs: number;
-  /** The load generator's loop lag p99, or its send lag p99 where no loop lag was measured. */
+  /** k6's send lag p99; 0 for the built-in generator, whose stamps are the harness loop's. */
   loadLagP99WallMs: number;
   timeScale: number;
 }
@@ -73,12 +76,12 @@ export interface RunLag {
 /** A journaled run's lag figures (no event-loop figure in journals written before concurrency). */
 export function runLagOf(run: {
   harness?: Pick<NonNullable<RunEntry['harness']>, 'loopLagP99WallMs'>;
-  load: Pick<RunEntry['load'], 'loopLagP99WallMs' | 'sendLagP99WallMs'>;
+  load: Pick<RunEntry['load'], 'sendLagP99WallMs' | 'generator'>;
   timeScale: number;
 }): RunLag {
   return {
     loopLagP99WallMs: run.harness?.loopLagP99WallMs ?? 0,
-    loadLagP99WallMs: run.load.loopLagP99WallMs ?? run.load.sendLagP99WallMs,
+    loadLagP99WallMs: isBuiltinLoad(run.load.generator) ? 0 : run.load.sendLagP99WallMs,
     timeScale: run.timeScale,
   };
 }

@@ -66,14 +66,7 @@ export interface RunEntry {
   timeline: TimelineEntry[];
   /** Relative to the report folder. */
   requestsFile: string;
-  load: Omit<LoadSummary, 'sendLag' | 'loopLag'> & {
-    sendLagP99WallMs: number;
-    sendLagMaxWallMs?: number;
-    /** The generator's own event loop (LoadSummary.loopLag); absent where it had none to itself. */
-    loopLagP99WallMs?: number;
-    loopLagMaxWallMs?: number;
-    generator: string;
-  };
+  load: Omit<LoadSummary, 'sendLag'> & { sendLagP99WallMs: number; sendLagMaxWallMs?: number; generator: string };
   /** Absent in journals written before concurrency. */
   harness?: RunHarness;
   operator?: Record<string, string | number>;
@@ -219,8 +212,6 @@ export const runEntrySchema = z.looseObject({
     wallDurationMs: finite,
     sendLagP99WallMs: finite,
     sendLagMaxWallMs: finite.optional(),
-    loopLagP99WallMs: finite.optional(),
-    loopLagMaxWallMs: finite.optional(),
     generator: text(200),
   }),
   harness: z

@@ -121,8 +121,6 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
   };
   armRunEnded();
 
-  await load.generator.prepare?.(limit);
-
   const slotLoop = async (slot: number): Promise<void> => {
     const sessions = new Map<string, ArmSession>();
     slotSessions.push(sessions);

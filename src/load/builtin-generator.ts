@@ -2,7 +2,6 @@ import http from 'node:http';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import createDebug from 'debug';
 import type { Clock } from '../common/clock.ts';
-import type { LoopLag } from '../common/loop-lag.ts';
 import { LoadError } from './errors.ts';
 import { LagHistogram } from './lag-histogram.ts';
 import { validateLoadOptions } from './options.ts';
@@ -109,15 +108,9 @@ export interface LoadSummary {
   /** The same window in wall ms. */
   wallDurationMs: number;
   sendLag: SendLagStats;
-  /**
-   * The lag of the event loop the generator ran on, when it had one to itself (a thread of its
-   * own, thread-generator.ts): that loop stamps each answer's doneMs, so its lag is how late a
-   * stamp can be. Absent for an in-process or external (k6) generator.
-   */
-  loopLag?: LoopLag;
 }
 
-type LoadCounts = Omit<LoadSummary, 'achievedRps' | 'scenarioDurationMs' | 'wallDurationMs' | 'sendLag' | 'loopLag'>;
+type LoadCounts = Omit<LoadSummary, 'achievedRps' | 'scenarioDurationMs' | 'wallDurationMs' | 'sendLag'>;
 
 /** A LoadSummary from a generator's counters and its scheduling window. */
 export function loadSummary(
@@ -182,8 +175,6 @@ export class RecordDelivery {
 /** Puts a service under load and turns every request into a RequestRecord. */
 export interface LoadGenerator {
   start(options: LoadOptions): StartedLoad;
-  /** Readies what `loads` loads in flight at once need, before the first run (optional). */
-  prepare?(loads: number): Promise<void>;
 }
 
 export interface StartedLoad extends AsyncDisposable {
@@ -298,7 +289,7 @@ class BuiltinLoad implements StartedLoad {
   private loggedError = false;
 
   constructor(options: LoadOptions) {
-    const target = builtinTarget(options);
+    const target = validate(options);
     this.clock = options.clock;
     this.intervalMs = 1000 / options.rateRps;
     this.timeoutMs = options.timeoutMs;
@@ -556,14 +547,13 @@ class BuiltinLoad implements StartedLoad {
   }
 }
 
-export interface Target {
+interface Target {
   hostname: string;
   port: number;
   path: string;
 }
 
-/** Checks a load's options as the built-in generator does, and returns where its requests go. */
-export function builtinTarget(options: LoadOptions): Target {
+function validate(options: LoadOptions): Target {
   const url = validateLoadOptions(options, { protocols: ['http:'], generator: 'the built-in generator' });
   return {
     // URL keeps the brackets of an IPv6 literal; node:http wants the bare address.

@@ -1,7 +1,6 @@
 import type { Logger } from '../common/logger.ts';
-import type { LoadGenerator } from './builtin-generator.ts';
+import { BuiltinLoadGenerator, type LoadGenerator } from './builtin-generator.ts';
 import { K6LoadGenerator } from './k6-generator.ts';
-import { ThreadLoadGenerator } from './thread-generator.ts';
 
 export const LoadChoices = ['builtin', 'k6', 'auto'] as const;
 export type LoadChoice = (typeof LoadChoices)[number];
@@ -9,16 +8,19 @@ export type LoadChoice = (typeof LoadChoices)[number];
 /** A load generator, and the name every run's journal line gives it. */
 export interface ChosenLoad {
   generator: LoadGenerator;
-  /** e.g. 'built-in (own thread)', 'k6 v1.8.1', 'built-in (own thread; k6 not installed)'. */
+  /** e.g. 'built-in', 'k6 v1.8.1', 'built-in (k6 not installed)'. */
   name: string;
 }
 
-/**
- * The built-in generator (node:http, in the harness's process), each load on a thread of its own
- * so that runs in flight at once do not delay each other's sends (thread-generator.ts).
- */
+/** How every journal names the built-in generator (its name may go on, e.g. '(k6 not installed)'). */
+export const BUILTIN_NAME = 'built-in';
+
+/** Whether a journaled generator name is the built-in one, which runs on the harness's event loop. */
+export const isBuiltinLoad = (name: string): boolean => name.startsWith(BUILTIN_NAME);
+
+/** The built-in generator (node:http, in the harness's process). */
 export function builtinLoad(): ChosenLoad {
-  return { generator: new ThreadLoadGenerator(), name: 'built-in (own thread)' };
+  return { generator: new BuiltinLoadGenerator(), name: BUILTIN_NAME };
 }
 
 /**
@@ -33,6 +35,6 @@ export async function chooseLoad(choice: LoadChoice, logger: Logger): Promise<Ch
   } catch (err) {
     if (choice === 'k6') throw err;
     logger.warn(`Load: k6 is not installed (${(err as Error).message.split(';')[0]}); using the built-in generator.`);
-    return { generator: new ThreadLoadGenerator(), name: 'built-in (own thread; k6 not installed)' };
+    return { generator: new BuiltinLoadGenerator(), name: `${BUILTIN_NAME} (k6 not installed)` };
   }
 }

@@ -33,23 +33,23 @@ export function interferenceSection(header: ExperimentHeader, runs: readonly Run
     paragraphs.push(`The runner lowered its concurrency after runs over the lag bound: ${lowered.join(', ')}.`);
   paragraphs.push(
     `A run is flagged when the lag p99 (wall ms) of an event loop that stamps its timestamps × the time scale exceeds ${LAG_BOUND_SCENARIO_MS} ms: ` +
-      "the harness's loop (the timeline) or the load generator's own thread (each answer; its send lag where it has no thread of its own, as k6). " +
+      "the harness's loop, which stamps the timeline and, with the built-in generator, every answer; k6, which stamps in its own process, is judged by its send lag. " +
       'A timestamp of that run could be off by more than that in scenario time. Flagged runs stay in every table; they are listed below. ' +
-      'The send lag (how late requests left against their schedule) shifts arrivals, not stamps; runs.csv keeps it.',
+      "The built-in generator's send lag (how late requests left against their schedule) shifts arrivals, not stamps; it is shown beside.",
   );
   const levels = [...new Set(measured.map((r) => r.harness!.concurrency))].sort((a, b) => b - a);
   const levelRows = levels.map((level) => {
     const at = measured.filter((r) => r.harness!.concurrency === level);
     const loop = at.map((r) => r.harness!.loopLagP99WallMs).sort((a, b) => a - b);
-    const load = at.map((r) => runLagOf(r).loadLagP99WallMs).sort((a, b) => a - b);
+    const send = at.map((r) => r.load.sendLagP99WallMs).sort((a, b) => a - b);
     return [
       String(level),
       String(at.length),
       ms(median(loop)!),
       ms(loop.at(-1)!),
       ms(Math.max(...at.map((r) => r.harness!.loopLagMaxWallMs))),
-      ms(median(load)!),
-      ms(load.at(-1)!),
+      ms(median(send)!),
+      ms(send.at(-1)!),
       String(at.filter(runLagFlagged).length),
     ];
   });
@@ -64,8 +64,8 @@ export function interferenceSection(header: ExperimentHeader, runs: readonly Run
         'loop lag p99, median',
         'loop lag p99, worst',
         'loop lag max',
-        'load lag p99, median',
-        'load lag p99, worst',
+        'send lag p99, median',
+        'send lag p99, worst',
         'flagged',
       ],
       align: ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
@@ -76,14 +76,14 @@ export function interferenceSection(header: ExperimentHeader, runs: readonly Run
     tables.push({
       id: 'lag-flagged',
       title: 'Runs over the lag bound',
-      columns: ['run', 'slot', 'concurrency', 'loop lag p99', 'load lag p99', 'possible shift (scenario ms)'],
+      columns: ['run', 'slot', 'concurrency', 'loop lag p99', 'send lag p99', 'possible shift (scenario ms)'],
       align: ['l', 'r', 'r', 'r', 'r', 'r'],
       rows: flagged.map((r) => [
         r.runId,
         String(r.harness!.slot),
         String(r.harness!.concurrency),
         ms(r.harness!.loopLagP99WallMs),
-        ms(runLagOf(r).loadLagP99WallMs),
+        ms(r.load.sendLagP99WallMs),
         lagScenarioMs(runLagOf(r)).toFixed(0),
       ]),
     });

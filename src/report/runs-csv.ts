@@ -43,8 +43,6 @@ export const RUNS_CSV_COLUMNS = [
   'loop_lag_max_ms',
   'send_lag_p99_ms',
   'send_lag_max_ms',
-  'load_loop_lag_p99_ms',
-  'load_loop_lag_max_ms',
   'lag_flagged',
   'manual_actions',
   'operator_busy_s',
@@ -108,9 +106,6 @@ export function runsCsvRows(
       loop_lag_max_ms: run.harness?.loopLagMaxWallMs ?? '',
       send_lag_p99_ms: run.load.sendLagP99WallMs,
       send_lag_max_ms: run.load.sendLagMaxWallMs ?? '',
-      // The load generator's own thread, which stamps the answers; empty for k6 and older journals.
-      load_loop_lag_p99_ms: run.load.loopLagP99WallMs ?? '',
-      load_loop_lag_max_ms: run.load.loopLagMaxWallMs ?? '',
       lag_flagged: run.harness ? (runLagFlagged(run) ? 1 : 0) : '',
       // Toil (docs/design.md §13): 0 in a Flagger run, by measurement.
       manual_actions: toil.manualActions,
