@@ -25,7 +25,8 @@ import {
   startClusterCli,
 } from './cluster-test-support.ts';
 
-// 'flagger' is the bridge that runs Flagger in its network namespace; 'flagger-process' is Flagger.
+// 'flagger' is the bridge that runs Flagger in its network namespace; 'flagger-process' is Flagger
+// (and the same for 'flagger-loadtester').
 const netnsOf = (pid: number): string | undefined => {
   try {
     return readlinkSync(`/proc/${pid}/ns/net`);
@@ -43,6 +44,8 @@ const COMPONENTS = [
   'prometheus',
   'flagger',
   'flagger-process',
+  'flagger-loadtester',
+  'flagger-loadtester-process',
 ];
 
 describe.skipIf(!IN_CLUSTER_TIER)('local cluster lifecycle: nothing left behind (run by npm run test:cluster)', () => {
@@ -66,9 +69,11 @@ describe.skipIf(!IN_CLUSTER_TIER)('local cluster lifecycle: nothing left behind 
     expect(state.status).toBe('ready');
     expect(state.processes.map((p) => p.component).sort()).toEqual([...COMPONENTS].sort());
     const listening = listeningPorts();
-    // Flagger's port listens inside its network namespace, where this list cannot see.
+    // The ports of Flagger and the loadtester listen inside their network namespaces, where this list cannot see.
     for (const [component, port] of Object.entries(state.ports))
-      expect(listening.has(port), `${component} port ${port}`).toBe(component !== 'flagger');
+      expect(listening.has(port), `${component} port ${port}`).toBe(
+        component !== 'flagger' && component !== 'flaggerLoadtester',
+      );
     // One app process, so the sweep is shown to cover the mesh emulator's children too.
     const kc = new KubeConfig();
     kc.loadFromFile(state.kubeconfig);
