@@ -429,9 +429,11 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
         path: resourcePath('v1', 'services', LOADTESTER.namespace),
         body: loadtesterService,
       });
-      if (netns) hostForwards.push(await forward({ socket: sockets.serviceProxy }, { port: ports.serviceProxy }));
-      if (netns) hostForwards.push(await forward({ socket: sockets.apiServer }, { port: ports.apiServer }));
-      if (netns) hostForwards.push(await forward({ socket: sockets.prometheus }, { port: ports.prometheus }));
+      if (netns) {
+        // The host's ends of what the two namespaces reach (bridgeConfig says which reaches what).
+        for (const to of ['serviceProxy', 'apiServer', 'prometheus'] as const)
+          hostForwards.push(await forward({ socket: sockets[to] }, { port: ports[to] }));
+      }
       const proxyEnv = serviceProxyEnv(serviceProxy.url);
 
       /**
