@@ -7,9 +7,10 @@
  * src/bench/ground-truth.ts):
  *
  *   detect    model emitting its first `Halt …`/`Rolling back …` event   vs the journal's detectMs
- *   mitigate  router applying canary weight 0 after it                   vs mitigateMs
+ *   mitigate  model emitting its `Rolling back …` event                  vs mitigateMs
  *   impact    first failed response the router finished forwarding        vs impactMs
- *   recover   the router's last bad response before the clean window      vs recoverMs
+ *   recover   the router's last bad response before the clean window,     vs recoverMs
+ *             no earlier than the router applying canary weight 0
  *
  * Ground truth is stamped on this process's monotonic clock; the run's origin (scenario ms 0) is
  * fixed on the route change every run's restore makes, which the probe and the journal both see

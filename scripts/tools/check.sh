@@ -41,6 +41,11 @@ etcd_expect=${ETCD_VERSION#v}
 row etcd "$ETCD_VERSION" "$(ver etcd --version)" "$etcd_expect"
 row kwok "$KWOK_VERSION" "$(ver kwok --version)" "${KWOK_VERSION#v}"
 row flagger "$FLAGGER_VERSION" "$(ver flagger -version)" "${FLAGGER_VERSION#v}"
+# The loadtester has no version flag (its VERSION, 0.38.0, is a constant of cmd/loadtester): the stamp says
+# which Flagger module it was built from.
+lt=""
+[[ -x $BIN/flagger-loadtester && -f $DIR/stamps/flagger-loadtester ]] && lt=$(cat "$DIR/stamps/flagger-loadtester")
+row flagger-loadtester "$FLAGGER_VERSION" "$lt" "$FLAGGER_VERSION"
 row k6 "$K6_VERSION" "$(ver k6 version)" "$K6_VERSION"
 row helm "$HELM_VERSION" "$(ver helm version --short)" "$HELM_VERSION"
 row prometheus debian "$(ver prometheus --version)"

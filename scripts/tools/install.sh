@@ -18,7 +18,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 source "$HERE/versions.env"
 
-ALL_TOOLS=(prometheus wrk istio-crds kwok-stages flagger kwok helm k6 etcd kubernetes)
+ALL_TOOLS=(prometheus wrk istio-crds kwok-stages flagger flagger-loadtester kwok helm k6 etcd kubernetes)
 
 DIR=${CANARY_MTTR_TOOLS_DIR:-$HOME/.cache/canary-mttr/tools}
 mkdir -p "$DIR"
@@ -161,6 +161,22 @@ install_flagger() {
   "${NICE[@]}" go install "${GO_BUILD_FLAGS[@]}" -ldflags "-s -w" "github.com/fluxcd/flagger/cmd/flagger@$FLAGGER_VERSION"
   install -m 0644 "$dir/artifacts/flagger/crd.yaml" "$CRDS/flagger-crd.yaml"
   "$BIN/flagger" -version
+}
+
+# The smoke-test webhook's runner: cmd/loadtester of the same module and version as Flagger (its
+# image, ghcr.io/fluxcd/flagger-loadtester, is `go build ./cmd/loadtester` too: Dockerfile.loadtester).
+# `go install` names it after its folder; the cache calls it flagger-loadtester.
+want_flagger_loadtester() { echo "github.com/fluxcd/flagger/cmd/loadtester $FLAGGER_VERSION"; }
+outputs_flagger_loadtester() { echo "$BIN/flagger-loadtester"; }
+install_flagger_loadtester() {
+  need_go flagger-loadtester
+  local out=$DIR/src/flagger-loadtester-$FLAGGER_VERSION
+  rm -rf "$out"; mkdir -p "$out"
+  GOBIN=$out "${NICE[@]}" go install "${GO_BUILD_FLAGS[@]}" -ldflags "-s -w" \
+    "github.com/fluxcd/flagger/cmd/loadtester@$FLAGGER_VERSION"
+  mv -f "$out/loadtester" "$BIN/flagger-loadtester"
+  rm -rf "$out"
+  "$BIN/flagger-loadtester" -h 2>&1 | grep -q -- '-namespace-regexp'
 }
 
 want_kwok() { echo "sigs.k8s.io/kwok $KWOK_VERSION"; }
@@ -308,6 +324,7 @@ export CANARY_MTTR_KUBE_SCHEDULER="$BIN/kube-scheduler"
 export CANARY_MTTR_ETCD="$BIN/etcd"
 export CANARY_MTTR_KWOK="$BIN/kwok"
 export CANARY_MTTR_FLAGGER="$BIN/flagger"
+export CANARY_MTTR_FLAGGER_LOADTESTER="$BIN/flagger-loadtester"
 export CANARY_MTTR_K6="$BIN/k6"
 export CANARY_MTTR_HELM="$BIN/helm"
 export CANARY_MTTR_PROMETHEUS="$BIN/prometheus"

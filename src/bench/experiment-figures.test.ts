@@ -8,12 +8,13 @@ function run(
   wallMs: number,
   harness?: { concurrency: number; loopLagP99WallMs: number },
   sendLagP99WallMs = 1,
+  generator = 'built-in',
 ) {
   return {
     startedAt,
     wallMs,
     timeScale: 10,
-    load: { sendLagP99WallMs },
+    load: { sendLagP99WallMs, generator },
     harness: harness && { slot: 1, loopLagMaxWallMs: harness.loopLagP99WallMs, ...harness },
   } as unknown as RunEntry;
 }
@@ -23,15 +24,17 @@ describe('experimentPace', () => {
     const pace = experimentPace({ startedAt: '2026-01-01T00:00:00.000Z', concurrency: 4 }, [
       run('2026-01-01T00:00:01.000Z', 10_000, { concurrency: 4, loopLagP99WallMs: 1 }),
       run('2026-01-01T00:00:02.000Z', 28_000, { concurrency: 4, loopLagP99WallMs: 9 }),
-      run('2026-01-01T00:00:12.000Z', 8_000, { concurrency: 3, loopLagP99WallMs: 2 }, 7),
+      run('2026-01-01T00:00:12.000Z', 8_000, { concurrency: 3, loopLagP99WallMs: 2 }, 7, 'k6 v1.8.1'),
+      // The built-in generator's send lag shifts arrivals, not stamps: not flagged.
+      run('2026-01-01T00:00:20.000Z', 10_000, { concurrency: 3, loopLagP99WallMs: 2 }, 7),
     ]);
     expect(pace).toEqual({
-      runs: 3,
+      runs: 4,
       spanMs: 30_000,
-      runsPerMinute: 6,
+      runsPerMinute: 8,
       loopLagP99MedianWallMs: 2,
-      sendLagP99MedianWallMs: 1,
-      // 9 ms and a 7 ms send lag at 10× exceed the 50 scenario-ms bound.
+      sendLagP99MedianWallMs: 4,
+      // 9 ms of loop lag and a k6 run's 7 ms send lag at 10× exceed the 50 scenario-ms bound.
       lagFlagged: 2,
       concurrencyStarted: 4,
       concurrencyLowest: 3,

@@ -27,8 +27,8 @@ const base: TruthInput = {
 };
 
 describe('groundTruth', () => {
-  it('takes impact, detect, mitigate and recover from the router and the model', () => {
-    expect(groundTruth(base)).toEqual({ impactMs: 30_100, detectMs: 40_001, mitigateMs: 50_002, recoverMs: 50_010 });
+  it('takes impact, detect, mitigate (the rollback decision) and recover from the router and the model', () => {
+    expect(groundTruth(base)).toEqual({ impactMs: 30_100, detectMs: 40_001, mitigateMs: 50_000, recoverMs: 50_010 });
   });
 
   it('counts a canary answer that succeeded as bad for recovery, and a timeout-like 0 as a failure', () => {
@@ -42,7 +42,17 @@ describe('groundTruth', () => {
 
   it('stops where the run gave no detection or no rollback', () => {
     expect(groundTruth({ ...base, events: [] })).toEqual({ impactMs: 30_100 });
-    expect(groundTruth({ ...base, routes: base.routes.slice(0, 2) })).toEqual({ impactMs: 30_100, detectMs: 40_001 });
+    expect(groundTruth({ ...base, events: base.events.slice(0, 3) })).toEqual({ impactMs: 30_100, detectMs: 40_001 });
+    expect(groundTruth({ ...base, routes: base.routes.slice(0, 2) })).toEqual({
+      impactMs: 30_100,
+      detectMs: 40_001,
+      mitigateMs: 50_000,
+    });
+  });
+
+  it('starts recovery no earlier than the route change reaching the router, after the decision', () => {
+    const routes = [...base.routes.slice(0, 2), { atMs: 50_100, canaryWeight: 0 }];
+    expect(groundTruth({ ...base, routes })).toMatchObject({ mitigateMs: 50_000, recoverMs: 50_100 });
   });
 });
 

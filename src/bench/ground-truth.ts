@@ -5,11 +5,12 @@
  *
  * - detect: the Flagger model's first failed check (`Halt …` or `Rolling back …`), at the time
  *   the model stamped on its event;
- * - mitigate: the router applying canary weight 0 after that check, when its route listener ran;
+ * - mitigate: the Flagger model's `Rolling back …` event, the rollback's start (docs/design.md §4);
  * - impact: the first failed response the router finished forwarding after the release;
  * - recover: the last bad response the router forwarded (failed, or served by the canary) before
- *   a clean window, no earlier than that route change — the definition of docs/design.md §4, applied to the
- *   router's view instead of the client's.
+ *   a clean window, no earlier than the router applying canary weight 0 after the rollback started
+ *   (when its route listener ran) — the definition of docs/design.md §4, applied to the router's
+ *   view instead of the client's.
  *
  * All inputs and outputs are run-relative scenario milliseconds; the benchmark converts its own
  * clock readings before calling this.
@@ -64,9 +65,11 @@ export function groundTruth(input: TruthInput): TruthMarks {
   );
   if (detect === undefined) return out;
   out.detectMs = detect.atMs;
-  const routedAway = input.routes.find((r) => r.atMs >= detect.atMs && r.canaryWeight === 0);
+  const rollback = input.events.find((e) => e.atMs >= detect.atMs && e.message.startsWith('Rolling back'));
+  if (rollback === undefined) return out;
+  out.mitigateMs = rollback.atMs;
+  const routedAway = input.routes.find((r) => r.atMs >= rollback.atMs && r.canaryWeight === 0);
   if (routedAway === undefined) return out;
-  out.mitigateMs = routedAway.atMs;
   const bad = after
     .filter((r) => isFailedStatus(r.status) || r.workload === input.canaryWorkload)
     .map((r) => r.atMs)

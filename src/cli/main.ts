@@ -92,6 +92,7 @@ async function createPlatform(
     kubeconfigPath,
     prometheusUrl,
     experiment: options.experiment,
+    loadtesterNamespace: local?.loadtesterNamespace,
     serviceUrl: (namespace, service) =>
       args.serviceUrl ??
       readState(defaultStateDir())?.routers.find((r) => r.namespace === namespace && r.apex === service)?.url,

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { main } from './cli.ts';
+import { main, readyText } from './cli.ts';
+import type { ClusterState } from '../kube/cluster-state.ts';
 import { resolveTools } from './tools.ts';
 import { sink } from '../test-support/sink.ts';
 
@@ -73,5 +74,29 @@ describe('cluster CLI (src/cluster/cli.ts): errors a user sees', () => {
       stdout: `No local cluster in ${dir}; nothing to stop.\n`,
       stderr: '',
     });
+  });
+});
+
+describe('cluster CLI: what `up` prints when ready', () => {
+  const state: ClusterState = {
+    version: 1,
+    provider: 'local',
+    name: 'cluster-abc',
+    stateDir: '/state',
+    status: 'ready',
+    ownerPid: 1,
+    ownerKind: 'supervisor',
+    startedAt: '2026-12-01T00:00:00Z',
+    kubeconfig: '/state/kubeconfig',
+    ports: {},
+    processes: [],
+    routers: [],
+  };
+
+  it("names the loadtester's Service when the cluster runs one, and only then", () => {
+    expect(readyText({ ...state, loadtesterNamespace: 'canary-mttr' }, true)).toContain(
+      '  Loadtester    flagger-loadtester.canary-mttr (the smoke-test webhook',
+    );
+    expect(readyText(state, true)).not.toContain('Loadtester');
   });
 });

@@ -38,7 +38,7 @@ export const CLUSTER_CLI_HELP = `Usage: npm run cluster:up -- --provider local [
        npm run cluster:down -- --provider local [--state-dir DIR]
 
   --provider P    local: etcd, kube-apiserver, controller-manager, scheduler, kwok, Prometheus,
-                  Flagger and the mesh emulator as processes on 127.0.0.1 (no Docker; needs
+                  Flagger, flagger-loadtester and the mesh emulator as processes on 127.0.0.1 (no Docker; needs
                   npm run tools:install). kind: a kind cluster (src/cluster/kind.ts). Default kind.
   --state-dir DIR where the local cluster keeps its kubeconfig, cluster.json, data and logs
                   (default ~/.cache/canary-mttr/clusters/local, or $CANARY_MTTR_CLUSTER_DIR)
@@ -121,6 +121,11 @@ export function readyText(state: ClusterState, detached: boolean): string {
     `  Prometheus    ${state.prometheusUrl}`,
     `  Mesh metrics  ${state.meshMetricsUrl} (one router per VirtualService: "routers" in ${path.join(dir, 'cluster.json')})`,
     `  Flagger       -mesh-provider=istio, all namespaces; logs of every component in ${path.join(dir, 'logs')}/`,
+    ...(state.loadtesterNamespace
+      ? [
+          `  Loadtester    flagger-loadtester.${state.loadtesterNamespace} (the smoke-test webhook; the charts' smokeTest.loadtesterNamespace)`,
+        ]
+      : []),
     detached
       ? `Running in the background (supervisor pid ${state.ownerPid}). Stop it with: npm run cluster:down -- --provider local --state-dir ${dir}`
       : 'Running in this terminal: Ctrl-C stops it.',

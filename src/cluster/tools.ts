@@ -18,6 +18,8 @@ export interface ToolPaths {
   /** kwok's default node and pod stages (a standalone kwok has none built in). */
   kwokStages: string;
   flagger: string;
+  /** The smoke-test webhook's runner: cmd/loadtester of Flagger's module, same version. */
+  flaggerLoadtester: string;
   prometheus: string;
   flaggerCrd: string;
   istioCrds: string;
@@ -31,6 +33,7 @@ const KEYS = {
   kwok: ['CANARY_MTTR_KWOK', 'bin/kwok'],
   kwokStages: ['CANARY_MTTR_KWOK_STAGES', 'kwok/stages.yaml'],
   flagger: ['CANARY_MTTR_FLAGGER', 'bin/flagger'],
+  flaggerLoadtester: ['CANARY_MTTR_FLAGGER_LOADTESTER', 'bin/flagger-loadtester'],
   prometheus: ['CANARY_MTTR_PROMETHEUS', 'bin/prometheus'],
   flaggerCrd: ['CANARY_MTTR_FLAGGER_CRD', 'crds/flagger-crd.yaml'],
   istioCrds: ['CANARY_MTTR_ISTIO_CRDS', 'crds/istio-crds.yaml'],
@@ -43,6 +46,7 @@ const EXECUTABLES = new Set<keyof ToolPaths>([
   'kubeScheduler',
   'kwok',
   'flagger',
+  'flaggerLoadtester',
   'prometheus',
 ]);
 

@@ -89,7 +89,7 @@ export function canaryManifest(
 ) {
   if (settings.smokeTest) {
     throw new ConfigError(
-      'flagger.smokeTest: the pre-rollout smoke test needs a webhook receiver (Flagger load tester), which the local cluster does not run; use a scenario without it',
+      'flagger.smokeTest: this bare Canary has no webhooks; install faulty-app/charts/flagger (the kube platform does) for the smoke test through flagger-loadtester, or use a scenario without it',
     );
   }
   const metrics: unknown[] = [];

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { isBuiltinLoad } from '../load/choose.ts';
 import type { RunEntry } from './journal.ts';
 
 /**
@@ -57,59 +57,38 @@ export function defaultConcurrency(options: {
   return { concurrency, reason: `default for the local platform: ${limits.join(', ')}` };
 }
 
-/** What one run saw of the harness's event loop while it ran, wall ms beyond the sampling period. */
-export interface LoopLag {
-  p99WallMs: number;
-  maxWallMs: number;
-}
-
-/** Sampling period of the event-loop monitor, wall ms: its own delay, subtracted from what it reports. */
-const LOOP_RESOLUTION_MS = 2;
-
 /**
- * Measures the event loop's lag over one run: Node's own delay histogram, which times a timer
- * firing every LOOP_RESOLUTION_MS. With several runs in flight each has its own, over its own span.
+ * The lag figures a run is judged by: the lag of the event loops that stamp its timestamps. The
+ * harness's loop stamps the timeline (Flagger's events, the operator, route changes) and, with the
+ * built-in generator, which runs on that same loop, every answer (impact, recovery). A record's
+ * sentMs is its slot, not the moment it left, so the built-in generator's send lag (how late
+ * requests left against their schedule, timer granularity included) shifts arrivals, not stamps;
+ * runs.csv keeps it. k6 stamps answers in its own process, where no loop lag is measured: its
+ * send lag is the figure it is judged by.
  */
-export class LoopLagMonitor {
-  private readonly histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
-  private result: LoopLag | undefined;
-
-  constructor() {
-    this.histogram.enable();
-  }
-
-  /** Stops measuring (the first call) and returns the lag, rounded to 0.01 ms. */
-  stop(): LoopLag {
-    if (this.result) return this.result;
-    this.histogram.disable();
-    const lag = (ns: number) => Math.round(Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS) * 100) / 100;
-    this.result =
-      this.histogram.count === 0
-        ? { p99WallMs: 0, maxWallMs: 0 }
-        : { p99WallMs: lag(this.histogram.percentile(99)), maxWallMs: lag(this.histogram.max) };
-    return this.result;
-  }
-}
-
-/** The lag figures a run is judged by (runs.csv's `loop_lag_p99_ms` and `send_lag_p99_ms`). */
 export interface RunLag {
   loopLagP99WallMs: number;
-  sendLagP99WallMs: number;
+  /** k6's send lag p99; 0 for the built-in generator, whose stamps are the harness loop's. */
+  loadLagP99WallMs: number;
   timeScale: number;
 }
 
 /** A journaled run's lag figures (no event-loop figure in journals written before concurrency). */
-export function runLagOf(run: RunEntry): RunLag {
+export function runLagOf(run: {
+  harness?: Pick<NonNullable<RunEntry['harness']>, 'loopLagP99WallMs'>;
+  load: Pick<RunEntry['load'], 'sendLagP99WallMs' | 'generator'>;
+  timeScale: number;
+}): RunLag {
   return {
     loopLagP99WallMs: run.harness?.loopLagP99WallMs ?? 0,
-    sendLagP99WallMs: run.load.sendLagP99WallMs,
+    loadLagP99WallMs: isBuiltinLoad(run.load.generator) ? 0 : run.load.sendLagP99WallMs,
     timeScale: run.timeScale,
   };
 }
 
 /** The worst timestamp shift the lag could cause, scenario ms. */
 export function lagScenarioMs(lag: RunLag): number {
-  return Math.max(lag.loopLagP99WallMs, lag.sendLagP99WallMs) * lag.timeScale;
+  return Math.max(lag.loopLagP99WallMs, lag.loadLagP99WallMs) * lag.timeScale;
 }
 
 export function exceedsLagBound(lag: RunLag): boolean {

@@ -1,6 +1,6 @@
 import type { Clock } from '../common/clock.ts';
 import { isBad, type RequestRecord } from '../load/types.ts';
-import { fateSealedAt, isPromoted } from '../timeline/compute.ts';
+import { fateSealedAt, isPromoted, mitigatedAt, routedAwayAt, type RunObservation } from '../timeline/compute.ts';
 import type { TimelineEntry } from '../timeline/types.ts';
 import { toMicroseconds } from './requests-file.ts';
 
@@ -19,6 +19,7 @@ export class RunRecorder {
 
   constructor(
     private readonly clock: Clock,
+    private readonly arm: RunObservation['arm'],
     /** The released build's x-app-version: every request it serves is a bad moment. */
     private readonly releaseVersion: string,
     /** The SLO's latency limit (real ms): a slower answer is a bad moment too; null counts failures only. */
@@ -57,7 +58,8 @@ export class RunRecorder {
   /**
    * Run time from which the run has seen enough, once the release's fate is sealed: a promoted
    * release keeps serving (it is the new primary), so one window of it; a rolled-back one must show
-   * a clean window after the last bad moment. Undefined while the fate is open.
+   * a clean window after the last bad moment and after the route change that took its traffic
+   * away (computeRunMetrics' recovery). Undefined while the fate is open.
    */
   watchEndsAt(cleanWindowMs: number): number | undefined {
     if (this.services === 1) return this.serviceEndsAt(this.timeline, -1, cleanWindowMs);
@@ -82,8 +84,11 @@ export class RunRecorder {
   ): number | undefined {
     const sealedAt = fateSealedAt(timeline);
     if (sealedAt === undefined) return undefined;
-    const promoted = timeline.some(isPromoted);
-    return (promoted ? sealedAt : Math.max(sealedAt, this.lastBad.get(service) ?? -Infinity)) + cleanWindowMs;
+    if (timeline.some(isPromoted)) return sealedAt + cleanWindowMs;
+    // Until the route change is seen this is the rollback's start; the change comes long before
+    // the window ends, and the next check moves the end after it.
+    const routedAway = routedAwayAt(timeline, mitigatedAt(timeline, this.arm) ?? sealedAt);
+    return Math.max(sealedAt, routedAway, this.lastBad.get(service) ?? -Infinity) + cleanWindowMs;
   }
 
   /** Puts the timeline and the records in time order (they arrive in completion order). */

@@ -99,6 +99,7 @@ class Run {
     this.train = ctx.sessions.length > 1;
     this.recorder = new RunRecorder(
       ctx.clock,
+      run.arm,
       run.scenario.release.version,
       run.scenario.slo.latencyMs,
       ctx.sessions.length,

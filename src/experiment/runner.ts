@@ -8,14 +8,8 @@ import type { ArmSession, Platform } from '../platform/types.ts';
 import type { LoadedExperiment } from '../scenario/load-files.ts';
 import { serviceScenario } from '../scenario/schema.ts';
 import { appendJournal, JOURNAL_FILE, type ExperimentHeader, type RunEntry } from './journal.ts';
-import {
-  exceedsLagBound,
-  LAG_BOUND_SCENARIO_MS,
-  type LoopLag,
-  lagScenarioMs,
-  LoopLagMonitor,
-  runLagOf,
-} from './concurrency.ts';
+import { type LoopLag, LoopLagMonitor } from '../common/loop-lag.ts';
+import { exceedsLagBound, LAG_BOUND_SCENARIO_MS, lagScenarioMs, runLagOf } from './concurrency.ts';
 import { newExperimentId, type PlannedRun } from './plan.ts';
 import { executeRun } from './run.ts';
 

@@ -24,10 +24,11 @@ function renderFlaggerChart(
   which: 'stable' | 'release',
   namespace: string,
   rep: number,
+  loadtesterNamespace: string | undefined,
   signal: AbortSignal,
 ): Promise<KubeObject[]> {
   const values = {
-    ...flaggerChartValues(scenario, which),
+    ...flaggerChartValues(scenario, which, loadtesterNamespace),
     fullnameOverride: APP,
     experiment: 'fidelity',
     run: String(rep),
@@ -91,17 +92,18 @@ export async function runOnRealFlagger(options: {
     scenario.recovery.deadlineS * 1000,
     (Math.max(f.threshold, steps) + 8) * f.intervalMs + 60_000,
   );
-  if (f.smokeTest) {
+  const loadtesterNamespace = cluster.state().loadtesterNamespace;
+  if (f.smokeTest && !loadtesterNamespace) {
     throw new ConfigError(
-      'flagger.smokeTest: the pre-rollout smoke test needs a webhook receiver (Flagger load tester), which the local cluster does not run; use a scenario without it',
+      'flagger.smokeTest: the pre-rollout smoke test needs flagger-loadtester, which this local cluster does not run (started without Flagger?); use a scenario without it',
     );
   }
   const runs: FidelityRun[] = [];
   for (let rep = 1; rep <= options.reps; rep++) {
     signal.throwIfAborted();
     const ns = `fidelity-${randomBytes(3).toString('hex')}-r${rep}`;
-    const stable = await renderFlaggerChart(scenario, 'stable', ns, rep, signal);
-    const released = await renderFlaggerChart(scenario, 'release', ns, rep, signal);
+    const stable = await renderFlaggerChart(scenario, 'stable', ns, rep, loadtesterNamespace, signal);
+    const released = await renderFlaggerChart(scenario, 'release', ns, rep, loadtesterNamespace, signal);
     await createNamespace(kc, ns, { labels: { 'canary-mttr/fidelity': 'true' }, signal });
     await install(kc, stable, ns);
     const observer = await new CanaryObserver({ kubeConfig: kc, namespace: ns, name: APP, clock }).start();

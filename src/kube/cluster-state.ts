@@ -60,6 +60,11 @@ export interface ClusterState {
   ports: Record<string, number>;
   processes: RecordedProcess[];
   routers: RecordedRouter[];
+  /**
+   * Namespace of the Service flagger-loadtester, the smoke-test webhook's runner (the charts'
+   * smokeTest.loadtesterNamespace); absent while it is not running.
+   */
+  loadtesterNamespace?: string;
 }
 
 /** `~/.cache/canary-mttr/clusters/local`, or CANARY_MTTR_CLUSTER_DIR. */

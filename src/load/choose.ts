@@ -12,9 +12,15 @@ export interface ChosenLoad {
   name: string;
 }
 
+/** How every journal names the built-in generator (its name may go on, e.g. '(k6 not installed)'). */
+export const BUILTIN_NAME = 'built-in';
+
+/** Whether a journaled generator name is the built-in one, which runs on the harness's event loop. */
+export const isBuiltinLoad = (name: string): boolean => name.startsWith(BUILTIN_NAME);
+
 /** The built-in generator (node:http, in the harness's process). */
 export function builtinLoad(): ChosenLoad {
-  return { generator: new BuiltinLoadGenerator(), name: 'built-in' };
+  return { generator: new BuiltinLoadGenerator(), name: BUILTIN_NAME };
 }
 
 /**
@@ -29,6 +35,6 @@ export async function chooseLoad(choice: LoadChoice, logger: Logger): Promise<Ch
   } catch (err) {
     if (choice === 'k6') throw err;
     logger.warn(`Load: k6 is not installed (${(err as Error).message.split(';')[0]}); using the built-in generator.`);
-    return { generator: new BuiltinLoadGenerator(), name: 'built-in (k6 not installed)' };
+    return { generator: new BuiltinLoadGenerator(), name: `${BUILTIN_NAME} (k6 not installed)` };
   }
 }

@@ -32,8 +32,10 @@ export function interferenceSection(header: ExperimentHeader, runs: readonly Run
   if (lowered.length > 0)
     paragraphs.push(`The runner lowered its concurrency after runs over the lag bound: ${lowered.join(', ')}.`);
   paragraphs.push(
-    `A run is flagged when its event-loop lag p99 or its load generator's send lag p99 (wall ms) × the time scale exceeds ${LAG_BOUND_SCENARIO_MS} ms: ` +
-      'a timestamp of that run could be off by more than that in scenario time. Flagged runs stay in every table; they are listed below.',
+    `A run is flagged when the lag p99 (wall ms) of an event loop that stamps its timestamps × the time scale exceeds ${LAG_BOUND_SCENARIO_MS} ms: ` +
+      "the harness's loop, which stamps the timeline and, with the built-in generator, every answer; k6, which stamps in its own process, is judged by its send lag. " +
+      'A timestamp of that run could be off by more than that in scenario time. Flagged runs stay in every table; they are listed below. ' +
+      "The built-in generator's send lag (how late requests left against their schedule) shifts arrivals, not stamps; it is shown beside.",
   );
   const levels = [...new Set(measured.map((r) => r.harness!.concurrency))].sort((a, b) => b - a);
   const levelRows = levels.map((level) => {

@@ -80,6 +80,34 @@ describe('computeRunMetrics', () => {
     expect(m.recoverMs).toBe(103_905);
   });
 
+  it('starts the clean window at the route change that takes the traffic away, not at the decision', () => {
+    // Rolled back at 100 s; the weight change reaches the router 100 ms later (mesh propagation).
+    const records = traffic(0, 200_000, (t) =>
+      t >= 40_000 && t < 100_000 && Math.floor(t / 100) % 10 === 0
+        ? { status: 500, version: 'v2' }
+        : { status: 200, version: 'v1' },
+    );
+    const routes = (atMs: number, canaryWeight: number): TimelineEntry => ({
+      atMs,
+      kind: Marks.routes,
+      detail: `app-primary=${100 - canaryWeight} app-canary=${canaryWeight}`,
+      canaryWeight,
+    });
+    const timeline = [
+      routes(40_100, 10),
+      flaggerEvent(100_000, 'Rolling back app.ns failed checks threshold reached 2'),
+      flaggerEvent(100_000, 'Canary failed! Scaling down app.ns', 'Failed'),
+      routes(100_100, 0),
+      routes(150_000, 0),
+    ];
+    const m = computeRunMetrics(observe({ records, timeline }));
+    expect(m.mitigateMs).toBe(100_000);
+    expect(m.recoverMs).toBe(100_100);
+    // A route change before the rollback does not count, even with the canary at 0.
+    const early = computeRunMetrics(observe({ records, timeline: [routes(30_000, 0), ...timeline.slice(1, 3)] }));
+    expect(early.recoverMs).toBe(100_000);
+  });
+
   it('a release rolled back before any failed request has MTTR 0 and a measured TTR_release', () => {
     const records = traffic(0, 200_000, () => ({ status: 200, version: 'v1' }));
     const timeline = [

@@ -53,6 +53,24 @@ export function fateSealedAt(timeline: readonly TimelineEntry[], fromMs = -Infin
 }
 
 /**
+ * When the rollback started (`mitigate`, docs/design.md §4): Flagger's `Rolling back …`, or its
+ * phase Failed (a canary that never became ready is failed without that event); in the manual arm
+ * the operator's `helm rollback`.
+ */
+export function mitigatedAt(
+  timeline: readonly TimelineEntry[],
+  arm: RunObservation['arm'],
+  fromMs = -Infinity,
+): number | undefined {
+  if (arm === 'manual') return firstAt(timeline, (e) => e.kind === Marks.rollbackIssued, fromMs);
+  return firstAt(
+    timeline,
+    (e) => isFlagger('Rolling back')(e) || (e.kind === Marks.flaggerEvent && e.phase === 'Failed'),
+    fromMs,
+  );
+}
+
+/**
  * Turns one run's request records and timeline into the quantities of docs/design.md §4. Pure: the same
  * inputs give the same numbers, so `npm run report` can recompute them from the journal. A release
  * train of more than one service is measured per service, then as one release (trainMetrics).
@@ -91,16 +109,12 @@ function serviceMetrics(
         (e.kind === Marks.flaggerEvent && (e.failedChecks ?? 0) >= 1),
       releaseMs,
     );
-    mitigateMs = firstAt(
-      timeline,
-      (e) => isFlagger('Rolling back')(e) || (e.kind === Marks.flaggerEvent && e.phase === 'Failed'),
-      releaseMs,
-    );
+    mitigateMs = mitigatedAt(timeline, obs.arm, releaseMs);
     rolledBackMs = firstAt(timeline, isRolledBack, releaseMs);
     promotedMs = firstAt(timeline, isPromoted, releaseMs);
   } else {
     detectMs = firstAt(timeline, (e) => e.kind === Marks.detect, releaseMs);
-    mitigateMs = firstAt(timeline, (e) => e.kind === Marks.rollbackIssued, releaseMs);
+    mitigateMs = mitigatedAt(timeline, obs.arm, releaseMs);
     rolledBackMs = firstAt(timeline, isRolledBack, releaseMs);
     // A release that looked fine all the way is promoted by hand (docs/design.md §13).
     promotedMs = firstAt(timeline, isPromoted, releaseMs);
@@ -108,7 +122,10 @@ function serviceMetrics(
   if (rolledBackMs !== undefined && rolledBackMs > obs.deadlineMs) rolledBackMs = undefined;
   if (promotedMs !== undefined && promotedMs > obs.deadlineMs) promotedMs = undefined;
 
-  const recoverMs = rolledBackMs !== undefined ? findRecovery(obs, after, mitigateMs ?? rolledBackMs) : undefined;
+  const recoverMs =
+    rolledBackMs !== undefined
+      ? findRecovery(obs, after, routedAwayAt(timeline, mitigateMs ?? rolledBackMs))
+      : undefined;
 
   let outcome: Outcome;
   if (rolledBackMs !== undefined) outcome = 'rolled_back';
@@ -224,6 +241,18 @@ function trainMetrics(obs: RunObservation, faulty: readonly boolean[]): RunMetri
 function lastOfAll(values: ReadonlyArray<number | undefined>): number | undefined {
   if (values.length === 0 || values.some((v) => v === undefined)) return undefined;
   return Math.max(...(values as number[]));
+}
+
+/**
+ * When the rollback took the release's traffic away: the first route change at or after the
+ * rollback's start that leaves the released build weight 0. A route change reaches the data plane
+ * after the decision (istiod's push; the local router's `mesh.propagationDelayMs`), and until it
+ * does users can still reach the release. Without such a change in the timeline (a canary that
+ * never got traffic, a journal written before route changes were recorded) it is the rollback's
+ * start itself.
+ */
+export function routedAwayAt(timeline: readonly TimelineEntry[], rollbackMs: number): number {
+  return firstAt(timeline, (e) => e.kind === Marks.routes && e.canaryWeight === 0, rollbackMs) ?? rollbackMs;
 }
 
 /**

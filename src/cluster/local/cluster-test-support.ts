@@ -101,6 +101,7 @@ export function leftovers(stateDir: string, name: string, tools: ToolPaths): Lef
     tools.kubeScheduler,
     tools.kwok,
     tools.flagger,
+    tools.flaggerLoadtester,
     tools.prometheus,
   ]);
   const byBinary = findProcesses(

@@ -32,21 +32,26 @@ import {
   controllerManagerArgs,
   etcdArgs,
   fakeNode,
-  FLAGGER_PID_LINE,
+  BRIDGED_PID_LINE,
   flaggerArgs,
   kubeconfigYaml,
   kwokArgs,
+  LOADTESTER,
+  loadtesterArgs,
+  loadtesterObjects,
   NETNS_BRIDGE,
   PORT_NAMES,
   prometheusArgs,
   prometheusConfig,
   schedulerArgs,
+  serviceProxyEnv,
   STATE_DIR_NAMES,
   type ClusterPaths,
   type ClusterPorts,
 } from './components.ts';
 import { createClusterPki, ensurePrivateDir, prepareStateDir, writePrivateFile } from './credentials.ts';
 import { apiServerReady, httpGet, waitUntil } from './probe.ts';
+import { namesService, startServiceProxy, type ProxyTarget, type ServiceProxy } from './service-proxy.ts';
 import { forward, type Forward } from './socket-forward.ts';
 import { clusterProcessesDir, stopLocalClusterFromState } from './stop.ts';
 
@@ -80,7 +85,7 @@ export interface LocalClusterOptions {
   name?: string;
   /** 'supervisor' when a detached process owns it (cluster:up), 'embedded' for tests and fidelity runs. */
   ownerKind?: 'supervisor' | 'embedded';
-  /** Start Flagger (default true). */
+  /** Start Flagger and flagger-loadtester (default true). */
   flagger?: boolean;
   /** Whole start-up deadline, wall ms (default 180 s). */
   timeoutMs?: number;
@@ -212,10 +217,19 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
   const remaining = (capMs: number) => Math.max(1_000, Math.min(capMs, deadline - performance.now()));
   const signal = options.signal;
 
-  /** `recordedBinary`: what the process runs in the end when `binary` execs another program. */
-  const start = (component: string, binary: string, args: string[], recordedBinary = binary): Component => {
+  /**
+   * `recordedBinary`: what the process runs in the end when `binary` execs another program;
+   * `extraEnv`: variables of this component only.
+   */
+  const start = (
+    component: string,
+    binary: string,
+    args: string[],
+    recordedBinary = binary,
+    extraEnv: Record<string, string> = {},
+  ): Component => {
     const logFile = path.join(p.logs, `${component}.log`);
-    const proc = registry.spawn(binary, args, { env, label: component });
+    const proc = registry.spawn(binary, args, { env: { ...env, ...extraEnv }, label: component });
     const log = createWriteStream(logFile, { flags: 'w' });
     proc.child.stdout?.pipe(log, { end: false });
     proc.child.stderr?.pipe(log, { end: false });
@@ -233,10 +247,11 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
 
   let stopping = false;
   let stopPromise: Promise<void> | undefined;
-  /** The owner's ends of the socket files to Flagger's network namespace. */
+  /** The owner's ends of the socket files to the network namespaces of Flagger and the loadtester. */
   const hostForwards: Forward[] = [];
-  /** Flagger's own pid when it runs under the netns bridge. */
-  let flaggerPid: number | undefined;
+  /** The pids of Flagger and the loadtester when they run under the netns bridge, by component. */
+  const bridgedPids = new Map<string, number>();
+  let serviceProxy: ServiceProxy | undefined;
   const stop = (): Promise<void> => {
     stopPromise ??= (async () => {
       stopping = true;
@@ -251,7 +266,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
       const byName = (n: string) => components.filter((c) => c.name === n);
       // Clients first, then the API server, then its storage: nothing logs errors about a missing peer for long.
       const waves = [
-        ['flagger', 'kwok', 'kube-scheduler', 'kube-controller-manager', 'prometheus'],
+        ['flagger', 'flagger-loadtester', 'kwok', 'kube-scheduler', 'kube-controller-manager', 'prometheus'],
         ['kube-apiserver'],
         ['etcd'],
       ];
@@ -262,9 +277,11 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
       }
       await registry[Symbol.asyncDispose]();
       await Promise.all(hostForwards.map((f) => f.close()));
+      await serviceProxy?.close();
       for (const dir of [p.etcdData, p.sockets, p.prometheusData]) rmSync(dir, { recursive: true, force: true });
       state.status = 'stopped';
       state.routers = [];
+      delete state.loadtesterNamespace;
       writeState(state);
       if (errors.length > 0) debug('errors while stopping: %O', errors);
     })();
@@ -386,48 +403,102 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
     if (options.flagger ?? true) {
       t = performance.now();
       const netns = networkNamespaceOptions();
-      let flagger: Component;
-      let health: () => Promise<boolean>;
-      if (netns) {
-        const sockets = bridgeSockets(p);
-        hostForwards.push(await forward({ socket: sockets.apiServer }, { port: ports.apiServer }));
-        hostForwards.push(await forward({ socket: sockets.prometheus }, { port: ports.prometheus }));
-        const config = bridgeConfig(p, ports, dieWithParent([tools.flagger, ...flaggerArgs(p, ports)]));
-        const [node, ...nodeArgs] = tsxCommand(NETNS_BRIDGE);
-        flagger = start('flagger', 'unshare', [...netns, '--', node!, ...nodeArgs, JSON.stringify(config)], node);
-        flagger.process.child.stdout?.once('data', (chunk: Buffer) => {
-          const line = chunk.toString('utf8').split('\n')[0] ?? '';
-          if (!line.startsWith(FLAGGER_PID_LINE)) return;
-          flaggerPid = Number(line.slice(FLAGGER_PID_LINE.length));
-          state.processes.push({ component: 'flagger-process', pid: flaggerPid, binary: tools.flagger });
-          writeState(state);
-        });
-        health = async () =>
-          (await httpGet('http://localhost/healthz', { socketPath: sockets.flagger })).status === 200;
-      } else {
+      if (!netns) {
         logger.warn(
-          `[cluster] unshare --net failed (no network namespace for this user here): Flagger's port ${ports.flagger} listens on every interface; ` +
-            'run as root or allow user namespaces to keep it off the network',
+          `[cluster] unshare --net failed (no network namespace for this user here): the ports of Flagger (${ports.flagger}) and flagger-loadtester (${ports.flaggerLoadtester}) listen on every interface; ` +
+            'run as root or allow user namespaces to keep them off the network',
         );
-        flagger = start('flagger', tools.flagger, flaggerArgs(p, ports));
-        health = async () => (await httpGet(`http://127.0.0.1:${ports.flagger}/healthz`)).status === 200;
       }
-      await waitUntil('flagger /healthz', health, {
-        timeoutMs: remaining(60_000),
-        signal,
-        process: flagger.process,
-        logFile: flagger.logFile,
+      const sockets = bridgeSockets(p);
+      // The smoke test's loadtester, as Flagger's webhook names it: http://flagger-loadtester.<ns>/.
+      const loadtesterTarget: ProxyTarget = netns
+        ? { socket: sockets.flaggerLoadtester }
+        : { host: '127.0.0.1', port: ports.flaggerLoadtester };
+      const emulator = mesh;
+      serviceProxy = await startServiceProxy({
+        port: ports.serviceProxy,
+        resolve: (host) =>
+          namesService(host, LOADTESTER.service, LOADTESTER.namespace)
+            ? loadtesterTarget
+            : emulator.serviceTarget(host),
       });
-      logger.info(`[cluster] flagger ready in ${elapsedS(t)}${netns ? ' (in a network namespace of its own)' : ''}`);
+      const { namespace: loadtesterNs, service: loadtesterService } = loadtesterObjects(ports);
+      await kubeRequest(kubeConfig, { method: 'POST', path: '/api/v1/namespaces', body: loadtesterNs });
+      await kubeRequest(kubeConfig, {
+        method: 'POST',
+        path: resourcePath('v1', 'services', LOADTESTER.namespace),
+        body: loadtesterService,
+      });
+      if (netns) {
+        // The host's ends of what the two namespaces reach (bridgeConfig says which reaches what).
+        for (const to of ['serviceProxy', 'apiServer', 'prometheus'] as const)
+          hostForwards.push(await forward({ socket: sockets[to] }, { port: ports[to] }));
+      }
+      const proxyEnv = serviceProxyEnv(serviceProxy.url);
+
+      /**
+       * Starts Flagger or the loadtester: in a network namespace of its own under the netns bridge
+       * where the machine allows one (its port is then reached through its socket file), else
+       * as a plain child. Resolves once its /healthz answers.
+       */
+      const startProgram = async (
+        component: 'flagger' | 'flagger-loadtester',
+        program: 'flagger' | 'flaggerLoadtester',
+        binary: string,
+        args: string[],
+      ): Promise<void> => {
+        let started: Component;
+        let health: () => Promise<boolean>;
+        if (netns) {
+          const config = bridgeConfig(p, ports, program, dieWithParent([binary, ...args]));
+          const [node, ...nodeArgs] = tsxCommand(NETNS_BRIDGE);
+          started = start(
+            component,
+            'unshare',
+            [...netns, '--', node!, ...nodeArgs, JSON.stringify(config)],
+            node,
+            proxyEnv,
+          );
+          started.process.child.stdout?.once('data', (chunk: Buffer) => {
+            const line = chunk.toString('utf8').split('\n')[0] ?? '';
+            if (!line.startsWith(BRIDGED_PID_LINE)) return;
+            const pid = Number(line.slice(BRIDGED_PID_LINE.length));
+            bridgedPids.set(component, pid);
+            state.processes.push({ component: `${component}-process`, pid, binary });
+            writeState(state);
+          });
+          health = async () =>
+            (await httpGet('http://localhost/healthz', { socketPath: sockets[program] })).status === 200;
+        } else {
+          started = start(component, binary, args, binary, proxyEnv);
+          health = async () => (await httpGet(`http://127.0.0.1:${ports[program]}/healthz`)).status === 200;
+        }
+        await waitUntil(`${component} /healthz`, health, {
+          timeoutMs: remaining(60_000),
+          signal,
+          process: started.process,
+          logFile: started.logFile,
+        });
+      };
+      await Promise.all([
+        startProgram('flagger', 'flagger', tools.flagger, flaggerArgs(p, ports)),
+        startProgram('flagger-loadtester', 'flaggerLoadtester', tools.flaggerLoadtester, loadtesterArgs(ports)),
+      ]);
+      state.loadtesterNamespace = LOADTESTER.namespace;
+      writeState(state);
+      logger.info(
+        `[cluster] flagger and flagger-loadtester (Service ${LOADTESTER.service}.${LOADTESTER.namespace}) ready in ${elapsedS(t)}${netns ? ' (each in a network namespace of its own)' : ''}`,
+      );
     }
 
     const memory = () => {
       const byComponent: Record<string, number> = {};
       for (const c of components)
         if (!c.process.hasExited && c.process.pid) byComponent[c.name] = rssBytes(c.process.pid);
-      if (flaggerPid !== undefined && byComponent.flagger !== undefined) {
-        byComponent['flagger netns bridge'] = byComponent.flagger;
-        byComponent.flagger = rssBytes(flaggerPid);
+      for (const [component, pid] of bridgedPids) {
+        if (byComponent[component] === undefined) continue;
+        byComponent[`${component} netns bridge`] = byComponent[component];
+        byComponent[component] = rssBytes(pid);
       }
       byComponent['apps (faulty-app)'] = registry.pids
         .filter((pid) => !components.some((c) => c.process.pid === pid))
@@ -453,7 +524,9 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<S
       startupMs,
       logsDir: p.logs,
       get pids() {
-        return [...components.map((c) => c.process.pid), flaggerPid].filter((pid): pid is number => pid !== undefined);
+        return [...components.map((c) => c.process.pid), ...bridgedPids.values()].filter(
+          (pid): pid is number => pid !== undefined,
+        );
       },
       memory,
       state: () => structuredClone(state),

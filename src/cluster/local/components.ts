@@ -7,9 +7,10 @@ import { pkiPaths } from './credentials.ts';
  * Command lines and configuration files of the local control plane, as pure functions of the
  * state dir and ports (the flags that work are the ones scripts/tools/smoke-control-plane.sh
  * checks). Everything listens on 127.0.0.1. etcd and kube-apiserver serve TLS with certificates
- * of the cluster's own CA, and etcd takes only clients with a certificate from it. Flagger's HTTP
- * server binds every interface (its `-port` takes only a port: fluxcd/flagger pkg/server, Addr
- * ":" + port), so Flagger runs in a network namespace of its own (see netns-bridge.ts).
+ * of the cluster's own CA, and etcd takes only clients with a certificate from it. The HTTP
+ * servers of Flagger and flagger-loadtester bind every interface (their `-port` takes only a port:
+ * fluxcd/flagger pkg/server and pkg/loadtester/server.go, Addr ":" + port), so each runs in a
+ * network namespace of its own (see netns-bridge.ts).
  */
 
 export interface ClusterPorts {
@@ -21,6 +22,9 @@ export interface ClusterPorts {
   prometheus: number;
   flagger: number;
   meshMetrics: number;
+  /** The service proxy (service-proxy.ts): the cluster DNS for Flagger's webhooks and the smoke test. */
+  serviceProxy: number;
+  flaggerLoadtester: number;
 }
 
 export const PORT_NAMES = [
@@ -32,6 +36,8 @@ export const PORT_NAMES = [
   'prometheus',
   'flagger',
   'meshMetrics',
+  'serviceProxy',
+  'flaggerLoadtester',
 ] as const satisfies ReadonlyArray<keyof ClusterPorts>;
 
 /** Where everything of one cluster lives inside its state dir. */
@@ -187,39 +193,99 @@ export function prometheusConfig(ports: ClusterPorts, scrapeIntervalS = 1): stri
   });
 }
 
-/** The script that runs Flagger inside its network namespace. */
+/** The script that runs Flagger or flagger-loadtester inside a network namespace of its own. */
 export const NETNS_BRIDGE = fileURLToPath(new URL('./netns-bridge.ts', import.meta.url));
-/** The bridge's first stdout line: `flagger pid <n>`. */
-export const FLAGGER_PID_LINE = 'flagger pid ';
+/** The bridge's first stdout line: `bridged pid <n>`, the pid of the program it runs. */
+export const BRIDGED_PID_LINE = 'bridged pid ';
 
 /** What netns-bridge.ts gets as its one argument (JSON). */
 export interface BridgeConfig {
-  /** Ports of the host's loopback that Flagger reaches, each through a socket file the owner serves. */
+  /** Ports of the host's loopback that the program reaches, each through a socket file the owner serves. */
   toHost: Array<{ port: number; socket: string }>;
   /** Socket files through which the host reaches a port inside the namespace. */
   fromHost: Array<{ socket: string; port: number }>;
-  /** Flagger's command line (already wrapped with the parent-death signal). */
+  /** The program's command line (already wrapped with the parent-death signal). */
   command: string[];
 }
 
-/** The socket files of the bridge, inside the owner-only state dir. */
+/** The socket files of the bridges, inside the owner-only state dir. */
 export function bridgeSockets(p: ClusterPaths) {
   return {
     apiServer: path.join(p.sockets, 'apiserver.sock'),
     prometheus: path.join(p.sockets, 'prometheus.sock'),
+    serviceProxy: path.join(p.sockets, 'service-proxy.sock'),
     flagger: path.join(p.sockets, 'flagger.sock'),
+    flaggerLoadtester: path.join(p.sockets, 'flagger-loadtester.sock'),
   };
 }
 
-export function bridgeConfig(p: ClusterPaths, ports: ClusterPorts, flaggerCommand: string[]): BridgeConfig {
+/**
+ * What each bridged program reaches on the host and serves to it: Flagger the apiserver,
+ * Prometheus and the service proxy (its webhooks); flagger-loadtester the service proxy only (the
+ * smoke test's curl).
+ */
+export function bridgeConfig(
+  p: ClusterPaths,
+  ports: ClusterPorts,
+  program: 'flagger' | 'flaggerLoadtester',
+  command: string[],
+): BridgeConfig {
   const sockets = bridgeSockets(p);
+  const proxy = { port: ports.serviceProxy, socket: sockets.serviceProxy };
   return {
-    toHost: [
-      { port: ports.apiServer, socket: sockets.apiServer },
-      { port: ports.prometheus, socket: sockets.prometheus },
-    ],
-    fromHost: [{ socket: sockets.flagger, port: ports.flagger }],
-    command: flaggerCommand,
+    toHost:
+      program === 'flagger'
+        ? [
+            { port: ports.apiServer, socket: sockets.apiServer },
+            { port: ports.prometheus, socket: sockets.prometheus },
+            proxy,
+          ]
+        : [proxy],
+    fromHost: [{ socket: sockets[program], port: ports[program] }],
+    command,
+  };
+}
+
+/**
+ * flagger-loadtester's Service, as the kind provider installs it (scripts/kind: the loadtester
+ * chart in the experiments' namespace): the Canary's smoke-test webhook is
+ * `http://flagger-loadtester.<namespace>/`, so the charts get this namespace as
+ * `smokeTest.loadtesterNamespace`.
+ */
+export const LOADTESTER = { namespace: 'canary-mttr', service: 'flagger-loadtester' } as const;
+
+/**
+ * The loadtester's flags. `-timeout` bounds a command it runs (its default is an hour): the
+ * smoke test's curl has no timeout of its own, and Flagger gives up on the webhook after 30 s.
+ */
+export function loadtesterArgs(ports: ClusterPorts): string[] {
+  return [`-port=${ports.flaggerLoadtester}`, '-log-level=info', '-timeout=1m'];
+}
+
+/**
+ * http_proxy for the programs that call Services by name: curl reads the lower-case names only,
+ * Go's net/http either. Loopback addresses (the apiserver, Prometheus) never go through it.
+ */
+export function serviceProxyEnv(proxyUrl: string): Record<string, string> {
+  return {
+    http_proxy: proxyUrl,
+    HTTP_PROXY: proxyUrl,
+    no_proxy: '127.0.0.1,localhost',
+    NO_PROXY: '127.0.0.1,localhost',
+  };
+}
+
+/** The loadtester's namespace and Service (no selector: its one endpoint is the process the cluster runs). */
+export function loadtesterObjects(ports: ClusterPorts) {
+  const labels = { 'app.kubernetes.io/name': LOADTESTER.service };
+  return {
+    namespace: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: LOADTESTER.namespace } },
+    service: {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: LOADTESTER.service, namespace: LOADTESTER.namespace, labels },
+      spec: { ports: [{ name: 'http', port: 80, targetPort: ports.flaggerLoadtester }] },
+    },
   };
 }
 

@@ -25,7 +25,8 @@ import {
   startClusterCli,
 } from './cluster-test-support.ts';
 
-// 'flagger' is the bridge that runs Flagger in its network namespace; 'flagger-process' is Flagger.
+// 'flagger' is the bridge that runs Flagger in its network namespace; 'flagger-process' is Flagger
+// (and the same for 'flagger-loadtester').
 const netnsOf = (pid: number): string | undefined => {
   try {
     return readlinkSync(`/proc/${pid}/ns/net`);
@@ -43,6 +44,8 @@ const COMPONENTS = [
   'prometheus',
   'flagger',
   'flagger-process',
+  'flagger-loadtester',
+  'flagger-loadtester-process',
 ];
 
 describe.skipIf(!IN_CLUSTER_TIER)('local cluster lifecycle: nothing left behind (run by npm run test:cluster)', () => {
@@ -66,9 +69,11 @@ describe.skipIf(!IN_CLUSTER_TIER)('local cluster lifecycle: nothing left behind 
     expect(state.status).toBe('ready');
     expect(state.processes.map((p) => p.component).sort()).toEqual([...COMPONENTS].sort());
     const listening = listeningPorts();
-    // Flagger's port listens inside its network namespace, where this list cannot see.
+    // The ports of Flagger and the loadtester listen inside their network namespaces, where this list cannot see.
     for (const [component, port] of Object.entries(state.ports))
-      expect(listening.has(port), `${component} port ${port}`).toBe(component !== 'flagger');
+      expect(listening.has(port), `${component} port ${port}`).toBe(
+        component !== 'flagger' && component !== 'flaggerLoadtester',
+      );
     // One app process, so the sweep is shown to cover the mesh emulator's children too.
     const kc = new KubeConfig();
     kc.loadFromFile(state.kubeconfig);
@@ -175,7 +180,7 @@ describe.skipIf(!IN_CLUSTER_TIER)('local cluster lifecycle: nothing left behind 
   it('a failing test (an error out of `await using`) and a SIGKILLed owner leave nothing behind', async () => {
     requireTools();
     const fixture = path.join(PROJECT_ROOT, 'src/cluster/local/embedded-owner.fixture.ts');
-    let flaggerNetns: string | undefined;
+    const bridgedNetns: string[] = [];
     for (const mode of ['throw', 'wait'] as const) {
       const stateDir = newStateDir();
       const child = spawn(process.execPath, ['--import', 'tsx', fixture, stateDir, mode], {
@@ -199,8 +204,11 @@ describe.skipIf(!IN_CLUSTER_TIER)('local cluster lifecycle: nothing left behind 
       if (mode === 'wait') {
         // No cleanup code runs on SIGKILL: the children go because of PR_SET_PDEATHSIG.
         expect(listeningPorts().has(state.ports.apiServer!)).toBe(true);
-        const flaggerPid = state.processes.find((p) => p.component === 'flagger-process')!.pid;
-        flaggerNetns = readlinkSync(`/proc/${flaggerPid}/ns/net`);
+        for (const component of ['flagger-process', 'flagger-loadtester-process']) {
+          const pid = state.processes.find((p) => p.component === component)!.pid;
+          bridgedNetns.push(readlinkSync(`/proc/${pid}/ns/net`));
+        }
+        expect(new Set(bridgedNetns).size, 'Flagger and the loadtester each in a namespace of its own').toBe(2);
         child.kill('SIGKILL');
         expect(await exited).toEqual({ code: null, signal: 'SIGKILL' });
       } else {
@@ -209,8 +217,8 @@ describe.skipIf(!IN_CLUSTER_TIER)('local cluster lifecycle: nothing left behind 
       }
       await expectNothingLeft(stateDir, state.name);
       expect(statePorts(readState(stateDir)).filter((p) => listeningPorts().has(p))).toEqual([]);
-      // Flagger's namespace had no name: with its last process gone, the kernel freed it.
-      if (flaggerNetns) expect(findProcesses(({ pid }) => netnsOf(pid) === flaggerNetns)).toEqual([]);
+      // The namespaces of Flagger and the loadtester had no name: with their last process gone, the kernel freed them.
+      for (const netns of bridgedNetns) expect(findProcesses(({ pid }) => netnsOf(pid) === netns)).toEqual([]);
     }
   });
 });

@@ -539,6 +539,29 @@ export class MeshEmulator implements AsyncDisposable {
     return url;
   }
 
+  /**
+   * Where a request to a Service's DNS name lands, as a sidecar sends it: the apex host of a
+   * VirtualService through its router, any other Service to a ready endpoint of the workload
+   * behind it (the smoke test's `<app>-canary`). Undefined when there is no such Service.
+   */
+  serviceTarget(host: string): Endpoint | { unavailable: string } | undefined {
+    const [name, namespace] = host.split('.');
+    if (!name || !namespace) return undefined;
+    const router = this.routers.get(`${namespace}/${name}`);
+    if (router?.url) {
+      const url = new URL(router.url);
+      return { host: url.hostname, port: Number(url.port) };
+    }
+    const services = this.services.items;
+    if (!services.some((s) => s.metadata?.namespace === namespace && s.metadata?.name === name)) return undefined;
+    const workload = resolveWorkload(host, namespace, services, this.deployments.items);
+    return (
+      this.endpoints.get(`${namespace}/${workload}`)?.[0] ?? {
+        unavailable: `Service ${namespace}/${name}: no ready endpoint of ${workload}`,
+      }
+    );
+  }
+
   /** What runs now, for diagnostics and tests. */
   snapshot(): {
     workloads: Array<{

@@ -1,18 +1,20 @@
 /**
- * Runs Flagger inside a network namespace of its own, so that its HTTP server, which binds every
- * interface (`-port` takes no address), is reachable from nowhere but this bridge.
+ * Runs Flagger (or flagger-loadtester) inside a network namespace of its own, so that its HTTP
+ * server, which binds every interface (`-port` takes no address), is reachable from nowhere but
+ * this bridge.
  *
  * Started by the cluster's owner as `unshare --net -- node --import tsx netns-bridge.ts <json>`:
  * unshare makes an anonymous namespace that the kernel frees when its last process exits, so
- * nothing named is left behind, not even after kill -9 (the bridge dies with its owner, Flagger
+ * nothing named is left behind, not even after kill -9 (the bridge dies with its owner, the program
  * with the bridge, both by the parent-death signal). Inside, the bridge brings the namespace's
- * loopback up, listens on its 127.0.0.1 at the apiserver's and Prometheus's ports and pipes each
- * connection to a Unix socket file that the owner forwards to the real port on the host; and it
- * forwards a socket file to Flagger's port for the readiness probe. Then it runs Flagger as its
- * child and exits with it. Its first stdout line is `flagger pid <n>`.
+ * loopback up, listens on its 127.0.0.1 at the ports of the host it needs (the apiserver's,
+ * Prometheus's, the service proxy's) and pipes each connection to a Unix socket file that the
+ * owner forwards to the real port on the host; and it forwards a socket file to the program's port
+ * (the readiness probe, the webhook calls). Then it runs the program as its child and exits with
+ * it. Its first stdout line is `bridged pid <n>`.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { FLAGGER_PID_LINE, type BridgeConfig } from './components.ts';
+import { BRIDGED_PID_LINE, type BridgeConfig } from './components.ts';
 import { forward, type Forward } from './socket-forward.ts';
 
 async function main(): Promise<void> {
@@ -24,7 +26,7 @@ async function main(): Promise<void> {
   for (const f of config.fromHost) forwards.push(await forward({ socket: f.socket }, { port: f.port }));
   const [command, ...args] = config.command;
   const child = spawn(command!, args, { stdio: ['ignore', 'inherit', 'inherit'] });
-  process.stdout.write(`${FLAGGER_PID_LINE}${child.pid}\n`);
+  process.stdout.write(`${BRIDGED_PID_LINE}${child.pid}\n`);
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
   child.once('error', (err) => {
     process.stderr.write(`netns bridge: cannot start ${command}: ${err.message}\n`);

@@ -154,7 +154,7 @@ export async function stopLocalClusterFromState(
     const p = clusterPaths(stateDir);
     for (const dir of [p.etcdData, p.prometheusData]) rmSync(dir, { recursive: true, force: true });
     if (state.status !== 'stopped' || state.routers.length > 0)
-      writeState({ ...state, status: 'stopped', routers: [] });
+      writeState({ ...state, status: 'stopped', routers: [], loadtesterNamespace: undefined });
   }
   return { name, stopped: before.length, survivors, busyPorts, hadState: state !== undefined };
 }

@@ -37,6 +37,11 @@ export interface KubePlatformOptions {
   kubeconfigPath?: string;
   /** Prometheus HTTP API base URL the harness can reach. */
   prometheusUrl: string;
+  /**
+   * Namespace of the cluster's flagger-loadtester (the smoke test's `smokeTest.loadtesterNamespace`);
+   * absent: the chart's default, the release namespace.
+   */
+  loadtesterNamespace?: string;
   /** Where the load goes for a namespace's apex service; re-asked after each install. */
   serviceUrl: (namespace: string, service: string) => string | undefined;
   experiment: string;
@@ -63,9 +68,10 @@ function buildValues(release: ReleaseSettings, which: 'stable' | 'release') {
 
 /**
  * The values of the Flagger arm's chart (faulty-app/charts/flagger) for a scenario: the stable or
- * the released build, and the scenario's analysis. Fidelity installs the same chart with them.
+ * the released build, the scenario's analysis, and where the smoke test's loadtester runs (absent:
+ * in the release namespace). Fidelity installs the same chart with them.
  */
-export function flaggerChartValues(scenario: Scenario, which: 'stable' | 'release') {
+export function flaggerChartValues(scenario: Scenario, which: 'stable' | 'release', loadtesterNamespace?: string) {
   const f = scenario.flagger;
   return {
     ...buildValues(scenario.release, which),
@@ -85,7 +91,7 @@ export function flaggerChartValues(scenario: Scenario, which: 'stable' | 'releas
           : { enabled: false },
       },
     },
-    smokeTest: { enabled: f.smokeTest },
+    smokeTest: { enabled: f.smokeTest, ...(loadtesterNamespace ? { loadtesterNamespace } : {}) },
   };
 }
 
@@ -351,7 +357,7 @@ class KubeArmSession implements ArmSession {
   }
 
   private flaggerValues(which: 'stable' | 'release') {
-    return flaggerChartValues(this.scenario, which);
+    return flaggerChartValues(this.scenario, which, this.options.loadtesterNamespace);
   }
 
   /** The manual chart's values: no canary, the canary at weight `w`, or the release promoted to stable. */
