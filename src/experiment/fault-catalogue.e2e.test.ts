@@ -97,6 +97,10 @@ describe('the Flagger model against the fault catalogue', () => {
     // Timers only ever fire late, so the lower bound holds on any machine.
     expect(releaseToRollbackS(r)).toBeGreaterThan((T + 1) * I);
     expect(events('faulty-500-smoke').filter((e) => e.includes('pre-rollout check smoke-test failed'))).toHaveLength(T);
+    // The real Flagger's text (kube-smoke-test.cluster.test.ts): the webhook, not the loadtester's answer.
+    expect(events('faulty-500-smoke')).toContain(
+      'Halt sms-checker.canary-mttr advancement pre-rollout check smoke-test failed POST http://flagger-loadtester.canary-mttr/ giving up after 1 attempt(s)',
+    );
     // The T-th failed smoke test is on the tick before the rollback.
     const lastSmoke = lastTickOf('faulty-500-smoke', 'pre-rollout check smoke-test failed');
     expect(lastSmoke).toBeGreaterThanOrEqual(0);

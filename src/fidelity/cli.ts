@@ -155,6 +155,7 @@ export async function main(
       threshold,
       maxWeight: scenario.flagger.maxWeight,
       stepWeight: scenario.flagger.stepWeight,
+      smokeTest: scenario.flagger.smokeTest,
       rateRps: scenario.load.rateRps,
       warmupS: scenario.warmup.durationS,
     };

@@ -56,7 +56,15 @@ describe('fidelity report', () => {
     expect(notes).toHaveLength(1);
     const md = renderFidelityMarkdown({
       scenarioName: 'faulty-500',
-      settings: { intervalS: 10, threshold: 2, maxWeight: 50, stepWeight: 10, rateRps: 20, warmupS: 10 },
+      settings: {
+        intervalS: 10,
+        threshold: 2,
+        maxWeight: 50,
+        stepWeight: 10,
+        smokeTest: false,
+        rateRps: 20,
+        warmupS: 10,
+      },
       real,
       model,
       modelTimeScale: 1,
@@ -71,5 +79,27 @@ describe('fidelity report', () => {
     expect(md).toContain('puts the rollback in (40, 50] s after the release');
     expect(md).toContain(`| r2 | rolled_back | 2.1 | 22.1 | 42.1 | 60 / 1000 | ${NO_VALUES} |`);
     expect(md).toContain('returns an empty vector');
+    // A failing smoke test halts on the first tick: the rollback comes threshold + 1 intervals after it.
+    const smoke = renderFidelityMarkdown({
+      scenarioName: 'faulty-500-smoke',
+      settings: {
+        intervalS: 10,
+        threshold: 2,
+        maxWeight: 50,
+        stepWeight: 10,
+        smokeTest: true,
+        rateRps: 20,
+        warmupS: 10,
+      },
+      real,
+      model,
+      modelTimeScale: 1,
+      versions: { flagger: 'v1.44.0', kubernetes: 'v1.36.3' },
+      startedAt: '2026-11-26T08:00:00.000Z',
+      wallS: 400,
+      notes,
+    });
+    expect(smoke).toContain('puts the rollback in (30, 40] s after the release');
+    expect(smoke).toContain('the rollback 3 intervals (30 s) after that tick');
   });
 });

@@ -68,6 +68,8 @@ export interface FidelityReportInput {
     threshold: number;
     maxWeight: number;
     stepWeight: number;
+    /** A pre-rollout smoke test: when it fails, the rollback comes one interval sooner (docs/design.md §5). */
+    smokeTest: boolean;
     rateRps: number;
     warmupS: number;
   };
@@ -86,8 +88,11 @@ export function renderFidelityMarkdown(input: FidelityReportInput): string {
   const model = summarize(input.model);
   const v = compareArms(real, model, input.settings.intervalS);
   const { intervalS, threshold } = input.settings;
-  const lawLow = (threshold + 2) * intervalS;
-  const lawHigh = (threshold + 3) * intervalS;
+  // Ticks from the first to the rollback: the smoke test fails on the first tick itself, the
+  // success-rate check only from the tick after the first weight (docs/design.md §5).
+  const ticksToRollback = threshold + (input.settings.smokeTest ? 1 : 2);
+  const lawLow = ticksToRollback * intervalS;
+  const lawHigh = (ticksToRollback + 1) * intervalS;
   const lines: string[] = [];
   lines.push(`# Fidelity: the Flagger model against the real Flagger`);
   lines.push('');
@@ -132,7 +137,7 @@ export function renderFidelityMarkdown(input: FidelityReportInput): string {
   );
   lines.push('');
   lines.push(
-    `The timing law of docs/design.md §5 puts the rollback in (${lawLow}, ${lawHigh}] s after the release: the first tick comes a ∈ (0, ${intervalS}] s after it, and the rollback ${threshold + 2} intervals ` +
+    `The timing law of docs/design.md §5 puts the rollback in (${lawLow}, ${lawHigh}] s after the release: the first tick comes a ∈ (0, ${intervalS}] s after it, and the rollback ${ticksToRollback} intervals ` +
       `(${lawLow} s) after that tick. The last column removes the random phase a: both should read ${lawLow}.0 s, and a difference there is a difference of mechanism, ` +
       `not of luck. With ${real.n} release${real.n === 1 ? '' : 's'} per side the medians of release → rollback can differ by up to one interval from a alone.`,
   );

@@ -152,6 +152,17 @@ export function smokeTestCommand(service: string, namespace: string, port = CHAR
 }
 
 /**
+ * The detail of Flagger's `Halt … pre-rollout check smoke-test failed …` event when the loadtester
+ * answers the webhook with an error. Flagger's webhook client does not retry and drops the answer's
+ * body (the loadtester's own log keeps curl's exit), so the event names only the request; this is
+ * the text the real Flagger gave on the local control plane (`npm run test:cluster`,
+ * kube-smoke-test.cluster.test.ts).
+ */
+export function webhookFailure(loadtesterNamespace: string): string {
+  return `POST http://flagger-loadtester.${loadtesterNamespace}/ giving up after 1 attempt(s)`;
+}
+
+/**
  * POST /sms once against a build, as the proposal's smoke-test hook does. Undefined when it passed;
  * otherwise the detail Flagger's event carries: the loadtester's BashTask error
  * (`command %s failed: %s: %w`, pkg/loadtester/bash.go, Flagger 1.44) with curl's output (none,

@@ -29,6 +29,7 @@ import {
   releasedBuild,
   smokeRequest,
   smokeTestCommand,
+  webhookFailure,
   stableBuild,
 } from './app-process.ts';
 import { LocalDeployment } from './deployment.ts';
@@ -404,11 +405,15 @@ class LocalFlaggerSession extends LocalSession {
       },
       smokeTest: async () => {
         const port = this.target.port;
-        // The event text is the cluster's: the chart's command against the canary Service.
+        // The loadtester's answer is the cluster's: the chart's command against the canary Service.
         const command = smokeTestCommand(this.service, LOCAL_NAMESPACE);
         // No ready endpoint behind the canary Service: curl cannot connect.
-        if (port === undefined) return `command ${command} failed: : exit status 7`;
-        return smokeRequest(port, 5_000, command);
+        const answer =
+          port === undefined ? `command ${command} failed: : exit status 7` : await smokeRequest(port, 5_000, command);
+        if (answer === undefined) return undefined;
+        debug('smoke test failed, the loadtester answers: %s', answer);
+        // Flagger's event names the webhook only; a hang is the model's own timeout and says so.
+        return answer.startsWith('command ') ? webhookFailure(LOCAL_NAMESPACE) : answer;
       },
     };
     this.model = new FlaggerCanaryModel(
