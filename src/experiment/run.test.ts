@@ -400,7 +400,8 @@ describe('concurrency (docs/design.md §10)', () => {
   });
 
   it('runs one fewer at once after the second run over the lag bound at the current level, down to 1', async () => {
-    // 5 wall ms of send lag at 20× could shift a timestamp by 100 scenario ms: over the 50 ms bound.
+    // 5 wall ms of send lag at 20× (a generator stamping outside the harness's loop, as k6 does) could
+    // shift a timestamp by 100 scenario ms: over the 50 ms bound.
     const service = new FakeService();
     const { entries, load, warnings } = await runOnDoubles({
       repetitions: 8,
@@ -415,10 +416,10 @@ describe('concurrency (docs/design.md §10)', () => {
     expect(byPlan.at(-1)).toBe(1);
     // Each level is left on its second run over the bound, the first only noted.
     expect(warnings.map((w) => w.replace(/^\S+: /, ''))).toEqual([
-      'lag 100 scenario ms exceeds the 50 ms bound (the first over it at 3 at once; a second lowers the concurrency)',
-      'lag 100 scenario ms exceeds the 50 ms bound, the second over it at 3 at once; running 2 at once from now on',
-      'lag 100 scenario ms exceeds the 50 ms bound (the first over it at 2 at once; a second lowers the concurrency)',
-      'lag 100 scenario ms exceeds the 50 ms bound, the second over it at 2 at once; running 1 at once from now on',
+      'lag 100.0 scenario ms exceeds the 50 ms bound (the first over it at 3 at once; a second lowers the concurrency)',
+      'lag 100.0 scenario ms exceeds the 50 ms bound, the second over it at 3 at once; running 2 at once from now on',
+      'lag 100.0 scenario ms exceeds the 50 ms bound (the first over it at 2 at once; a second lowers the concurrency)',
+      'lag 100.0 scenario ms exceeds the 50 ms bound, the second over it at 2 at once; running 1 at once from now on',
     ]);
     // Once lowered to 1, the runs still in flight finish before the next one starts.
     const firstAtOne = byPlan.indexOf(1);

@@ -194,7 +194,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunEntry[]>
         // at the same level is the level's doing, and lowers it.
         if (exceedsLagBound(runLag) && concurrencyNow === limit && limit > 1 && next < todo.length) {
           strikes += 1;
-          const over = `${run.runId}: lag ${lagScenarioMs(runLag).toFixed(0)} scenario ms exceeds the ${LAG_BOUND_SCENARIO_MS} ms bound`;
+          const over = `${run.runId}: lag ${lagScenarioMs(runLag).toFixed(1)} scenario ms exceeds the ${LAG_BOUND_SCENARIO_MS} ms bound`;
           if (strikes >= STRIKES_TO_LOWER) {
             limit -= 1;
             strikes = 0;
