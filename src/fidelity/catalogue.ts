@@ -4,6 +4,7 @@
  * runs.csv that is rewritten after every release, so an interrupt keeps what was measured and
  * `--resume DIR` measures only what is missing.
  */
+import { setMaxListeners } from 'node:events';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { deriveSeed } from '../common/random.ts';
@@ -23,7 +24,7 @@ import {
 } from './plan.ts';
 import { runRealRelease } from './real-flagger.ts';
 import { readFidelityRunsCsv, writeFidelityRunsCsv, type FidelityRow, type Side } from './runs-csv.ts';
-import { fidelityFindingsMarkdown } from './table.ts';
+import { fidelityFindingsMarkdown, overloaded } from './table.ts';
 import type { FidelityRun } from './types.ts';
 
 export const RUNS_CSV = 'runs.csv';
@@ -31,6 +32,8 @@ export const FIDELITY_MD = 'fidelity.md';
 
 /** Consecutive failed releases after which the real side stops: the cluster, not a release, is broken. */
 const MAX_FAILURES_IN_A_ROW = 3;
+/** Times one repetition is measured again after an overloaded release, in the same run. */
+const MAX_OVERLOAD_RETRIES = 2;
 
 export interface CatalogueOptions {
   scenarios: Scenario[];
@@ -81,6 +84,9 @@ function rowOf(side: Side, scenario: Scenario, run: FidelityRun): FidelityRow {
 /** Runs what `out/runs.csv` does not hold yet, then writes fidelity.md from all of it. */
 export async function runCatalogue(o: CatalogueOptions): Promise<FidelityRow[]> {
   const { logger, signal } = o;
+  // Each release in flight listens on the signal several times (sleeps, watches, load); node's
+  // default of 10 would warn at two or three releases at once.
+  setMaxListeners(10 + 8 * o.concurrency, signal);
   const now = o.now ?? Date.now;
   const csv = path.join(o.out, RUNS_CSV);
   const names = new Set(o.scenarios.map((s) => s.name));
@@ -89,7 +95,9 @@ export async function runCatalogue(o: CatalogueOptions): Promise<FidelityRow[]> 
   // The cluster's state (its credentials among it) and the model's journals stay out of git; the
   // folder's runs.csv, fidelity.md and plan.json are what gets checked in.
   writeFileAtomic(path.join(o.out, '.gitignore'), 'cluster-*/\nmodel/\n');
-  const done = (side: Side) => new Set(rows.filter((r) => r.side === side).map((r) => `${r.scenario}/${r.rep}`));
+  // An overloaded release is kept but does not count: resume measures that repetition again.
+  const done = (side: Side) =>
+    new Set(rows.filter((r) => r.side === side && !overloaded(r)).map((r) => `${r.scenario}/${r.rep}`));
   if (rows.length > 0) logger.info(`Resuming: ${rows.length} releases already in ${RUNS_CSV} are kept`);
 
   const groups = byScrapeInterval(o.scenarios);
@@ -114,25 +122,41 @@ export async function runCatalogue(o: CatalogueOptions): Promise<FidelityRow[]> 
     logger.info(
       `Local control plane up (Prometheus scraping every ${group.scrapeIntervalS} s): ${group.tasks.length} releases, ${o.concurrency} at once`,
     );
-    const queue = [...group.tasks];
+    const queue = group.tasks.map((task) => ({ ...task, retries: 0 }));
     let failuresInARow = 0;
     let fatal: unknown;
+    // Releases at once; an overloaded release lowers it by one, as the experiment runner's lag
+    // back-off does (docs/design.md §10).
+    let limit = Math.min(o.concurrency, group.tasks.length);
+    let live = limit;
     const worker = async () => {
       for (
         let task = queue.shift();
         task !== undefined && !signal.aborted && fatal === undefined;
         task = queue.shift()
       ) {
-        const estimateS = estimateReleaseS(task.scenario);
-        const t0 = now();
+        const token = progress.started(estimateReleaseS(task.scenario), now());
         try {
           const run = await runRealRelease(
             { cluster, scenario: task.scenario, logger, signal, seed: deriveSeed(o.seed, task.scenario.name) },
             task.rep,
           );
-          rows.push(rowOf('real', task.scenario, run));
+          const row = rowOf('real', task.scenario, run);
+          rows.push(row);
           save();
           failuresInARow = 0;
+          if (overloaded(row)) {
+            limit = Math.max(1, limit - 1);
+            const again = task.retries < MAX_OVERLOAD_RETRIES;
+            if (again) {
+              queue.push({ ...task, retries: task.retries + 1 });
+              progress.requeued(estimateReleaseS(task.scenario));
+            }
+            logger.warn(
+              `real Flagger  ${task.scenario.name} r${task.rep} measured an overloaded machine (stable p99 ${run.stableP99Ms?.toFixed(0) ?? '—'} ms, ${run.timeouts ?? 0} timeouts): kept in ${RUNS_CSV} but left out of the comparison; ` +
+                `${again ? 'measured again later' : 'not measured again (retries spent; --resume tries again)'}, now ${limit} at once`,
+            );
+          }
         } catch (err) {
           if (signal.aborted) return;
           failuresInARow++;
@@ -141,11 +165,13 @@ export async function runCatalogue(o: CatalogueOptions): Promise<FidelityRow[]> 
           );
           if (failuresInARow >= MAX_FAILURES_IN_A_ROW) fatal = err;
         }
-        progress.finished(estimateS, (now() - t0) / 1000);
+        progress.finished(token, now());
         logger.info(progress.line(now()));
+        if (live > limit) break;
       }
+      live--;
     };
-    await Promise.all(Array.from({ length: Math.min(o.concurrency, group.tasks.length) }, worker));
+    await Promise.all(Array.from({ length: limit }, worker));
     signal.throwIfAborted();
     if (fatal !== undefined) throw fatal;
   }

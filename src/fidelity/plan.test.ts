@@ -84,13 +84,21 @@ describe('the fidelity --all plan', () => {
   });
 
   it('scales what is left by how the finished releases compared with the estimate, and prints an ETA', () => {
+    const t0 = Date.parse('2026-12-02T01:00:00Z');
     const progress = new Progress(4, [100, 100, 100, 100], 2, 60);
-    expect(progress.leftS()).toBe(260);
-    progress.finished(100, 150);
-    // Three left on two slots: 200 s, at 1.5× the estimate, plus 60 s for the model.
-    expect(progress.leftS()).toBe(360);
-    expect(progress.line(Date.parse('2026-12-02T01:00:00Z'))).toBe(
-      '1/4 real releases done; about 6 min left (ETA 01:06 UTC)',
-    );
+    expect(progress.leftS(t0)).toBe(260);
+    const a = progress.started(100, t0);
+    const b = progress.started(100, t0);
+    // 50 s into the first two: 50 s left of them, then the other two on the freed slots.
+    expect(progress.leftS(t0 + 50_000)).toBe(50 + 100 + 60);
+    progress.finished(a, t0 + 150_000);
+    // It took 1.5× its estimate: the one in flight has 150 − 150 = 0 s left, the two waiting 150 s
+    // each on two slots, then 60 s for the model.
+    expect(progress.leftS(t0 + 150_000)).toBe(150 + 60);
+    expect(progress.line(t0 + 150_000)).toBe('1/4 real releases done; about 4 min left (ETA 01:06 UTC)');
+    progress.finished(b, t0 + 150_000);
+    // Three waiting (one measured again) at 150 s each on two slots: 300 s, then 60 s.
+    progress.requeued(100);
+    expect(progress.line(t0 + 150_000)).toBe('2/5 real releases done; about 6 min left (ETA 01:08 UTC)');
   });
 });

@@ -108,36 +108,62 @@ export function estimateModelS(scenarios: readonly Scenario[], reps: number, tim
 
 /**
  * Progress of the real side: how many releases are done, and the wall time left, with the law's
- * estimates of what remains scaled by how the finished releases compared with theirs.
+ * estimates of what remains scaled by how the finished releases compared with theirs. A release in
+ * flight counts with what is left of its scaled estimate.
  */
 export class Progress {
   private estimatedDoneS = 0;
   private actualDoneS = 0;
   private done = 0;
+  private readonly inFlight = new Map<number, { estimateS: number; startMs: number }>();
+  private nextId = 0;
   constructor(
-    private readonly total: number,
-    private remainingS: number[],
+    private total: number,
+    private readonly waitingS: number[],
     private readonly slots: number,
     private readonly afterS: number,
   ) {}
 
-  /** One release finished (or failed) after `actualS`; `estimateS` is what the law gave it. */
-  finished(estimateS: number, actualS: number): void {
-    this.done++;
-    this.estimatedDoneS += estimateS;
-    this.actualDoneS += actualS;
-    const at = this.remainingS.indexOf(estimateS);
-    if (at >= 0) this.remainingS.splice(at, 1);
+  /** A release will be measured again (its first measurement was overloaded). */
+  requeued(estimateS: number): void {
+    this.total++;
+    this.waitingS.push(estimateS);
   }
 
-  /** Seconds left: the remaining releases on the slots, scaled, plus what comes after them. */
-  leftS(): number {
+  /** A release starts; the id goes back to finished(). */
+  started(estimateS: number, nowMs: number): number {
+    const at = this.waitingS.indexOf(estimateS);
+    if (at >= 0) this.waitingS.splice(at, 1);
+    this.inFlight.set(this.nextId, { estimateS, startMs: nowMs });
+    return this.nextId++;
+  }
+
+  /** A release finished (or failed). */
+  finished(id: number, nowMs: number): void {
+    const run = this.inFlight.get(id);
+    if (!run) return;
+    this.inFlight.delete(id);
+    this.done++;
+    this.estimatedDoneS += run.estimateS;
+    this.actualDoneS += (nowMs - run.startMs) / 1000;
+  }
+
+  /** Seconds left: the releases in flight and waiting on the slots, scaled, then what comes after. */
+  leftS(nowMs: number): number {
     const factor = this.estimatedDoneS > 0 ? this.actualDoneS / this.estimatedDoneS : 1;
-    return scheduleWallS(this.remainingS, this.slots) * factor + this.afterS;
+    const flying = [...this.inFlight.values()].map((r) =>
+      Math.max(0, r.estimateS * factor - (nowMs - r.startMs) / 1000),
+    );
+    const free = [...flying, ...Array.from({ length: Math.max(0, this.slots - flying.length) }, () => 0)];
+    for (const d of this.waitingS) {
+      const k = free.indexOf(Math.min(...free));
+      free[k]! += d * factor;
+    }
+    return Math.max(0, ...free) + this.afterS;
   }
 
   line(nowMs: number): string {
-    const left = this.leftS();
+    const left = this.leftS(nowMs);
     const eta = new Date(nowMs + left * 1000).toISOString().slice(11, 16);
     return `${this.done}/${this.total} real releases done; about ${Math.round(left / 60)} min left (ETA ${eta} UTC)`;
   }

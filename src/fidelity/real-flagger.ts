@@ -14,6 +14,7 @@ import { BuiltinLoadGenerator } from '../load/builtin-generator.ts';
 import { isFailure, type RequestRecord } from '../load/types.ts';
 import { CHARTS, flaggerChartValues } from '../platform/kube/kube-platform.ts';
 import type { Scenario } from '../scenario/schema.ts';
+import { quantile } from '../stats/index.ts';
 import type { FidelityRun } from './types.ts';
 
 const APP = 'sms-checker';
@@ -165,6 +166,11 @@ export async function runRealRelease(options: RealFlaggerOptions, rep: number): 
       outcome: fate.phase === 'Failed' ? 'rolled_back' : 'promoted',
       failedRequests: after.filter(isFailure).length,
       totalRequests: after.length,
+      stableP99Ms: quantile(
+        after.filter((r) => r.version === scenario.release.stableVersion && !isFailure(r)).map((r) => r.latencyMs),
+        0.99,
+      ),
+      timeouts: after.filter((r) => r.status === 0).length,
     };
     if (run.detectS === Infinity) run.detectS = undefined;
     if (fate.phase === 'Failed') {

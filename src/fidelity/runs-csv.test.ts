@@ -23,6 +23,8 @@ const base: FidelityRow = {
   rollbackS: 102.25,
   failedRequests: 0,
   totalRequests: 2040,
+  stableP99Ms: 4.2,
+  timeouts: 0,
   detectMessage: 'Halt sms-checker.ns advancement pre-rollout check smoke-test failed POST http://x/, "quoted"',
 };
 
@@ -37,10 +39,10 @@ describe('fidelity runs.csv', () => {
     writeFidelityRunsCsv(file, rows);
     const text = readFileSync(file, 'utf8');
     expect(text.split('\n')[0]).toBe(
-      'side,scenario,rep,id,interval_s,threshold,smoke_test,scrape_interval_s,outcome,new_revision_s,detect_s,rollback_s,failed_requests,total_requests,detect_message',
+      'side,scenario,rep,id,interval_s,threshold,smoke_test,scrape_interval_s,outcome,new_revision_s,detect_s,rollback_s,failed_requests,total_requests,stable_p99_ms,timeouts,detect_message',
     );
     expect(text.split('\n')[1]).toBe(
-      'real,faulty-500-smoke,1,fidelity-abc123-r2,30,2,true,15,promoted,12.346,,,0,2040,',
+      'real,faulty-500-smoke,1,fidelity-abc123-r2,30,2,true,15,promoted,12.346,,,0,2040,4.2,0,',
     );
     const back = readFidelityRunsCsv(file);
     expect(back.map((r) => `${r.side}/${r.rep}`)).toEqual(['real/1', 'real/2', 'model/1']);

@@ -34,6 +34,8 @@ const COLUMNS = [
   'rollback_s',
   'failed_requests',
   'total_requests',
+  'stable_p99_ms',
+  'timeouts',
   'detect_message',
 ] as const;
 
@@ -62,6 +64,8 @@ export function fidelityRunsCsv(rows: readonly FidelityRow[]): string {
       seconds(r.rollbackS),
       r.failedRequests,
       r.totalRequests,
+      r.stableP99Ms === undefined ? '' : r.stableP99Ms.toFixed(1),
+      r.timeouts ?? '',
       r.detectMessage ?? '',
     ]),
     { header: true, columns: [...COLUMNS] },
@@ -110,6 +114,8 @@ export function readFidelityRunsCsv(file: string): FidelityRow[] {
       rollbackS: num('rollback_s', true),
       failedRequests: num('failed_requests')!,
       totalRequests: num('total_requests')!,
+      stableP99Ms: num('stable_p99_ms', true),
+      timeouts: num('timeouts', true),
       detectMessage: rec.detect_message ? rec.detect_message : undefined,
     };
   });

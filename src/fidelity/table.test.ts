@@ -3,7 +3,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fisherExact, mannWhitney } from '../stats/index.ts';
 import { readFidelityRunsCsv, type FidelityRow, type Side } from './runs-csv.ts';
-import { compareScenarios, comparisonTable, detectTick, fidelityFindingsMarkdown, missFindings } from './table.ts';
+import {
+  compareScenarios,
+  comparisonTable,
+  detectTick,
+  fidelityFindingsMarkdown,
+  missFindings,
+  overloaded,
+} from './table.ts';
 
 const NO_VALUES = 'Halt advancement no values found for istio metric request-success-rate';
 const RATE = 'Halt sms-checker.ns advancement success rate 0.00% < 99%';
@@ -115,6 +122,31 @@ describe('the fidelity comparison of the catalogue', () => {
     expect(findings[1]).toContain('**partial-0.5pct: outcome promoted differs** (real 8/8, model 0/8');
     expect(findings[2]).toContain('**partial-0.5pct: only one side rolled back**');
     expect(findings).toHaveLength(3);
+  });
+
+  it('leaves out a real release that measured an overloaded machine, and says so', () => {
+    expect(overloaded({ side: 'real', stableP99Ms: 250, timeouts: 0 })).toBe(false);
+    expect(overloaded({ side: 'real', stableP99Ms: 251, timeouts: 0 })).toBe(true);
+    expect(overloaded({ side: 'real', stableP99Ms: 3, timeouts: 1 })).toBe(true);
+    expect(overloaded({ side: 'model', stableP99Ms: undefined, timeouts: undefined })).toBe(false);
+    const slow = {
+      ...row('real', 'healthy', 2, 10, { detectAfterS: 90, message: 'Halt request duration 1.96s > 500ms' }),
+      stableP99Ms: 900,
+    };
+    const rows = [
+      row('real', 'healthy', 1, 10, { outcome: 'promoted' }),
+      slow,
+      row('model', 'healthy', 1, 12, { outcome: 'promoted' }),
+    ];
+    const [c] = compareScenarios(rows);
+    expect(c!.n).toEqual({ real: 1, model: 1 });
+    expect(c!.overloaded).toBe(1);
+    expect(c!.outcomes).toEqual([{ outcome: 'promoted', real: 1, model: 1, p: 1 }]);
+    const md = fidelityFindingsMarkdown(rows);
+    expect(md).toContain('| healthy | 30 s | 1 (+1 overloaded) / 1 |');
+    expect(md).toContain(
+      "1 real release measured an overloaded machine (a timeout, or the stable build's p99 above 250 ms) and is left out (kept in runs.csv).",
+    );
   });
 
   it('renders the table and the findings block, saying when every target is met', () => {

@@ -11,6 +11,18 @@ import type { FidelityRun } from './types.ts';
 /** Outcome shares differing at p below this miss the target. */
 export const OUTCOME_ALPHA = 0.05;
 
+/**
+ * A healthy stable build answers in milliseconds. A real release whose stable answers took longer
+ * than this at p99, or which saw a timeout, measured the machine's overload, not Flagger: the
+ * canary's p99 is then near Flagger's 500 ms limit from CPU starvation alone, and a healthy build
+ * can be rolled back for it. Such a release is kept in runs.csv and left out of the comparison.
+ */
+export const OVERLOAD_STABLE_P99_MS = 250;
+
+export function overloaded(row: Pick<FidelityRow, 'side' | 'stableP99Ms' | 'timeouts'>): boolean {
+  return row.side === 'real' && ((row.timeouts ?? 0) > 0 || (row.stableP99Ms ?? 0) > OVERLOAD_STABLE_P99_MS);
+}
+
 const OUTCOMES: ReadonlyArray<FidelityRun['outcome']> = ['rolled_back', 'promoted', 'neither'];
 
 export interface OutcomeComparison {
@@ -28,6 +40,8 @@ export interface ScenarioComparison {
   smokeTest: boolean;
   scrapeIntervalS: number;
   n: Record<Side, number>;
+  /** Real releases left out as overloaded (kept in runs.csv). */
+  overloaded: number;
   /** Every outcome seen on either side. */
   outcomes: OutcomeComparison[];
   /** Median release → rollback of the rolled-back releases. */
@@ -61,8 +75,9 @@ function present(values: Array<number | undefined>): number[] {
 export function compareScenarios(rows: readonly FidelityRow[]): ScenarioComparison[] {
   const names = [...new Set(rows.map((r) => r.scenario))];
   return names.map((scenario) => {
-    const of = rows.filter((r) => r.scenario === scenario);
-    const first = of[0]!;
+    const all = rows.filter((r) => r.scenario === scenario);
+    const of = all.filter((r) => !overloaded(r));
+    const first = all[0]!;
     const side = (s: Side) => of.filter((r) => r.side === s);
     const real = side('real');
     const model = side('model');
@@ -93,6 +108,7 @@ export function compareScenarios(rows: readonly FidelityRow[]): ScenarioComparis
       smokeTest: first.smokeTest,
       scrapeIntervalS: first.scrapeIntervalS,
       n: { real: real.length, model: model.length },
+      overloaded: all.length - of.length,
       outcomes,
       medianRollbackS,
       rollbackP: rbReal.length > 0 && rbModel.length > 0 ? mannWhitney(rbReal, rbModel).p : undefined,
@@ -127,7 +143,7 @@ export function comparisonTable(comparisons: readonly ScenarioComparison[]): str
       c.rollbackWithinInterval === undefined ? 'timing n/a' : c.rollbackWithinInterval ? 'timing ✓' : 'timing ✗',
     ].join(', ');
     lines.push(
-      `| ${c.scenario}${c.smokeTest ? ' (smoke test)' : ''} | ${c.intervalS} s | ${c.n.real} / ${c.n.model} | ${outcomes || '—'} | ${f1(c.medianRollbackS.real)} / ${f1(c.medianRollbackS.model)} | ${p2(c.rollbackP)} | ${signed(c.rollbackDiffIntervals)} | ${f1(c.medianDetectTick.real)} / ${f1(c.medianDetectTick.model)} | ${targets} |`,
+      `| ${c.scenario}${c.smokeTest ? ' (smoke test)' : ''} | ${c.intervalS} s | ${c.n.real}${c.overloaded > 0 ? ` (+${c.overloaded} overloaded)` : ''} / ${c.n.model} | ${outcomes || '—'} | ${f1(c.medianRollbackS.real)} / ${f1(c.medianRollbackS.model)} | ${p2(c.rollbackP)} | ${signed(c.rollbackDiffIntervals)} | ${f1(c.medianDetectTick.real)} / ${f1(c.medianDetectTick.model)} | ${targets} |`,
     );
   }
   return lines.join('\n');
@@ -141,7 +157,7 @@ export function comparisonTable(comparisons: readonly ScenarioComparison[]): str
 export function missFindings(rows: readonly FidelityRow[], comparisons: readonly ScenarioComparison[]): string[] {
   const findings: string[] = [];
   for (const c of comparisons) {
-    const of = (side: Side) => rows.filter((r) => r.scenario === c.scenario && r.side === side);
+    const of = (side: Side) => rows.filter((r) => r.scenario === c.scenario && r.side === side && !overloaded(r));
     const evidence = () => {
       const words = (side: Side) => {
         const runs = of(side);
@@ -175,14 +191,18 @@ export function missFindings(rows: readonly FidelityRow[], comparisons: readonly
  */
 export function fidelityFindingsMarkdown(rows: readonly FidelityRow[]): string {
   const comparisons = compareScenarios(rows);
-  const real = rows.filter((r) => r.side === 'real').length;
-  const model = rows.length - real;
+  const real = rows.filter((r) => r.side === 'real' && !overloaded(r)).length;
+  const model = rows.filter((r) => r.side === 'model').length;
+  const over = rows.filter(overloaded).length;
   const scrapes = [...new Set(comparisons.map((c) => c.scrapeIntervalS))].sort((a, b) => a - b);
   const misses = missFindings(rows, comparisons);
   const parts = [
     `${comparisons.length} scenario${comparisons.length === 1 ? '' : 's'}, ${real} releases on the real Flagger (Prometheus scraping every ${scrapes.join(' or ')} s, as the scenarios say) and ${model} on the model. ` +
       `Targets: no outcome share differing at Fisher p < ${OUTCOME_ALPHA}; median release → rollback within one analysis interval. ` +
-      'Detect tick: the first failed check, counted in intervals from the tick that noticed the new revision (1 is a failed smoke test, 2 the first success-rate check).',
+      'Detect tick: the first failed check, counted in intervals from the tick that noticed the new revision (1 is a failed smoke test, 2 the first success-rate check).' +
+      (over === 0
+        ? ''
+        : ` ${over} real release${over === 1 ? '' : 's'} measured an overloaded machine (a timeout, or the stable build's p99 above ${OVERLOAD_STABLE_P99_MS} ms) and ${over === 1 ? 'is' : 'are'} left out (kept in runs.csv).`),
     comparisonTable(comparisons),
     misses.length === 0
       ? 'Every scenario meets both targets.'
