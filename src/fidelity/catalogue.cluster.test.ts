@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,29 +8,19 @@ import {
   leftovers,
   PROJECT_ROOT,
   requireTools,
+  startClusterCli,
 } from '../cluster/local/cluster-test-support.ts';
 import { readFidelityRunsCsv } from './runs-csv.ts';
+import { overloaded } from './table.ts';
 
 const CLI = path.join(PROJECT_ROOT, 'src/fidelity/cli.ts');
 
-/** `npm run fidelity -- …` as a user runs it, to its end or until the test sends SIGINT. */
+/** `npm run fidelity -- …` as a user runs it, killed if it outlives the test. */
 function startFidelity(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-    cwd: PROJECT_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 900_000);
-  const done = new Promise<{ code: number | null }>((resolve) =>
-    child.once('exit', (code) => {
-      clearTimeout(killer);
-      resolve({ code });
-    }),
-  );
-  return { child, done, stdout: () => out, stderr: () => err };
+  const run = startClusterCli(args, process.env, CLI);
+  const killer = setTimeout(() => run.child.kill('SIGKILL'), 900_000);
+  void run.done.then(() => clearTimeout(killer));
+  return run;
 }
 
 // faulty-500-smoke as its file says (interval 30 s, Prometheus every 15 s), through the real
@@ -50,17 +39,17 @@ describe.skipIf(!IN_CLUSTER_TIER)('npm run fidelity -- --all (run by npm run tes
     first.child.kill('SIGINT');
     const stopped = await first.done;
     expect(stopped.code).not.toBe(0);
-    const kept = readFidelityRunsCsv(csv);
+    const kept = readFidelityRunsCsv(csv).filter((r) => !overloaded(r));
     expect(kept.map((r) => [r.side, r.scenario, r.rep])).toEqual([['real', 'faulty-500-smoke', 1]]);
     const state = path.join(out, 'cluster-scrape-15s');
     expect(leftovers(state, 'fidelity', tools)).toEqual({ processes: [], ports: [] });
 
     const resumed = startFidelity(['--resume', out, '--concurrency', '1']);
     const { code } = await resumed.done;
-    expect(resumed.stderr()).toBe('');
-    expect(code).toBe(0);
+    expect(code, resumed.stderr()).toBe(0);
     expect(resumed.stdout()).toContain('Resuming: 1 releases already in runs.csv are kept');
-    const rows = readFidelityRunsCsv(csv);
+    // A release that measured an overloaded machine (a busy test machine) is kept but measured again.
+    const rows = readFidelityRunsCsv(csv).filter((r) => !overloaded(r));
     expect(rows.map((r) => [r.side, r.rep])).toEqual([
       ['real', 1],
       ['real', 2],
