@@ -55,7 +55,10 @@ export interface ScenarioComparison {
    * (tick 0): 1 for a failed smoke test, 2 for the first success-rate check (docs/design.md §5).
    */
   medianDetectTick: Record<Side, number | undefined>;
-  /** |rollbackDiffIntervals| ≤ 1; undefined when neither side rolled back (nothing to time). */
+  /**
+   * |rollbackDiffIntervals| ≤ 1; undefined unless both sides rolled back (a side that never did has
+   * no time to compare: the outcome shares say whether that is a difference).
+   */
   rollbackWithinInterval?: boolean;
   /** No outcome share differs at p < OUTCOME_ALPHA. */
   outcomesAgree: boolean;
@@ -71,9 +74,9 @@ function present(values: Array<number | undefined>): number[] {
   return values.filter((v): v is number => v !== undefined && Number.isFinite(v));
 }
 
-/** Every scenario in the rows, in order of first appearance, compared side by side. */
+/** Every scenario in the rows, by name, compared side by side. */
 export function compareScenarios(rows: readonly FidelityRow[]): ScenarioComparison[] {
-  const names = [...new Set(rows.map((r) => r.scenario))];
+  const names = [...new Set(rows.map((r) => r.scenario))].sort();
   return names.map((scenario) => {
     const all = rows.filter((r) => r.scenario === scenario);
     const of = all.filter((r) => !overloaded(r));
@@ -114,10 +117,7 @@ export function compareScenarios(rows: readonly FidelityRow[]): ScenarioComparis
       rollbackP: rbReal.length > 0 && rbModel.length > 0 ? mannWhitney(rbReal, rbModel).p : undefined,
       rollbackDiffIntervals,
       medianDetectTick: { real: ticks(real), model: ticks(model) },
-      rollbackWithinInterval:
-        rbReal.length === 0 && rbModel.length === 0
-          ? undefined
-          : rollbackDiffIntervals !== undefined && Math.abs(rollbackDiffIntervals) <= 1,
+      rollbackWithinInterval: rollbackDiffIntervals === undefined ? undefined : Math.abs(rollbackDiffIntervals) <= 1,
       outcomesAgree: outcomes.every((o) => o.p >= OUTCOME_ALPHA),
     };
   });
@@ -163,8 +163,9 @@ export function missFindings(rows: readonly FidelityRow[], comparisons: readonly
         const runs = of(side);
         const noValues = runs.filter((r) => r.detectMessage?.includes('no values found')).length;
         const smoke = runs.filter((r) => r.detectMessage?.includes('pre-rollout')).length;
+        const duration = runs.filter((r) => r.detectMessage?.includes('request duration')).length;
         const halted = runs.filter((r) => r.detectMessage !== undefined).length;
-        return `${side}: ${halted} of ${runs.length} halted, ${noValues} on "no values found", ${smoke} on the smoke test`;
+        return `${side}: ${halted} of ${runs.length} halted, ${noValues} on "no values found", ${smoke} on the smoke test, ${duration} on request duration`;
       };
       return `${words('real')}; ${words('model')}`;
     };
@@ -176,9 +177,7 @@ export function missFindings(rows: readonly FidelityRow[], comparisons: readonly
     if (c.rollbackWithinInterval === false) {
       const ticks = `detect tick real ${f1(c.medianDetectTick.real)}, model ${f1(c.medianDetectTick.model)}`;
       findings.push(
-        c.rollbackDiffIntervals === undefined
-          ? `**${c.scenario}: only one side rolled back**, so the rollback times cannot be compared (real median ${f1(c.medianRollbackS.real)} s, model ${f1(c.medianRollbackS.model)} s).`
-          : `**${c.scenario}: median release → rollback differs by ${signed(c.rollbackDiffIntervals)} intervals** (real ${f1(c.medianRollbackS.real)} s, model ${f1(c.medianRollbackS.model)} s, Mann–Whitney p ${p2(c.rollbackP)}; ${ticks}). First Halt events: ${evidence()}.`,
+        `**${c.scenario}: median release → rollback differs by ${signed(c.rollbackDiffIntervals)} intervals** (real ${f1(c.medianRollbackS.real)} s, model ${f1(c.medianRollbackS.model)} s, Mann–Whitney p ${p2(c.rollbackP)}; ${ticks}). First Halt events: ${evidence()}.`,
       );
     }
   }
