@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -41,8 +41,12 @@ describe.skipIf(!IN_CLUSTER_TIER)('npm run fidelity -- --all (run by npm run tes
     expect(stopped.code).not.toBe(0);
     const kept = readFidelityRunsCsv(csv).filter((r) => !overloaded(r));
     expect(kept.map((r) => [r.side, r.scenario, r.rep])).toEqual([['real', 'faulty-500-smoke', 1]]);
-    const state = path.join(out, 'cluster-scrape-15s');
-    expect(leftovers(state, 'fidelity', tools)).toEqual({ processes: [], ports: [] });
+    const states = () =>
+      readdirSync(out)
+        .filter((d) => d.startsWith('cluster-scrape-15s-'))
+        .map((d) => path.join(out, d));
+    expect(states()).toHaveLength(1);
+    expect(leftovers(states()[0]!, 'fidelity', tools)).toEqual({ processes: [], ports: [] });
 
     const resumed = startFidelity(['--resume', out, '--concurrency', '1']);
     const { code } = await resumed.done;
@@ -69,6 +73,7 @@ describe.skipIf(!IN_CLUSTER_TIER)('npm run fidelity -- --all (run by npm run tes
     expect(md).toMatch(
       /\| faulty-500-smoke \(smoke test\) \| 30 s \| 2 \/ 2 \| rolled_back 2\/2 \/ 2\/2 \(1\.000\) \|/,
     );
-    expect(leftovers(state, 'fidelity', tools)).toEqual({ processes: [], ports: [] });
+    expect(states()).toHaveLength(2);
+    for (const state of states()) expect(leftovers(state, 'fidelity', tools)).toEqual({ processes: [], ports: [] });
   }, 1_500_000);
 });

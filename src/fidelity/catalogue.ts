@@ -117,7 +117,8 @@ export async function runCatalogue(o: CatalogueOptions): Promise<FidelityRow[]> 
     signal.throwIfAborted();
     await using cluster = await o.startCluster(
       group.scrapeIntervalS,
-      path.join(o.out, `cluster-scrape-${group.scrapeIntervalS}s`),
+      // A cluster refuses a state dir it did not write: each start (a resume too) gets its own.
+      path.join(o.out, `cluster-scrape-${group.scrapeIntervalS}s-${now().toString(36)}`),
     );
     logger.info(
       `Local control plane up (Prometheus scraping every ${group.scrapeIntervalS} s): ${group.tasks.length} releases, ${o.concurrency} at once`,
