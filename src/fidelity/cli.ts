@@ -1,7 +1,10 @@
 /**
  * `npm run fidelity -- [--reps N] [--scenario NAME] [--interval 10s] [--threshold 2] [--out DIR] [--model-time-scale X]`
+ * `npm run fidelity -- --all [--scenarios a,b] [--reps N] [--concurrency N] [--out DIR | --resume DIR]`
+ * `npm run fidelity -- --markdown DIR`
  *
- * Runs one scenario (default faulty-500 with interval 10 s and threshold 2) N times on the real
+ * With --all: every scenario of the catalogue as the scenario says (catalogue.ts). Without it:
+ * runs one scenario (default faulty-500 with interval 10 s and threshold 2) N times on the real
  * Flagger of a local control plane and N times on the local platform's Flagger model, and writes
  * fidelity.md / fidelity.json: median release → detection (first Halt) and release → rollback
  * ("Rolling back") of each, their difference, and whether the model is within one analysis
@@ -11,7 +14,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from '../common/errors.ts';
+import { ConfigError, UsageError } from '../common/errors.ts';
 import { writeFileAtomic } from '../common/files.ts';
 import { createLogger } from '../common/logger.ts';
 import { integerOption, numberOption, parseOptions } from '../cli/args.ts';
@@ -22,11 +25,20 @@ import { toolsCacheDir } from '../process/tools.ts';
 import { parseDurationMs } from '../scenario/duration.ts';
 import { deepMerge, displayPath, readYamlFile, resolveScenarioFile, validate } from '../scenario/load-files.ts';
 import { scenarioSchema, type Scenario } from '../scenario/schema.ts';
+import { defaultConcurrency } from '../experiment/concurrency.ts';
+import { estimateCatalogueS, FIDELITY_MD, RUNS_CSV, runCatalogue } from './catalogue.ts';
 import { runOnModel } from './model-runs.ts';
+import { repsFor } from './plan.ts';
+import { readFidelityRunsCsv } from './runs-csv.ts';
+import { fidelityFindingsMarkdown } from './table.ts';
 import { runOnRealFlagger } from './real-flagger.ts';
 import { compareArms, fidelityNotes, renderFidelityMarkdown, summarize } from './report.ts';
 
 const CLI_FILE = fileURLToPath(import.meta.url);
+const ALL_REPS = 10;
+/** Real releases at once with --all: about an hour for the catalogue on 2 cores (estimateCatalogueS). */
+const ALL_CONCURRENCY = 8;
+const ALL_MODEL_TIME_SCALE = 10;
 const PROJECT_ROOT = path.resolve(path.dirname(CLI_FILE), '../..');
 
 export const FIDELITY_HELP = `Usage: npm run fidelity -- [options]
@@ -34,7 +46,19 @@ export const FIDELITY_HELP = `Usage: npm run fidelity -- [options]
 Runs a scenario on the real Flagger (local control plane; needs npm run tools:install) and on
 the local platform's Flagger model, and writes fidelity.md and fidelity.json.
 
-Options:
+With --all, runs every scenario of scenarios/ as the scenario says (its interval, threshold and
+scrape interval; one local control plane per scrape interval) on both sides, and writes runs.csv
+(rewritten after every release: Ctrl-C keeps what was measured) and fidelity.md.
+
+  --all                  every scenario of the catalogue (or those of --scenarios)
+  --scenarios A,B        only these catalogue scenarios (implies --all)
+  --reps N               with --all: releases per scenario and side (default ${ALL_REPS}; partial-0.5pct twice as many)
+  --concurrency N        with --all: real releases at once on the cluster (default ${ALL_CONCURRENCY})
+  --model-concurrency N  with --all: model runs at once (default: the local platform's default)
+  --resume DIR           with --all: continue DIR's run (its plan.json), measuring only what runs.csv lacks
+  --markdown DIR         print the README block from DIR/runs.csv and exit
+
+Options of one scenario:
   --reps N               releases on each side (default 3)
   --scenario NAME|FILE   scenario (default faulty-500)
   --interval D           Flagger analysis interval, e.g. 10s (default 10s)
@@ -45,7 +69,7 @@ Options:
   -h, --help             this text`;
 
 /** The scenario file with the fidelity overrides, validated like an experiment's overrides. */
-export function loadFidelityScenario(ref: string, intervalText: string, threshold: number): Scenario {
+export function loadFidelityScenario(ref: string, intervalText?: string, threshold?: number): Scenario {
   const file = resolveScenarioFile(
     ref,
     path.join(PROJECT_ROOT, 'experiments/fidelity.yaml'),
@@ -53,6 +77,8 @@ export function loadFidelityScenario(ref: string, intervalText: string, threshol
   );
   const raw = readYamlFile(file) ?? {};
   const base = validate(scenarioSchema, raw, displayPath(file));
+  if (intervalText === undefined || threshold === undefined)
+    return { ...base, name: base.name ?? path.basename(file).replace(/\.ya?ml$/, '') };
   const merged = deepMerge(raw, { flagger: { interval: intervalText, threshold }, recovery: { cleanWindowS: 10 } });
   const scenario = validate(
     scenarioSchema,
@@ -73,11 +99,17 @@ export async function main(
       {
         reps: { type: 'string' },
         scenario: { type: 'string', default: 'faulty-500' },
-        interval: { type: 'string', default: '10s' },
+        interval: { type: 'string' },
         threshold: { type: 'string' },
         'model-time-scale': { type: 'string' },
         seed: { type: 'string' },
         out: { type: 'string' },
+        all: { type: 'boolean', default: false },
+        scenarios: { type: 'string' },
+        concurrency: { type: 'string' },
+        'model-concurrency': { type: 'string' },
+        resume: { type: 'string' },
+        markdown: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       false,
@@ -86,6 +118,15 @@ export async function main(
       io.stdout.write(`${FIDELITY_HELP}\n`);
       return 0;
     }
+    if (values.markdown !== undefined) {
+      const csv = path.join(path.resolve(io.cwd, values.markdown), RUNS_CSV);
+      if (!existsSync(csv))
+        throw new UsageError(`--markdown: ${displayPath(csv, io.cwd)} does not exist; name a fidelity --all folder`);
+      io.stdout.write(`${fidelityFindingsMarkdown(readFidelityRunsCsv(csv))}\n`);
+      return 0;
+    }
+    if (values.all || values.scenarios !== undefined || values.resume !== undefined)
+      return await mainAll(values, io, logger);
     const reps = integerOption('--reps', values.reps, 1, 50) ?? 3;
     const threshold = integerOption('--threshold', values.threshold, 1, 20) ?? 2;
     const seed = integerOption('--seed', values.seed, 0, 2 ** 32 - 1) ?? 1;
@@ -96,7 +137,7 @@ export async function main(
         (x) => x >= 1 && x <= 50,
         'a number from 1 to 50',
       ) ?? 1;
-    const intervalText = values.interval!;
+    const intervalText = values.interval ?? '10s';
     const intervalMs = parseDurationMs(intervalText);
     if (intervalMs === undefined || intervalMs < 10_000)
       throw new UsageError(
@@ -108,13 +149,7 @@ export async function main(
     if (existsSync(out) && readdirSync(out).length > 0)
       throw new UsageError(`--out: ${displayPath(out, io.cwd)} already exists and is not empty; pass a new folder`);
     mkdirSync(out, { recursive: true });
-    const toolsEnv = existsSync(path.join(toolsCacheDir(), 'tools.env'))
-      ? parseToolsEnv(readFileSync(path.join(toolsCacheDir(), 'tools.env'), 'utf8'))
-      : {};
-    const versions = {
-      flagger: process.env.CANARY_MTTR_FLAGGER_VERSION ?? toolsEnv.CANARY_MTTR_FLAGGER_VERSION ?? '?',
-      kubernetes: process.env.CANARY_MTTR_KUBERNETES_VERSION ?? toolsEnv.CANARY_MTTR_KUBERNETES_VERSION ?? '?',
-    };
+    const versions = toolVersions();
     const started = new Date();
     const t0 = performance.now();
     logger.info(
@@ -192,6 +227,152 @@ export async function main(
 
 function fmt(s: number | undefined): string {
   return s === undefined ? '—' : `${s.toFixed(1)} s`;
+}
+
+/** The settings of a --all run, kept in its folder so --resume continues it as it was planned. */
+interface AllPlan {
+  scenarios: string[];
+  reps: number;
+  seed: number;
+  modelTimeScale: number;
+}
+
+const PLAN_JSON = 'plan.json';
+
+function readPlan(dir: string, cwd: string): AllPlan {
+  const file = path.join(dir, PLAN_JSON);
+  if (!existsSync(file))
+    throw new UsageError(`--resume: ${displayPath(file, cwd)} does not exist; name the folder of an earlier --all run`);
+  let plan: Partial<AllPlan>;
+  try {
+    plan = JSON.parse(readFileSync(file, 'utf8')) as Partial<AllPlan>;
+  } catch {
+    throw new ConfigError(`${displayPath(file, cwd)}: not JSON; restore it or start a new run with --out`);
+  }
+  const ok =
+    Array.isArray(plan.scenarios) &&
+    plan.scenarios.every((s) => typeof s === 'string') &&
+    Number.isInteger(plan.reps) &&
+    Number.isInteger(plan.seed) &&
+    typeof plan.modelTimeScale === 'number';
+  if (!ok)
+    throw new ConfigError(
+      `${displayPath(file, cwd)}: needs scenarios (names), reps, seed and modelTimeScale; restore it or start a new run with --out`,
+    );
+  return plan as AllPlan;
+}
+
+/** The catalogue's scenario names: scenarios/*.yaml, sorted. */
+function catalogueNames(): string[] {
+  return readdirSync(path.join(PROJECT_ROOT, 'scenarios'))
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => f.replace(/\.ya?ml$/, ''))
+    .sort();
+}
+
+async function mainAll(
+  values: Record<string, string | boolean | undefined>,
+  io: { stdout: Writable; stderr: Writable; signal: AbortSignal; cwd: string },
+  logger: ReturnType<typeof createLogger>,
+): Promise<number> {
+  const str = (k: string) => values[k] as string | undefined;
+  for (const flag of ['interval', 'threshold', 'scenario'] as const)
+    if (str(flag) !== undefined && !(flag === 'scenario' && str(flag) === 'faulty-500'))
+      throw new UsageError(`--${flag}: not with --all, which runs each scenario as its file says; drop it`);
+  const concurrency = integerOption('--concurrency', str('concurrency'), 1, 32) ?? ALL_CONCURRENCY;
+  let plan: AllPlan;
+  let out: string;
+  const resume = str('resume');
+  if (resume !== undefined) {
+    if (str('out') !== undefined)
+      throw new UsageError('--out: not with --resume, which writes into the resumed folder');
+    out = path.resolve(io.cwd, resume);
+    plan = readPlan(out, io.cwd);
+  } else {
+    const known = catalogueNames();
+    const picked =
+      str('scenarios')
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '') ?? known;
+    for (const name of picked)
+      if (!known.includes(name))
+        throw new UsageError(`--scenarios: "${name}" is not in scenarios/; use some of ${known.join(', ')}`);
+    plan = {
+      scenarios: picked,
+      reps: integerOption('--reps', str('reps'), 1, 100) ?? ALL_REPS,
+      seed: integerOption('--seed', str('seed'), 0, 2 ** 32 - 1) ?? 1,
+      modelTimeScale:
+        numberOption(
+          '--model-time-scale',
+          str('model-time-scale'),
+          (x) => x >= 1 && x <= 50,
+          'a number from 1 to 50',
+        ) ?? ALL_MODEL_TIME_SCALE,
+    };
+    out = path.resolve(io.cwd, str('out') ?? path.join(PROJECT_ROOT, 'reports', `fidelity-all-${folderTimestamp()}`));
+    if (existsSync(out) && readdirSync(out).length > 0)
+      throw new UsageError(
+        `--out: ${displayPath(out, io.cwd)} already exists and is not empty; pass a new folder, or --resume it`,
+      );
+  }
+  const scenarios = plan.scenarios.map((name) => loadFidelityScenario(name));
+  const modelConcurrency =
+    integerOption('--model-concurrency', str('model-concurrency'), 1, 32) ??
+    defaultConcurrency({ platform: 'local', timeScale: plan.modelTimeScale, plannedRuns: plan.reps }).concurrency;
+  const tools = resolveTools();
+  mkdirSync(out, { recursive: true });
+  if (resume === undefined) writeFileAtomic(path.join(out, PLAN_JSON), `${JSON.stringify(plan, null, 2)}\n`);
+  const estimate = estimateCatalogueS({
+    scenarios,
+    reps: plan.reps,
+    concurrency,
+    modelTimeScale: plan.modelTimeScale,
+    modelConcurrency,
+  });
+  logger.info(
+    `Fidelity --all: ${scenarios.length} scenarios, ${plan.reps} releases each (partial-0.5pct ${repsFor('partial-0.5pct', plan.reps)}) per side; ` +
+      `the real side ${concurrency} at once, the model at ${plan.modelTimeScale}× ${modelConcurrency} at once. ` +
+      `Estimated wall time ${Math.round((estimate.realS + estimate.modelS) / 60)} min (real ${Math.round(estimate.realS / 60)}, model ${Math.round(estimate.modelS / 60)}) if this run starts from nothing; writing ${displayPath(out, io.cwd)}/`,
+  );
+  await runCatalogue({
+    scenarios,
+    reps: plan.reps,
+    concurrency,
+    modelTimeScale: plan.modelTimeScale,
+    modelConcurrency,
+    seed: plan.seed,
+    out,
+    logger,
+    signal: io.signal,
+    versions: toolVersions(),
+    startCluster: async (scrapeIntervalS, stateDir) => {
+      const cluster = await startLocalCluster({
+        stateDir,
+        logger,
+        signal: io.signal,
+        scrapeIntervalS,
+        env: { ...process.env, CANARY_MTTR_TOOLS_DIR: tools.toolsDir },
+      });
+      logger.info(
+        `Local control plane up in ${(cluster.startupMs / 1000).toFixed(1)} s; logs in ${displayPath(cluster.logsDir, io.cwd)}/`,
+      );
+      return cluster;
+    },
+  });
+  logger.info(`Report: ${displayPath(path.join(out, FIDELITY_MD), io.cwd)} (data: ${RUNS_CSV})`);
+  return 0;
+}
+
+/** Flagger's and Kubernetes' versions as tools:install recorded them. */
+function toolVersions(): { flagger: string; kubernetes: string } {
+  const toolsEnv = existsSync(path.join(toolsCacheDir(), 'tools.env'))
+    ? parseToolsEnv(readFileSync(path.join(toolsCacheDir(), 'tools.env'), 'utf8'))
+    : {};
+  return {
+    flagger: process.env.CANARY_MTTR_FLAGGER_VERSION ?? toolsEnv.CANARY_MTTR_FLAGGER_VERSION ?? '?',
+    kubernetes: process.env.CANARY_MTTR_KUBERNETES_VERSION ?? toolsEnv.CANARY_MTTR_KUBERNETES_VERSION ?? '?',
+  };
 }
 
 await runAsEntry(

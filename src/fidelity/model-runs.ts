@@ -23,6 +23,8 @@ export async function runOnModel(options: {
   outDir: string;
   logger: Logger;
   signal: AbortSignal;
+  /** Runs at once (docs/design.md §10); 1 when not given. */
+  concurrency?: number;
 }): Promise<FidelityRun[]> {
   const { scenario, reps, timeScale, seed, outDir, logger, signal } = options;
   const parsed = experimentSchema.parse({
@@ -52,8 +54,9 @@ export async function runOnModel(options: {
     logger,
     signal,
     repetitions: reps,
+    concurrency: options.concurrency,
   });
-  return entries.map((entry, i): FidelityRun => {
+  return entries.map((entry): FidelityRun => {
     const m = entry.metrics;
     const release = m.releaseMs;
     const event = (prefix: string) =>
@@ -63,7 +66,7 @@ export async function runOnModel(options: {
     const s = (ms: number | undefined) => (ms === undefined ? undefined : (ms - release) / 1000);
     const rollingBack = event('Rolling back');
     return {
-      rep: i + 1,
+      rep: entry.repetition,
       id: entry.runId,
       newRevisionS: s(event('New revision detected')?.atMs),
       detectS: s(m.detectMs),

@@ -14,6 +14,7 @@ import { BuiltinLoadGenerator } from '../load/builtin-generator.ts';
 import { isFailure, type RequestRecord } from '../load/types.ts';
 import { CHARTS, flaggerChartValues } from '../platform/kube/kube-platform.ts';
 import type { Scenario } from '../scenario/schema.ts';
+import { quantile } from '../stats/index.ts';
 import type { FidelityRun } from './types.ts';
 
 const APP = 'sms-checker';
@@ -65,23 +66,37 @@ async function release(kc: KubeConfig, objects: readonly KubeObject[], namespace
   });
 }
 
-/**
- * The scenario on the real Flagger of a local control plane, `reps` times: each repetition is a
- * fresh namespace with faulty-app's Flagger chart installed as the kube platform installs it (the
- * stable Deployment and a new Canary) (as the model's `reset` is a fresh
- * Canary), a random pause (a uniform phase of the release against Flagger's ticks), steady load
- * through the mesh emulator, the warm-up, then the release of the scenario's build; the Canary's events and status are watched until it is rolled back or promoted.
- */
-export async function runOnRealFlagger(options: {
+/** What a release on the real Flagger needs: the cluster, the scenario, and where to report. */
+export interface RealFlaggerOptions {
   cluster: StartedLocalCluster;
   scenario: Scenario;
-  reps: number;
   logger: Logger;
   signal: AbortSignal;
   /** Seeds the release phase of each repetition. */
   seed: number;
   clock?: Clock;
-}): Promise<FidelityRun[]> {
+}
+
+/**
+ * The scenario on the real Flagger of a local control plane, `reps` times one after the other
+ * (runRealRelease for each).
+ */
+export async function runOnRealFlagger(options: RealFlaggerOptions & { reps: number }): Promise<FidelityRun[]> {
+  const runs: FidelityRun[] = [];
+  for (let rep = 1; rep <= options.reps; rep++) runs.push(await runRealRelease(options, rep));
+  return runs;
+}
+
+/**
+ * One release of the scenario on the real Flagger: a fresh namespace with faulty-app's Flagger
+ * chart installed as the kube platform installs it (the stable Deployment and a new Canary, as the
+ * model's `reset` is a fresh Canary), a random pause (a uniform phase of the release against
+ * Flagger's ticks), steady load through the mesh emulator, the warm-up, then the release of the
+ * scenario's build; the Canary's events and status are watched until it is rolled back or
+ * promoted. Releases in their own namespaces share nothing but the cluster, so several may run at
+ * once (Flagger runs one job per Canary, docs/design.md §10).
+ */
+export async function runRealRelease(options: RealFlaggerOptions, rep: number): Promise<FidelityRun> {
   const { cluster, scenario, logger, signal } = options;
   const clock = options.clock ?? new ScaledClock(1);
   const kc = cluster.kubeConfig;
@@ -90,7 +105,7 @@ export async function runOnRealFlagger(options: {
   // Long enough for the slowest fate of the law (promotion) plus a few ticks of slack.
   const fateTimeoutMs = Math.min(
     scenario.recovery.deadlineS * 1000,
-    (Math.max(f.threshold, steps) + 8) * f.intervalMs + 60_000,
+    (Math.max(f.threshold, steps) + 8) * f.intervalMs + 60_000 + (f.progressDeadlineS ?? 0) * 1000,
   );
   const loadtesterNamespace = cluster.state().loadtesterNamespace;
   if (f.smokeTest && !loadtesterNamespace) {
@@ -98,80 +113,81 @@ export async function runOnRealFlagger(options: {
       'flagger.smokeTest: the pre-rollout smoke test needs flagger-loadtester, which this local cluster does not run (started without Flagger?); use a scenario without it',
     );
   }
-  const runs: FidelityRun[] = [];
-  for (let rep = 1; rep <= options.reps; rep++) {
-    signal.throwIfAborted();
-    const ns = `fidelity-${randomBytes(3).toString('hex')}-r${rep}`;
-    const stable = await renderFlaggerChart(scenario, 'stable', ns, rep, loadtesterNamespace, signal);
-    const released = await renderFlaggerChart(scenario, 'release', ns, rep, loadtesterNamespace, signal);
-    await createNamespace(kc, ns, { labels: { 'canary-mttr/fidelity': 'true' }, signal });
+  signal.throwIfAborted();
+  const ns = `fidelity-${randomBytes(3).toString('hex')}-r${rep}`;
+  const stable = await renderFlaggerChart(scenario, 'stable', ns, rep, loadtesterNamespace, signal);
+  const released = await renderFlaggerChart(scenario, 'release', ns, rep, loadtesterNamespace, signal);
+  await createNamespace(kc, ns, { labels: { 'canary-mttr/fidelity': 'true' }, signal });
+  const records: RequestRecord[] = [];
+  let load: ReturnType<BuiltinLoadGenerator['start']> | undefined;
+  let observer: CanaryObserver | undefined;
+  try {
     await install(kc, stable, ns);
-    const observer = await new CanaryObserver({ kubeConfig: kc, namespace: ns, name: APP, clock }).start();
-    const records: RequestRecord[] = [];
-    let load: ReturnType<BuiltinLoadGenerator['start']> | undefined;
-    try {
-      await observer.waitFor('phase Initialized', () => observer.firstStatus((s) => s.phase === 'Initialized'), {
-        timeoutMs: 150_000,
-        signal,
-      });
-      const url = await cluster.mesh.waitForRouter(ns, APP, { timeoutMs: 30_000, signal });
-      // Flagger ticks on a grid that starts when the Canary is picked up, and `Initialized` is
-      // written on a tick: releasing a fixed time later would always land at the same phase of
-      // the grid. A random pause gives the release a uniform phase, as the model's ticker has.
-      await clock.sleep(createRandom(deriveSeed(options.seed, `phase/${rep}`)).next() * f.intervalMs, signal);
-      load = new BuiltinLoadGenerator().start({
-        url: `${url}/sms`,
-        rateRps: scenario.load.rateRps,
-        clock,
-        timeoutMs: scenario.load.timeoutMs,
-        maxInFlight: scenario.load.maxInFlight,
-        signal,
-        onRecord: (r) => records.push(r),
-      });
-      await clock.sleep(scenario.warmup.durationS * 1000, signal);
-      const releaseMs = clock.now();
-      await release(kc, released, ns);
-      const fate = await observer.waitFor(
-        'rollback or promotion',
-        () => observer.firstStatus((s) => s.phase === 'Failed' || s.phase === 'Succeeded', releaseMs),
-        { timeoutMs: fateTimeoutMs, signal },
-      );
-      const at = (ms: number | undefined) => (ms === undefined ? undefined : (ms - releaseMs) / 1000);
-      const halt = observer.firstEvent('Halt', releaseMs);
-      const firstFailedCheck = observer.firstStatus((s) => s.failedChecks >= 1, releaseMs);
-      const rollingBack = observer.firstEvent('Rolling back', releaseMs);
-      const after = records.filter((r) => r.sentMs >= releaseMs);
-      const run: FidelityRun = {
-        rep,
-        id: ns,
-        newRevisionS: at(observer.firstEvent('New revision detected', releaseMs)?.atMs),
-        detectS: at(
-          Math.min(halt?.atMs ?? Infinity, firstFailedCheck?.atMs ?? Infinity, rollingBack?.atMs ?? Infinity),
-        ),
-        rollbackS: at(rollingBack?.atMs ?? (fate.phase === 'Failed' ? fate.atMs : undefined)),
-        detectMessage: halt?.message,
-        outcome: fate.phase === 'Failed' ? 'rolled_back' : 'promoted',
-        failedRequests: after.filter(isFailure).length,
-        totalRequests: after.length,
-      };
-      if (run.detectS === Infinity) run.detectS = undefined;
-      if (fate.phase === 'Failed') {
-        const weights = await virtualServiceWeights(kc, ns, APP);
-        if (weights[`${APP}-primary`] !== 100)
-          logger.warn(`${ns}: after the rollback the VirtualService weights are ${JSON.stringify(weights)}, not 100/0`);
-      }
-      runs.push(run);
-      logger.info(
-        `real Flagger  r${rep}: ${run.outcome}; release → New revision ${fmt(run.newRevisionS)}, → first Halt ${fmt(run.detectS)}, → Rolling back ${fmt(run.rollbackS)} (${ns})`,
-      );
-    } finally {
-      await load?.stop();
-      await observer.stop();
-      // Deleting the namespace removes the Canary, its workloads and the router; nothing waits for it.
-      await kubeRequest(kc, { method: 'DELETE', path: paths.namespace(ns) }).catch(() => undefined);
+    observer = await new CanaryObserver({ kubeConfig: kc, namespace: ns, name: APP, clock }).start();
+    const watched = observer;
+    await observer.waitFor('phase Initialized', () => watched.firstStatus((s) => s.phase === 'Initialized'), {
+      timeoutMs: 150_000 + 2 * f.intervalMs,
+      signal,
+    });
+    const url = await cluster.mesh.waitForRouter(ns, APP, { timeoutMs: 30_000, signal });
+    // Flagger ticks on a grid that starts when the Canary is picked up, and `Initialized` is
+    // written on a tick: releasing a fixed time later would always land at the same phase of
+    // the grid. A random pause gives the release a uniform phase, as the model's ticker has.
+    await clock.sleep(createRandom(deriveSeed(options.seed, `phase/${rep}`)).next() * f.intervalMs, signal);
+    load = new BuiltinLoadGenerator().start({
+      url: `${url}/sms`,
+      rateRps: scenario.load.rateRps,
+      clock,
+      timeoutMs: scenario.load.timeoutMs,
+      maxInFlight: scenario.load.maxInFlight,
+      signal,
+      onRecord: (r) => records.push(r),
+    });
+    await clock.sleep(scenario.warmup.durationS * 1000, signal);
+    const releaseMs = clock.now();
+    await release(kc, released, ns);
+    const fate = await observer.waitFor(
+      'rollback or promotion',
+      () => watched.firstStatus((s) => s.phase === 'Failed' || s.phase === 'Succeeded', releaseMs),
+      { timeoutMs: fateTimeoutMs, signal },
+    );
+    const at = (ms: number | undefined) => (ms === undefined ? undefined : (ms - releaseMs) / 1000);
+    const halt = observer.firstEvent('Halt', releaseMs);
+    const firstFailedCheck = observer.firstStatus((s) => s.failedChecks >= 1, releaseMs);
+    const rollingBack = observer.firstEvent('Rolling back', releaseMs);
+    const after = records.filter((r) => r.sentMs >= releaseMs);
+    const run: FidelityRun = {
+      rep,
+      id: ns,
+      newRevisionS: at(observer.firstEvent('New revision detected', releaseMs)?.atMs),
+      detectS: at(Math.min(halt?.atMs ?? Infinity, firstFailedCheck?.atMs ?? Infinity, rollingBack?.atMs ?? Infinity)),
+      rollbackS: at(rollingBack?.atMs ?? (fate.phase === 'Failed' ? fate.atMs : undefined)),
+      detectMessage: halt?.message,
+      outcome: fate.phase === 'Failed' ? 'rolled_back' : 'promoted',
+      failedRequests: after.filter(isFailure).length,
+      totalRequests: after.length,
+      stableP99Ms: quantile(
+        after.filter((r) => r.version === scenario.release.stableVersion && !isFailure(r)).map((r) => r.latencyMs),
+        0.99,
+      ),
+      timeouts: after.filter((r) => r.status === 0).length,
+    };
+    if (run.detectS === Infinity) run.detectS = undefined;
+    if (fate.phase === 'Failed') {
+      const weights = await virtualServiceWeights(kc, ns, APP);
+      if (weights[`${APP}-primary`] !== 100)
+        logger.warn(`${ns}: after the rollback the VirtualService weights are ${JSON.stringify(weights)}, not 100/0`);
     }
+    logger.info(
+      `real Flagger  ${scenario.name} r${rep}: ${run.outcome}; release → New revision ${fmt(run.newRevisionS)}, → first Halt ${fmt(run.detectS)}, → Rolling back ${fmt(run.rollbackS)} (${ns})`,
+    );
+    return run;
+  } finally {
+    await load?.stop();
+    await observer?.stop();
+    // Deleting the namespace removes the Canary, its workloads and the router; nothing waits for it.
+    await kubeRequest(kc, { method: 'DELETE', path: paths.namespace(ns) }).catch(() => undefined);
   }
-  return runs;
 }
 
 function fmt(s: number | undefined): string {

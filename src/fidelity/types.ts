@@ -14,4 +14,11 @@ export interface FidelityRun {
   outcome: 'rolled_back' | 'promoted' | 'neither';
   failedRequests: number;
   totalRequests: number;
+  /**
+   * Real side: p99 latency (real ms) of the stable build's answers after the release, and the
+   * requests that timed out or found no connection. A healthy stable build answers in a few ms;
+   * slower means the machine, not the build, was slow (table.ts `overloaded`). Not measured on the model.
+   */
+  stableP99Ms?: number;
+  timeouts?: number;
 }

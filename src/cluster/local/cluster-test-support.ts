@@ -133,9 +133,13 @@ export interface RunningCli {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** `node --import tsx src/cluster/cli.ts …` as a user runs it. */
-export function startClusterCli(args: string[], env: NodeJS.ProcessEnv = process.env): RunningCli {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLUSTER_CLI, ...args], {
+/** `node --import tsx src/cluster/cli.ts …` (or another entry of the cluster tier) as a user runs it. */
+export function startClusterCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  script: string = CLUSTER_CLI,
+): RunningCli {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: PROJECT_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
