@@ -54,25 +54,19 @@ describe('fidelity report', () => {
   it('renders the verdict, the law and every run; notes the "no values" wording of the real Flagger', () => {
     const notes = fidelityNotes(real, model);
     expect(notes).toHaveLength(1);
-    const md = renderFidelityMarkdown({
-      scenarioName: 'faulty-500',
-      settings: {
-        intervalS: 10,
-        threshold: 2,
-        maxWeight: 50,
-        stepWeight: 10,
-        smokeTest: false,
-        rateRps: 20,
-        warmupS: 10,
-      },
-      real,
-      model,
-      modelTimeScale: 1,
-      versions: { flagger: 'v1.44.0', kubernetes: 'v1.36.3' },
-      startedAt: '2026-11-26T08:00:00.000Z',
-      wallS: 400,
-      notes,
-    });
+    const render = (scenarioName: string, smokeTest: boolean) =>
+      renderFidelityMarkdown({
+        scenarioName,
+        settings: { intervalS: 10, threshold: 2, maxWeight: 50, stepWeight: 10, smokeTest, rateRps: 20, warmupS: 10 },
+        real,
+        model,
+        modelTimeScale: 1,
+        versions: { flagger: 'v1.44.0', kubernetes: 'v1.36.3' },
+        startedAt: '2026-11-26T08:00:00.000Z',
+        wallS: 400,
+        notes,
+      });
+    const md = render('faulty-500', false);
     expect(md).toContain('| real Flagger | 3 | 3 | 5.5 | 25.5 | 45.5 | 40.0 |');
     expect(md).toContain('| model − real | | | | -0.9 | -0.9 | +0.0 |');
     expect(md).toContain('**Within one analysis interval: yes.**');
@@ -80,25 +74,7 @@ describe('fidelity report', () => {
     expect(md).toContain(`| r2 | rolled_back | 2.1 | 22.1 | 42.1 | 60 / 1000 | ${NO_VALUES} |`);
     expect(md).toContain('returns an empty vector');
     // A failing smoke test halts on the first tick: the rollback comes threshold + 1 intervals after it.
-    const smoke = renderFidelityMarkdown({
-      scenarioName: 'faulty-500-smoke',
-      settings: {
-        intervalS: 10,
-        threshold: 2,
-        maxWeight: 50,
-        stepWeight: 10,
-        smokeTest: true,
-        rateRps: 20,
-        warmupS: 10,
-      },
-      real,
-      model,
-      modelTimeScale: 1,
-      versions: { flagger: 'v1.44.0', kubernetes: 'v1.36.3' },
-      startedAt: '2026-11-26T08:00:00.000Z',
-      wallS: 400,
-      notes,
-    });
+    const smoke = render('faulty-500-smoke', true);
     expect(smoke).toContain('puts the rollback in (30, 40] s after the release');
     expect(smoke).toContain('the rollback 3 intervals (30 s) after that tick');
   });
