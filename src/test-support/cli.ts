@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { kubeExperimentArgs, type SuiteCluster } from '../cluster/local/cluster-test-support.ts';
 import { environOf, processesWithLabel } from '../process/procfs.ts';
 import { pollUntil } from '../common/poll.ts';
 
@@ -58,6 +59,22 @@ export async function runCli(args: string[], options: CliOptions & { timeoutMs?:
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * `npm run experiment -- --platform kube` on a cluster suite's local control plane, with the
+ * built-in load generator (kubeExperimentArgs), as a user runs it.
+ */
+export function runOnCluster(
+  suite: SuiteCluster,
+  plan: string,
+  out: string,
+  options: { timeoutMs: number; env?: NodeJS.ProcessEnv },
+): Promise<CliResult> {
+  return runCli(kubeExperimentArgs(suite.cluster, plan, out), {
+    timeoutMs: options.timeoutMs,
+    env: { CANARY_MTTR_CLUSTER_DIR: suite.stateDir, ...options.env },
+  });
 }
 
 /** Pids of live processes whose environment carries CANARY_MTTR_EXPERIMENT=<name>. */

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { IN_CLUSTER_TIER, kubeExperimentArgs, useLocalCluster } from '../../cluster/local/cluster-test-support.ts';
-import { runCli } from '../../test-support/cli.ts';
+import { IN_CLUSTER_TIER, useLocalCluster } from '../../cluster/local/cluster-test-support.ts';
+import { runOnCluster } from '../../test-support/cli.ts';
 import { journalHeader, journalRuns, writePlan } from '../../test-support/plan.ts';
 
 // A release train of four services, one faulty (docs/design.md §13), on the local control plane: four
@@ -26,10 +26,7 @@ describe.skipIf(!IN_CLUSTER_TIER)('a release train on the real Flagger (run by n
       '      warmup: { durationS: 10 }',
     ]);
     const out = path.join(suite.dir, 'services-report');
-    const r = await runCli(kubeExperimentArgs(suite.cluster, plan, out), {
-      timeoutMs: 540_000,
-      env: { CANARY_MTTR_CLUSTER_DIR: suite.stateDir },
-    });
+    const r = await runOnCluster(suite, plan, out, { timeoutMs: 540_000 });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const [row] = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true }) as Array<

@@ -4,13 +4,8 @@ import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { helmTemplate, type KubeObject } from '../../kube/helm.ts';
 import { kubeRequest, resourcePath } from '../../kube/kube-rest.ts';
-import {
-  IN_CLUSTER_TIER,
-  kubeExperimentArgs,
-  PROJECT_ROOT,
-  useLocalCluster,
-} from '../../cluster/local/cluster-test-support.ts';
-import { runCli } from '../../test-support/cli.ts';
+import { IN_CLUSTER_TIER, PROJECT_ROOT, useLocalCluster } from '../../cluster/local/cluster-test-support.ts';
+import { runOnCluster } from '../../test-support/cli.ts';
 import { journalHeader, journalRuns, writePlan } from '../../test-support/plan.ts';
 import type { RunEntry } from '../../experiment/journal.ts';
 
@@ -28,13 +23,6 @@ const PLURALS: Record<string, string> = {
 
 describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run by npm run test:cluster)', () => {
   const suite = useLocalCluster('kube');
-
-  /** `npm run experiment -- --platform kube` on this cluster, with the built-in load generator. */
-  const runOnCluster = (plan: string, out: string, timeoutMs: number, env: NodeJS.ProcessEnv = {}) =>
-    runCli(kubeExperimentArgs(suite.cluster, plan, out), {
-      timeoutMs,
-      env: { CANARY_MTTR_CLUSTER_DIR: suite.stateDir, ...env },
-    });
 
   it('every object both charts render is accepted by the real API server (server-side dry run)', async () => {
     const kc = suite.cluster.kubeConfig;
@@ -89,7 +77,10 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
       '    overrides: { flagger: { interval: 10s, threshold: 1, smokeTest: false }, recovery: { cleanWindowS: 10, deadlineS: 300 }, warmup: { durationS: 5 } }',
     ]);
     const out = path.join(suite.dir, 'cut-report');
-    const r = await runOnCluster(plan, out, 400_000, { CANARY_MTTR_CUT_WATCH_EVERY_MS: '2000' });
+    const r = await runOnCluster(suite, plan, out, {
+      timeoutMs: 400_000,
+      env: { CANARY_MTTR_CUT_WATCH_EVERY_MS: '2000' },
+    });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const run = journalRuns(out)[0]!;
@@ -121,7 +112,7 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
     ]);
     const out = path.join(suite.dir, 'report');
     const started = Date.now();
-    const r = await runOnCluster(plan, out, 540_000);
+    const r = await runOnCluster(suite, plan, out, { timeoutMs: 540_000 });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const rows = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true }) as Array<
@@ -180,7 +171,7 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
       `      manual: { editErrorRate: 1, ${operator} }`,
     ]);
     const out = path.join(suite.dir, 'report-manual');
-    const r = await runOnCluster(plan, out, 540_000);
+    const r = await runOnCluster(suite, plan, out, { timeoutMs: 540_000 });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const rows = parse(readFileSync(path.join(out, 'runs.csv'), 'utf8'), { columns: true }) as Array<
@@ -208,7 +199,7 @@ describe.skipIf(!IN_CLUSTER_TIER)('kube platform on the local control plane (run
       '    overrides: { flagger: { interval: 10s, threshold: 1, smokeTest: false, progressDeadlineS: 30 }, recovery: { cleanWindowS: 10, deadlineS: 300 }, warmup: { durationS: 5 } }',
     ]);
     const out = path.join(suite.dir, 'crash-report');
-    const r = await runOnCluster(plan, out, 400_000);
+    const r = await runOnCluster(suite, plan, out, { timeoutMs: 400_000 });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const run = journalRuns(out)[0]!;
