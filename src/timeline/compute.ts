@@ -96,29 +96,21 @@ function serviceMetrics(
   // Impact is the first request that was bad for its user (docs/design.md §12): failed or slow.
   const impactMs = minOf([...failures, ...slow].map((r) => r.doneMs));
 
-  let detectMs: number | undefined;
-  let mitigateMs: number | undefined;
-  let rolledBackMs: number | undefined;
-  let promotedMs: number | undefined;
-  if (obs.arm === 'flagger') {
-    detectMs = firstAt(
-      timeline,
-      (e) =>
-        isFlagger('Halt')(e) ||
-        isFlagger('Rolling back')(e) ||
-        (e.kind === Marks.flaggerEvent && (e.failedChecks ?? 0) >= 1),
-      releaseMs,
-    );
-    mitigateMs = mitigatedAt(timeline, obs.arm, releaseMs);
-    rolledBackMs = firstAt(timeline, isRolledBack, releaseMs);
-    promotedMs = firstAt(timeline, isPromoted, releaseMs);
-  } else {
-    detectMs = firstAt(timeline, (e) => e.kind === Marks.detect, releaseMs);
-    mitigateMs = mitigatedAt(timeline, obs.arm, releaseMs);
-    rolledBackMs = firstAt(timeline, isRolledBack, releaseMs);
-    // A release that looked fine all the way is promoted by hand (docs/design.md §13).
-    promotedMs = firstAt(timeline, isPromoted, releaseMs);
-  }
+  const detectMs =
+    obs.arm === 'flagger'
+      ? firstAt(
+          timeline,
+          (e) =>
+            isFlagger('Halt')(e) ||
+            isFlagger('Rolling back')(e) ||
+            (e.kind === Marks.flaggerEvent && (e.failedChecks ?? 0) >= 1),
+          releaseMs,
+        )
+      : firstAt(timeline, (e) => e.kind === Marks.detect, releaseMs);
+  const mitigateMs = mitigatedAt(timeline, obs.arm, releaseMs);
+  let rolledBackMs = firstAt(timeline, isRolledBack, releaseMs);
+  // In the manual arm, a release that looked fine all the way is promoted by hand (docs/design.md §13).
+  let promotedMs = firstAt(timeline, isPromoted, releaseMs);
   if (rolledBackMs !== undefined && rolledBackMs > obs.deadlineMs) rolledBackMs = undefined;
   if (promotedMs !== undefined && promotedMs > obs.deadlineMs) promotedMs = undefined;
 
