@@ -159,7 +159,7 @@ const TEMP_PREFIX = 'canary-mttr-';
  * whether its owner still runs, and remove it if not (sweepStaleTempDirs). A SIGKILL leaves no
  * chance to remove it on the way out.
  */
-export function ownedTempDirPrefix(kind: 'k6' | 'app', dir = tmpdir()): string {
+export function ownedTempDirPrefix(kind: 'k6' | 'app' | 'values', dir = tmpdir()): string {
   return path.join(dir, `${TEMP_PREFIX}${kind}-${process.pid}.${startTicksOf(process.pid) ?? 0}-`);
 }
 

@@ -169,6 +169,17 @@ describe('the manual process in the operator table (docs/design.md §13)', () =>
     expect(unswept).toContain("editErrorRate = 0 (0 unless swept; HEART's nominal error probabilities");
   });
 
+  it("gives a release train's handling its source, or names it swept when the service count is swept", () => {
+    const train = (sweep: Record<string, unknown> | undefined) =>
+      manualProcessSourceText({ ...description(), ...describeManualProcess(manualSchema.parse({}), 4, 1) }, sweep)!;
+    expect(train(undefined)).toMatch(
+      /services = 4 \(1 faulty\), released, .* \(assumed: one person runs the whole train/,
+    );
+    const swept = train({ services: 4 });
+    expect(swept).toMatch(/^Manual process, swept: services = 4 \(1 faulty\)/);
+    expect(swept).not.toContain('assumed: one person runs the whole train');
+  });
+
   it("appear in the report's operator table: parameters in their column, sources in the source column", () => {
     const run = {
       ...makeRun({ runId: 'm1', arm: 'manual', scenario: 'faulty-500', outcome: 'rolled_back', mttrS: 30 }),

@@ -86,6 +86,11 @@ export function operatorSourceText(
  * sweep names it by.
  */
 const PROCESS_REASONS: Record<string, { path: string; reason: string }> = {
+  services: {
+    path: 'services',
+    reason:
+      'assumed: one person runs the whole train, as the manual process has one release engineer; one service at a time because each edit and helm command is typed and read before the next, and the panels of one service are read before the next service (docs/design.md §13)',
+  },
   progression: {
     path: 'manual.progression',
     reason:

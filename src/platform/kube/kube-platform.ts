@@ -10,6 +10,7 @@ import { requireHelm } from '../../kube/helm.ts';
 import { kubeRequest, resourcePath } from '../../kube/kube-rest.ts';
 import { ListWatch, type ListResult, type ObjectMeta } from '../../kube/list-watch.ts';
 import { runCommand } from '../../process/commands.ts';
+import { ownedTempDirPrefix } from '../../process/pid-file.ts';
 import type { MetricsSource } from '../../metrics/types.ts';
 import type { Arm, EnvironmentFault, ReleaseSettings, Scenario } from '../../scenario/schema.ts';
 import { Marks } from '../../timeline/compute.ts';
@@ -337,8 +338,8 @@ class KubeArmSession implements ArmSession {
     { wait }: { wait: boolean },
   ): Promise<void> {
     const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
-    const os = await import('node:os');
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'canary-mttr-values-'));
+    // Owned by this process by name, so that a start after a kill -9 mid-upgrade removes it.
+    const dir = await mkdtemp(ownedTempDirPrefix('values'));
     try {
       const file = path.join(dir, 'values.json');
       await writeFile(
