@@ -14,6 +14,10 @@ Options:
   --context NAME      kube: the kubeconfig context (default its current context)
   --prometheus-url U  kube: Prometheus's HTTP API (default: the local control plane's)
   --service-url U     kube: where the load goes (default: the local control plane's mesh)
+  --loadtester-namespace NS
+                      kube: namespace of flagger-loadtester, the smoke-test scenarios' runner
+                      (default: the local control plane's, else canary-mttr, where
+                      npm run cluster:up installs it on kind)
   --out DIR           report folder (default reports/<experiment>-<timestamp>)
   --seed N            base seed, overrides the plan's (runs derive their own seeds from it)
   --reps N            repetitions per arm and scenario, overrides the plan's
@@ -116,6 +120,7 @@ export interface ExperimentArgs {
   context?: string;
   prometheusUrl?: string;
   serviceUrl?: string;
+  loadtesterNamespace?: string;
   load?: string;
   concurrency?: number;
   help: boolean;
@@ -188,6 +193,7 @@ export function parseExperimentArgs(argv: string[]): ExperimentArgs {
       context: { type: 'string' },
       'prometheus-url': { type: 'string' },
       'service-url': { type: 'string' },
+      'loadtester-namespace': { type: 'string' },
       load: { type: 'string' },
       concurrency: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -196,6 +202,12 @@ export function parseExperimentArgs(argv: string[]): ExperimentArgs {
   );
   if (values.load !== undefined && !['builtin', 'k6', 'auto'].includes(values.load as string)) {
     throw new UsageError(`--load: "${values.load}" is not a load generator; use builtin, k6 or auto`);
+  }
+  const loadtesterNamespace = values['loadtester-namespace'] as string | undefined;
+  if (loadtesterNamespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(loadtesterNamespace)) {
+    throw new UsageError(
+      `--loadtester-namespace: "${loadtesterNamespace}" is not a namespace name; use lower-case letters, digits and '-', at most 63, such as canary-mttr`,
+    );
   }
   if (values.resume !== undefined) {
     const clash = ['experiment', 'out', 'seed', 'reps', 'time-scale'].find(
@@ -233,6 +245,7 @@ export function parseExperimentArgs(argv: string[]): ExperimentArgs {
     context: values.context as string | undefined,
     prometheusUrl: values['prometheus-url'] as string | undefined,
     serviceUrl: values['service-url'] as string | undefined,
+    loadtesterNamespace,
     load: values.load as string | undefined,
     concurrency: integerOption('--concurrency', values.concurrency as string | undefined, 1, MAX_CONCURRENCY),
     help: values.help as boolean,

@@ -111,6 +111,11 @@ describe('bad input ends with one line naming file, field and value', () => {
     const a = await runCli(['experiment', '--time-scale', 'abc']);
     expect(a.stderr).toBe('--time-scale: "abc" is not a number from 0.1 to 200 (scenario seconds per wall second)\n');
     expect(a.code).toBe(2);
+    const ns = await runCli(['experiment', '--platform', 'kube', '--loadtester-namespace', 'Flagger_Tests']);
+    expect(ns.stderr).toBe(
+      `--loadtester-namespace: "Flagger_Tests" is not a namespace name; use lower-case letters, digits and '-', at most 63, such as canary-mttr\n`,
+    );
+    expect(ns.code).toBe(2);
     const b = await runCli(['experiment', '--bogus']);
     expect(b.stderr).toBe('--bogus: unknown option; see --help\n');
     expect(b.code).toBe(2);

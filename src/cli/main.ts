@@ -13,7 +13,7 @@ import { defaultConcurrency } from '../experiment/concurrency.ts';
 import { newExperimentId, planRuns } from '../experiment/plan.ts';
 import { reapLeftovers } from '../process/pid-file.ts';
 import { runExperiment } from '../experiment/runner.ts';
-import { defaultStateDir, readState } from '../kube/cluster-state.ts';
+import { defaultStateDir, LOADTESTER_NAMESPACE, readState } from '../kube/cluster-state.ts';
 import { KubePlatform } from '../platform/kube/kube-platform.ts';
 import {
   deleteNamespace,
@@ -92,7 +92,9 @@ async function createPlatform(
     kubeconfigPath,
     prometheusUrl,
     experiment: options.experiment,
-    loadtesterNamespace: local?.loadtesterNamespace,
+    // The local control plane says whether it runs the loadtester; on another cluster it is where
+    // npm run cluster:up puts it unless the user says otherwise.
+    loadtesterNamespace: args.loadtesterNamespace ?? (local ? local.loadtesterNamespace : LOADTESTER_NAMESPACE),
     serviceUrl: (namespace, service) =>
       args.serviceUrl ??
       readState(defaultStateDir())?.routers.find((r) => r.namespace === namespace && r.apex === service)?.url,

@@ -32,6 +32,7 @@ import { isHarnessError, PlatformError, UsageError } from '../common/errors.ts';
 import { parseOptions } from '../cli/args.ts';
 import { createLogger, silentLogger, type Logger } from '../common/logger.ts';
 import { runCommand, type CommandResult } from '../process/commands.ts';
+import { LOADTESTER_NAMESPACE } from '../kube/cluster-state.ts';
 import { formatPreflight, runPreflight, type ClusterTool, type FoundTool } from './preflight.ts';
 
 const debug = createDebug('canary-mttr:kind');
@@ -167,7 +168,7 @@ export function defaultKindConfig(
   return {
     root,
     clusterName: 'canary-mttr',
-    namespace: 'canary-mttr',
+    namespace: LOADTESTER_NAMESPACE,
     image: { repository: 'faulty-app', tags: ['v1', 'v2'] },
     versions: {
       istio: pinnedVersion(pinned, 'ISTIO_API_VERSION', root),

@@ -67,6 +67,12 @@ export interface ClusterState {
   loadtesterNamespace?: string;
 }
 
+/**
+ * Where the project's clusters run flagger-loadtester, the smoke test's runner: `npm run cluster:up`
+ * installs it in this namespace on kind, and the local control plane serves its Service there.
+ */
+export const LOADTESTER_NAMESPACE = 'canary-mttr';
+
 /** `~/.cache/canary-mttr/clusters/local`, or CANARY_MTTR_CLUSTER_DIR. */
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { LOADTESTER_NAMESPACE } from '../../kube/cluster-state.ts';
 import { pkiPaths } from './credentials.ts';
 
 /**
@@ -252,7 +253,7 @@ export function bridgeConfig(
  * `http://flagger-loadtester.<namespace>/`, so the charts get this namespace as
  * `smokeTest.loadtesterNamespace`.
  */
-export const LOADTESTER = { namespace: 'canary-mttr', service: 'flagger-loadtester' } as const;
+export const LOADTESTER = { namespace: LOADTESTER_NAMESPACE, service: 'flagger-loadtester' } as const;
 
 /**
  * The loadtester's flags. `-timeout` bounds a command it runs (its default is an hour): the
