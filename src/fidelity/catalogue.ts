@@ -164,7 +164,7 @@ export async function runCatalogue(o: CatalogueOptions): Promise<FidelityRow[]> 
               progress.requeued(estimateReleaseS(task.scenario));
             }
             logger.warn(
-              `real Flagger  ${task.scenario.name} r${task.rep} measured an overloaded machine (stable p99 ${run.stableP99Ms?.toFixed(0) ?? '—'} ms, ${run.timeouts ?? 0} timeouts): kept in ${RUNS_CSV} but left out of the comparison; ` +
+              `real Flagger  ${task.scenario.name} r${task.rep} measured an overloaded machine (stable p99 ${run.stableP99Ms?.toFixed(0) ?? '—'} ms, ${run.timeouts ?? 0} timeouts; the harness's event loop stalled at most ${run.loopLagMaxMs?.toFixed(0) ?? '—'} ms): kept in ${RUNS_CSV} but left out of the comparison; ` +
                 `${again ? 'measured again later' : 'not measured again (retries spent; --resume tries again)'}, now ${limit} at once`,
             );
           }

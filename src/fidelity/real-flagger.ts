@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ScaledClock, type Clock } from '../common/clock.ts';
 import { ConfigError, PlatformError } from '../common/errors.ts';
+import { LoopLagMonitor } from '../common/loop-lag.ts';
 import { createRandom, deriveSeed } from '../common/random.ts';
 import type { Logger } from '../common/logger.ts';
 import { CanaryObserver } from '../kube/canary-observer.ts';
@@ -121,6 +122,7 @@ export async function runRealRelease(options: RealFlaggerOptions, rep: number): 
   const records: RequestRecord[] = [];
   let load: ReturnType<BuiltinLoadGenerator['start']> | undefined;
   let observer: CanaryObserver | undefined;
+  let lag: LoopLagMonitor | undefined;
   try {
     await install(kc, stable, ns);
     observer = await new CanaryObserver({ kubeConfig: kc, namespace: ns, name: APP, clock }).start();
@@ -145,6 +147,7 @@ export async function runRealRelease(options: RealFlaggerOptions, rep: number): 
     });
     await clock.sleep(scenario.warmup.durationS * 1000, signal);
     const releaseMs = clock.now();
+    lag = new LoopLagMonitor();
     await release(kc, released, ns);
     const fate = await observer.waitFor(
       'rollback or promotion',
@@ -171,6 +174,7 @@ export async function runRealRelease(options: RealFlaggerOptions, rep: number): 
         0.99,
       ),
       timeouts: after.filter((r) => r.status === 0).length,
+      loopLagMaxMs: lag.stop().maxWallMs,
     };
     if (run.detectS === Infinity) run.detectS = undefined;
     if (fate.phase === 'Failed') {
@@ -183,6 +187,7 @@ export async function runRealRelease(options: RealFlaggerOptions, rep: number): 
     );
     return run;
   } finally {
+    lag?.stop();
     await load?.stop();
     await observer?.stop();
     // Deleting the namespace removes the Canary, its workloads and the router; nothing waits for it.

@@ -36,6 +36,7 @@ const COLUMNS = [
   'total_requests',
   'stable_p99_ms',
   'timeouts',
+  'loop_lag_max_ms',
   'detect_message',
 ] as const;
 
@@ -66,6 +67,7 @@ export function fidelityRunsCsv(rows: readonly FidelityRow[]): string {
       r.totalRequests,
       r.stableP99Ms === undefined ? '' : r.stableP99Ms.toFixed(1),
       r.timeouts ?? '',
+      r.loopLagMaxMs === undefined ? '' : r.loopLagMaxMs.toFixed(1),
       r.detectMessage ?? '',
     ]),
     { header: true, columns: [...COLUMNS] },
@@ -116,6 +118,7 @@ export function readFidelityRunsCsv(file: string): FidelityRow[] {
       totalRequests: num('total_requests')!,
       stableP99Ms: num('stable_p99_ms', true),
       timeouts: num('timeouts', true),
+      loopLagMaxMs: num('loop_lag_max_ms', true),
       detectMessage: rec.detect_message ? rec.detect_message : undefined,
     };
   });

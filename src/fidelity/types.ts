@@ -21,4 +21,10 @@ export interface FidelityRun {
    */
   stableP99Ms?: number;
   timeouts?: number;
+  /**
+   * Real side: the longest stall of the harness's event loop during the release, wall ms. That
+   * loop sends the load and runs the mesh emulator's routers and the service proxy, so a slow
+   * stable build with a short stall here was slowed outside this process.
+   */
+  loopLagMaxMs?: number;
 }
