@@ -28,7 +28,10 @@ async function main(): Promise<void> {
     if (Date.now() > deadline) throw new Error('the app process did not start');
     await new Promise((r) => setTimeout(r, 100));
   }
-  process.stdout.write(`ready ${JSON.stringify({ name: cluster.name, pids: cluster.pids })}\n`);
+  // What it runs, as its state file says now: in `throw` mode the state changes as soon as this
+  // line is out, while the owner stops its cluster.
+  const components = cluster.state().processes.map((p) => p.component);
+  process.stdout.write(`ready ${JSON.stringify({ name: cluster.name, pids: cluster.pids, components })}\n`);
   if (mode === 'throw') throw new Error('a failing test');
   await new Promise(() => undefined);
 }

@@ -199,8 +199,12 @@ describe.skipIf(!IN_CLUSTER_TIER)('local cluster lifecycle: nothing left behind 
         () => out.includes('ready ') || child.exitCode !== null,
         150_000,
       );
+      const readyLine = /^ready (.*)$/m.exec(out);
+      expect(readyLine, `the ${mode} owner printed no ready line; its stderr: ${err}`).not.toBeNull();
+      const ready = JSON.parse(readyLine![1]!) as { name: string; components: string[] };
+      // The state file as the owner saw it when ready: the throw owner is stopping its cluster by now.
+      expect([...ready.components].sort()).toEqual([...COMPONENTS].sort());
       const state = readState(stateDir)!;
-      expect(state.processes.length).toBe(COMPONENTS.length);
       if (mode === 'wait') {
         // No cleanup code runs on SIGKILL: the children go because of PR_SET_PDEATHSIG.
         expect(listeningPorts().has(state.ports.apiServer!)).toBe(true);
