@@ -9,6 +9,7 @@ import {
   findingsMarkdown,
   proposalMarkdown,
   scrapeSweepMarkdown,
+  servicesMarkdown,
   toilMarkdown,
 } from './findings.ts';
 
@@ -78,10 +79,11 @@ describe("README's findings", () => {
   });
 });
 
-describe("README's findings on toil and human error (docs/design.md §13)", () => {
+describe("README's findings on toil, human error and many services (docs/design.md §13)", () => {
   it.each([
     ['### Toil per release', 'toil', toilMarkdown],
     ['### Human error in the values edit', 'sweep-edit-error', editErrorMarkdown],
+    ['### Many services: where the manual process stops keeping up', 'sweep-services', servicesMarkdown],
   ])('%s: exactly what the checked-in runs.csv gives', (heading, folder, generate) => {
     const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const at = readme.indexOf(heading);
