@@ -85,11 +85,15 @@ export function operatorSourceText(
  * description gives it (operator/progression.ts describeManualProcess), and the scenario path a
  * sweep names it by.
  */
-const PROCESS_REASONS: Record<string, { path: string; reason: string }> = {
+const TRAIN_HANDLING =
+  'assumed: one person runs the whole train, as the manual process has one release engineer; one service at a time because each edit and helm command is typed and read before the next, and the panels of one service are read before the next service (docs/design.md §13)';
+
+const PROCESS_REASONS: Record<string, { path: string; reason: string; whenSwept?: string }> = {
   services: {
     path: 'services',
-    reason:
-      'assumed: one person runs the whole train, as the manual process has one release engineer; one service at a time because each edit and helm command is typed and read before the next, and the panels of one service are read before the next service (docs/design.md §13)',
+    reason: TRAIN_HANDLING,
+    // The number is swept; how one person handles the train stays an assumption.
+    whenSwept: TRAIN_HANDLING,
   },
   progression: {
     path: 'manual.progression',
@@ -127,7 +131,12 @@ export function manualProcessSourceText(
   const sweptPaths = Object.keys(sweep ?? {});
   const isSwept = (path: string) =>
     sweptPaths.some((p) => p === path || path.startsWith(`${p}.`) || p.startsWith(`${path}.`));
-  const swept = keys.filter((k) => isSwept(PROCESS_REASONS[k]!.path)).map((k) => `${k} = ${description[k]}`);
+  const swept = keys
+    .filter((k) => isSwept(PROCESS_REASONS[k]!.path))
+    .map((k) => {
+      const assumption = PROCESS_REASONS[k]!.whenSwept;
+      return `${k} = ${description[k]}${assumption ? ` (${assumption})` : ''}`;
+    });
   const assumed = keys
     .filter((k) => !isSwept(PROCESS_REASONS[k]!.path))
     .map((k) => `${k} = ${description[k]} (${PROCESS_REASONS[k]!.reason})`);
