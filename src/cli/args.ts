@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../common/errors.ts';
-import { experimentIdProblem } from '../platform/kube/experiment-namespaces.ts';
+import { experimentIdProblem, isDnsLabel } from '../platform/kube/experiment-namespaces.ts';
 
 export const EXPERIMENT_HELP = `Usage: npm run experiment -- [options]
 
@@ -204,7 +204,7 @@ export function parseExperimentArgs(argv: string[]): ExperimentArgs {
     throw new UsageError(`--load: "${values.load}" is not a load generator; use builtin, k6 or auto`);
   }
   const loadtesterNamespace = values['loadtester-namespace'] as string | undefined;
-  if (loadtesterNamespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(loadtesterNamespace)) {
+  if (loadtesterNamespace !== undefined && !isDnsLabel(loadtesterNamespace)) {
     throw new UsageError(
       `--loadtester-namespace: "${loadtesterNamespace}" is not a namespace name; use lower-case letters, digits and '-', at most 63, such as canary-mttr`,
     );

@@ -29,12 +29,18 @@ export const LEASE_DURATION_S = 60;
 export const LEASE_RENEW_EVERY_MS = 20_000;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Whether `name` can name a namespace: a DNS label of at most 63 characters. */
+export function isDnsLabel(name: string): boolean {
+  return name.length <= 63 && DNS_LABEL.test(name);
+}
+
 const LABEL_VALUE = /^[a-z0-9A-Z]([-a-z0-9A-Z_.]*[a-z0-9A-Z])?$/;
 
 /** `canary-mttr-<experimentId>-<arm>-<slot>`: a DNS label of at most 63 characters. */
 export function sessionNamespace(experimentId: string, arm: Arm, slot: number): string {
   const name = `canary-mttr-${experimentId}-${arm}-${slot}`;
-  if (!Number.isInteger(slot) || slot < 1 || name.length > 63 || !DNS_LABEL.test(name)) {
+  if (!Number.isInteger(slot) || slot < 1 || !isDnsLabel(name)) {
     throw new PlatformError(
       `kube: experiment id "${experimentId}", arm ${arm} and slot ${slot} make the namespace name "${name}", which is not a DNS label of at most 63 characters`,
     );
