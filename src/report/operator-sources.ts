@@ -85,15 +85,13 @@ export function operatorSourceText(
  * description gives it (operator/progression.ts describeManualProcess), and the scenario path a
  * sweep names it by.
  */
-const TRAIN_HANDLING =
-  'assumed: one person runs the whole train, as the manual process has one release engineer; one service at a time because each edit and helm command is typed and read before the next, and the panels of one service are read before the next service (docs/design.md §13)';
-
-const PROCESS_REASONS: Record<string, { path: string; reason: string; whenSwept?: string }> = {
+const PROCESS_REASONS: Record<string, { path: string; reason: string; keptWhenSwept?: boolean }> = {
   services: {
     path: 'services',
-    reason: TRAIN_HANDLING,
+    reason:
+      'assumed: one person runs the whole train, as the manual process has one release engineer; one service at a time because each edit and helm command is typed and read before the next, and the panels of one service are read before the next service (docs/design.md §13)',
     // The number is swept; how one person handles the train stays an assumption.
-    whenSwept: TRAIN_HANDLING,
+    keptWhenSwept: true,
   },
   progression: {
     path: 'manual.progression',
@@ -134,8 +132,8 @@ export function manualProcessSourceText(
   const swept = keys
     .filter((k) => isSwept(PROCESS_REASONS[k]!.path))
     .map((k) => {
-      const assumption = PROCESS_REASONS[k]!.whenSwept;
-      return `${k} = ${description[k]}${assumption ? ` (${assumption})` : ''}`;
+      const { reason, keptWhenSwept } = PROCESS_REASONS[k]!;
+      return `${k} = ${description[k]}${keptWhenSwept ? ` (${reason})` : ''}`;
     });
   const assumed = keys
     .filter((k) => !isSwept(PROCESS_REASONS[k]!.path))
